@@ -1,0 +1,68 @@
+"""The Flask application of Xinfang Records, built by named configuration steps."""
+from __future__ import annotations
+
+from flask import Flask
+
+from .config import load_config
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app. ``config`` overrides settings (tests pass ``XINFANG_HOME`` etc. here)."""
+    app = Flask(__name__, instance_relative_config=False)
+    load_config(app, config)
+    configure_requests(app)
+    configure_instance(app)
+    configure_auth(app)
+    configure_babel(app)
+    configure_errors(app)
+    configure_security_headers(app)
+    register_blueprints(app)
+    return app
+
+
+def configure_requests(app: Flask) -> None:
+    from .web import InMemoryRequest
+
+    app.request_class = InMemoryRequest
+
+
+def configure_instance(app: Flask) -> None:
+    from .web import init_unit_of_work
+
+    init_unit_of_work(app)
+
+
+def configure_auth(app: Flask) -> None:
+    from .auth.session import init_auth
+
+    init_auth(app)
+
+
+def configure_babel(app: Flask) -> None:
+    from .i18n import init_babel
+
+    init_babel(app)
+
+
+def configure_errors(app: Flask) -> None:
+    from .errors import init_errors
+
+    init_errors(app)
+
+
+def configure_security_headers(app: Flask) -> None:
+    from .web import init_security_headers
+
+    init_security_headers(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from .api.views import bp as api_bp
+    from .auth.views import bp as auth_bp
+    from .ledger.views import bp as ledger_bp
+    from .web import bp as core_bp
+
+    app.register_blueprint(core_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(ledger_bp)
+    app.register_blueprint(api_bp)

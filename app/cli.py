@@ -1,0 +1,207 @@
+"""The ``xinfang`` command: Flask's CLI group plus the instance's own commands.
+
+Commands are thin: they open one unit of work and call the same services as the web."""
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from records import accounts, audit, policy
+from records.catalog import ROLES
+from records.errors import XinfangError
+
+
+def _create_app():
+    from . import create_app
+
+    return create_app()
+
+
+def _instance():
+    return current_app.extensions["xinfang"]
+
+
+def _fail(message: str, code: int = 1):
+    click.secho(message, fg="red", err=True)
+    sys.exit(code)
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=True,
+             help="Xinfang Records: the petition office's records system.\n\n"
+                  "The instance folder is ./instance or $XINFANG_HOME; the database is SQLite there "
+                  "unless $XINFANG_DATABASE_URL names another.")
+def cli():
+    pass
+
+
+@cli.command("init")
+@click.option("--demo", is_flag=True, help="Also create one demo account per role and sample letters.")
+@with_appcontext
+def init_command(demo: bool):
+    """Create the instance: folders, master key file (0600), database, reference data.
+
+    Never overwrites an existing key or database."""
+    from records.setup import init_instance
+
+    settings = current_app.config["XINFANG_SETTINGS"]
+    try:
+        report = init_instance(settings)
+    except XinfangError as exc:
+        _fail(str(exc))
+    for line in report.created:
+        click.echo(f"created  {line}")
+    for line in report.existing:
+        click.echo(f"kept     {line}")
+    if demo:
+        _demo(users=True, count=40)
+    elif report.nothing_to_do:
+        click.echo(f"The instance at {settings.home} is already initialised; nothing to do.")
+
+
+def _demo(users: bool, count: int) -> None:
+    from records.demo import add_demo_records, create_demo_users
+
+    inst = _instance()
+    settings = inst.settings
+    created = {}
+    if users:
+        with inst.unit_of_work() as session:
+            created = create_demo_users(session)
+    if created:
+        path = settings.home / "demo-accounts.txt"
+        import os
+
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write("# DEMO ONLY - accounts created by `xinfang init --demo`; never use on real data.\n")
+            for name, password in created.items():
+                fh.write(f"{name}\t{password}\n")
+        click.echo("Demo accounts (DEMO ONLY; also written to %s, mode 0600):" % path)
+        for name, password in created.items():
+            click.echo(f"  {name:<10} {password}")
+    with inst.unit_of_work() as session:
+        from sqlalchemy import func, select
+
+        from records.models import Record
+
+        if users and not created and session.execute(select(func.count()).select_from(Record)).scalar_one():
+            click.echo("Demo data is already there; nothing to do.")
+            return
+    with click.progressbar(length=count, label="Adding sample letters and visits") as bar:
+        done = 0
+        while done < count:
+            step = min(10, count - done)
+            with inst.unit_of_work() as session:
+                add_demo_records(session, step, seed=None)
+            done += step
+            bar.update(step)
+
+
+@cli.command("demo")
+@click.option("--count", default=40, show_default=True, type=click.IntRange(1, 100_000),
+              help="How many sample letters and visits to add.")
+@with_appcontext
+def demo_command(count: int):
+    """Add realistic sample letters and visits (in Chinese) through the normal registration."""
+    try:
+        _demo(users=False, count=count)
+    except XinfangError as exc:
+        _fail(str(exc))
+
+
+@cli.group("users")
+def users_group():
+    """Manage accounts and API tokens."""
+
+
+@users_group.command("create")
+@click.argument("name")
+@click.option("--role", "roles", multiple=True, required=True, type=click.Choice(ROLES),
+              help="A role; repeat for several.")
+@click.option("--office", help="Office code (required for clerks and handlers).")
+@click.option("--oversee", "oversees", multiple=True, help="Office code a leader oversees; repeat for several.")
+@click.option("--display-name", help="Name shown in the UI (default: NAME).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@with_appcontext
+def users_create(name, roles, office, oversees, display_name, password_stdin):
+    """Create an account NAME (password from a prompt or --password-stdin)."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        with _instance().unit_of_work() as session:
+            accounts.create_user(session, name, password, list(roles), office=office,
+                                 display_name=display_name, oversees=list(oversees))
+    except XinfangError as exc:
+        _fail(exc.message + "".join(f"\n  {k}: {v}" for k, v in exc.fields.items()))
+    click.echo(f"Created user {name} ({', '.join(roles)}).")
+
+
+@users_group.command("token")
+@click.argument("name")
+@click.option("--label", default="", help="What the token is for.")
+@click.option("--days", default=365, show_default=True, type=click.IntRange(1, 3650), help="Days until it expires.")
+@with_appcontext
+def users_token(name, label, days):
+    """Issue an API token for NAME and print it once (only its hash is kept)."""
+    try:
+        with _instance().unit_of_work() as session:
+            token = accounts.issue_token(session, accounts.get_user(session, name), label=label, days=days)
+    except XinfangError as exc:
+        _fail(exc.message)
+    click.echo(token)
+
+
+@users_group.command("list")
+@with_appcontext
+def users_list():
+    """List accounts with their roles and office."""
+    from sqlalchemy import select
+
+    from records.models import User
+
+    with _instance().unit_of_work() as session:
+        for u in session.execute(select(User).order_by(User.username)).scalars():
+            office = u.office.code if u.office else "-"
+            state = "" if u.active else " (inactive)"
+            click.echo(f"{u.username:<16} {u.roles:<24} {office:<8} {u.display_name}{state}")
+
+
+@cli.group("audit")
+def audit_group():
+    """The audit trail."""
+
+
+@audit_group.command("verify")
+@with_appcontext
+def audit_verify():
+    """Check the hash chain; name the first broken entry."""
+    with _instance().unit_of_work() as session:
+        result = audit.verify(session)
+    if result.ok:
+        click.echo(f"Audit trail intact: {result.checked} entries verified.")
+        return
+    _fail(f"Audit trail BROKEN at entry {result.broken_id}: {result.problem} "
+          f"({result.checked} entries before it verified).", code=2)
+
+
+@cli.group("access")
+def access_group():
+    """The access policy."""
+
+
+@access_group.command("table")
+def access_table():
+    """Print the permission table (permission × role → scope) from the one policy."""
+    rows = policy.table()
+    click.echo("permission".ljust(16) + "".join(r.ljust(11) for r in ROLES))
+    for perm, grants in rows:
+        click.echo(perm.ljust(16) + "".join(grants.get(r, "-").ljust(11) for r in ROLES))
+
+
+def main() -> None:
+    cli(prog_name="xinfang")

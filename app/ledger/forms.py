@@ -1,0 +1,48 @@
+"""The registration form. WTForms renders it and checks CSRF; the rules themselves live in
+``records.schemas`` so the web, the API and the CLI accept exactly the same input."""
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import MultipleFileField, SelectField, StringField, TextAreaField
+
+from records.catalog import CATEGORIES, CHANNELS
+
+from ..labels import CATEGORY_LABELS, CHANNEL_LABELS
+
+
+class RecordForm(FlaskForm):
+    channel = SelectField(_l("Channel"), choices=[(c, CHANNEL_LABELS[c]) for c in CHANNELS], validate_choice=False)
+    received_at = StringField(_l("Received at"), render_kw={"type": "datetime-local"})
+    region = SelectField(_l("Region"), choices=[], validate_choice=False)
+    category = SelectField(_l("Category"), choices=[(c, CATEGORY_LABELS[c]) for c in CATEGORIES],
+                           validate_choice=False)
+    people_count = StringField(_l("Number of people"), default="1",
+                               render_kw={"inputmode": "numeric", "type": "number", "min": "1"})
+    subject = StringField(_l("Subject"))
+    body = TextAreaField(_l("Content"), render_kw={"rows": 10})
+    notes = TextAreaField(_l("Registration notes"), render_kw={"rows": 3})
+    petitioner_name = StringField(_l("Petitioner's name"))
+    petitioner_id_number = StringField(_l("ID number"))
+    petitioner_phone = StringField(_l("Phone"))
+    petitioner_address = StringField(_l("Address"))
+    first_responder = SelectField(_l("First responder"), choices=[], validate_choice=False)
+    attachments = MultipleFileField(_l("Scanned letter or other attachments"))
+
+    def to_raw(self) -> dict:
+        return {
+            "channel": self.channel.data, "received_at": self.received_at.data,
+            "region": self.region.data, "category": self.category.data,
+            "people_count": self.people_count.data, "subject": self.subject.data,
+            "body": self.body.data, "notes": self.notes.data,
+            "first_responder": self.first_responder.data or None,
+            "petitioner": {
+                "name": self.petitioner_name.data, "id_number": self.petitioner_id_number.data,
+                "phone": self.petitioner_phone.data, "address": self.petitioner_address.data,
+            },
+        }
+
+    def set_errors(self, fields: dict) -> None:
+        for key, message in fields.items():
+            name = key.replace("petitioner.", "petitioner_")
+            field = getattr(self, name, None)
+            if field is not None and hasattr(field, "errors"):
+                field.errors = list(field.errors or []) + [message]

@@ -1,0 +1,166 @@
+"""The ledger (臺帳), registration, and the record page. Each handler: load → check access
+(in ``records.policy``, through the services) → act."""
+from __future__ import annotations
+
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from flask import (
+    Blueprint, Response, abort, flash, redirect, render_template, request, url_for,
+)
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from records import operations, policy
+from records.errors import ValidationError
+from records.models import Region, User
+from records.operations import LedgerFilters, Upload
+
+from ..auth.session import login_required, me
+from ..web import client_address, db, instance
+from .forms import RecordForm
+
+bp = Blueprint("ledger", __name__)
+
+
+def _tz() -> ZoneInfo:
+    return ZoneInfo(instance().settings.timezone)
+
+
+def _fill_choices(form: RecordForm) -> None:
+    regions = db().execute(select(Region).order_by(Region.code)).scalars().all()
+    form.region.choices = [(r.code, f"{r.code} {r.name}") for r in regions]
+    users = db().execute(select(User).where(User.active.is_(True)).order_by(User.display_name)).scalars().all()
+    form.first_responder.choices = [("", _("Myself"))] + [
+        (u.username, u.display_name) for u in users if u.has_role("clerk", "leader", "chief", "handler")]
+
+
+def _uploads(form: RecordForm) -> list[Upload]:
+    files = [f for f in (form.attachments.data or []) if getattr(f, "filename", "")]
+    return [Upload(filename=f.filename, data=f.read()) for f in files]
+
+
+@bp.get("/ledger")
+@login_required
+def index():
+    user = me()
+    try:
+        filters = LedgerFilters.parse(request.args)
+        page_no = int(request.args.get("page", "1") or 1)
+    except ValidationError as exc:
+        flash(_("Invalid filter."), "error")
+        filters, page_no = LedgerFilters(), 1
+        errors = exc.fields
+    except ValueError:
+        filters, page_no, errors = LedgerFilters(), 1, {}
+    else:
+        errors = {}
+    page = operations.ledger(db(), user, filters, page=page_no, per_page=25, address=client_address())
+    regions = db().execute(select(Region).order_by(Region.code)).scalars().all()
+    return render_template("ledger/index.html", page=page, filters=filters, regions=regions,
+                           errors=errors, tz=_tz(), can_register=policy.can(user, policy.REGISTER))
+
+
+@bp.route("/records/new", methods=["GET", "POST"])
+@login_required
+def register():
+    user = me()
+    policy.require(user, policy.REGISTER)
+    form = RecordForm()
+    _fill_choices(form)
+    if request.method == "GET" and request.args.get("channel") in dict(form.channel.choices):
+        form.channel.data = request.args["channel"]
+    if form.validate_on_submit():
+        try:
+            record = operations.register(db(), form.to_raw(), by=user, uploads=_uploads(form),
+                                         address=client_address())
+        except ValidationError as exc:
+            db().rollback()
+            form.set_errors(exc.fields)
+            flash(_("Please correct the marked fields."), "error")
+            return render_template("ledger/form.html", form=form, mode="new"), 422
+        flash(_("Registered as %(serial)s.", serial=record.serial), "success")
+        return redirect(url_for("ledger.show", serial=record.serial))
+    if request.method == "POST":
+        return render_template("ledger/form.html", form=form, mode="new"), 400
+    return render_template("ledger/form.html", form=form, mode="new")
+
+
+@bp.get("/records/<serial>")
+@login_required
+def show(serial: str):
+    user = me()
+    record = operations.get_record(db(), serial, user)
+    view = operations.view(db(), record, user, address=client_address())
+    return render_template("ledger/show.html", view=view, record=record, tz=_tz())
+
+
+@bp.route("/records/<serial>/edit", methods=["GET", "POST"])
+@login_required
+def edit(serial: str):
+    user = me()
+    record = operations.get_record(db(), serial, user)
+    policy.require(user, policy.CORRECT_RECORD, record)
+    form = RecordForm()
+    _fill_choices(form)
+    form.first_responder.render_kw = {"disabled": True}
+    if request.method == "GET":
+        doc = operations.document(db(), record)
+        pet = doc.get("petitioner", {})
+        form.channel.data, form.region.data, form.category.data = record.channel, record.region_code, record.category
+        form.received_at.data = record.received_at.astimezone(_tz()).strftime("%Y-%m-%dT%H:%M")
+        form.people_count.data = str(record.people_count)
+        form.subject.data, form.body.data, form.notes.data = doc.get("subject"), doc.get("body"), doc.get("notes")
+        form.petitioner_name.data = pet.get("name")
+        form.petitioner_id_number.data = pet.get("id_number")
+        form.petitioner_phone.data = pet.get("phone")
+        form.petitioner_address.data = pet.get("address")
+        return render_template("ledger/form.html", form=form, mode="edit", record=record)
+    if form.validate_on_submit():
+        raw = form.to_raw()
+        raw.pop("first_responder", None)
+        try:
+            operations.correct(db(), record, raw, by=user, reason=request.form.get("reason", ""),
+                               address=client_address())
+        except ValidationError as exc:
+            db().rollback()
+            form.set_errors(exc.fields)
+            flash(_("Please correct the marked fields."), "error")
+            return render_template("ledger/form.html", form=form, mode="edit", record=record), 422
+        flash(_("The correction was saved; the previous version is kept in the history."), "success")
+        return redirect(url_for("ledger.show", serial=record.serial))
+    return render_template("ledger/form.html", form=form, mode="edit", record=record), 400
+
+
+@bp.get("/records/<serial>/attachments/<uid>")
+@login_required
+def attachment(serial: str, uid: str):
+    user = me()
+    record = operations.get_record(db(), serial, user)
+    meta, data = operations.attachment_content(db(), record, uid, user, address=client_address())
+    if meta["content_type"] not in ("application/pdf", "image/jpeg", "image/png", "image/gif"):
+        disposition = "attachment"
+    else:
+        disposition = request.args.get("inline") and "inline" or "attachment"
+    response = Response(data, mimetype=meta["content_type"])
+    response.headers["Content-Disposition"] = f"{disposition}; filename*=UTF-8''{quote(meta['filename'])}"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/records/<serial>/versions/<int:version>")
+@login_required
+def version(serial: str, version: int):
+    user = me()
+    record = operations.get_record(db(), serial, user)
+    policy.require(user, policy.VIEW_CONTENT, record)
+    old = next((v for v in record.versions if v.version == version), None)
+    if old is None:
+        abort(404)
+    doc = operations.version_document(db(), record, old)
+    from records import audit
+
+    audit.record(db(), "record.read_version", actor=user, target=record.serial, address=client_address(),
+                 detail={"version": version})
+    petitioner = policy.petitioner_view(doc.get("petitioner", {}), policy.can(user, policy.VIEW_IDENTITY, record))
+    return render_template("ledger/version.html", record=record, old=old, doc=doc, petitioner=petitioner, tz=_tz())

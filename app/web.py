@@ -1,0 +1,123 @@
+"""Request plumbing: in-memory uploads, one unit of work per request, security headers,
+and the small core blueprint (home, health, language)."""
+from __future__ import annotations
+
+import io
+
+from flask import (
+    Blueprint, Flask, current_app, g, jsonify, redirect, request, session, url_for,
+)
+from flask_login import current_user
+from sqlalchemy import text
+from flask import Request
+
+from records.instance import Instance
+
+
+class InMemoryRequest(Request):
+    """Uploads stay in memory: Werkzeug would otherwise spool large ones to a temporary file,
+    and a letter's scan must never reach disk in plaintext. The size is capped by
+    MAX_CONTENT_LENGTH before anything is read."""
+
+    def _get_file_stream(self, total_content_length, content_type, filename=None, content_length=None):
+        return io.BytesIO()
+
+
+def instance() -> Instance:
+    return current_app.extensions["xinfang"]
+
+
+def db():
+    """The request's session, opened on first use; committed after a successful request."""
+    if "db" not in g:
+        g.db = instance().session()
+    return g.db
+
+
+def client_address() -> str:
+    return (request.remote_addr or "")[:64]
+
+
+def init_unit_of_work(app: Flask) -> None:
+    app.extensions["xinfang"] = Instance(app.config["XINFANG_SETTINGS"])
+
+    @app.after_request
+    def _commit(response):
+        session_ = g.pop("db", None)
+        if session_ is not None:
+            try:
+                if response.status_code < 500:
+                    session_.commit()
+                else:
+                    session_.rollback()
+            finally:
+                session_.close()
+        return response
+
+    @app.teardown_request
+    def _close(exc):
+        session_ = g.pop("db", None)
+        if session_ is not None:
+            session_.rollback()
+            session_.close()
+
+
+#: Content-Security-Policy without 'unsafe-inline': the UI uses no inline script or style.
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+
+
+def init_security_headers(app: Flask) -> None:
+    @app.after_request
+    def _headers(response):
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        if request.endpoint and request.endpoint != "static":
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+
+bp = Blueprint("core", __name__)
+
+
+@bp.get("/")
+def home():
+    if current_user.is_authenticated:
+        return redirect(url_for("ledger.index"))
+    return redirect(url_for("auth.login"))
+
+
+@bp.get("/lang/<code>")
+def set_language(code: str):
+    from .i18n import LOCALES
+
+    if code in LOCALES:
+        session["lang"] = code
+    target = request.args.get("next") or ""
+    if not target.startswith("/") or target.startswith("//"):
+        target = url_for("core.home")
+    return redirect(target)
+
+
+@bp.get("/healthz")
+def healthz():
+    """Database, key store and index folder: 200 when all answer, 503 otherwise. No details leak."""
+    checks = {}
+    inst = instance()
+    try:
+        with inst.db.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception:  # noqa: BLE001 - a health check reports, it does not raise
+        checks["database"] = "error"
+    try:
+        inst.keyring.current_ref()
+        checks["keys"] = "ok"
+    except Exception:  # noqa: BLE001
+        checks["keys"] = "error"
+    checks["index"] = "ok" if inst.settings.index_dir.is_dir() else "error"
+    ok = all(v == "ok" for v in checks.values())
+    return jsonify(status="ok" if ok else "error", checks=checks), 200 if ok else 503

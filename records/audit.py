@@ -1,0 +1,94 @@
+"""Append-only, hash-chained audit trail.
+
+Each entry's hash is an HMAC (audit purpose key) over the previous hash and the entry's
+canonical content, so editing, inserting or deleting an entry breaks the chain at that
+point and only a holder of the key could forge a new chain. Details carry ids, counts and
+reasons given for look-ups, never letter text.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from .instance import instance_of
+from .models import AuditEntry, AuditHead, User, utcnow
+
+GENESIS = "0" * 64
+
+
+def _canonical(entry_id: int, at: dt.datetime, actor_id, actor: str, action: str, target: str,
+               detail: str, address: str) -> bytes:
+    at_s = at.astimezone(dt.timezone.utc).replace(tzinfo=None).isoformat(timespec="microseconds")
+    return json.dumps([entry_id, at_s, actor_id, actor, action, target, detail, address],
+                      ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _link(key: bytes, prev_hash: str, content: bytes) -> str:
+    return hmac.new(key, prev_hash.encode() + b"\n" + content, hashlib.sha256).hexdigest()
+
+
+def record(session: Session, action: str, *, actor: User | None = None, target: str = "",
+           detail: dict | None = None, address: str = "", actor_name: str | None = None) -> AuditEntry:
+    """Append one entry in the caller's transaction (it commits or rolls back with the change)."""
+    key = instance_of(session).purpose_key("audit")
+    head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one_or_none()
+    if head is None:
+        head = AuditHead(id=1, last_id=0, last_hash=GENESIS)
+        session.add(head)
+        session.flush()
+    entry_id = head.last_id + 1
+    at = utcnow()
+    detail_s = json.dumps(detail or {}, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    name = actor_name if actor_name is not None else (actor.username if actor else "")
+    actor_id = actor.id if actor else None
+    digest = _link(key, head.last_hash,
+                   _canonical(entry_id, at, actor_id, name, action, target, detail_s, address))
+    entry = AuditEntry(id=entry_id, at=at, actor_id=actor_id, actor=name, action=action,
+                       target=target, detail=detail_s, address=address[:64],
+                       prev_hash=head.last_hash, hash=digest)
+    session.add(entry)
+    session.execute(update(AuditHead).where(AuditHead.id == 1)
+                    .values(last_id=entry_id, last_hash=digest))
+    session.flush()
+    return entry
+
+
+@dataclass
+class VerifyResult:
+    ok: bool
+    checked: int
+    broken_id: int | None = None
+    problem: str = ""
+
+
+def verify(session: Session) -> VerifyResult:
+    """Walk the chain from the start; report the first entry that does not fit."""
+    key = instance_of(session).purpose_key("audit")
+    prev = GENESIS
+    expected_id = 1
+    checked = 0
+    rows = session.execute(select(AuditEntry).order_by(AuditEntry.id)).scalars()
+    for e in rows:
+        if e.id != expected_id:
+            return VerifyResult(False, checked, expected_id,
+                                f"entry {expected_id} is missing (next present is {e.id})")
+        if e.prev_hash != prev:
+            return VerifyResult(False, checked, e.id, f"entry {e.id} does not link to entry {e.id - 1}")
+        content = _canonical(e.id, e.at, e.actor_id, e.actor, e.action, e.target, e.detail, e.address)
+        if not hmac.compare_digest(_link(key, prev, content), e.hash):
+            return VerifyResult(False, checked, e.id, f"entry {e.id} was altered (hash does not match)")
+        prev = e.hash
+        expected_id += 1
+        checked += 1
+    head = session.get(AuditHead, 1)
+    if head is not None and (head.last_id != expected_id - 1 or head.last_hash != prev):
+        return VerifyResult(False, checked, expected_id - 1 if checked else None,
+                            f"the chain ends at entry {expected_id - 1} but the head says {head.last_id}: "
+                            "entries were removed from the end")
+    return VerifyResult(True, checked)

@@ -1,0 +1,301 @@
+"""The records schema. Clear metadata in columns; everything a person wrote or said
+is sealed (AES-256-GCM) in ``*_sealed`` columns with the record's own data key."""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import (
+    Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text,
+    TypeDecorator, UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .db import Base
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes in Python, naive UTC in the database (same on SQLite and PostgreSQL)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.timezone.utc)
+
+
+def new_uid() -> str:
+    return uuid.uuid4().hex
+
+
+class Office(Base):
+    __tablename__ = "offices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    #: The petition office's intake: every new record starts here, every leader oversees it.
+    is_intake: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: External units (county/district departments) receive transfers; they have no users here.
+    is_external: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Region(Base):
+    __tablename__ = "regions"
+
+    code: Mapped[str] = mapped_column(String(12), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    #: Space-separated role codes from ``catalog.ROLES``.
+    roles: Mapped[str] = mapped_column(String(200))
+    office_id: Mapped[int | None] = mapped_column(ForeignKey("offices.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: Bumped on password change or deactivation; sessions carrying an older value end.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0)
+
+    office: Mapped[Office | None] = relationship(lazy="joined")
+    overseen: Mapped[list[Office]] = relationship(secondary="leader_offices", lazy="selectin")
+
+    @property
+    def role_set(self) -> frozenset[str]:
+        return frozenset(self.roles.split())
+
+    def has_role(self, *roles: str) -> bool:
+        return bool(self.role_set.intersection(roles))
+
+
+class LeaderOffice(Base):
+    """Which offices a leader oversees (分管)."""
+
+    __tablename__ = "leader_offices"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    office_id: Mapped[int] = mapped_column(ForeignKey("offices.id", ondelete="CASCADE"), primary_key=True)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    #: SHA-256 of the token; the token itself is shown once and never stored.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: First characters of the token, so a user can tell their tokens apart.
+    prefix: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class SerialCounter(Base):
+    """Last serial number issued per year; incremented inside the registering transaction."""
+
+    __tablename__ = "serial_counters"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Record(Base):
+    """One registered letter or visit."""
+
+    __tablename__ = "records"
+    __table_args__ = (UniqueConstraint("year", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Random id bound into every ciphertext's associated data and blob name.
+    uid: Mapped[str] = mapped_column(String(32), unique=True, default=new_uid)
+    serial: Mapped[str] = mapped_column(String(20), unique=True)
+    year: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(Integer)
+    channel: Mapped[str] = mapped_column(String(16), index=True)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"), index=True)
+    category: Mapped[str] = mapped_column(String(32), index=True)
+    status: Mapped[str] = mapped_column(String(32), index=True, default="registered")
+    office_id: Mapped[int] = mapped_column(ForeignKey("offices.id"), index=True)
+    registered_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    #: 首問責任人 (Art 17): the first leader or staff member who received the matter.
+    first_responder_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    people_count: Mapped[int] = mapped_column(Integer, default=1)
+    stored_reason: Mapped[str | None] = mapped_column(String(32))
+    repeat_of_id: Mapped[int | None] = mapped_column(ForeignKey("records.id"))
+    #: Sealed JSON document: subject, body, petitioner, notes.
+    document_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    doc_version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    office: Mapped[Office] = relationship(lazy="joined")
+    region: Mapped[Region] = relationship(lazy="joined")
+    registered_by: Mapped[User] = relationship(foreign_keys=[registered_by_id], lazy="joined")
+    first_responder: Mapped[User | None] = relationship(foreign_keys=[first_responder_id], lazy="joined")
+    key: Mapped["RecordKey"] = relationship(back_populates="record", cascade="all, delete-orphan",
+                                            uselist=False, passive_deletes=True)
+    attachments: Mapped[list["Attachment"]] = relationship(
+        back_populates="record", cascade="all, delete-orphan", passive_deletes=True,
+        order_by="Attachment.id")
+    events: Mapped[list["RecordEvent"]] = relationship(
+        back_populates="record", cascade="all, delete-orphan", passive_deletes=True,
+        order_by="RecordEvent.id")
+    versions: Mapped[list["RecordVersion"]] = relationship(
+        back_populates="record", cascade="all, delete-orphan", passive_deletes=True,
+        order_by="RecordVersion.version")
+    excluded_users: Mapped[list["RecordExclusion"]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, lazy="selectin")
+
+
+class RecordKey(Base):
+    """The record's data key, wrapped by a master key version (or later a batch key)."""
+
+    __tablename__ = "record_keys"
+
+    record_id: Mapped[int] = mapped_column(ForeignKey("records.id", ondelete="CASCADE"), primary_key=True)
+    #: Which key wraps it, e.g. ``master:1``.
+    wrapped_by: Mapped[str] = mapped_column(String(64), index=True)
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    rewrapped_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    record: Mapped[Record] = relationship(back_populates="key")
+
+
+class RecordVersion(Base):
+    """A previous version of a record's document, kept sealed when it is corrected."""
+
+    __tablename__ = "record_versions"
+    __table_args__ = (UniqueConstraint("record_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("records.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    document_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    replaced_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    replaced_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+    record: Mapped[Record] = relationship(back_populates="versions")
+    replaced_by: Mapped[User] = relationship(lazy="joined")
+
+
+class RecordEvent(Base):
+    """One step in a record's life (registration, correction, transitions), with a sealed note."""
+
+    __tablename__ = "record_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("records.id", ondelete="CASCADE"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str | None] = mapped_column(String(32))
+    to_status: Mapped[str | None] = mapped_column(String(32))
+    note_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+    record: Mapped[Record] = relationship(back_populates="events")
+    actor: Mapped[User | None] = relationship(lazy="joined")
+
+
+class RecordExclusion(Base):
+    """A member of staff the letter complains about (被反映人): refused everything on it."""
+
+    __tablename__ = "record_exclusions"
+
+    record_id: Mapped[int] = mapped_column(ForeignKey("records.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+
+
+class Attachment(Base):
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str] = mapped_column(String(32), unique=True, default=new_uid)
+    record_id: Mapped[int] = mapped_column(ForeignKey("records.id", ondelete="CASCADE"), index=True)
+    #: Sniffed from the content, not taken from the upload's claim.
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    #: The original file name, sealed (a name can carry the petitioner's name).
+    filename_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    #: What kind of document: ``scan`` (registered with the letter), ``reply``, ``notice``…
+    kind: Mapped[str] = mapped_column(String(32), default="scan")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    record: Mapped[Record] = relationship(back_populates="attachments")
+
+
+class IdentityToken(Base):
+    """Keyed blind index of a petitioner identifier (ID number, phone, name) for look-ups."""
+
+    __tablename__ = "identity_tokens"
+    __table_args__ = (Index("ix_identity_tokens_kind_token", "kind", "token"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("records.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    token: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class AuditEntry(Base):
+    """Append-only, hash-chained audit entry. Details hold ids and counts, never letter text."""
+
+    __tablename__ = "audit_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    actor: Mapped[str] = mapped_column(String(64), default="")
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    target: Mapped[str] = mapped_column(String(100), default="")
+    detail: Mapped[str] = mapped_column(Text, default="{}")
+    address: Mapped[str] = mapped_column(String(64), default="")
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """One row: the chain's last link; updating it serialises appends on every database."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_id: Mapped[int] = mapped_column(Integer, default=0)
+    last_hash: Mapped[str] = mapped_column(String(64))
+
+
+class OutboxEntry(Base):
+    """Index work written in the same transaction as the record change; drained by one writer."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    record_uid: Mapped[str] = mapped_column(String(32), index=True)
+    #: ``index`` (add or replace) or ``delete``.
+    op: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

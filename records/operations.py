@@ -1,0 +1,430 @@
+"""Services that register, read and correct records. They flush; the unit of work commits.
+
+Each one checks access through ``policy`` and writes its audit entry, so nothing changes
+or is read silently."""
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+import filetype
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from . import audit, identity, policy, sealing
+from .catalog import CHANNELS
+from .errors import NotFound, TooLarge, ValidationError
+from .instance import instance_of
+from .models import (
+    Attachment, IdentityToken, OutboxEntry, Record, RecordEvent, RecordVersion, Region,
+    SerialCounter, User, new_uid, utcnow,
+)
+from .schemas import RegistrationData, validate_registration
+
+SERIAL_RE = re.compile(r"^XF-(\d{4})-(\d{6})$")
+
+
+@dataclass
+class Upload:
+    """An attachment as received: the file name the sender gave, and the bytes (in memory)."""
+
+    filename: str
+    data: bytes
+
+
+# -- serials -----------------------------------------------------------------
+def allocate_serial(session: Session, year: int) -> tuple[int, str]:
+    """Next serial of ``year``, inside the caller's transaction: unique and gap-free because
+    the counter row is locked until commit and rolls back with a failed registration."""
+    stmt = (update(SerialCounter).where(SerialCounter.year == year)
+            .values(last=SerialCounter.last + 1).returning(SerialCounter.last))
+    seq = session.execute(stmt).scalar_one_or_none()
+    if seq is None:
+        try:
+            with session.begin_nested():
+                session.execute(insert(SerialCounter).values(year=year, last=1))
+            seq = 1
+        except IntegrityError:  # another transaction created the year's counter first
+            seq = session.execute(stmt).scalar_one()
+    return seq, f"XF-{year}-{seq:06d}"
+
+
+# -- attachments ---------------------------------------------------------------
+_MAIL_HEADERS = re.compile(rb"^(Received|Return-Path|From|MIME-Version|Message-ID|Date|Subject|To):", re.I)
+
+
+def sniff_type(data: bytes) -> str | None:
+    kind = filetype.guess(data)
+    if kind is not None:
+        return kind.mime
+    head = data[:4096]
+    if _MAIL_HEADERS.match(head):
+        return "message/rfc822"
+    try:
+        head.decode("utf-8")
+        return "text/plain"
+    except UnicodeDecodeError:
+        # a cut in the middle of a multi-byte character at the 4096 boundary is still text
+        try:
+            data.decode("utf-8")
+            return "text/plain"
+        except UnicodeDecodeError:
+            return None
+
+
+def check_uploads(session: Session, uploads: list[Upload]) -> list[tuple[Upload, str]]:
+    settings = instance_of(session).settings
+    if len(uploads) > settings.max_attachments:
+        raise ValidationError(f"At most {settings.max_attachments} attachments.",
+                              fields={"attachments": f"At most {settings.max_attachments} files."})
+    checked = []
+    for up in uploads:
+        if len(up.data) > settings.max_attachment_bytes:
+            raise TooLarge(f"An attachment is larger than {settings.max_attachment_bytes // (1024 * 1024)} MB.",
+                           fields={"attachments": "File too large."})
+        if not up.data:
+            raise ValidationError("An attachment is empty.", fields={"attachments": "Empty file."})
+        mime = sniff_type(up.data)
+        if mime not in settings.allowed_attachment_types:
+            raise ValidationError("An attachment's type is not accepted (PDF, JPEG, PNG, TIFF, GIF, e-mail, text).",
+                                  fields={"attachments": "Type not accepted."})
+        checked.append((up, mime))
+    return checked
+
+
+def _track_blob(session: Session, uid: str) -> None:
+    session.info.setdefault("xinfang.new_blobs", []).append(uid)
+
+
+def add_attachment(session: Session, record: Record, upload: Upload, mime: str, *, by: User,
+                   kind: str = "scan") -> Attachment:
+    att = Attachment(uid=new_uid(), record=record, content_type=mime, size=len(upload.data), kind=kind, created_by_id=by.id)
+    name = (upload.filename or "attachment").replace("\\", "/").rsplit("/", 1)[-1][:200]
+    att.filename_sealed = sealing.seal_json(session, record, "attachment-name", name, att.uid)
+    session.add(att)
+    inst = instance_of(session)
+    inst.blobs.put(att.uid, sealing.seal_bytes(session, record, "attachment", upload.data, att.uid))
+    _track_blob(session, att.uid)
+    return att
+
+
+def attach(session: Session, record: Record, uploads: list[Upload], *, by: User, address: str = "") -> list[Attachment]:
+    """Add attachments to a registered record (e.g. a scan that arrived after the e-mail)."""
+    policy.require(by, policy.CORRECT_RECORD, record)
+    if not uploads:
+        raise ValidationError("No file was sent.", fields={"attachments": "Required."})
+    checked = check_uploads(session, list(uploads))
+    if len(record.attachments) + len(checked) > instance_of(session).settings.max_attachments:
+        raise ValidationError("Too many attachments on this record.", fields={"attachments": "Too many files."})
+    added = [add_attachment(session, record, up, mime, by=by) for up, mime in checked]
+    session.add(RecordEvent(record_id=record.id, actor_id=by.id, kind="attached",
+                            from_status=record.status, to_status=record.status))
+    session.flush()
+    audit.record(session, "attachment.add", actor=by, target=record.serial, address=address,
+                 detail={"attachments": [a.uid for a in added]})
+    return added
+
+
+# -- registration --------------------------------------------------------------
+def _tz(session: Session) -> ZoneInfo:
+    return ZoneInfo(instance_of(session).settings.timezone)
+
+
+def _intake_office(session: Session):
+    from .models import Office
+
+    office = session.execute(select(Office).where(Office.is_intake.is_(True))).scalars().first()
+    if office is None:
+        raise NotFound("No intake office is configured; run 'xinfang init'.")
+    return office
+
+
+def register(session: Session, raw: dict | RegistrationData, *, by: User, uploads: list[Upload] = (),
+             address: str = "") -> Record:
+    """Register a letter or visit from any channel; returns the new record (flushed)."""
+    policy.require(by, policy.REGISTER)
+    data = raw if isinstance(raw, RegistrationData) else validate_registration(raw, tz=_tz(session))
+    errors = {}
+    if session.get(Region, data.region) is None:
+        errors["region"] = "Unknown region code."
+    responder = by
+    if data.first_responder:
+        responder = session.execute(select(User).where(User.username == data.first_responder,
+                                                       User.active.is_(True))).scalar_one_or_none()
+        if responder is None:
+            errors["first_responder"] = "No active user of that name."
+    if errors:
+        raise ValidationError("Some fields are missing or invalid.", fields=errors)
+    checked = check_uploads(session, list(uploads))
+
+    local_received = data.received_at.astimezone(_tz(session))
+    year = local_received.year
+    seq, serial = allocate_serial(session, year)
+    record = Record(uid=new_uid(), serial=serial, year=year, seq=seq, channel=data.channel, received_at=data.received_at,
+                    region_code=data.region, category=data.category, status="registered",
+                    office=_intake_office(session), registered_by_id=by.id,
+                    first_responder_id=responder.id, people_count=data.people_count, doc_version=1,
+                    document_sealed=b"")
+    session.add(record)
+    sealing.new_data_key(session, record)
+    record.document_sealed = sealing.seal_json(session, record, "document", data.document(), 1)
+    session.flush()
+    _index_identity(session, record, data.petitioner)
+    for up, mime in checked:
+        add_attachment(session, record, up, mime, by=by)
+    session.add(RecordEvent(record=record, actor_id=by.id, kind="registered", to_status="registered"))
+    session.add(OutboxEntry(record_uid=record.uid, op="index"))
+    session.flush()
+    audit.record(session, "record.register", actor=by, target=serial, address=address,
+                 detail={"channel": data.channel, "attachments": len(checked), "people_count": data.people_count})
+    return record
+
+
+def _index_identity(session: Session, record: Record, petitioner: dict) -> None:
+    session.execute(delete(IdentityToken).where(IdentityToken.record_id == record.id))
+    key = instance_of(session).purpose_key("identity")
+    for kind, tok in identity.tokens_for(key, petitioner):
+        session.add(IdentityToken(record_id=record.id, kind=kind, token=tok))
+
+
+# -- reading ----------------------------------------------------------------------
+def get_record(session: Session, serial: str, user: User) -> Record:
+    """Load a record the user may at least see in the ledger; anything else is 'not found'."""
+    if not isinstance(serial, str) or not SERIAL_RE.match(serial):
+        raise NotFound("No such record.")
+    record = session.execute(select(Record).where(Record.serial == serial)).scalar_one_or_none()
+    if record is None:
+        raise NotFound("No such record.")
+    if not policy.can(user, policy.VIEW_LEDGER, record):
+        if policy.is_excluded(user, record):
+            audit.record(session, "record.refused", actor=user, target=serial, detail={"why": "excluded"})
+        raise NotFound("No such record.")
+    return record
+
+
+def document(session: Session, record: Record) -> dict:
+    return sealing.open_json(session, record, "document", record.document_sealed, record.doc_version)
+
+
+@dataclass
+class RecordView:
+    """What one user may see of one record."""
+
+    record: Record
+    can_view_content: bool
+    identity_visible: bool
+    can_correct: bool
+    content: dict | None = None
+    petitioner: dict | None = None
+    attachments: list[dict] = field(default_factory=list)
+    history: list[dict] = field(default_factory=list)
+
+
+def view(session: Session, record: Record, user: User, *, address: str = "") -> RecordView:
+    """Decrypt what ``user`` may read of ``record``; every content read is audited first."""
+    can_content = policy.can(user, policy.VIEW_CONTENT, record)
+    can_identity = can_content and policy.can(user, policy.VIEW_IDENTITY, record)
+    rv = RecordView(record=record, can_view_content=can_content, identity_visible=can_identity,
+                    can_correct=policy.can(user, policy.CORRECT_RECORD, record))
+    if not can_content:
+        return rv
+    audit.record(session, "record.read", actor=user, target=record.serial, address=address,
+                 detail={"identity": can_identity})
+    doc = document(session, record)
+    rv.content = {k: doc.get(k, "") for k in ("subject", "body", "notes")}
+    rv.petitioner = policy.petitioner_view(doc.get("petitioner", {}), can_identity)
+    rv.attachments = [
+        {"uid": a.uid, "filename": sealing.open_json(session, record, "attachment-name", a.filename_sealed, a.uid),
+         "content_type": a.content_type, "size": a.size, "kind": a.kind, "created_at": a.created_at}
+        for a in record.attachments
+    ]
+    rv.history = [
+        {"at": e.at, "kind": e.kind, "actor": e.actor.display_name if e.actor else "",
+         "from_status": e.from_status, "to_status": e.to_status,
+         "note": sealing.open_json(session, record, "event-note", e.note_sealed, e.id) if e.note_sealed else ""}
+        for e in record.events
+    ]
+    return rv
+
+
+def attachment_content(session: Session, record: Record, uid: str, user: User, *, address: str = "") -> tuple[dict, bytes]:
+    """Decrypt one attachment for download (audited)."""
+    policy.require(user, policy.VIEW_CONTENT, record)
+    att = next((a for a in record.attachments if a.uid == uid), None)
+    if att is None:
+        raise NotFound("No such attachment.")
+    data = sealing.open_bytes(session, record, "attachment", instance_of(session).blobs.get(att.uid), att.uid)
+    name = sealing.open_json(session, record, "attachment-name", att.filename_sealed, att.uid)
+    audit.record(session, "attachment.download", actor=user, target=record.serial, address=address,
+                 detail={"attachment": att.uid})
+    return {"filename": name, "content_type": att.content_type, "size": att.size}, data
+
+
+def version_document(session: Session, record: Record, version: RecordVersion) -> dict:
+    return sealing.open_json(session, record, "document", version.document_sealed, version.version)
+
+
+def correct(session: Session, record: Record, changes: dict, *, by: User, reason: str = "",
+            address: str = "") -> Record:
+    """Correct the registered document; the previous version is kept, sealed, in history."""
+    policy.require(by, policy.CORRECT_RECORD, record)
+    old = document(session, record)
+    merged = {
+        "channel": record.channel,
+        "received_at": record.received_at.isoformat(),
+        "region": record.region_code,
+        "category": record.category,
+        "people_count": record.people_count,
+        "subject": old.get("subject", ""), "body": old.get("body", ""), "notes": old.get("notes", ""),
+        "petitioner": dict(old.get("petitioner", {})),
+    }
+    for k, v in changes.items():
+        if k == "petitioner" and isinstance(v, dict):
+            merged["petitioner"].update(v)
+        else:
+            merged[k] = v
+    data = validate_registration(merged, tz=_tz(session), now=utcnow() + dt.timedelta(days=1))
+    if session.get(Region, data.region) is None:
+        raise ValidationError("Some fields are missing or invalid.", fields={"region": "Unknown region code."})
+    if data.received_at.astimezone(_tz(session)).year != record.year:
+        raise ValidationError("The date of receipt cannot move to another year (the serial is per year).",
+                              fields={"received_at": "Must stay in the same year."})
+    session.add(RecordVersion(record_id=record.id, version=record.doc_version,
+                              document_sealed=record.document_sealed, replaced_by_id=by.id))
+    record.doc_version += 1
+    record.document_sealed = sealing.seal_json(session, record, "document", data.document(), record.doc_version)
+    record.channel, record.received_at, record.region_code = data.channel, data.received_at, data.region
+    record.category, record.people_count = data.category, data.people_count
+    _index_identity(session, record, data.petitioner)
+    session.flush()
+    event = RecordEvent(record_id=record.id, actor_id=by.id, kind="corrected",
+                        from_status=record.status, to_status=record.status)
+    session.add(event)
+    session.flush()
+    if reason:
+        event.note_sealed = sealing.seal_json(session, record, "event-note", reason, event.id)
+    session.add(OutboxEntry(record_uid=record.uid, op="index"))
+    audit.record(session, "record.correct", actor=by, target=record.serial, address=address,
+                 detail={"version": record.doc_version})
+    session.flush()
+    return record
+
+
+# -- the ledger (臺帳) ---------------------------------------------------------------
+@dataclass
+class LedgerFilters:
+    channel: str | None = None
+    status: str | None = None
+    region: str | None = None
+    category: str | None = None
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+
+    @classmethod
+    def parse(cls, args, tz: ZoneInfo | None = None) -> "LedgerFilters":
+        errors = {}
+        f = cls()
+        for name in ("channel", "status", "region", "category"):
+            value = args.get(name) or None
+            if value is not None and (not isinstance(value, str) or len(value) > 32):
+                errors[name] = "Invalid value."
+                continue
+            setattr(f, name, value)
+        if f.channel and f.channel not in CHANNELS:
+            errors["channel"] = "Unknown channel."
+        for name in ("date_from", "date_to"):
+            value = args.get(name) or None
+            if value:
+                try:
+                    setattr(f, name, dt.date.fromisoformat(value))
+                except (TypeError, ValueError):
+                    errors[name] = "Use a date like 2026-11-25."
+        if f.date_from and f.date_to and f.date_from > f.date_to:
+            errors["date_to"] = "Must not be before the start date."
+        if errors:
+            raise ValidationError("Invalid filter.", fields=errors)
+        return f
+
+
+@dataclass
+class Page:
+    items: list
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
+
+
+def _local_day_start(day: dt.date, tz: ZoneInfo) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(0), tzinfo=tz).astimezone(dt.timezone.utc)
+
+
+def ledger(session: Session, user: User, filters: LedgerFilters | None = None, *, page: int = 1,
+           per_page: int = 25, address: str = "") -> Page:
+    """The ledger lines the user may see, newest first. Subjects are decrypted only for rows
+    whose content the user may read, and that is audited as one entry."""
+    if not any(r in policy.PERMISSIONS[policy.VIEW_LEDGER] for r in user.role_set):
+        policy.require(user, policy.VIEW_LEDGER)  # raises AccessDenied
+    filters = filters or LedgerFilters()
+    tz = _tz(session)
+    cond = [policy.scope_clause(user, policy.VIEW_LEDGER)]
+    if filters.channel:
+        cond.append(Record.channel == filters.channel)
+    if filters.status:
+        cond.append(Record.status == filters.status)
+    if filters.region:
+        cond.append(Record.region_code == filters.region)
+    if filters.category:
+        cond.append(Record.category == filters.category)
+    if filters.date_from:
+        cond.append(Record.received_at >= _local_day_start(filters.date_from, tz))
+    if filters.date_to:
+        cond.append(Record.received_at < _local_day_start(filters.date_to + dt.timedelta(days=1), tz))
+    page = max(1, int(page))
+    per_page = min(max(1, int(per_page)), 200)
+    total = session.execute(select(func.count()).select_from(Record).where(*cond)).scalar_one()
+    rows = session.execute(
+        select(Record).where(*cond).order_by(Record.received_at.desc(), Record.id.desc())
+        .offset((page - 1) * per_page).limit(per_page)
+        .options(selectinload(Record.key))
+    ).scalars().all()
+    items, shown = [], []
+    for r in rows:
+        subject = None
+        if policy.can(user, policy.VIEW_CONTENT, r):
+            subject = document(session, r).get("subject", "")
+            shown.append(r.serial)
+        items.append(LedgerLine(record=r, subject=subject))
+    if shown:
+        audit.record(session, "ledger.subjects", actor=user, address=address, detail={"serials": shown})
+    return Page(items=items, total=total, page=page, per_page=per_page)
+
+
+@dataclass
+class LedgerLine:
+    record: Record
+    #: The subject, only when the viewer may read the record's content; else None.
+    subject: str | None
+
+
+def ledger_dict(line: LedgerLine, tz: ZoneInfo) -> dict:
+    r = line.record
+    return {
+        "serial": r.serial,
+        "received_at": r.received_at.astimezone(tz).isoformat(),
+        "channel": r.channel,
+        "region": r.region_code,
+        "category": r.category,
+        "status": r.status,
+        "office": r.office.code,
+        "people_count": r.people_count,
+        "first_responder": r.first_responder.display_name if r.first_responder else None,
+        "subject": line.subject,
+    }

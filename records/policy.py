@@ -1,0 +1,166 @@
+"""The one access policy: who may do what, on which record.
+
+Permissions are named apart from roles (as in Plone's ``permissions.py``); one table maps
+each permission to the roles that hold it and the *scope* in which they hold it. The web
+views, the API, the CLI and search all ask this module; nothing else tests a role.
+
+A member of staff named as complained about (被反映人) on a record is refused everything
+on it, whatever their roles.
+"""
+from __future__ import annotations
+
+import unicodedata
+
+from sqlalchemy import false, or_, select, true
+from sqlalchemy.sql.elements import ColumnElement
+
+from .errors import AccessDenied, NotFound
+from .models import LeaderOffice, Office, Record, RecordExclusion, User
+
+# -- permissions --------------------------------------------------------------
+REGISTER = "register"
+VIEW_LEDGER = "view_ledger"            # the ledger line: clear metadata only
+VIEW_CONTENT = "view_content"          # subject, body, notes, attachments, history
+VIEW_IDENTITY = "view_identity"        # petitioner identity unmasked
+CORRECT_RECORD = "correct_record"      # correct the registered document (keeps history)
+MANAGE_USERS = "manage_users"
+VIEW_AUDIT = "view_audit"
+USE_API = "use_api"
+
+# -- scopes -------------------------------------------------------------------
+ALL = "all"                # every record
+OWN = "own"                # records the user registered or is first responder of
+OFFICE = "office"          # records held by the user's office
+OVERSEEN = "overseen"      # records held by an office the user oversees (always incl. intake)
+GLOBAL = "global"          # not about a record
+
+#: permission -> role -> scope. Print it with ``xinfang access table``.
+PERMISSIONS: dict[str, dict[str, str]] = {
+    REGISTER:       {"clerk": GLOBAL, "leader": GLOBAL, "chief": GLOBAL},
+    VIEW_LEDGER:    {"clerk": ALL, "handler": OFFICE, "leader": OVERSEEN, "chief": ALL,
+                     "archivist": ALL, "inspector": ALL},
+    VIEW_CONTENT:   {"clerk": OWN, "handler": OFFICE, "leader": OVERSEEN, "chief": ALL},
+    VIEW_IDENTITY:  {"clerk": OWN, "leader": OVERSEEN, "chief": ALL},
+    CORRECT_RECORD: {"clerk": OWN, "leader": OVERSEEN, "chief": ALL},
+    MANAGE_USERS:   {"admin": GLOBAL},
+    VIEW_AUDIT:     {"inspector": GLOBAL, "chief": GLOBAL},
+    USE_API:        {"clerk": GLOBAL, "handler": GLOBAL, "leader": GLOBAL, "chief": GLOBAL,
+                     "archivist": GLOBAL, "inspector": GLOBAL, "admin": GLOBAL},
+}
+
+
+def _overseen_ids(user: User) -> set[int]:
+    ids = {o.id for o in user.overseen}
+    return ids
+
+
+def _in_scope(user: User, scope: str, record: Record | None) -> bool:
+    if scope in (ALL, GLOBAL):
+        return True
+    if record is None:
+        return False
+    if scope == OWN:
+        return user.id in (record.registered_by_id, record.first_responder_id)
+    if scope == OFFICE:
+        return user.office_id is not None and record.office_id == user.office_id
+    if scope == OVERSEEN:
+        return record.office_id in _overseen_ids(user) or bool(record.office and record.office.is_intake)
+    raise ValueError(scope)
+
+
+def is_excluded(user: User, record: Record) -> bool:
+    return any(x.user_id == user.id for x in record.excluded_users)
+
+
+def can(user: User | None, permission: str, record: Record | None = None) -> bool:
+    """May ``user`` exercise ``permission`` (on ``record`` when the permission is per record)?"""
+    if user is None or not user.active:
+        return False
+    if record is not None and is_excluded(user, record):
+        return False
+    grants = PERMISSIONS[permission]
+    return any(_in_scope(user, grants[r], record) for r in user.role_set if r in grants)
+
+
+def require(user: User | None, permission: str, record: Record | None = None) -> None:
+    """Raise if not allowed. A record whose ledger line the user may not see is 'not found',
+    so guessing serials tells nothing."""
+    if can(user, permission, record):
+        return
+    if record is not None and not can(user, VIEW_LEDGER, record):
+        raise NotFound("No such record.")
+    raise AccessDenied("You are not allowed to do this.")
+
+
+def scope_clause(user: User, permission: str = VIEW_LEDGER) -> ColumnElement[bool]:
+    """A SQL condition selecting exactly the records on which ``user`` holds ``permission``."""
+    if not user.active:
+        return false()
+    grants = PERMISSIONS[permission]
+    scopes = {grants[r] for r in user.role_set if r in grants}
+    parts: list[ColumnElement[bool]] = []
+    if ALL in scopes:
+        parts.append(true())
+    if OWN in scopes:
+        parts.append(or_(Record.registered_by_id == user.id, Record.first_responder_id == user.id))
+    if OFFICE in scopes and user.office_id is not None:
+        parts.append(Record.office_id == user.office_id)
+    if OVERSEEN in scopes:
+        intake = select(Office.id).where(Office.is_intake.is_(True))
+        overseen = select(LeaderOffice.office_id).where(LeaderOffice.user_id == user.id)
+        parts.append(or_(Record.office_id.in_(intake), Record.office_id.in_(overseen)))
+    if not parts:
+        return false()
+    excluded = select(RecordExclusion.record_id).where(RecordExclusion.user_id == user.id)
+    return or_(*parts) & Record.id.not_in(excluded)
+
+
+def table() -> list[tuple[str, dict[str, str]]]:
+    """The permission table as rows (permission, {role: scope}), for docs and ``xinfang access table``."""
+    return [(p, dict(g)) for p, g in PERMISSIONS.items()]
+
+
+# -- identity masking ---------------------------------------------------------
+def _mask_keep(value: str, head: int, tail: int) -> str:
+    chars = list(value)
+    if len(chars) <= head + tail:
+        return (chars[0] if chars else "") + "*" * max(len(chars) - 1, 0)
+    return "".join(chars[:head]) + "*" * (len(chars) - head - tail) + "".join(chars[len(chars) - tail:])
+
+
+def mask_name(name: str) -> str:
+    """王小明 → 王**; John Smith → J*********."""
+    name = name.strip()
+    return (name[:1] + "*" * (len(name) - 1)) if name else ""
+
+
+def mask_id_number(value: str) -> str:
+    """110101199001011234 → 1101**********1234."""
+    return _mask_keep(value.strip(), 4, 4) if value else ""
+
+
+def mask_phone(value: str) -> str:
+    """13812345678 → 138****5678."""
+    return _mask_keep(value.strip(), 3, 4) if value else ""
+
+
+def mask_address(value: str) -> str:
+    """Keep the first few characters (province/city), hide the rest."""
+    value = value.strip()
+    if not value:
+        return ""
+    keep = 3 if any(unicodedata.east_asian_width(c) in "WF" for c in value) else 6
+    return value[:keep] + "****"
+
+
+def petitioner_view(petitioner: dict, unmasked: bool) -> dict:
+    """The petitioner block as a viewer may see it."""
+    if unmasked:
+        return dict(petitioner, masked=False)
+    return {
+        "name": mask_name(petitioner.get("name", "")),
+        "id_number": mask_id_number(petitioner.get("id_number", "")),
+        "phone": mask_phone(petitioner.get("phone", "")),
+        "address": mask_address(petitioner.get("address", "")),
+        "masked": True,
+    }

@@ -1,0 +1,178 @@
+"""Fixtures: a fresh instance (folder, key file, database) per test module, factories for
+users and records, and flaskr's client/login trio.
+
+Set XINFANG_TEST_DATABASE_URL (a PostgreSQL server URL whose user may create databases)
+to run everything on PostgreSQL: each module then gets a database of its own.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import secrets
+import uuid
+from pathlib import Path
+
+import pytest
+
+from records import accounts, operations
+from records.config import Settings
+from records.instance import Instance
+from records.setup import init_instance
+
+TEST_PASSWORD = "test-password-123"
+_counter = itertools.count(1)
+
+
+def _pg_admin_url() -> str | None:
+    return os.environ.get("XINFANG_TEST_DATABASE_URL") or None
+
+
+def _create_pg_database(admin_url: str) -> tuple[str, str]:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = "xft_" + uuid.uuid4().hex[:12]
+    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return name, make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_pg_database(admin_url: str, name: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory) -> Settings:
+    home = tmp_path_factory.mktemp("instance")
+    admin = _pg_admin_url()
+    pg_name = None
+    if admin:
+        pg_name, url = _create_pg_database(admin)
+    else:
+        url = f"sqlite:///{home / 'xinfang.sqlite3'}"
+    s = Settings.from_env({}, home=str(home), database_url=url)
+    init_instance(s)
+    yield s
+    if pg_name:
+        _drop_pg_database(admin, pg_name)
+
+
+@pytest.fixture(scope="module")
+def inst(settings) -> Instance:
+    instance = Instance(settings)
+    yield instance
+    instance.close()
+
+
+@pytest.fixture(scope="module")
+def app(settings):
+    from app import create_app
+
+    application = create_app({"XINFANG_SETTINGS": settings, "TESTING": True, "SECRET_KEY": "test-only-secret",
+                              "WTF_CSRF_ENABLED": False})
+    yield application
+    application.extensions["xinfang"].close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def session(inst):
+    """A unit of work for arranging or inspecting data directly; committed at the end."""
+    with inst.unit_of_work() as s:
+        yield s
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}{next(_counter)}{secrets.token_hex(2)}"
+
+
+@pytest.fixture
+def make_user(inst):
+    """make_user("handler", office="LDJC") -> User (password TEST_PASSWORD)."""
+    def _make(*roles: str, office: str | None = None, oversees: tuple[str, ...] = (), username: str | None = None):
+        if office is None and set(roles) & {"clerk", "handler"}:
+            office = "XFB" if "clerk" in roles else "LDJC"
+        name = username or unique(roles[0] if roles else "u")
+        with inst.unit_of_work() as s:
+            user = accounts.create_user(s, name, TEST_PASSWORD, list(roles), office=office, oversees=list(oversees),
+                                        display_name=name)
+            user_id = user.id
+        with inst.unit_of_work() as s:
+            from records.models import User
+            u = s.get(User, user_id)
+            _ = u.overseen, u.office
+            return u
+    return _make
+
+
+def letter_data(**overrides) -> dict:
+    data = {
+        "channel": "letter",
+        "received_at": "2026-03-02T10:00",
+        "region": "110108",
+        "category": "labour_wages",
+        "subject": "反映某公司拖欠工資問題",
+        "body": "本人於某建築公司工作，公司拖欠工資三個月，請求協調解決。",
+        "people_count": 1,
+        "petitioner": {"name": "王小明", "id_number": "110108199001011231", "phone": "13812345678",
+                       "address": "北京市海淀區中關村大街1號"},
+    }
+    for k, v in overrides.items():
+        if k == "petitioner":
+            data["petitioner"] = {**data["petitioner"], **v}
+        else:
+            data[k] = v
+    return data
+
+
+@pytest.fixture
+def make_record(inst):
+    """make_record(by=user, **fields, uploads=[...]) -> serial."""
+    def _make(by, uploads=(), **overrides):
+        with inst.unit_of_work() as s:
+            from records.models import User
+            record = operations.register(s, letter_data(**overrides), by=s.get(User, by.id), uploads=list(uploads))
+            return record.serial
+    return _make
+
+
+def login(client, username: str, password: str = TEST_PASSWORD):
+    return client.post("/login", data={"username": username, "password": password})
+
+
+def csrf_token(html: str) -> str:
+    m = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or \
+        re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert m, "no CSRF token in the page"
+    return m.group(1)
+
+
+@pytest.fixture
+def api_token(inst):
+    """api_token(user) -> bearer token string."""
+    def _token(user) -> str:
+        with inst.unit_of_work() as s:
+            from records.models import User
+            return accounts.issue_token(s, s.get(User, user.id), label="test")
+    return _token
+
+
+def instance_files(home: Path):
+    return [p for p in home.rglob("*") if p.is_file()]
