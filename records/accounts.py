@@ -71,8 +71,10 @@ def create_user(session: Session, username: str, password: str, roles: list[str]
     user = User(username=username, display_name=display_name or username,
                 password_hash=_hasher.hash(password), roles=" ".join(sorted(set(roles))),
                 office=get_office(session, office) if office else None)
-    if "leader" in roles or "chief" in roles:
-        user.overseen = [get_office(session, c) for c in oversees]
+    if oversees and not set(roles) & {"leader", "chief"}:
+        raise ValidationError("Only leaders and the chief oversee offices.",
+                              fields={"oversees": "Only for leaders and the chief."})
+    user.overseen = [get_office(session, c) for c in oversees]
     session.add(user)
     session.flush()
     audit.record(session, "user.create", actor=by, actor_name=None if by else "system",

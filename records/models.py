@@ -299,3 +299,15 @@ class OutboxEntry(Base):
     #: ``index`` (add or replace) or ``delete``.
     op: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+def _give_uid(target, args, kwargs) -> None:
+    """Set the random uid at construction, not at flush: it is bound into ciphertexts at once."""
+    if kwargs.get("uid") is None:
+        target.uid = new_uid()
+
+
+from sqlalchemy import event as _event  # noqa: E402
+
+_event.listen(Record, "init", _give_uid)
+_event.listen(Attachment, "init", _give_uid)

@@ -268,6 +268,20 @@ def version_document(session: Session, record: Record, version: RecordVersion) -
     return sealing.open_json(session, record, "document", version.document_sealed, version.version)
 
 
+def view_version(session: Session, record: Record, version: int, user: User, *, address: str = "") -> tuple[RecordVersion, dict]:
+    """An earlier version of the document as ``user`` may see it (identity masked or not); audited."""
+    policy.require(user, policy.VIEW_CONTENT, record)
+    old = next((v for v in record.versions if v.version == version), None)
+    if old is None:
+        raise NotFound("No such version.")
+    doc = version_document(session, record, old)
+    unmasked = policy.can(user, policy.VIEW_IDENTITY, record)
+    doc["petitioner"] = policy.petitioner_view(doc.get("petitioner", {}), unmasked)
+    audit.record(session, "record.read_version", actor=user, target=record.serial, address=address,
+                 detail={"version": version, "identity": unmasked})
+    return old, doc
+
+
 def correct(session: Session, record: Record, changes: dict, *, by: User, reason: str = "",
             address: str = "") -> Record:
     """Correct the registered document; the previous version is kept, sealed, in history."""

@@ -2,11 +2,12 @@
 (in ``records.policy``, through the services) → act."""
 from __future__ import annotations
 
+from datetime import datetime
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from flask import (
-    Blueprint, Response, abort, flash, redirect, render_template, request, url_for,
+    Blueprint, Response, flash, redirect, render_template, request, url_for,
 )
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -68,8 +69,10 @@ def register():
     policy.require(user, policy.REGISTER)
     form = RecordForm()
     _fill_choices(form)
-    if request.method == "GET" and request.args.get("channel") in dict(form.channel.choices):
-        form.channel.data = request.args["channel"]
+    if request.method == "GET":
+        form.received_at.data = datetime.now(_tz()).strftime("%Y-%m-%dT%H:%M")
+        if request.args.get("channel") in dict(form.channel.choices):
+            form.channel.data = request.args["channel"]
     if form.validate_on_submit():
         try:
             record = operations.register(db(), form.to_raw(), by=user, uploads=_uploads(form),
@@ -153,14 +156,6 @@ def attachment(serial: str, uid: str):
 def version(serial: str, version: int):
     user = me()
     record = operations.get_record(db(), serial, user)
-    policy.require(user, policy.VIEW_CONTENT, record)
-    old = next((v for v in record.versions if v.version == version), None)
-    if old is None:
-        abort(404)
-    doc = operations.version_document(db(), record, old)
-    from records import audit
-
-    audit.record(db(), "record.read_version", actor=user, target=record.serial, address=client_address(),
-                 detail={"version": version})
-    petitioner = policy.petitioner_view(doc.get("petitioner", {}), policy.can(user, policy.VIEW_IDENTITY, record))
-    return render_template("ledger/version.html", record=record, old=old, doc=doc, petitioner=petitioner, tz=_tz())
+    old, doc = operations.view_version(db(), record, version, user, address=client_address())
+    return render_template("ledger/version.html", record=record, old=old, doc=doc, petitioner=doc["petitioner"],
+                           tz=_tz())
