@@ -1,0 +1,135 @@
+"""The life of a matter on the web: the actions of the record page (one form per transition
+the user may apply now) and the supervision board (督辦) with its CSV export.
+
+Each handler: load → check access (in ``records.policy``, through the services) → act."""
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from records import board as board_service
+from records import operations, policy, workflow
+from records.errors import Conflict, ValidationError
+from records.models import Office, Record, User
+
+from ..auth.session import login_required, me
+from ..labels import TRANSITION_LABELS, label
+from ..web import client_address, db, instance
+from .forms import TransitionForm
+
+bp = Blueprint("workflow", __name__)
+
+
+@bp.app_context_processor
+def _nav() -> dict:
+    """Whether the navigation shows the supervision board."""
+    from flask_login import current_user
+
+    user = current_user.user if current_user.is_authenticated else None
+    return {"can_view_board_nav": policy.can(user, policy.VIEW_BOARD)}
+
+
+def _tz() -> ZoneInfo:
+    return ZoneInfo(instance().settings.timezone)
+
+
+def _office_choices() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    offices = db().execute(select(Office).order_by(Office.code)).scalars().all()
+    internal = [(o.code, o.name) for o in offices if not o.is_external and not o.is_intake]
+    external = [(o.code, o.name) for o in offices if o.is_external]
+    return internal, external
+
+
+def panel_context(record: Record, user: User) -> dict:
+    """What ``workflow/_panel.html`` needs: the matter's summary and a form per available step.
+    Call it after ``operations.view`` (whose audit entry covers the sealed reasons shown)."""
+    summary = workflow.summary(db(), record, user)
+    internal, external = _office_choices()
+    forms = []
+    for name in summary.transitions:
+        spec = workflow.TRANSITIONS[name]
+        form = TransitionForm(prefix=name, formdata=None).prepare(spec, internal, external)
+        forms.append({"name": name, "spec": spec, "form": form, "fields": form.visible(spec)})
+    units = dict(external)
+    return {"summary": summary, "forms": forms, "unit_name": units.get(record.transferred_unit, record.transferred_unit)}
+
+
+@bp.post("/records/<serial>/transitions/<name>")
+@login_required
+def apply(serial: str, name: str):
+    user = me()
+    record = operations.get_record(db(), serial, user, address=client_address())
+    spec = workflow.TRANSITIONS.get(name)
+    if spec is None:
+        abort(404)
+    policy.require(user, spec.permission, record)
+    internal, external = _office_choices()
+    form = TransitionForm(prefix=name).prepare(spec, internal, external)
+    target = url_for("ledger.show", serial=record.serial) + "#workflow"
+    try:
+        applied = workflow.transition(db(), record, name, by=user, address=client_address(), **form.params(spec))
+    except (ValidationError, Conflict) as exc:
+        db().rollback()
+        details = "; ".join(f"{k}: {v}" for k, v in exc.fields.items())
+        flash(_("“%(step)s” was not applied: %(why)s", step=label(TRANSITION_LABELS, name),
+                why=exc.message + (f" ({details})" if details else "")), "error")
+        return redirect(target, code=303)
+    message = _("Done: %(step)s.", step=label(TRANSITION_LABELS, name))
+    if applied.document is not None:
+        message += " " + _("The letter was issued as a PDF attachment.")
+    flash(message, "success")
+    return redirect(target, code=303)
+
+
+def _filters():
+    try:
+        return board_service.BoardFilters.parse(request.args), {}
+    except ValidationError as exc:
+        return board_service.BoardFilters(), exc.fields
+
+
+@bp.get("/board")
+@login_required
+def board():
+    user = me()
+    policy.require(user, policy.VIEW_BOARD)
+    filters, errors = _filters()
+    if errors:
+        flash(_("Invalid filter."), "error")
+    try:
+        result = board_service.board(db(), user, filters)
+    except ValidationError as exc:
+        flash(_("Invalid filter."), "error")
+        errors = exc.fields
+        filters = board_service.BoardFilters()
+        result = board_service.board(db(), user, filters)
+    offices = db().execute(select(Office).order_by(Office.is_external, Office.code)).scalars().all()
+    people = db().execute(select(User).where(User.active.is_(True)).order_by(User.display_name)).scalars().all()
+    leaders = [u for u in people if u.has_role("leader", "chief")]
+    responders = [u for u in people if u.has_role("clerk", "handler", "leader", "chief")]
+    return render_template("workflow/board.html", result=result, filters=filters, errors=errors, offices=offices,
+                           leaders=leaders, responders=responders, tz=_tz(),
+                           units={o.code: o.name for o in offices if o.is_external},
+                           csv_url=url_for("workflow.board_csv", **filters.as_dict()))
+
+
+@bp.get("/board.csv")
+@login_required
+def board_csv():
+    user = me()
+    policy.require(user, policy.VIEW_BOARD)
+    filters, errors = _filters()
+    if errors:
+        raise ValidationError("Invalid filter.", fields=errors)
+    text = board_service.to_csv(db(), user, filters, address=client_address())
+    today = dt.datetime.now(_tz()).date().isoformat()
+    # a byte-order mark, so spreadsheet programs read the UTF-8 (Chinese names) correctly
+    response = Response("\ufeff" + text, mimetype="text/csv")
+    response.headers["Content-Type"] = "text/csv; charset=utf-8"
+    response.headers["Content-Disposition"] = f"attachment; filename=board-{today}.csv"
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,179 @@
+"""The supervision board (督辦): open matters that are overdue, due soon, extended or in review,
+with who is responsible for each.
+
+The board shows clear metadata only — serial, dates, status, office or unit, the first
+responder (首問責任人) and the approving leader — never a letter's content or the
+petitioner's identity, so inspectors see the same board as leaders (each within their
+ledger scope). The CSV export is audited.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from . import audit, deadlines, policy
+from .errors import ValidationError
+from .models import Office, Record, User
+
+#: What the board can show; the default is everything in the first four.
+BUCKETS = ("overdue", "due_soon", "extended", "in_review", "open")
+#: Statuses in which the office has a time limit to meet.
+OPEN_STATUSES = ("registered", "accepted", "assigned", "transferred", "in_progress", "extended",
+                 "review_requested", "rereview_requested")
+IN_REVIEW = ("review_requested", "rereview_requested")
+
+CSV_COLUMNS = ("serial", "status", "received_on", "office", "transferred_unit", "first_responder", "leader",
+               "due_kind", "due_on", "days_left", "overdue", "due_soon", "extended", "in_review", "explanation")
+
+
+@dataclass
+class BoardFilters:
+    bucket: str | None = None
+    office: str | None = None
+    leader: str | None = None
+    first_responder: str | None = None
+
+    @classmethod
+    def parse(cls, args) -> BoardFilters:
+        errors = {}
+        f = cls()
+        for name in ("bucket", "office", "leader", "first_responder"):
+            value = args.get(name) or None
+            if value is not None and (not isinstance(value, str) or len(value) > 64):
+                errors[name] = "Invalid value."
+                continue
+            setattr(f, name, value.strip() if value else None)
+        if f.bucket and f.bucket not in BUCKETS:
+            errors["bucket"] = "Must be one of: " + ", ".join(BUCKETS) + "."
+        if errors:
+            raise ValidationError("Invalid filter.", fields=errors)
+        return f
+
+    def as_dict(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if v}
+
+
+@dataclass
+class BoardRow:
+    record: Record
+    due: deadlines.Due | None
+    overdue: bool
+    due_soon: bool
+    extended: bool
+    in_review: bool
+    today: dt.date = field(default_factory=dt.date.today)
+
+    @property
+    def days_left(self) -> int | None:
+        return None if self.due is None else self.due.days_left(self.today)
+
+    def as_dict(self, tz) -> dict:
+        r = self.record
+        return {
+            "serial": r.serial,
+            "status": r.status,
+            "received_on": r.received_at.astimezone(tz).date().isoformat(),
+            "office": r.office.code,
+            "office_name": r.office.name,
+            "transferred_unit": r.transferred_unit,
+            "first_responder": r.first_responder.display_name if r.first_responder else None,
+            "leader": r.approved_by.display_name if r.approved_by else None,
+            "due_kind": self.due.kind if self.due else None,
+            "due_on": self.due.on.isoformat() if self.due else None,
+            "days_left": self.days_left,
+            "overdue": self.overdue,
+            "due_soon": self.due_soon,
+            "extended": self.extended,
+            "in_review": self.in_review,
+            # the reason of an extension is content: never on the board
+            "explanation": self.due.explain(with_reason=False) if self.due else "",
+        }
+
+
+@dataclass
+class Board:
+    rows: list[BoardRow]
+    counts: dict[str, int]
+    today: dt.date
+    filters: BoardFilters
+
+
+def _user_id(session: Session, username: str, name: str) -> int:
+    uid = session.execute(select(User.id).where(User.username == username)).scalar_one_or_none()
+    if uid is None:
+        raise ValidationError("Invalid filter.", fields={name: "No user of that name."})
+    return uid
+
+
+def board(session: Session, user: User, filters: BoardFilters | None = None, *,
+          today: dt.date | None = None) -> Board:
+    """The board as ``user`` may see it (their ledger scope), most urgent first."""
+    policy.require(user, policy.VIEW_BOARD)
+    filters = filters or BoardFilters()
+    cal = deadlines.calendar_for(session)
+    today = today or cal.today()
+    cond = [policy.scope_clause(user, policy.VIEW_LEDGER), Record.status.in_(OPEN_STATUSES)]
+    if filters.office:
+        office = session.execute(select(Office).where(Office.code == filters.office)).scalar_one_or_none()
+        if office is None:
+            raise ValidationError("Invalid filter.", fields={"office": "No office or unit with that code."})
+        cond.append(Record.transferred_unit == office.code if office.is_external else Record.office_id == office.id)
+    if filters.leader:
+        cond.append(Record.approved_by_id == _user_id(session, filters.leader, "leader"))
+    if filters.first_responder:
+        cond.append(Record.first_responder_id == _user_id(session, filters.first_responder, "first_responder"))
+    records = session.execute(
+        select(Record).where(*cond).order_by(Record.received_at)
+        .options(selectinload(Record.approved_by), selectinload(Record.extension_approved_by))
+    ).scalars().all()
+    soon = cal.limits.due_soon_days
+    rows, counts = [], {b: 0 for b in BUCKETS}
+    for r in records:
+        due = deadlines.office_due(cal, r)
+        row = BoardRow(record=r, due=due, today=today,
+                       overdue=bool(due and due.overdue(today)),
+                       due_soon=bool(due and 0 <= due.days_left(today) <= soon),
+                       extended=r.status == "extended" or bool(r.extended_days),
+                       in_review=r.status in IN_REVIEW)
+        buckets = [b for b in ("overdue", "due_soon", "extended", "in_review") if getattr(row, b)] + ["open"]
+        for b in buckets:
+            counts[b] += 1
+        if (filters.bucket in buckets) if filters.bucket else len(buckets) > 1:
+            rows.append(row)
+    rows.sort(key=lambda row: (row.due.on if row.due else dt.date.max, row.record.serial))
+    return Board(rows=rows, counts=counts, today=today, filters=filters)
+
+
+def to_csv(session: Session, user: User, filters: BoardFilters | None = None, *, today: dt.date | None = None,
+           address: str = "") -> str:
+    """The board as CSV (UTF-8 text, header row first); the export is audited."""
+    result = board(session, user, filters, today=today)
+    tz = deadlines.calendar_for(session).tz
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for row in result.rows:
+        d = row.as_dict(tz)
+        writer.writerow([_cell(d[c]) for c in CSV_COLUMNS])
+    audit.record(session, "board.export", actor=user, address=address,
+                 detail={"rows": len(result.rows), "filters": result.filters.as_dict(),
+                         "today": result.today.isoformat()})
+    return out.getvalue()
+
+
+def _cell(value) -> str:
+    """A CSV cell; text that a spreadsheet would run as a formula is quoted with a leading apostrophe."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if not isinstance(value, str):
+        return str(value)
+    if value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value

@@ -1,0 +1,401 @@
+"""Every statutory time limit and every due date computed from it, in one place.
+
+The limits (national regulation and the bureau's Art 8 and Art 9):
+
+==========================  =======  ==========================================================
+limit                       default  what it bounds
+==========================  =======  ==========================================================
+``decision_days``           15       deciding whether to accept, from the day the matter came in
+``conclusion_days``         60       concluding (the written reply), from the day it was accepted
+``max_extension_days``      30       the one extension (only one) a leader may approve, with a reason
+``review_request_days``     30       the petitioner's review (複查) request, from receipt of the reply
+``review_reply_days``       30       the review office's answer, from the request
+``rereview_request_days``   30       the re-review (複核) request, from receipt of the review answer
+``rereview_reply_days``     30       the next level's answer, from the re-review request
+``return_working_days``     5        returning a matter sent to a unit whose remit it is not
+``due_soon_days``           7        what the supervision board calls "due soon"
+==========================  =======  ==========================================================
+
+Days are calendar days unless ``working_days`` is set; the return window always counts
+working days (weekends and the configured ``holidays`` excluded, configured ``workdays`` —
+weekend days that are worked, 調休 — included). Configure them in
+``Settings.extra["deadlines"]`` (or the ``XINFANG_DEADLINES`` environment variable, a JSON
+object), e.g. ``{"working_days": false, "holidays": ["2026-10-01", "2026-10-02"]}``.
+
+A due date is never stored alone: :func:`dues` rebuilds each one from the dates the
+workflow recorded (received, accepted, extended, reply received, review requested…) and
+the limits, and every :class:`Due` can say how it was computed ("accepted 2026-03-02 + 60
+days = 2026-05-01; extended 30 days on 2026-04-20 by 王局長: … = 2026-05-31"). The
+``due_on``/``review_due_on``/``rereview_due_on`` columns are a copy the transitions write
+for queries.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from dataclasses import dataclass, field, fields
+from zoneinfo import ZoneInfo
+
+from .errors import ConfigurationError
+
+# -- limits -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Limits:
+    decision_days: int = 15
+    conclusion_days: int = 60
+    max_extension_days: int = 30
+    review_request_days: int = 30
+    review_reply_days: int = 30
+    rereview_request_days: int = 30
+    rereview_reply_days: int = 30
+    return_working_days: int = 5
+    due_soon_days: int = 7
+    #: Count the limits above (except the return window, always working days) in working days.
+    working_days: bool = False
+    holidays: frozenset[dt.date] = field(default_factory=frozenset)
+    #: Weekend days that are working days (調休).
+    workdays: frozenset[dt.date] = field(default_factory=frozenset)
+
+    @classmethod
+    def from_mapping(cls, raw: dict | None) -> Limits:
+        """Limits from configuration; unknown keys and bad values are refused, naming the key."""
+        raw = dict(raw or {})
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise ConfigurationError(f"Unknown deadline setting(s): {', '.join(unknown)}. "
+                                     f"Known: {', '.join(sorted(known))}.")
+        values: dict = {}
+        for name, value in raw.items():
+            if name == "working_days":
+                if not isinstance(value, bool):
+                    raise ConfigurationError("Deadline setting working_days must be true or false.")
+                values[name] = value
+            elif name in ("holidays", "workdays"):
+                if not isinstance(value, (list, tuple, set, frozenset)):
+                    raise ConfigurationError(f"Deadline setting {name} must be a list of dates (YYYY-MM-DD).")
+                days = set()
+                for item in value:
+                    try:
+                        days.add(item if isinstance(item, dt.date) else dt.date.fromisoformat(str(item)))
+                    except ValueError:
+                        raise ConfigurationError(f"Deadline setting {name}: {item!r} is not a date "
+                                                 "(YYYY-MM-DD).") from None
+                values[name] = frozenset(days)
+            else:
+                if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 3650:
+                    raise ConfigurationError(f"Deadline setting {name} must be a whole number of days "
+                                             "from 0 to 3650.")
+                values[name] = value
+        limits = cls(**values)
+        if limits.decision_days < 1 or limits.conclusion_days < 1:
+            raise ConfigurationError("decision_days and conclusion_days must be at least 1.")
+        return limits
+
+
+def limits_of(settings) -> Limits:
+    """The instance's limits: ``settings.extra["deadlines"]``, else ``$XINFANG_DEADLINES``, else defaults."""
+    raw = (settings.extra or {}).get("deadlines") if settings is not None else None
+    if raw is None:
+        env = os.environ.get("XINFANG_DEADLINES")
+        if env:
+            try:
+                raw = json.loads(env)
+            except ValueError:
+                raise ConfigurationError("XINFANG_DEADLINES is not valid JSON.") from None
+            if not isinstance(raw, dict):
+                raise ConfigurationError("XINFANG_DEADLINES must be a JSON object.")
+    return Limits.from_mapping(raw)
+
+
+# -- the calendar ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """The limits with the office's time zone: turns instants into local dates and adds days."""
+
+    limits: Limits = field(default_factory=Limits)
+    tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
+
+    def local_date(self, instant: dt.datetime) -> dt.date:
+        return instant.astimezone(self.tz).date()
+
+    def today(self) -> dt.date:
+        return dt.datetime.now(self.tz).date()
+
+    def is_working_day(self, day: dt.date) -> bool:
+        if day in self.limits.workdays:
+            return True
+        if day in self.limits.holidays:
+            return False
+        return day.weekday() < 5
+
+    def add(self, start: dt.date, days: int, *, working: bool | None = None) -> dt.date:
+        """``start`` + ``days``: calendar days, or working days (the day after ``start`` is day 1)."""
+        working = self.limits.working_days if working is None else working
+        if not working:
+            return start + dt.timedelta(days=days)
+        day, counted = start, 0
+        while counted < days:
+            day += dt.timedelta(days=1)
+            if self.is_working_day(day):
+                counted += 1
+        return day
+
+
+def calendar_for(session) -> Calendar:
+    """The calendar of the instance behind ``session``."""
+    from .instance import instance_of
+
+    settings = instance_of(session).settings
+    return Calendar(limits=limits_of(settings), tz=ZoneInfo(settings.timezone))
+
+
+# -- due dates ---------------------------------------------------------------------------------
+
+#: kind -> (what starts the clock, whose clock it is, the Limits field)
+KINDS: dict[str, tuple[str, str, str]] = {
+    "decision": ("received", "office", "decision_days"),
+    "conclusion": ("accepted", "office", "conclusion_days"),
+    "return": ("routed", "unit", "return_working_days"),
+    "review_request": ("reply received", "petitioner", "review_request_days"),
+    "review_reply": ("review requested", "office", "review_reply_days"),
+    "rereview_request": ("review answer received", "petitioner", "rereview_request_days"),
+    "rereview_reply": ("re-review requested", "office", "rereview_reply_days"),
+}
+
+
+@dataclass(frozen=True)
+class Extension:
+    days: int
+    on: dt.date
+    by: str
+    #: The reason (sealed content): None when the viewer may not read the record's content.
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Due:
+    """One due date and how it came about."""
+
+    kind: str
+    start: dt.date
+    days: int
+    working: bool
+    #: ``start`` + ``days``, before any extension.
+    base_on: dt.date
+    #: The due date itself (with the extension, if any).
+    on: dt.date
+    #: The latest this due date may ever be (base + the largest extension allowed).
+    cap: dt.date
+    extension: Extension | None = None
+    #: The day the step it waits for happened: the clock stopped then.
+    met_on: dt.date | None = None
+
+    @property
+    def start_event(self) -> str:
+        return KINDS[self.kind][0]
+
+    @property
+    def party(self) -> str:
+        """Whose clock: ``office`` (ours), ``petitioner`` (a window to ask) or ``unit`` (to return)."""
+        return KINDS[self.kind][1]
+
+    @property
+    def is_window(self) -> bool:
+        """A window a petitioner or unit may use, rather than a time limit the office must meet."""
+        return self.party != "office"
+
+    def days_left(self, today: dt.date) -> int:
+        return (self.on - today).days
+
+    def overdue(self, today: dt.date) -> bool:
+        """An office time limit that passed with the step still not taken."""
+        return self.met_on is None and not self.is_window and today > self.on
+
+    def explain(self, *, with_reason: bool = True) -> str:
+        unit = "working days" if self.working else "days"
+        if self.days == 1:
+            unit = unit[:-1]
+        text = f"{self.start_event} {self.start.isoformat()} + {self.days} {unit} = {self.base_on.isoformat()}"
+        ext = self.extension
+        if ext is not None:
+            ext_unit = "working days" if self.working else "days"
+            text += f"; extended {ext.days} {ext_unit[:-1] if ext.days == 1 else ext_unit} on {ext.on.isoformat()}"
+            if ext.by:
+                text += f" by {ext.by}"
+            if with_reason and ext.reason:
+                text += f": {ext.reason}"
+            text += f" = {self.on.isoformat()}"
+        if self.met_on is not None:
+            text += f" (met on {self.met_on.isoformat()})"
+        return text
+
+    def as_dict(self, today: dt.date, *, with_reason: bool) -> dict:
+        ext = self.extension
+        return {
+            "kind": self.kind,
+            "party": self.party,
+            "on": self.on.isoformat(),
+            "start": self.start.isoformat(),
+            "days": self.days,
+            "working_days": self.working,
+            "base_on": self.base_on.isoformat(),
+            "cap": self.cap.isoformat(),
+            "extension": None if ext is None else {
+                "days": ext.days, "on": ext.on.isoformat(), "by": ext.by,
+                **({"reason": ext.reason} if with_reason and ext.reason else {})},
+            "met_on": self.met_on.isoformat() if self.met_on else None,
+            "days_left": None if self.met_on else self.days_left(today),
+            "overdue": self.overdue(today),
+            "explanation": self.explain(with_reason=with_reason),
+        }
+
+
+def _due(cal: Calendar, kind: str, start: dt.date, *, met_on=None, extension: Extension | None = None,
+         working: bool | None = None) -> Due:
+    limit_name = KINDS[kind][2]
+    days = getattr(cal.limits, limit_name)
+    working = cal.limits.working_days if working is None else working
+    base = cal.add(start, days, working=working)
+    on = cal.add(base, extension.days, working=working) if extension else base
+    cap = cal.add(base, cal.limits.max_extension_days, working=working) if kind == "conclusion" else base
+    return Due(kind=kind, start=start, days=days, working=working, base_on=base, on=on, cap=cap,
+               extension=extension, met_on=met_on)
+
+
+def decision_due(cal: Calendar, record) -> Due:
+    met = cal.local_date(record.decided_at) if record.decided_at else None
+    return _due(cal, "decision", cal.local_date(record.received_at), met_on=met)
+
+
+def conclusion_due(cal: Calendar, record, *, extension_reason: str | None = None) -> Due | None:
+    if record.accepted_on is None:
+        return None
+    ext = None
+    if record.extended_days:
+        by = record.extension_approved_by.display_name if record.extension_approved_by else ""
+        ext = Extension(days=record.extended_days, on=record.extended_on, by=by, reason=extension_reason)
+    return _due(cal, "conclusion", record.accepted_on, met_on=record.replied_on, extension=ext)
+
+
+def return_window(cal: Calendar, record) -> Due | None:
+    if record.routed_on is None:
+        return None
+    return _due(cal, "return", record.routed_on, working=True)
+
+
+def review_request_window(cal: Calendar, record) -> Due | None:
+    if record.reply_received_on is None:
+        return None
+    return _due(cal, "review_request", record.reply_received_on, met_on=record.review_requested_on)
+
+
+def review_reply_due(cal: Calendar, record) -> Due | None:
+    if record.review_requested_on is None:
+        return None
+    return _due(cal, "review_reply", record.review_requested_on, met_on=record.review_replied_on)
+
+
+def rereview_request_window(cal: Calendar, record) -> Due | None:
+    if record.review_reply_received_on is None:
+        return None
+    return _due(cal, "rereview_request", record.review_reply_received_on, met_on=record.rereview_requested_on)
+
+
+def rereview_reply_due(cal: Calendar, record) -> Due | None:
+    if record.rereview_requested_on is None:
+        return None
+    return _due(cal, "rereview_reply", record.rereview_requested_on, met_on=record.rereview_replied_on)
+
+
+#: status -> the due date that is running in it (None: no clock)
+CLOCK_OF_STATUS: dict[str, str] = {
+    "registered": "decision",
+    "accepted": "conclusion", "assigned": "conclusion", "transferred": "conclusion",
+    "in_progress": "conclusion", "extended": "conclusion",
+    "replied": "review_request",
+    "review_requested": "review_reply",
+    "review_replied": "rereview_request",
+    "rereview_requested": "rereview_reply",
+}
+
+
+def dues(cal: Calendar, record, *, extension_reason: str | None = None) -> list[Due]:
+    """Every due date of the record that has started, in the order of the matter's life.
+    The return window is listed only while the matter sits with the unit it was sent to."""
+    out = [decision_due(cal, record)]
+    conclusion = conclusion_due(cal, record, extension_reason=extension_reason)
+    if conclusion:
+        out.append(conclusion)
+    if record.status in ("assigned", "transferred"):
+        window = return_window(cal, record)
+        if window:
+            out.append(window)
+    for make in (review_request_window, review_reply_due, rereview_request_window, rereview_reply_due):
+        due = make(cal, record)
+        if due:
+            out.append(due)
+    return out
+
+
+def current_due(cal: Calendar, record, *, extension_reason: str | None = None) -> Due | None:
+    """The due date running in the record's status (an office limit or a petitioner's window)."""
+    kind = CLOCK_OF_STATUS.get(record.status)
+    if kind is None:
+        return None
+    return next((d for d in dues(cal, record, extension_reason=extension_reason) if d.kind == kind), None)
+
+
+def office_due(cal: Calendar, record) -> Due | None:
+    """The time limit the office must meet now (what the supervision board tracks), if any."""
+    due = current_due(cal, record)
+    return due if due is not None and due.party == "office" else None
+
+
+# -- checks the workflow's guards use --------------------------------------------------------------
+
+
+def extension_refusal(cal: Calendar, record, today: dt.date) -> str | None:
+    """Why the record cannot be extended now (before looking at the days asked for), or None."""
+    if record.extended_days:
+        return (f"The time limit was already extended once ({record.extended_days} days on "
+                f"{record.extended_on.isoformat()}); a second extension is not allowed (Art 8).")
+    if cal.limits.max_extension_days < 1:
+        return "Extensions are not allowed by this instance's configuration."
+    due = conclusion_due(cal, record)
+    if due is None:
+        return "Only an accepted matter can be extended."
+    if today > due.on:
+        return (f"The time limit ended on {due.on.isoformat()}; an extension must be approved before "
+                "it runs out.")
+    return None
+
+
+def extension_days_problem(cal: Calendar, days) -> str | None:
+    """Why ``days`` is not an acceptable extension, or None."""
+    top = cal.limits.max_extension_days
+    if isinstance(days, bool) or not isinstance(days, int):
+        return f"Give the extension as a whole number of days from 1 to {top}."
+    if days < 1:
+        return "An extension is at least 1 day."
+    if days > top:
+        return f"An extension is at most {top} days (Art 8); {days} were asked for."
+    return None
+
+
+def window_refusal(due: Due | None, on: dt.date, what: str) -> str | None:
+    """Why a request dated ``on`` falls outside the window ``due``, or None."""
+    if due is None:
+        return f"There is no {what} window for this matter."
+    if on < due.start:
+        return (f"The {what} cannot be dated {on.isoformat()}, before the window opened "
+                f"({due.start_event} {due.start.isoformat()}).")
+    if on > due.on:
+        return (f"The {what} window closed on {due.on.isoformat()} ({due.explain()}); "
+                f"a request dated {on.isoformat()} is too late.")
+    return None
