@@ -1,0 +1,134 @@
+"""Retention benchmark: time to destroy and verify one (region, year) batch of stored letters
+among many others, for two batch sizes, to show how the cost grows.
+
+    .venv/bin/python benchmarks/retention_bench.py            # 1,000 and 10,000 among 50,000 others
+    .venv/bin/python benchmarks/retention_bench.py --quick    # 200 and 1,000 among 2,000 others
+
+Letters are registered through the normal service (real encryption, identity tokens, audit),
+stored (re-keyed under the batch key), sealed, proposed and approved; the timed part is the
+run: journal with fingerprints, deletion, blob removal, index purge, key destruction,
+VACUUM, the residue scan of every instance file, and the certificate. Target (issue 6):
+10,000 letters destroyed and verified in under 60 s."""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import select, update  # noqa: E402
+
+import retention  # noqa: E402,F401
+from records import accounts, operations  # noqa: E402
+from records.config import Settings  # noqa: E402
+from records.instance import Instance  # noqa: E402
+from records.models import Record, User  # noqa: E402
+from records.setup import init_instance  # noqa: E402
+from retention import destroy  # noqa: E402
+from retention import operations as ret  # noqa: E402
+from retention.certificate import verify  # noqa: E402
+from retention.models import Batch, Certificate  # noqa: E402
+
+REASONS = ("concluded_after_rereview", "repeat_already_answered", "no_reference_value", "unclear_content")
+REGIONS = ("110101", "110102", "110105", "110106", "110107", "110108")
+TODAY = dt.date(2030, 6, 1)
+
+
+def _letter(i: int, region: str, year: int) -> dict:
+    return {"channel": "letter", "received_at": f"{year}-{1 + i % 12:02d}-{1 + i % 28:02d}T10:00",
+            "region": region, "category": "labour_wages", "subject": f"反映拖欠工資問題 {i}",
+            "body": "本人於某建築公司工作，公司拖欠工資三個月，請求協調解決。" * 3 + str(i),
+            "people_count": 1,
+            "petitioner": {"name": f"王小明{i}", "phone": f"138{i:08d}", "address": "北京市海淀區中關村大街1號"}}
+
+
+def _register(inst, user_id: int, n: int, region: str, year: int, start: int, label: str) -> None:
+    done, t0 = 0, time.monotonic()
+    while done < n:
+        step = min(500, n - done)
+        with inst.unit_of_work() as s:
+            user = s.get(User, user_id)
+            for i in range(done, done + step):
+                operations.register(s, _letter(start + i, region, year), by=user)
+        done += step
+        print(f"\r  {label}: {done}/{n} ({time.monotonic() - t0:.0f} s)", end="", flush=True)
+    print()
+
+
+def bench(batch_size: int, others: int) -> dict:
+    home = Path(tempfile.mkdtemp(prefix="xinfang-retention-bench-"))
+    try:
+        settings = Settings.from_env({}, home=str(home))
+        init_instance(settings)
+        inst = Instance(settings)
+        with inst.unit_of_work() as s:
+            ids = {r: accounts.create_user(s, r, "bench-password-1", [role], office="XFB" if role == "clerk" else None).id
+                   for r, role in (("clerk", "clerk"), ("archivist", "archivist"), ("leader", "leader"))}
+        # the others: every region and year, many of them stored too (in other batches)
+        per = others // 4
+        for k, year in enumerate((2022, 2023, 2024, 2025)):
+            _register(inst, ids["clerk"], per, REGIONS[(k + 1) % len(REGIONS)], year, k * per, f"others {year}")
+        _register(inst, ids["clerk"], batch_size, "110101", 2023, 10_000_000, "batch 110101/2023")
+        with inst.unit_of_work() as s:
+            s.execute(update(Record).where(Record.region_code == "110101", Record.year == 2023)
+                      .values(status="stored", stored_reason=REASONS[0]))
+        t0 = time.monotonic()
+        with inst.unit_of_work() as s:
+            batch = ret.batch_of(s, "110101", 2023)
+            ret.seal(s, batch, by=s.get(User, ids["archivist"]), today=TODAY)   # re-keys the letters
+            ret.propose(s, batch, by=s.get(User, ids["archivist"]))
+            ret.approve(s, batch, by=s.get(User, ids["leader"]))
+            batch_id = batch.id
+        rekey = time.monotonic() - t0
+        db_size = sum(p.stat().st_size for p in home.glob("xinfang.sqlite3*"))
+        t0 = time.monotonic()
+        reports = destroy.run(inst, batch_id=batch_id, by_id=ids["leader"], today=TODAY)
+        run_s = time.monotonic() - t0
+        t0 = time.monotonic()
+        with inst.unit_of_work() as s:
+            cert = s.execute(select(Certificate).where(Certificate.batch_id == batch_id)).scalar_one()
+            import json
+            rep = verify(json.loads(cert.body), s, inst)
+            left = s.execute(select(Record.id).where(Record.region_code == "110101", Record.year == 2023)).first()
+            kept = s.execute(select(Record.id)).all()
+        verify_s = time.monotonic() - t0
+        assert rep.ok and left is None and len(kept) == per * 4, rep.problems
+        r = reports[0]
+        inst.close()
+        return {"batch": batch_size, "others": per * 4, "db_mb": db_size / 1e6, "rekey_s": rekey,
+                "run_s": run_s, "verify_s": verify_s, "clean": r.residue_clean, "certificate": r.certificate}
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="small sizes (a minute), for CI")
+    ap.add_argument("--sizes", help="comma-separated batch sizes (default 1000,10000; quick 200,1000)")
+    ap.add_argument("--others", type=int, help="letters outside the batch (default 50000; quick 2000)")
+    args = ap.parse_args()
+    sizes = [int(x) for x in (args.sizes or ("200,1000" if args.quick else "1000,10000")).split(",")]
+    others = args.others or (2000 if args.quick else 50_000)
+    rows = []
+    for size in sizes:
+        print(f"batch of {size} among {others} others")
+        rows.append(bench(size, others))
+    print()
+    print(f"{'batch':>7} {'others':>7} {'db MB':>7} {'re-key s':>9} {'destroy+residue+cert s':>23} "
+          f"{'verify s':>9} {'per letter ms':>14} clean")
+    for r in rows:
+        print(f"{r['batch']:>7} {r['others']:>7} {r['db_mb']:>7.1f} {r['rekey_s']:>9.2f} {r['run_s']:>23.2f} "
+              f"{r['verify_s']:>9.2f} {1000 * (r['run_s'] + r['verify_s']) / r['batch']:>14.2f} {r['clean']}")
+    if len(rows) > 1:
+        a, b = rows[0], rows[-1]
+        print(f"\n{b['batch'] / a['batch']:.0f}x the letters cost "
+              f"{(b['run_s'] + b['verify_s']) / (a['run_s'] + a['verify_s']):.1f}x the time.")
+
+
+if __name__ == "__main__":
+    main()

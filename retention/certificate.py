@@ -1,0 +1,316 @@
+"""Destruction certificates: the residue check at the end of a run, the certificate JSON
+(kept permanently, its digest in the audit trail), its PDF, and ``verify``.
+
+The manifest (serial, reason, dates of each destroyed letter) is hashed canonically, so
+anyone holding the JSON can recompute its digest; with access to the instance, ``verify``
+also checks that the certificate is the one issued (its SHA-256 in the database and in the
+hash-chained audit trail), that every listed letter is gone and that the batch key is gone."""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from records import audit
+from records.errors import ValidationError
+from records.models import AuditEntry, IdentityToken, Record, Region, utcnow
+
+from . import keystore, residue
+from .models import Batch, Certificate, DestroyedLetter, DestructionRun, RunStep
+from .policy import REASONS
+
+FORMAT = "xinfang-destruction-certificate-1"
+
+METHOD = [
+    "Data keys of the letters were wrapped under the batch key, kept outside the database; "
+    "the batch key generation was overwritten and unlinked (crypto-shredding).",
+    "Rows holding ciphertext, history, attachments' names and identity blind indexes deleted "
+    "(SQLite secure_delete on; PostgreSQL VACUUM FULL).",
+    "SQLite: WAL checkpointed with TRUNCATE, then VACUUM.",
+    "Attachment blob files unlinked.",
+    "Search index documents deleted and their year shard merged.",
+    "Residue scan of the database files, WAL, index, blob and key folders for fingerprints of "
+    "every ciphertext, blind token and id of the destroyed letters.",
+]
+
+
+def canonical(value) -> bytes:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+
+
+def manifest_digest(manifest: list[dict]) -> str:
+    return hashlib.sha256(canonical(manifest)).hexdigest()
+
+
+def body_digest(body: dict) -> str:
+    return hashlib.sha256(canonical(body)).hexdigest()
+
+
+def _person(user) -> dict | None:
+    return {"username": user.username, "display_name": user.display_name} if user else None
+
+
+def residue_check(inst, session: Session, run_id: int) -> residue.ScanResult:
+    """Scan the instance's files for the run's fingerprints."""
+    needles = residue.Needles()
+    survivors = {residue.token_digest(t) for (t,) in session.execute(select(IdentityToken.token))}
+    shared = 0
+    for serial, fps in session.execute(select(RunStep.serial, RunStep.fingerprints).where(RunStep.run_id == run_id)):
+        shared += needles.add(serial, json.loads(fps), survivors)
+    s = inst.settings
+    paths = [s.blob_dir, s.index_dir, s.keystore_dir]
+    if inst.db.engine.dialect.name == "sqlite" and inst.db.engine.url.database:
+        db = Path(inst.db.engine.url.database)
+        paths += [db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-journal")]
+    result = residue.scan(paths, needles, root=s.home)
+    result.shared = shared
+    return result
+
+
+def issue(inst, run_id: int, progress=None) -> Certificate:
+    """Phase 6: residue check, certificate, batch certified (one transaction)."""
+    tz = ZoneInfo(inst.settings.timezone)
+    with inst.unit_of_work() as s:
+        run = s.get(DestructionRun, run_id)
+        batch = s.get(Batch, run.batch_id)
+        if progress:
+            progress("verify", 0, 1)
+        scan = residue_check(inst, s, run_id)
+        if progress:
+            progress("verify", 1, 1)
+        store = keystore.keystore_for(inst)
+        keys_left = [k for k in store.key_ids() if k.startswith(f"{batch.id}.")
+                     and int(k.split(".")[1]) <= run.old_key_generation]
+        serials = [x for (x,) in s.execute(select(RunStep.serial).where(RunStep.run_id == run_id))]
+        rows_left = s.execute(select(Record.serial).where(Record.serial.in_(serials))).scalars().all() if serials else []
+        letters = s.execute(select(DestroyedLetter).where(DestroyedLetter.run_id == run_id)
+                            .order_by(DestroyedLetter.serial)).scalars().all()
+        manifest = [{"serial": d.serial, "reason": d.stored_reason, "received_on": d.received_on.isoformat(),
+                     "stored_on": d.stored_on.isoformat(),
+                     "destroyed_on": d.destroyed_at.astimezone(tz).date().isoformat()} for d in letters]
+        counts = Counter(m["reason"] for m in manifest)
+        now = utcnow()
+        number = f"DC-{now.astimezone(tz).year}-{run.id:05d}"
+        region = s.get(Region, batch.region_code)
+        verification = scan.as_dict()
+        verification.update({"batch_key_destroyed": not keys_left, "rows_absent": not rows_left})
+        verification["clean"] = scan.clean and not keys_left and not rows_left
+        body = {
+            "format": FORMAT,
+            "number": number,
+            "issued_at": now.astimezone(tz).isoformat(timespec="seconds"),
+            "batch": {"id": batch.id, "region": batch.region_code, "region_name": region.name if region else "",
+                      "year": batch.year, "round": batch.rounds + 1},
+            "proposed_by": _person(run.proposed_by),
+            "approved_by": _person(run.approved_by),
+            "executed_by": _person(run.started_by) or {"username": "retention-run", "display_name": "scheduled run"},
+            "run": {"id": run.id, "started_at": run.started_at.astimezone(tz).isoformat(timespec="seconds"),
+                    "finished_at": now.astimezone(tz).isoformat(timespec="seconds"),
+                    "seconds": round((now - run.started_at).total_seconds(), 3), "attempts": run.attempts,
+                    "held_letters_kept": run.skipped_held},
+            "method": METHOD,
+            "counts": {r: counts.get(r, 0) for r in REASONS},
+            "total": len(manifest),
+            "manifest": manifest,
+            "manifest_sha256": manifest_digest(manifest),
+            "verification": verification,
+        }
+        digest = body_digest(body)
+        cert = Certificate(number=number, batch_id=batch.id, run_id=run.id, issued_at=now, letters=len(manifest),
+                           residue_clean=verification["clean"], manifest_sha256=body["manifest_sha256"],
+                           sha256=digest, body=canonical(body).decode())
+        s.add(cert)
+        s.flush()
+        for d in letters:
+            d.certificate_id = cert.id
+        batch.state, batch.certified_at, batch.rounds = "certified", now, batch.rounds + 1
+        batch.destroyed_at = batch.destroyed_at or now
+        run.phase, run.finished_at = "certified", now
+        # the journal's work is done: fingerprints are no longer needed
+        for step in s.execute(select(RunStep).where(RunStep.run_id == run_id)).scalars():
+            step.fingerprints = "[]"
+        audit.record(s, "retention.certify", actor_name="retention-run", target=f"batch:{batch.id}",
+                     detail={"certificate": number, "sha256": digest, "manifest_sha256": body["manifest_sha256"],
+                             "letters": len(manifest), "clean": verification["clean"], "run": run.id})
+        s.flush()
+        s.expunge(cert)
+    from .destroy import compact
+
+    compact(inst)  # the journal's fingerprints were just cleared: leave nothing of them behind
+    return cert
+
+
+# -- verification --------------------------------------------------------------------------------
+@dataclass
+class VerifyReport:
+    number: str = ""
+    letters: int = 0
+    problems: list[str] = field(default_factory=list)
+    checked: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def load(text: str | bytes) -> dict:
+    try:
+        body = json.loads(text)
+    except ValueError:
+        raise ValidationError("The certificate is not valid JSON.") from None
+    if not isinstance(body, dict) or body.get("format") != FORMAT:
+        raise ValidationError(f"Not a destruction certificate (format {FORMAT}).")
+    return body
+
+
+def verify(body: dict, session: Session | None = None, inst=None) -> VerifyReport:
+    """Recompute the certificate's digests and counts; with a session, check it against the
+    instance (stored copy, audit trail, residual metadata, records and keys gone)."""
+    rep = VerifyReport(number=str(body.get("number", "")))
+    manifest = body.get("manifest")
+    if not isinstance(manifest, list) or not all(isinstance(m, dict) for m in manifest):
+        rep.problems.append("the manifest is missing or malformed")
+        return rep
+    rep.letters = len(manifest)
+    if manifest_digest(manifest) != body.get("manifest_sha256"):
+        rep.problems.append("the manifest's SHA-256 does not match: the list of letters was altered")
+    else:
+        rep.checked.append("manifest digest")
+    counts = Counter(m.get("reason") for m in manifest)
+    if {r: counts.get(r, 0) for r in REASONS} != body.get("counts") or len(manifest) != body.get("total"):
+        rep.problems.append("the counts per reason or the total do not match the manifest")
+    else:
+        rep.checked.append("counts")
+    serials = [m.get("serial") for m in manifest]
+    if len(set(serials)) != len(serials):
+        rep.problems.append("a serial appears twice in the manifest")
+    if not (body.get("verification") or {}).get("clean"):
+        rep.problems.append("the certificate records that the residue check was not clean")
+    if session is None:
+        return rep
+    stored = session.execute(select(Certificate).where(Certificate.number == rep.number)).scalar_one_or_none()
+    if stored is None:
+        rep.problems.append(f"no certificate {rep.number} was issued by this instance")
+        return rep
+    digest = body_digest(body)
+    if digest != stored.sha256 or body_digest(json.loads(stored.body)) != stored.sha256:
+        rep.problems.append("the certificate differs from the one issued (SHA-256 mismatch)")
+    else:
+        rep.checked.append("matches the issued certificate")
+    trail = session.execute(select(AuditEntry).where(AuditEntry.action == "retention.certify",
+                                                     AuditEntry.target == f"batch:{stored.batch_id}")).scalars().all()
+    if not any(json.loads(e.detail).get("sha256") == stored.sha256 for e in trail):
+        rep.problems.append("the certificate's digest is not in the audit trail")
+    else:
+        rep.checked.append("digest in the audit trail")
+    chain = audit.verify(session)
+    if not chain.ok:
+        rep.problems.append(f"the audit trail is broken: {chain.problem}")
+    if serials:
+        alive = session.execute(select(Record.serial).where(Record.serial.in_(serials))).scalars().all()
+        if alive:
+            rep.problems.append(f"{len(alive)} listed letter(s) still exist, e.g. {alive[0]}")
+        kept = set(session.execute(select(DestroyedLetter.serial).where(
+            DestroyedLetter.certificate_id == stored.id)).scalars())
+        if kept != set(serials):
+            rep.problems.append("the residual metadata does not list the same letters as the certificate")
+        else:
+            rep.checked.append("letters gone, residual metadata kept")
+    if inst is not None:
+        batch = body.get("batch") or {}
+        run = session.get(DestructionRun, stored.run_id)
+        store = keystore.keystore_for(inst)
+        left = [k for k in store.key_ids() if k.startswith(f"{batch.get('id')}.")
+                and run is not None and int(k.split(".")[1]) <= run.old_key_generation]
+        if left:
+            rep.problems.append("the destroyed batch key is still in the key store")
+        else:
+            rep.checked.append("batch key absent")
+    return rep
+
+
+# -- PDF -------------------------------------------------------------------------------------------
+REASON_LABELS_ZH = {
+    "concluded_after_rereview": "已複核終結",
+    "repeat_already_answered": "重複來信已答覆",
+    "no_reference_value": "無參考價值",
+    "unclear_content": "內容不清",
+}
+
+
+def pdf(body: dict, settings=None) -> bytes:
+    """The certificate as a PDF (in memory), in Traditional Chinese with English field names."""
+    from fpdf import FPDF
+    from fpdf.enums import Align, XPos, YPos
+
+    from records.replies import _quiet_library_logs, find_font
+
+    font = find_font(settings)
+    _quiet_library_logs()
+    doc = FPDF(format="A4")
+    doc.set_margins(18, 18, 18)
+    doc.set_auto_page_break(True, margin=18)
+    doc.set_title(f"銷毀證明 {body.get('number', '')}")
+    doc.set_creator("Xinfang Records")
+    doc.add_font("cjk", "", font.path, collection_font_number=font.index)
+    doc.add_page()
+    w = doc.epw
+    nl = {"new_x": XPos.LMARGIN, "new_y": YPos.NEXT}
+    doc.set_font("cjk", size=18)
+    doc.cell(w, 12, "存信銷毀證明書 Destruction certificate", align=Align.C, **nl)
+    doc.set_font("cjk", size=10)
+    b = body.get("batch", {})
+    person = lambda p: f"{p['display_name']} ({p['username']})" if p else "-"  # noqa: E731
+    lines = [
+        ("編號 Number", body.get("number", "")),
+        ("簽發 Issued", body.get("issued_at", "")),
+        ("批次 Batch", f"{b.get('region')} {b.get('region_name', '')} / {b.get('year')}  (round {b.get('round')})"),
+        ("提出 Proposed by", person(body.get("proposed_by"))),
+        ("批准 Approved by", person(body.get("approved_by"))),
+        ("執行 Executed by", person(body.get("executed_by"))),
+        ("執行時間 Run", f"{body['run']['started_at']} → {body['run']['finished_at']} ({body['run']['seconds']} s)"),
+        ("總數 Letters", str(body.get("total"))),
+    ]
+    for reason, n in (body.get("counts") or {}).items():
+        lines.append((f"  {REASON_LABELS_ZH.get(reason, reason)}", str(n)))
+    v = body.get("verification", {})
+    lines += [
+        ("殘留檢查 Residue check", "通過 clean" if v.get("clean") else "未通過 NOT CLEAN"),
+        ("  scanned", f"{v.get('files_scanned')} files, {v.get('bytes_scanned')} bytes, "
+                      f"{v.get('fingerprints')} fingerprints, {v.get('residue_found')} found"),
+        ("清冊摘要 Manifest SHA-256", body.get("manifest_sha256", "")),
+    ]
+    for label, value in lines:
+        doc.cell(55, 6.5, label)
+        doc.multi_cell(w - 55, 6.5, str(value), **nl)
+    doc.ln(3)
+    doc.set_font("cjk", size=9)
+    doc.cell(w, 6, "方法 Method", **nl)
+    for m in body.get("method", []):
+        doc.multi_cell(w, 5, "• " + m, **nl)
+    doc.ln(3)
+    doc.set_font("cjk", size=10)
+    doc.cell(w, 7, "銷毀清冊 Manifest", **nl)
+    doc.set_font("cjk", size=8.5)
+    cols = [(38, "serial"), (52, "reason"), (30, "received_on"), (30, "stored_on"), (w - 150, "destroyed_on")]
+    for width, key in cols:
+        doc.cell(width, 6, key, border="B")
+    doc.ln(6)
+    for m in body.get("manifest", []):
+        for width, key in cols:
+            value = m.get(key, "")
+            if key == "reason":
+                value = f"{REASON_LABELS_ZH.get(value, value)}"
+            doc.cell(width, 5, str(value))
+        doc.ln(5)
+    doc.ln(4)
+    doc.set_font("cjk", size=8)
+    doc.multi_cell(w, 4.5, "Verify with: xinfang retention verify <certificate.json>. The JSON certificate is "
+                           "authoritative; its SHA-256 is recorded in the audit trail.", **nl)
+    return bytes(doc.output())
