@@ -1,0 +1,79 @@
+"""The duty roster over October 2026: National Day (1–7 October) skipped, Saturday
+10 October (a make-up working day, 調休) counted; conflicts flagged."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import select
+
+from records import roster
+from records.errors import AccessDenied, ValidationError
+from records.models import AuditEntry, DutyDay, User
+
+
+def test_calendar_of_october_2026():
+    days = {d.on: d for d in roster.month_days("2026-10")}
+    assert len(days) == 31
+    for day in range(1, 8):
+        assert not days[dt.date(2026, 10, day)].workday
+        assert days[dt.date(2026, 10, day)].holiday == "National Day"
+    assert days[dt.date(2026, 10, 10)].workday and days[dt.date(2026, 10, 10)].makeup
+    assert not days[dt.date(2026, 10, 11)].workday
+    # 22 weekdays, 5 of them in the holiday, plus the make-up Saturday
+    weekdays = sum(1 for d in days if d.weekday() < 5)
+    assert len(roster.working_days("2026-10")) == weekdays - 5 + 1 == 18
+
+
+def test_build_month_skips_holidays_and_counts_makeup_day(inst, make_user):
+    l1, l2 = make_user("leader"), make_user("leader")
+    c1, c2 = make_user("clerk"), make_user("clerk")
+    boss = make_user("chief")
+    with inst.unit_of_work() as s:
+        days = roster.build(s, "2026-10", leaders=[l1.username, l2.username], staff=[c1.username, c2.username],
+                            by=s.get(User, boss.id), weekdays=(1, 3))  # Tuesdays and Thursdays
+    by_day = {d.on: d for d in days}
+    reception = [d.on for d in days if d.people("reception")]
+    duty = [d.on for d in days if d.people("duty")]
+    assert duty == roster.working_days("2026-10")
+    assert not any(dt.date(2026, 10, n) in duty for n in range(1, 8))
+    # Tuesdays and Thursdays outside the holiday, plus the make-up Saturday
+    expected = sorted([d for d in roster.working_days("2026-10") if d.weekday() in (1, 3)] + [dt.date(2026, 10, 10)])
+    assert reception == expected
+    assert [u.username for u in by_day[reception[0]].people("reception")] == [l1.username]
+    assert [u.username for u in by_day[reception[1]].people("reception")] == [l2.username]
+    # working days without a reception day are flagged, holidays are not
+    assert "no_reception" in by_day[dt.date(2026, 10, 12)].conflicts
+    assert by_day[dt.date(2026, 10, 1)].conflicts == []
+    assert by_day[dt.date(2026, 10, 13)].conflicts == []
+    with inst.unit_of_work() as s:
+        assert s.execute(select(AuditEntry).where(AuditEntry.action == "roster.build")).scalars().first()
+        assert roster.receiving_leader(s, dt.date(2026, 10, 10)).username in (l1.username, l2.username)
+        assert roster.receiving_leader(s, dt.date(2026, 10, 12)) is None
+
+
+def test_assign_on_holiday_is_flagged_and_remove(inst, make_user):
+    leader, chief = make_user("leader"), make_user("chief")
+    with inst.unit_of_work() as s:
+        entry = roster.assign(s, dt.date(2026, 10, 3), "reception", leader.username, by=s.get(User, chief.id))
+        entry_id = entry.id
+    with inst.unit_of_work() as s:
+        day = next(d for d in roster.month(s, s.get(User, chief.id), "2026-10") if d.on == dt.date(2026, 10, 3))
+        assert "not_a_working_day" in day.conflicts
+        roster.remove(s, entry_id, by=s.get(User, chief.id))
+    with inst.unit_of_work() as s:
+        assert s.get(DutyDay, entry_id) is None
+
+
+def test_refusals(inst, make_user):
+    clerk, chief, handler = make_user("clerk"), make_user("chief"), make_user("handler")
+    with inst.unit_of_work() as s:
+        with pytest.raises(AccessDenied):
+            roster.build(s, "2026-10", leaders=[], staff=[], by=s.get(User, clerk.id))
+        with pytest.raises(ValidationError) as exc:
+            roster.build(s, "2026-10", leaders=[handler.username], staff=["nobody-here"], by=s.get(User, chief.id))
+        assert set(exc.value.fields) == {"leaders", "staff"}
+        with pytest.raises(ValidationError):
+            roster.month_days("2099-01")
+        with pytest.raises(ValidationError):
+            roster.assign(s, dt.date(2026, 10, 9), "cook", clerk.username, by=s.get(User, chief.id))
