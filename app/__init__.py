@@ -57,12 +57,22 @@ def configure_security_headers(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from .admin.views import bp as admin_bp
     from .api.views import bp as api_bp
     from .auth.views import bp as auth_bp
     from .ledger.views import bp as ledger_bp
+    from .search.views import bp as search_bp
+    from .retention.views import bp as retention_bp
+    from .stats.views import bp as stats_bp
     from .web import bp as core_bp
+    from .workflow.views import bp as workflow_bp
 
     app.register_blueprint(core_bp)
+    app.register_blueprint(admin_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(ledger_bp)
+    app.register_blueprint(search_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(retention_bp)
+    app.register_blueprint(workflow_bp)
+    app.register_blueprint(stats_bp)

@@ -16,7 +16,10 @@ from records.errors import XinfangError
 
 def _create_app():
     from . import create_app
+    from .serve import hide_query_strings_in_dev_server_log
 
+    # `xinfang run` logs request lines; search terms in query strings stay out of them.
+    hide_query_strings_in_dev_server_log()
     return create_app()
 
 
@@ -62,7 +65,7 @@ def init_command(demo: bool):
 
 
 def _demo(users: bool, count: int) -> None:
-    from records.demo import add_demo_records, create_demo_users
+    from records.demo import add_demo_records, advance_demo_records, create_demo_users
 
     inst = _instance()
     settings = inst.settings
@@ -95,9 +98,14 @@ def _demo(users: bool, count: int) -> None:
         while done < count:
             step = min(10, count - done)
             with inst.unit_of_work() as session:
-                add_demo_records(session, step, seed=None)
+                serials = add_demo_records(session, step, seed=None)
+                # then through the workflow, so the board and the retention pages show every stage
+                advance_demo_records(session, serials)
             done += step
             bar.update(step)
+    from search.indexer import drain
+
+    drain(inst)  # the sample letters are searchable at once
 
 
 @cli.command("demo")
@@ -177,16 +185,26 @@ def audit_group():
 
 
 @audit_group.command("verify")
+@click.option("--anchor", metavar="N:HASH", help="A head printed by an earlier run (kept outside the system): "
+              "entry N must still exist with that hash.")
 @with_appcontext
-def audit_verify():
+def audit_verify(anchor: str | None):
     """Check the hash chain; name the first broken entry."""
     with _instance().unit_of_work() as session:
         result = audit.verify(session)
-    if result.ok:
-        click.echo(f"Audit trail intact: {result.checked} entries verified.")
-        return
-    _fail(f"Audit trail BROKEN at entry {result.broken_id}: {result.problem} "
-          f"({result.checked} entries before it verified).", code=2)
+        anchored = audit.check_anchor(session, anchor) if anchor and result.ok else None
+    if not result.ok:
+        _fail(f"Audit trail BROKEN at entry {result.broken_id}: {result.problem} "
+              f"({result.checked} entries before it verified).", code=2)
+    if anchored is not None and not anchored:
+        _fail(f"Audit trail BROKEN: the anchor {anchor} does not match; entries were removed or replaced.", code=2)
+    click.echo(f"Audit trail intact: {result.checked} entries verified"
+               + (f", anchor {anchor.split(':')[0]} matches." if anchored else "."))
+    if result.head_hash:
+        # Anyone able to write the database could cut the tail and move the head back; a head
+        # copied outside the system (a signed report, a ticket) shows that with --anchor.
+        click.echo(f"Head: {result.checked}:{result.head_hash} "
+                   "(keep this line outside the system; check it later with --anchor).")
 
 
 @cli.group("access")
@@ -201,6 +219,95 @@ def access_table():
     click.echo("permission".ljust(16) + "".join(r.ljust(11) for r in ROLES))
     for perm, grants in rows:
         click.echo(perm.ljust(16) + "".join(grants.get(r, "-").ljust(11) for r in ROLES))
+
+
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256),
+              help="Worker threads of this process.")
+@click.option("--trusted-proxy", metavar="ADDRESS",
+              help="The reverse proxy's address; its X-Forwarded-For/-Proto headers are then believed.")
+def serve_command(host, port, threads, trusted_proxy):
+    """Serve in production with waitress; one JSON log line per request on stdout.
+
+    One process with --threads threads. For several processes run several `xinfang serve`
+    on different ports behind the reverse proxy, or gunicorn:
+    gunicorn -w 4 -b 127.0.0.1:8000 'app.serve:create_production_app()'"""
+    from .serve import serve
+
+    try:
+        serve(host=host, port=port, threads=threads, trusted_proxy=trusted_proxy)
+    except XinfangError as exc:
+        _fail(exc.message)
+
+
+@cli.group("workflow")
+def workflow_group():
+    """The life of a matter (states, transitions, deadlines)."""
+
+
+@workflow_group.command("table")
+@click.option("--json", "as_json", is_flag=True, help="Print the transitions as JSON.")
+@with_appcontext
+def workflow_table(as_json: bool):
+    """Print the workflow: states, per transition its permission, fields, guards, effects and
+    letter, and the time limits in force."""
+    from records import deadlines, workflow
+
+    if as_json:
+        import json
+
+        click.echo(json.dumps(workflow.table(), ensure_ascii=False, indent=2))
+        return
+    try:
+        limits = deadlines.limits_of(current_app.config["XINFANG_SETTINGS"])
+    except XinfangError as exc:
+        _fail(exc.message)
+    click.echo(workflow.format_table(limits))
+
+
+def _add_retention_commands() -> None:
+    from .retention.cli import retention_group
+
+    cli.add_command(retention_group)
+
+
+_add_retention_commands()
+
+
+def _add_security_commands() -> None:
+    """keys rotate|status|retire, backup, restore, and the account commands of app/admin/cli.py."""
+    from .admin.cli import backup_command, keys_group, restore_command, users_commands
+
+    cli.add_command(keys_group)
+    cli.add_command(backup_command)
+    cli.add_command(restore_command)
+    for command in users_commands:
+        users_group.add_command(command)
+
+
+_add_security_commands()
+
+
+def _add_search_commands() -> None:
+    """search reindex|sync|check|purge (app/search/cli.py)."""
+    from .search.cli import search_group
+
+    cli.add_command(search_group)
+
+
+_add_search_commands()
+
+
+def _add_report_commands() -> None:
+    """report monthly|inspection (app/stats/cli.py)."""
+    from .stats.cli import report_group
+
+    cli.add_command(report_group)
+
+
+_add_report_commands()
 
 
 def main() -> None:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import logging
 import traceback
 
-from flask import Flask, g, jsonify, render_template, request
+from flask import Flask, g, jsonify, make_response, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from records.errors import XinfangError
+from records.errors import CryptoError, XinfangError
 
 log = logging.getLogger("xinfang.web")
 
@@ -24,12 +24,32 @@ def _rollback() -> None:
         session_.rollback()
 
 
+def write_kept_audit(exc: XinfangError) -> None:
+    """After the rollback, write the audit entry a refused attempt carries, and commit it on
+    its own: the attempt is on the trail even though nothing else of the request is kept."""
+    if not exc.audit:
+        return
+    from records import audit
+    from records.models import User
+
+    from .web import db
+
+    payload = dict(exc.audit)
+    session_ = db()
+    actor_id = payload.pop("actor_id", None)
+    actor = session_.get(User, actor_id) if actor_id is not None else None
+    try:
+        audit.record(session_, payload.pop("action"), actor=actor, **payload)
+        session_.commit()
+    except Exception:  # noqa: BLE001 - the refusal must still be answered; the failure is logged
+        session_.rollback()
+        log.error("could not write the audit entry of a refused request (%s)", exc.audit.get("action"))
+
+
 def error_response(status: int, message: str, fields: dict | None = None):
     if wants_json():
-        body = {"error": message}
-        if fields:
-            body["fields"] = fields
-        return jsonify(body), status
+        # Always both keys, so clients can rely on one shape: {"error": ..., "fields": {...}}.
+        return jsonify({"error": message, "fields": fields or {}}), status
     return render_template("errors/error.html", status=status, message=message, fields=fields or {}), status
 
 
@@ -45,9 +65,14 @@ def init_errors(app: Flask) -> None:
     @app.errorhandler(XinfangError)
     def _domain_error(exc: XinfangError):
         _rollback()
-        return error_response(exc.status if exc.status != 500 else 500,
-                              exc.message if exc.status != 500 else "The record could not be decrypted; "
-                              "the incident has been logged.", exc.fields)
+        write_kept_audit(exc)
+        if exc.status < 500:
+            return error_response(exc.status, exc.message, exc.fields)
+        # CryptoError and ConfigurationError: the operator must hear of it; the user gets no detail.
+        log.error("%s at %s on %s %s", type(exc).__name__, _where(exc), request.method, request.url_rule or "?")
+        if isinstance(exc, CryptoError):
+            return error_response(500, "The record could not be decrypted; the incident has been logged.")
+        return error_response(500, "The system is not configured correctly; the incident has been logged.")
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
@@ -64,9 +89,10 @@ def init_errors(app: Flask) -> None:
         message = messages.get(exc.code or 500, exc.name)
         if exc.code == 400 and getattr(exc, "description", "") and "CSRF" in str(exc.description):
             message = "The form expired or was not sent from this site (CSRF check failed). Reload and try again."
-        response = error_response(exc.code or 500, message)
-        if exc.code == 405 and hasattr(exc, "valid_methods") and exc.valid_methods:
-            response[0].headers["Allow"] = ", ".join(exc.valid_methods)
+        # a real response object (a page is a str until then), so headers can be set on both kinds
+        response = make_response(error_response(exc.code or 500, message))
+        if exc.code == 405 and getattr(exc, "valid_methods", None):
+            response.headers["Allow"] = ", ".join(exc.valid_methods)
         return response
 
     @app.errorhandler(Exception)

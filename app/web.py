@@ -30,7 +30,10 @@ def instance() -> Instance:
 def db():
     """The request's session, opened on first use; committed after a successful request."""
     if "db" not in g:
+        from search.indexer import watch_outbox
+
         g.db = instance().session()
+        watch_outbox(g.db)  # so the index is brought up to date after the commit
     return g.db
 
 
@@ -44,14 +47,24 @@ def init_unit_of_work(app: Flask) -> None:
     @app.after_request
     def _commit(response):
         session_ = g.pop("db", None)
+        committed = False
         if session_ is not None:
             try:
                 if response.status_code < 500:
                     session_.commit()
+                    committed = True
                 else:
                     session_.rollback()
             finally:
                 session_.close()
+        if committed:
+            from search.indexer import drain_after_commit, maintain_quietly
+
+            # After the commit, never instead of it: a failure is logged and the outbox keeps the work.
+            inst = instance()
+            if drain_after_commit(inst, session_) is not None:
+                # merging index segments waits until the response has been sent
+                response.call_on_close(lambda: maintain_quietly(inst))
         return response
 
     @app.teardown_request
@@ -83,10 +96,20 @@ def init_security_headers(app: Flask) -> None:
 bp = Blueprint("core", __name__)
 
 
+def landing_url(user) -> str:
+    """Where a user starts: the ledger, or the accounts page for an administrator (who may
+    not see the ledger)."""
+    from records import policy
+
+    if not policy.holds(user, policy.VIEW_LEDGER) and policy.holds(user, policy.MANAGE_USERS):
+        return url_for("admin.users")
+    return url_for("ledger.index")
+
+
 @bp.get("/")
 def home():
     if current_user.is_authenticated:
-        return redirect(url_for("ledger.index"))
+        return redirect(landing_url(current_user.user))
     return redirect(url_for("auth.login"))
 
 

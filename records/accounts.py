@@ -17,8 +17,23 @@ from .errors import Conflict, NotFound, ValidationError
 from .models import ApiToken, Office, User, utcnow
 
 _hasher = PasswordHasher()
-#: A hash to verify against when the user does not exist, so timing does not tell.
-_DUMMY_HASH = _hasher.hash("xinfang-dummy-password")
+_dummy_hash: str | None = None
+
+
+def use_hasher(hasher: PasswordHasher) -> None:
+    """Swap the Argon2 parameters. Production keeps argon2-cffi's defaults (RFC 9106 low-memory
+    profile); the test suite installs cheap ones so that thousands of sign-ins stay fast."""
+    global _hasher, _dummy_hash
+    _hasher = hasher
+    _dummy_hash = None
+
+
+def _dummy_password_hash() -> str:
+    """A hash to verify against when the user does not exist, so timing does not tell."""
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = _hasher.hash("xinfang-dummy-password")
+    return _dummy_hash
 
 MIN_PASSWORD = 10
 TOKEN_PREFIX = "xf_"
@@ -55,6 +70,8 @@ def create_user(session: Session, username: str, password: str, roles: list[str]
                 office: str | None = None, display_name: str | None = None,
                 oversees: list[str] | tuple[str, ...] = (), by: User | None = None) -> User:
     """Create an account; ``by`` is the administrator (None for the CLI and set-up)."""
+    if by is not None:
+        policy.require(by, policy.MANAGE_USERS)
     fields = {}
     if not re.fullmatch(r"[a-z][a-z0-9_.-]{1,63}", username or ""):
         fields["username"] = "2–64 characters: lower-case letters, digits, '_', '.', '-', starting with a letter."
@@ -83,7 +100,53 @@ def create_user(session: Session, username: str, password: str, roles: list[str]
     return user
 
 
+def update_user(session: Session, user: User, *, roles: list[str] | tuple[str, ...], office: str | None,
+                oversees: list[str] | tuple[str, ...] = (), display_name: str | None = None,
+                by: User | None = None) -> User:
+    """Change an account's roles, office, oversight and name (an administrator's act, audited).
+    A change of roles or office ends the user's open sessions."""
+    if by is not None:
+        policy.require(by, policy.MANAGE_USERS)
+    fields = {}
+    bad = [r for r in roles if r not in ROLES]
+    if not roles or bad:
+        fields["roles"] = "Choose one or more of: " + ", ".join(ROLES) + "."
+    if set(roles) & {"clerk", "handler"} and not office:
+        fields["office"] = "Required for this role."
+    if oversees and not set(roles) & {"leader", "chief"}:
+        fields["oversees"] = "Only for leaders and the chief."
+    if by is not None and user.id == by.id and "admin" not in roles:
+        fields["roles"] = "You cannot remove your own administrator role."
+    if display_name is not None and not (1 <= len(display_name.strip()) <= 200):
+        fields["display_name"] = "1 to 200 characters."
+    if fields:
+        raise ValidationError("The account cannot be changed.", fields=fields)
+    before = {"roles": user.roles, "office": user.office.code if user.office else None,
+              "oversees": sorted(o.code for o in user.overseen)}
+    new_office = get_office(session, office) if office else None
+    user.roles = " ".join(sorted(set(roles)))
+    user.office = new_office
+    user.office_id = new_office.id if new_office else None
+    user.overseen = [get_office(session, c) for c in oversees]
+    if display_name is not None:
+        user.display_name = display_name.strip()
+    after = {"roles": user.roles, "office": office or None, "oversees": sorted(oversees)}
+    if (before["roles"], before["office"]) != (after["roles"], after["office"]):
+        user.session_epoch += 1
+    session.flush()
+    audit.record(session, "user.update", actor=by, actor_name=None if by else "system", target=user.username,
+                 detail={"before": before, "after": after})
+    return user
+
+
+def generate_password() -> str:
+    """A strong one-time password an administrator hands over (shown once, never stored)."""
+    return secrets.token_urlsafe(15)
+
+
 def set_password(session: Session, user: User, password: str, *, by: User | None = None) -> None:
+    if by is not None and by.id != user.id:
+        policy.require(by, policy.MANAGE_USERS)
     check_password_policy(password)
     user.password_hash = _hasher.hash(password)
     user.session_epoch += 1
@@ -91,6 +154,10 @@ def set_password(session: Session, user: User, password: str, *, by: User | None
 
 
 def set_active(session: Session, user: User, active: bool, *, by: User | None = None) -> None:
+    if by is not None:
+        policy.require(by, policy.MANAGE_USERS)
+        if by.id == user.id and not active:
+            raise ValidationError("You cannot deactivate your own account.")
     user.active = active
     user.session_epoch += 1
     audit.record(session, "user.activate" if active else "user.deactivate", actor=by,
@@ -98,12 +165,21 @@ def set_active(session: Session, user: User, active: bool, *, by: User | None = 
 
 
 def authenticate(session: Session, username: str, password: str, *, address: str = "") -> User | None:
-    """Check a password; every attempt, good or bad, is audited."""
+    """Check a password; every attempt, good or bad, is audited. Repeated failures lock the
+    account and the address with back-off (``lockout.Locked``, raised before any check)."""
+    from . import lockout
+
+    wait = lockout.locked_for(session, username, address)
+    if wait:
+        raise lockout.Locked(wait, audit={
+            "action": "login.locked", "actor_id": None,
+            "actor_name": (username or "")[:64] if isinstance(username, str) else "",
+            "address": address, "detail": {"retry_after": wait}})
     user = session.execute(select(User).where(User.username == username)).scalar_one_or_none() \
         if isinstance(username, str) and len(username) <= 64 else None
     ok = False
     try:
-        ok = _hasher.verify(user.password_hash if user else _DUMMY_HASH, password or "") and user is not None
+        ok = _hasher.verify(user.password_hash if user else _dummy_password_hash(), password or "") and user is not None
     except (VerificationError, InvalidHashError):
         ok = False
     if ok and not user.active:
@@ -112,10 +188,12 @@ def authenticate(session: Session, username: str, password: str, *, address: str
         if _hasher.check_needs_rehash(user.password_hash):
             user.password_hash = _hasher.hash(password)
         user.last_login_at = utcnow()
+        lockout.clear_account(session, username)
         audit.record(session, "login.success", actor=user, address=address)
         return user
+    locked = lockout.register_failure(session, username, address)
     audit.record(session, "login.failure", actor=None, actor_name=(username or "")[:64] if isinstance(username, str) else "",
-                 address=address, detail={"known_user": user is not None})
+                 address=address, detail={"known_user": user is not None, "locked_for": locked})
     return None
 
 

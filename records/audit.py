@@ -37,7 +37,8 @@ def record(session: Session, action: str, *, actor: User | None = None, target: 
            detail: dict | None = None, address: str = "", actor_name: str | None = None) -> AuditEntry:
     """Append one entry in the caller's transaction (it commits or rolls back with the change)."""
     key = instance_of(session).purpose_key("audit")
-    head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one_or_none()
+    head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()
+                           .execution_options(populate_existing=True)).scalar_one_or_none()
     if head is None:
         head = AuditHead(id=1, last_id=0, last_hash=GENESIS)
         session.add(head)
@@ -65,6 +66,8 @@ class VerifyResult:
     checked: int
     broken_id: int | None = None
     problem: str = ""
+    #: The hash of the last entry checked, to anchor the chain outside the database.
+    head_hash: str = ""
 
 
 def verify(session: Session) -> VerifyResult:
@@ -91,4 +94,15 @@ def verify(session: Session) -> VerifyResult:
         return VerifyResult(False, checked, expected_id - 1 if checked else None,
                             f"the chain ends at entry {expected_id - 1} but the head says {head.last_id}: "
                             "entries were removed from the end")
-    return VerifyResult(True, checked)
+    return VerifyResult(True, checked, head_hash=prev if checked else "")
+
+
+def check_anchor(session: Session, anchor: str) -> bool:
+    """Does entry N still carry HASH (``anchor`` = "N:HASH", a head printed earlier)?"""
+    number, _, digest = (anchor or "").partition(":")
+    if not number.isdigit() or len(digest) != 64:
+        from .errors import ValidationError
+
+        raise ValidationError("An anchor looks like 1234:<64 hex digits>.")
+    entry = session.get(AuditEntry, int(number))
+    return entry is not None and hmac.compare_digest(entry.hash, digest)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .errors import NotFound
 
-_NAME = re.compile(r"^[0-9a-f]{32}$")
+_NAME = re.compile(r"[0-9a-f]{32}")
 
 
 class BlobStore:
@@ -19,7 +19,7 @@ class BlobStore:
         self.root = root
 
     def path(self, uid: str) -> Path:
-        if not _NAME.match(uid or ""):
+        if not isinstance(uid, str) or not _NAME.fullmatch(uid):
             raise NotFound("No such attachment.")
         return self.root / uid[:2] / uid
 

@@ -28,7 +28,7 @@ NONCE_BYTES = 12
 KEY_BYTES = 32
 
 #: Purposes of derived keys; one key per purpose, never shared.
-PURPOSES = ("blind-token", "identity", "audit", "token-hash")
+PURPOSES = ("blind-token", "identity", "audit", "token-hash", "totp", "recovery-code")
 
 
 def new_key() -> bytes:
@@ -115,7 +115,7 @@ class Keyring:
             versions = {int(v): base64.b64decode(k, validate=True) for v, k in data["versions"].items()}
             ring = cls(versions=versions, current=int(data["current"]),
                        root=base64.b64decode(data["root"], validate=True))
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ConfigurationError(f"The master key material is not a valid keyring ({type(exc).__name__}).") from None
         if ring.current not in ring.versions or any(len(k) != KEY_BYTES for k in ring.versions.values()) \
                 or len(ring.root) != KEY_BYTES:
@@ -142,7 +142,10 @@ class Keyring:
     def purpose_key(self, purpose: str) -> bytes:
         if purpose not in PURPOSES:
             raise ValueError(f"unknown key purpose {purpose!r}")
-        return hkdf(self.root, purpose)
+        cache = self.__dict__.setdefault("_purpose_keys", {})
+        if purpose not in cache:
+            cache[purpose] = hkdf(self.root, purpose)
+        return cache[purpose]
 
 
 def write_key_file(path: Path, ring: Keyring) -> None:

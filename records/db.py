@@ -3,15 +3,19 @@
 One session per unit of work (a request, a CLI command, a job step); operations flush,
 the owner of the unit commits. On SQLite every write transaction starts with
 ``BEGIN IMMEDIATE`` so that two writers queue on the busy timeout instead of failing
-when one upgrades a read lock.
+when one upgrades a read lock. What differs between the two is settled here: a row lock
+in an ORM query names its own table on PostgreSQL, and text with NUL characters, which
+PostgreSQL cannot store, is refused on both.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import MetaData, create_engine, event
+from sqlalchemy import MetaData, Table, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from .errors import ValidationError
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -36,7 +40,31 @@ SQLITE_PRAGMAS = (
 )
 
 
+def _has_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def _refuse_nul_characters(conn, cursor, statement, parameters, context, executemany) -> None:
+    """PostgreSQL cannot hold U+0000 in text and fails with a driver error; SQLite stores it.
+    Refuse it on both, as the invalid input it is. (Parameters come as a dict, a tuple, a list
+    of either for executemany, or a flat list for SQLAlchemy's insertmanyvalues batches.)"""
+    if _has_nul(parameters):
+        raise ValidationError("Text cannot contain NUL characters (U+0000).")
+
+
 def make_engine(url: str, **kwargs) -> Engine:
+    engine = _make_engine(url, **kwargs)
+    event.listen(engine, "before_cursor_execute", _refuse_nul_characters)
+    return engine
+
+
+def _make_engine(url: str, **kwargs) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
 
@@ -57,6 +85,25 @@ def make_engine(url: str, **kwargs) -> Engine:
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
+def _lock_only_the_queried_table(state) -> None:
+    """PostgreSQL refuses "FOR UPDATE cannot be applied to the nullable side of an outer join",
+    and the ORM adds outer joins of its own for ``lazy="joined"`` relationships. A query
+    that locks rows of the one table it selects from locks exactly that table: ``FOR UPDATE
+    OF <table>``. Statements that join explicitly, or name their tables, are left alone."""
+    if not state.is_select:
+        return
+    stmt = state.statement
+    arg = getattr(stmt, "_for_update_arg", None)
+    if arg is None or arg.of is not None:
+        return
+    froms = stmt.columns_clause_froms
+    if len(froms) != 1 or not isinstance(froms[0], Table) \
+            or getattr(stmt, "_setup_joins", ()) or getattr(stmt, "_from_obj", ()):
+        return
+    state.statement = stmt.with_for_update(of=froms[0], nowait=arg.nowait, read=arg.read,
+                                           skip_locked=arg.skip_locked, key_share=arg.key_share)
+
+
 class Database:
     """The engine and session factory of one instance."""
 
@@ -64,6 +111,8 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        if self.engine.dialect.name == "postgresql":
+            event.listen(self.sessionmaker, "do_orm_execute", _lock_only_the_queried_table)
 
     @property
     def is_sqlite(self) -> bool:

@@ -11,10 +11,14 @@ class XinfangError(Exception):
 
     status = 400
 
-    def __init__(self, message: str, *, fields: dict[str, str] | None = None):
+    def __init__(self, message: str, *, fields: dict[str, str] | None = None, audit: dict | None = None):
         super().__init__(message)
         self.message = message
         self.fields = fields or {}
+        #: An audit entry to keep although the unit of work rolls back (a refused attempt):
+        #: ``{"action", "actor_id", "actor_name", "target", "detail", "address"}``; the web's
+        #: error handler writes it after the rollback, in a transaction of its own.
+        self.audit = audit
 
 
 class ValidationError(XinfangError):

@@ -19,6 +19,11 @@ class Instance:
     def __init__(self, settings: Settings, keyring: crypto.Keyring | None = None):
         self.settings = settings
         self._keyring = keyring
+        #: (mtime_ns, size) of the key file the keyring was read from; None when injected or from env.
+        self._key_stamp: tuple[int, int] | None = None
+        #: Key kind (``batch``…) -> factory(instance) of the provider unwrapping it; overrides
+        #: the process-wide ``sealing.UNWRAPPERS`` for this instance only.
+        self.unwrappers: dict = {}
 
     @cached_property
     def db(self) -> Database:
@@ -28,8 +33,24 @@ class Instance:
     def keyring(self) -> crypto.Keyring:
         if self._keyring is None:
             s = self.settings
+            stamp = self._key_file_stamp()
             self._keyring = crypto.load_keyring(s.master_key_source, s.key_file, s.master_key_env)
+            self._key_stamp = stamp
         return self._keyring
+
+    def _key_file_stamp(self) -> tuple[int, int] | None:
+        if self.settings.master_key_source != "file":
+            return None
+        try:
+            st = self.settings.key_file.stat()
+        except FileNotFoundError:
+            return None
+        return st.st_mtime_ns, st.st_size
+
+    def _reload_keyring_if_changed(self) -> None:
+        """A running server picks up a key rotated by ``xinfang keys rotate`` at its next unit of work."""
+        if self._key_stamp is not None and self._key_file_stamp() != self._key_stamp:
+            self._keyring = None
 
     @cached_property
     def blobs(self) -> BlobStore:
@@ -39,6 +60,7 @@ class Instance:
         return self.keyring.purpose_key(purpose)
 
     def session(self) -> Session:
+        self._reload_keyring_if_changed()
         s = self.db.session()
         s.info["xinfang"] = self
         event.listen(s, "after_commit", _forget_new_blobs)

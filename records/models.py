@@ -146,7 +146,7 @@ class Record(Base):
     first_responder_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     people_count: Mapped[int] = mapped_column(Integer, default=1)
     stored_reason: Mapped[str | None] = mapped_column(String(32))
-    repeat_of_id: Mapped[int | None] = mapped_column(ForeignKey("records.id"))
+    repeat_of_id: Mapped[int | None] = mapped_column(ForeignKey("records.id"), index=True)
     #: Sealed JSON document: subject, body, petitioner, notes.
     document_sealed: Mapped[bytes] = mapped_column(LargeBinary)
     doc_version: Mapped[int] = mapped_column(Integer, default=1)
@@ -170,6 +170,45 @@ class Record(Base):
         order_by="RecordVersion.version")
     excluded_users: Mapped[list["RecordExclusion"]] = relationship(
         cascade="all, delete-orphan", passive_deletes=True, lazy="selectin")
+
+    # -- the life of the matter (records/workflow.py); dates are the office's local dates --
+    #: When the acceptance decision (accept, answer, decline, store) was taken, and by whom.
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: Why it was not accepted: ``outside_authority`` or the legal channel (``litigation``…).
+    decision_reason: Mapped[str | None] = mapped_column(String(32))
+    accepted_on: Mapped[dt.date | None] = mapped_column()
+    #: The leader whose approval (呈閱/批示) the acceptance and routing carry.
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    approved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: Date of the last assignment or transfer: the 5-working-day return window runs from it.
+    routed_on: Mapped[dt.date | None] = mapped_column()
+    #: Code of the external unit (an ``Office`` with ``is_external``) the matter was transferred to.
+    transferred_unit: Mapped[str | None] = mapped_column(String(32))
+    #: Conclusion due date (acceptance + 60 days, plus the extension); fixed when set.
+    due_on: Mapped[dt.date | None] = mapped_column(index=True)
+    extended_days: Mapped[int | None] = mapped_column(Integer)
+    extended_on: Mapped[dt.date | None] = mapped_column()
+    extension_approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    replied_on: Mapped[dt.date | None] = mapped_column()
+    #: The day the petitioner received the written reply: the review window runs from it.
+    reply_received_on: Mapped[dt.date | None] = mapped_column()
+    review_requested_on: Mapped[dt.date | None] = mapped_column()
+    review_due_on: Mapped[dt.date | None] = mapped_column()
+    review_replied_on: Mapped[dt.date | None] = mapped_column()
+    review_reply_received_on: Mapped[dt.date | None] = mapped_column()
+    rereview_requested_on: Mapped[dt.date | None] = mapped_column()
+    rereview_due_on: Mapped[dt.date | None] = mapped_column()
+    #: Set once the next level has answered the re-review (複核): the matter is final (Art 11).
+    rereview_replied_on: Mapped[dt.date | None] = mapped_column()
+    rereview_reply_received_on: Mapped[dt.date | None] = mapped_column()
+    concluded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
+    approved_by: Mapped[User | None] = relationship(foreign_keys=[approved_by_id])
+    extension_approved_by: Mapped[User | None] = relationship(foreign_keys=[extension_approved_by_id])
+    findings: Mapped[list["Finding"]] = relationship(
+        back_populates="record", cascade="all, delete-orphan", passive_deletes=True, order_by="Finding.id")
 
 
 class RecordKey(Base):
@@ -311,3 +350,95 @@ from sqlalchemy import event as _event  # noqa: E402
 
 _event.listen(Record, "init", _give_uid)
 _event.listen(Attachment, "init", _give_uid)
+
+
+class Finding(Base):
+    """What the investigation found (P1-3, P1-4): the outcome is clear metadata for statistics;
+    the corrective action and the evidence notes are sealed with the record's data key."""
+
+    __tablename__ = "findings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("records.id", ondelete="CASCADE"), index=True)
+    #: ``handling`` (first reply), ``review`` (複查) or ``rereview`` (複核).
+    stage: Mapped[str] = mapped_column(String(16))
+    #: ``substantiated``, ``partly_substantiated`` or ``not_substantiated``.
+    outcome: Mapped[str] = mapped_column(String(24), index=True)
+    corrective_action_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    evidence_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    record: Mapped[Record] = relationship(back_populates="findings")
+    created_by: Mapped[User | None] = relationship(lazy="joined")
+
+
+# -- sign-in protection (records/lockout.py, records/totp.py) ------------------------------
+class LoginThrottle(Base):
+    """Failed sign-ins counted per account and per address, in the database so every
+    process of the service agrees; a lock with back-off follows repeated failures."""
+
+    __tablename__ = "login_throttles"
+
+    #: ``user`` (key: the user name as typed, lower-cased) or ``address`` (key: the client address).
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class TotpSecret(Base):
+    """A user's authenticator (TOTP) secret, sealed with the ``totp`` purpose key."""
+
+    __tablename__ = "totp_secrets"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    secret_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Set when the first code was entered; until then the secret is an enrolment in progress.
+    confirmed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: The last 30-second step a code was accepted for: a code is never accepted twice.
+    last_step: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RecoveryCode(Base):
+    """One-time recovery code for a lost authenticator; only a keyed hash is stored."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+# -- statistics and the duty roster (records/stats.py, records/roster.py) -------------------
+class TermCount(Base):
+    """How many letters registered in a month matched a term of the fixed issue vocabulary
+    (``stats.TERMS``). An aggregate only: no record id, no text, no identity."""
+
+    __tablename__ = "term_counts"
+
+    #: ``YYYY-MM`` of the (office-local) day the letter was received.
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    term: Mapped[str] = mapped_column(String(32), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class DutyDay(Base):
+    """One person on the duty roster (Art 20) for one day: a leader's reception day
+    (``reception``) or a member of staff on duty (``duty``)."""
+
+    __tablename__ = "duty_days"
+    __table_args__ = (UniqueConstraint("on", "kind", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    on: Mapped[dt.date] = mapped_column(index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id], lazy="joined")

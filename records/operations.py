@@ -5,6 +5,7 @@ or is read silently."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
 import re
 from dataclasses import dataclass, field
@@ -15,17 +16,20 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from . import audit, identity, policy, sealing
+from . import audit, identity, policy, sealing, stats
 from .catalog import CHANNELS
-from .errors import NotFound, TooLarge, ValidationError
+from .errors import AccessDenied, CryptoError, NotFound, TooLarge, ValidationError
 from .instance import instance_of
 from .models import (
-    Attachment, IdentityToken, OutboxEntry, Record, RecordEvent, RecordVersion, Region,
+    Attachment, IdentityToken, OutboxEntry, Record, RecordEvent, RecordExclusion, RecordVersion, Region,
     SerialCounter, User, new_uid, utcnow,
 )
 from .schemas import RegistrationData, validate_registration
 
 SERIAL_RE = re.compile(r"^XF-(\d{4})-(\d{6})$")
+#: Shown in the ledger instead of the subject of a record whose ciphertext fails to decrypt.
+UNREADABLE = "\u26a0"
+log = logging.getLogger("xinfang.records")
 
 
 @dataclass
@@ -102,9 +106,13 @@ def _track_blob(session: Session, uid: str) -> None:
 
 def add_attachment(session: Session, record: Record, upload: Upload, mime: str, *, by: User,
                    kind: str = "scan") -> Attachment:
-    att = Attachment(uid=new_uid(), record=record, content_type=mime, size=len(upload.data), kind=kind, created_by_id=by.id)
+    uid = new_uid()
     name = (upload.filename or "attachment").replace("\\", "/").rsplit("/", 1)[-1][:200]
-    att.filename_sealed = sealing.seal_json(session, record, "attachment-name", name, att.uid)
+    # Seal before the Attachment joins record.attachments: unwrapping the data key may load
+    # record.key, and that autoflush must not meet a half-built attachment.
+    filename_sealed = sealing.seal_json(session, record, "attachment-name", name, uid)
+    att = Attachment(uid=uid, record=record, content_type=mime, size=len(upload.data), kind=kind,
+                     created_by_id=by.id, filename_sealed=filename_sealed)
     session.add(att)
     inst = instance_of(session)
     inst.blobs.put(att.uid, sealing.seal_bytes(session, record, "attachment", upload.data, att.uid))
@@ -157,6 +165,11 @@ def register(session: Session, raw: dict | RegistrationData, *, by: User, upload
                                                        User.active.is_(True))).scalar_one_or_none()
         if responder is None:
             errors["first_responder"] = "No active user of that name."
+    accused = _resolve_accused(session, data.accused, errors)
+    if any(u.id == by.id for u in accused):
+        errors["accused"] = "The letter names you: another member of staff must register it."
+    elif responder is not None and any(u.id == responder.id for u in accused):
+        errors["first_responder"] = "The first responder cannot be someone the letter complains about."
     if errors:
         raise ValidationError("Some fields are missing or invalid.", fields=errors)
     checked = check_uploads(session, list(uploads))
@@ -169,10 +182,12 @@ def register(session: Session, raw: dict | RegistrationData, *, by: User, upload
                     office=_intake_office(session), registered_by_id=by.id,
                     first_responder_id=responder.id, people_count=data.people_count, doc_version=1,
                     document_sealed=b"")
+    record.excluded_users = [RecordExclusion(user_id=u.id) for u in accused]
     session.add(record)
     sealing.new_data_key(session, record)
     record.document_sealed = sealing.seal_json(session, record, "document", data.document(), 1)
     session.flush()
+    stats.count_terms(session, record, data.document())  # hot-issue term counters (Art 5): no text kept
     _index_identity(session, record, data.petitioner)
     for up, mime in checked:
         add_attachment(session, record, up, mime, by=by)
@@ -180,8 +195,81 @@ def register(session: Session, raw: dict | RegistrationData, *, by: User, upload
     session.add(OutboxEntry(record_uid=record.uid, op="index"))
     session.flush()
     audit.record(session, "record.register", actor=by, target=serial, address=address,
-                 detail={"channel": data.channel, "attachments": len(checked), "people_count": data.people_count})
+                 detail={"channel": data.channel, "attachments": len(checked), "people_count": data.people_count,
+                         "accused": len(accused)})
     return record
+
+
+def _resolve_accused(session: Session, usernames: list[str], errors: dict) -> list[User]:
+    if not usernames:
+        return []
+    found = session.execute(select(User).where(User.username.in_(usernames))).scalars().all()
+    missing = [n for n in usernames if n not in {u.username for u in found}]
+    if missing:
+        errors["accused"] = "No member of staff with the user name: " + ", ".join(missing[:5]) + "."
+        return []
+    return list(found)
+
+
+# -- accused staff (被反映人) ------------------------------------------------------------
+def accused_of(session: Session, record: Record, user: User) -> list[User]:
+    """The staff a record complains about, for those who may manage that list."""
+    policy.require(user, policy.EXCLUDE_STAFF, record)
+    ids = [x.user_id for x in record.excluded_users]
+    if not ids:
+        return []
+    return list(session.execute(select(User).where(User.id.in_(ids)).order_by(User.username)).scalars())
+
+
+def exclude(session: Session, record: Record, usernames: list[str], *, by: User, address: str = "") -> int:
+    """Name more staff the record complains about; from now on they are refused it. Returns how many were added."""
+    policy.require(by, policy.EXCLUDE_STAFF, record)
+    errors: dict[str, str] = {}
+    from .schemas import parse_accused
+
+    names = parse_accused(usernames, errors)
+    users = _resolve_accused(session, names, errors) if not errors else []
+    if not errors and not users:
+        errors["accused"] = "Name at least one member of staff."
+    if errors:
+        raise ValidationError("The exclusion cannot be recorded.", fields=errors)
+    have = {x.user_id for x in record.excluded_users}
+    new = [u for u in users if u.id not in have]
+    for u in new:
+        record.excluded_users.append(RecordExclusion(record_id=record.id, user_id=u.id))
+    session.add(RecordEvent(record_id=record.id, actor_id=by.id, kind="accused_added",
+                            from_status=record.status, to_status=record.status))
+    session.flush()
+    audit.record(session, "record.exclude", actor=by, target=record.serial, address=address,
+                 detail={"added": len(new), "user_ids": [u.id for u in new]})
+    return len(new)
+
+
+def lift_exclusion(session: Session, record: Record, username: str, *, by: User, reason: str,
+                   address: str = "") -> None:
+    """Take a member of staff off the record's accused list (a leader, with a reason kept sealed).
+    The accused person can never do this: the policy refuses them the record entirely."""
+    policy.require(by, policy.LIFT_EXCLUSION, record)
+    errors: dict[str, str] = {}
+    from .schemas import clean_text
+
+    reason = clean_text(reason, "reason", errors, required=True, max_len=500, multiline=True)
+    target = session.execute(select(User).where(User.username == username)).scalar_one_or_none() \
+        if isinstance(username, str) and len(username) <= 64 else None
+    row = next((x for x in record.excluded_users if target is not None and x.user_id == target.id), None)
+    if row is None:
+        errors["accused"] = "That member of staff is not on this record's list."
+    if errors:
+        raise ValidationError("The exclusion cannot be lifted.", fields=errors)
+    record.excluded_users.remove(row)
+    event = RecordEvent(record_id=record.id, actor_id=by.id, kind="accused_lifted",
+                        from_status=record.status, to_status=record.status)
+    session.add(event)
+    session.flush()
+    event.note_sealed = sealing.seal_json(session, record, "event-note", reason, event.id)
+    session.flush()
+    audit.record(session, "record.exclusion_lift", actor=by, target=record.serial, address=address,
+                 detail={"user_id": target.id})
 
 
 def _index_identity(session: Session, record: Record, petitioner: dict) -> None:
@@ -192,16 +280,19 @@ def _index_identity(session: Session, record: Record, petitioner: dict) -> None:
 
 
 # -- reading ----------------------------------------------------------------------
-def get_record(session: Session, serial: str, user: User) -> Record:
-    """Load a record the user may at least see in the ledger; anything else is 'not found'."""
+def get_record(session: Session, serial: str, user: User, *, address: str = "") -> Record:
+    """Load a record the user may at least see in the ledger; anything else is 'not found'.
+    An excluded (accused) user's attempt is audited, and the entry survives the rollback."""
     if not isinstance(serial, str) or not SERIAL_RE.match(serial):
         raise NotFound("No such record.")
     record = session.execute(select(Record).where(Record.serial == serial)).scalar_one_or_none()
     if record is None:
         raise NotFound("No such record.")
     if not policy.can(user, policy.VIEW_LEDGER, record):
-        if policy.is_excluded(user, record):
-            audit.record(session, "record.refused", actor=user, target=serial, detail={"why": "excluded"})
+        if user is not None and policy.is_excluded(user, record):
+            raise NotFound("No such record.", audit={
+                "action": "record.refused", "actor_id": user.id, "target": serial,
+                "detail": {"why": "excluded"}, "address": address})
         raise NotFound("No such record.")
     return record
 
@@ -286,6 +377,10 @@ def correct(session: Session, record: Record, changes: dict, *, by: User, reason
             address: str = "") -> Record:
     """Correct the registered document; the previous version is kept, sealed, in history."""
     policy.require(by, policy.CORRECT_RECORD, record)
+    if changes.get("accused"):
+        raise ValidationError("Staff complained about are managed on the record's accused list, not by a correction.",
+                              fields={"accused": "Use the record's accused list."})
+    changes = {k: v for k, v in changes.items() if k != "accused"}
     old = document(session, record)
     merged = {
         "channel": record.channel,
@@ -344,7 +439,8 @@ class LedgerFilters:
         f = cls()
         for name in ("channel", "status", "region", "category"):
             value = args.get(name) or None
-            if value is not None and (not isinstance(value, str) or len(value) > 32):
+            # NUL: no code contains one, and PostgreSQL refuses it even in a comparison
+            if value is not None and (not isinstance(value, str) or len(value) > 32 or "\x00" in value):
                 errors[name] = "Invalid value."
                 continue
             setattr(f, name, value)
@@ -384,8 +480,8 @@ def ledger(session: Session, user: User, filters: LedgerFilters | None = None, *
            per_page: int = 25, address: str = "") -> Page:
     """The ledger lines the user may see, newest first. Subjects are decrypted only for rows
     whose content the user may read, and that is audited as one entry."""
-    if not any(r in policy.PERMISSIONS[policy.VIEW_LEDGER] for r in user.role_set):
-        policy.require(user, policy.VIEW_LEDGER)  # raises AccessDenied
+    if not policy.holds(user, policy.VIEW_LEDGER):
+        raise AccessDenied("You are not allowed to see the ledger.")
     filters = filters or LedgerFilters()
     tz = _tz(session)
     cond = [policy.scope_clause(user, policy.VIEW_LEDGER)]
@@ -413,7 +509,12 @@ def ledger(session: Session, user: User, filters: LedgerFilters | None = None, *
     for r in rows:
         subject = None
         if policy.can(user, policy.VIEW_CONTENT, r):
-            subject = document(session, r).get("subject", "")
+            try:
+                subject = document(session, r).get("subject", "")
+            except CryptoError:
+                # One damaged record must not take the whole ledger down; its own page reports it.
+                log.error("record %s could not be decrypted for the ledger", r.serial)
+                subject = UNREADABLE
             shown.append(r.serial)
         items.append(LedgerLine(record=r, subject=subject))
     if shown:
@@ -439,6 +540,6 @@ def ledger_dict(line: LedgerLine, tz: ZoneInfo) -> dict:
         "status": r.status,
         "office": r.office.code,
         "people_count": r.people_count,
-        "first_responder": r.first_responder.display_name if r.first_responder else None,
+        "first_responder": r.first_responder.username if r.first_responder else None,
         "subject": line.subject,
     }

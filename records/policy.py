@@ -26,6 +26,27 @@ CORRECT_RECORD = "correct_record"      # correct the registered document (keeps 
 MANAGE_USERS = "manage_users"
 VIEW_AUDIT = "view_audit"
 USE_API = "use_api"
+VIEW_RETENTION = "view_retention"          # batches, destruction lists, certificates: metadata only
+MANAGE_RETENTION = "manage_retention"      # seal batches, propose destruction lists
+APPROVE_DESTRUCTION = "approve_destruction"  # approve or exclude (never one's own proposal); run
+PLACE_HOLD = "place_hold"                  # put or lift a hold on a letter or batch
+EXCLUDE_STAFF = "exclude_staff"        # name staff a record complains about (被反映人), see the list
+LIFT_EXCLUSION = "lift_exclusion"      # take a name off that list (with a reason)
+# the life of a matter (records/workflow.py prints which transition needs which)
+DECIDE = "decide"                      # accept, route, answer, decline, conclude (呈閱/批示)
+STORE_LETTER = "store_letter"          # store a letter (存信) with an Art 11 reason
+HANDLE = "handle"                      # investigate, record findings, reply, return a mis-sent matter
+APPROVE_EXTENSION = "approve_extension"  # extend the time limit once, at most 30 days (Art 8)
+REGISTER_REVIEW = "register_review"    # register the petitioner's request for review / re-review
+VIEW_BOARD = "view_board"              # the supervision board (督辦) and its CSV export
+SEARCH = "search"                      # full-text search (hits limited to VIEW_CONTENT, see principals)
+IDENTITY_LOOKUP = "identity_lookup"    # look up letters by ID number, phone or name (with a reason)
+# statistics, reports, exports and the duty roster (records/stats.py, reports.py, exports.py, roster.py)
+VIEW_STATS = "view_stats"              # the dashboard, the monthly report: counts over the ledger scope
+EXPORT_LEDGER = "export_ledger"        # ledger to XLSX/CSV (identity columns per VIEW_IDENTITY/VIEW_CONTENT)
+VIEW_INSPECTION = "view_inspection"    # the reception-activity report of each leader (Art 18)
+VIEW_ROSTER = "view_roster"            # the duty roster and who receives today
+MANAGE_ROSTER = "manage_roster"        # build and change the duty roster (Art 20)
 
 # -- scopes -------------------------------------------------------------------
 ALL = "all"                # every record
@@ -44,6 +65,25 @@ PERMISSIONS: dict[str, dict[str, str]] = {
     CORRECT_RECORD: {"clerk": OWN, "leader": OVERSEEN, "chief": ALL},
     MANAGE_USERS:   {"admin": GLOBAL},
     VIEW_AUDIT:     {"inspector": GLOBAL, "chief": GLOBAL},
+    EXCLUDE_STAFF:  {"clerk": OWN, "leader": OVERSEEN, "chief": ALL},
+    LIFT_EXCLUSION: {"leader": OVERSEEN, "chief": ALL},
+    DECIDE:         {"leader": OVERSEEN, "chief": ALL},
+    STORE_LETTER:   {"clerk": OWN, "leader": OVERSEEN, "chief": ALL},
+    HANDLE:         {"handler": OFFICE, "leader": OVERSEEN, "chief": ALL},
+    APPROVE_EXTENSION: {"leader": OVERSEEN, "chief": ALL},
+    REGISTER_REVIEW: {"clerk": ALL, "leader": OVERSEEN, "chief": ALL},
+    VIEW_BOARD:     {"leader": GLOBAL, "chief": GLOBAL, "inspector": GLOBAL},
+    VIEW_RETENTION: {"archivist": GLOBAL, "leader": GLOBAL, "chief": GLOBAL, "inspector": GLOBAL},
+    MANAGE_RETENTION: {"archivist": GLOBAL},
+    APPROVE_DESTRUCTION: {"leader": GLOBAL, "chief": GLOBAL},
+    PLACE_HOLD:     {"leader": GLOBAL, "chief": GLOBAL},
+    SEARCH:         {"clerk": GLOBAL, "handler": GLOBAL, "leader": GLOBAL, "chief": GLOBAL},
+    IDENTITY_LOOKUP: {"leader": GLOBAL, "chief": GLOBAL},
+    VIEW_STATS:     {"leader": GLOBAL, "chief": GLOBAL, "inspector": GLOBAL},
+    EXPORT_LEDGER:  {"clerk": GLOBAL, "handler": GLOBAL, "leader": GLOBAL, "chief": GLOBAL, "inspector": GLOBAL},
+    VIEW_INSPECTION: {"chief": GLOBAL, "inspector": GLOBAL},
+    VIEW_ROSTER:    {"clerk": GLOBAL, "handler": GLOBAL, "leader": GLOBAL, "chief": GLOBAL, "inspector": GLOBAL},
+    MANAGE_ROSTER:  {"leader": GLOBAL, "chief": GLOBAL},
     USE_API:        {"clerk": GLOBAL, "handler": GLOBAL, "leader": GLOBAL, "chief": GLOBAL,
                      "archivist": GLOBAL, "inspector": GLOBAL, "admin": GLOBAL},
 }
@@ -82,6 +122,13 @@ def can(user: User | None, permission: str, record: Record | None = None) -> boo
     return any(_in_scope(user, grants[r], record) for r in user.role_set if r in grants)
 
 
+def holds(user: User | None, permission: str) -> bool:
+    """Does ``user`` hold ``permission`` in any scope (on some record, or globally)?"""
+    if user is None or not user.active:
+        return False
+    return any(r in PERMISSIONS[permission] for r in user.role_set)
+
+
 def require(user: User | None, permission: str, record: Record | None = None) -> None:
     """Raise if not allowed. A record whose ledger line the user may not see is 'not found',
     so guessing serials tells nothing."""
@@ -113,6 +160,65 @@ def scope_clause(user: User, permission: str = VIEW_LEDGER) -> ColumnElement[boo
         return false()
     excluded = select(RecordExclusion.record_id).where(RecordExclusion.user_id == user.id)
     return or_(*parts) & Record.id.not_in(excluded)
+
+
+# -- search principals (as Plone's allowedRolesAndUsers) ------------------------------
+def _principal(role: str, scope: str, *parts: object) -> str:
+    return ":".join([role, scope, *map(str, parts)])
+
+
+def record_principals(record: Record, permission: str = VIEW_CONTENT) -> set[str]:
+    """The principals that hold ``permission`` on ``record``, derived from PERMISSIONS.
+
+    A user may see a record in the search index when ``user_principals`` shares one of
+    these and the user is not on ``record_denied``; the same table, so the same answer as
+    ``can``."""
+    out: set[str] = set()
+    for role, scope in PERMISSIONS[permission].items():
+        if scope in (ALL, GLOBAL):
+            out.add(_principal(role, ALL))
+        elif scope == OWN:
+            for uid in {record.registered_by_id, record.first_responder_id} - {None}:
+                out.add(_principal(role, "user", uid))
+        elif scope == OFFICE:
+            out.add(_principal(role, OFFICE, record.office_id))
+        elif scope == OVERSEEN:
+            # every leader oversees the intake, whichever office id it has
+            intake = bool(record.office and record.office.is_intake)
+            out.add(_principal(role, OVERSEEN, "intake" if intake else record.office_id))
+        else:  # pragma: no cover - a new scope must be taught here
+            raise ValueError(scope)
+    return out
+
+
+def record_denied(record: Record) -> set[str]:
+    """The staff a record complains about, as principals refused it whatever their roles."""
+    return {f"user:{x.user_id}" for x in record.excluded_users}
+
+
+def user_principals(user: User | None, permission: str = VIEW_CONTENT) -> set[str]:
+    """The principals ``user`` holds for ``permission`` (empty for inactive users)."""
+    if user is None or not user.active:
+        return set()
+    out: set[str] = set()
+    grants = PERMISSIONS[permission]
+    for role in user.role_set:
+        scope = grants.get(role)
+        if scope in (ALL, GLOBAL):
+            out.add(_principal(role, ALL))
+        elif scope == OWN:
+            out.add(_principal(role, "user", user.id))
+        elif scope == OFFICE and user.office_id is not None:
+            out.add(_principal(role, OFFICE, user.office_id))
+        elif scope == OVERSEEN:
+            out.add(_principal(role, OVERSEEN, "intake"))
+            out.update(_principal(role, OVERSEEN, oid) for oid in sorted(_overseen_ids(user)))
+    return out
+
+
+def user_denial(user: User) -> str:
+    """The principal under which ``record_denied`` names ``user``."""
+    return f"user:{user.id}"
 
 
 def table() -> list[tuple[str, dict[str, str]]]:

@@ -20,9 +20,13 @@ MAX_NOTES = 5_000
 MAX_NAME = 100
 MAX_ADDRESS = 300
 MAX_PEOPLE = 10_000
+#: At most this many members of staff named as complained about (被反映人) on one record.
+MAX_ACCUSED = 20
+_USERNAME = re.compile(r"[a-z][a-z0-9_.-]{1,63}")
 
-#: C0/C1 control characters other than tab and newline are refused in every text field.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ufffe\uffff]")
+#: C0/C1 control characters other than tab and newline are refused in every text field, and
+#: so are lone surrogates (JSON's "\ud800" escapes): they cannot be encoded, hence not sealed.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ufffe\uffff\ud800-\udfff]")
 
 
 @dataclass
@@ -37,6 +41,8 @@ class RegistrationData:
     notes: str = ""
     petitioner: dict = field(default_factory=dict)
     first_responder: str | None = None
+    #: User names of staff the letter complains about (被反映人); they are refused the record.
+    accused: list[str] = field(default_factory=list)
 
     def document(self) -> dict:
         return {"subject": self.subject, "body": self.body, "notes": self.notes,
@@ -123,7 +129,8 @@ def validate_registration(raw: dict, *, tz: ZoneInfo, now: dt.datetime | None = 
     pet_errors: dict[str, str] = {}
     petitioner = {
         "name": clean_text(pet_raw.get("name"), "name", pet_errors, required=False, max_len=MAX_NAME),
-        "id_number": clean_text(pet_raw.get("id_number"), "id_number", pet_errors, required=False, max_len=18),
+        # Room for spaces between digit groups; the check below enforces 15 or 18 after normalising.
+        "id_number": clean_text(pet_raw.get("id_number"), "id_number", pet_errors, required=False, max_len=30),
         "phone": clean_text(pet_raw.get("phone"), "phone", pet_errors, required=False, max_len=30),
         "address": clean_text(pet_raw.get("address"), "address", pet_errors, required=False, max_len=MAX_ADDRESS),
     }
@@ -137,16 +144,44 @@ def validate_registration(raw: dict, *, tz: ZoneInfo, now: dt.datetime | None = 
     errors.update({f"petitioner.{k}": v for k, v in pet_errors.items()})
 
     first_responder = raw.get("first_responder") or None
-    if first_responder is not None and (not isinstance(first_responder, str) or len(first_responder) > 64):
+    # Shaped like a user name before it reaches a query (a lone surrogate would not even encode).
+    if first_responder is not None and (not isinstance(first_responder, str)
+                                        or not _USERNAME.fullmatch(first_responder)):
         errors["first_responder"] = "Must be a user name."
         first_responder = None
 
+    accused = parse_accused(raw.get("accused"), errors)
+
     unknown = set(raw) - {"channel", "received_at", "region", "category", "subject", "body", "notes",
-                          "people_count", "petitioner", "first_responder"}
+                          "people_count", "petitioner", "first_responder", "accused"}
     if unknown:
         errors.update({k: "Unknown field." for k in sorted(unknown)[:20] if isinstance(k, str)})
     if errors:
         raise ValidationError("Some fields are missing or invalid.", fields=errors)
     return RegistrationData(channel=channel, received_at=received_at, region=region, category=category,
                             subject=subject, body=body, people_count=people, notes=notes,
-                            petitioner=petitioner, first_responder=first_responder)
+                            petitioner=petitioner, first_responder=first_responder, accused=accused)
+
+
+def parse_accused(value, errors: dict) -> list[str]:
+    """User names of accused staff: a JSON list of strings, or (from the web form) one string
+    separated by commas, 、 or spaces. Duplicates are dropped; order is kept."""
+    if value is None or value == "" or value == []:
+        return []
+    if isinstance(value, str):
+        if len(value) > MAX_ACCUSED * 65:
+            errors["accused"] = f"At most {MAX_ACCUSED} user names."
+            return []
+        items = [v for v in re.split(r"[\s,，、;；]+", value) if v]
+    elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+        items = [v.strip() for v in value]
+    else:
+        errors["accused"] = "Must be a list of user names."
+        return []
+    if len(items) > MAX_ACCUSED:
+        errors["accused"] = f"At most {MAX_ACCUSED} user names."
+        return []
+    if any(not _USERNAME.fullmatch(v) for v in items):
+        errors["accused"] = "Each entry must be a user name (lower-case letters, digits, '_', '.', '-')."
+        return []
+    return list(dict.fromkeys(items))

@@ -36,7 +36,9 @@ METHOD = [
     "Attachment blob files unlinked.",
     "Search index documents deleted and their year shard merged.",
     "Residue scan of the database files, WAL, index, blob and key folders for fingerprints of "
-    "every ciphertext, blind token and id of the destroyed letters.",
+    "every ciphertext, blind token and id of the destroyed letters (PostgreSQL: rows and values "
+    "of every table queried, and the relation files of the affected tables when readable; see "
+    "verification.method).",
 ]
 
 
@@ -65,10 +67,20 @@ def residue_check(inst, session: Session, run_id: int) -> residue.ScanResult:
         shared += needles.add(serial, json.loads(fps), survivors)
     s = inst.settings
     paths = [s.blob_dir, s.index_dir, s.keystore_dir]
-    if inst.db.engine.dialect.name == "sqlite" and inst.db.engine.url.database:
-        db = Path(inst.db.engine.url.database)
+    engine = inst.db.engine
+    if engine.dialect.name == "sqlite" and engine.url.database:
+        db = Path(engine.url.database)
         paths += [db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-journal")]
-    result = residue.scan(paths, needles, root=s.home)
+    result = residue.scan(paths, needles, root=s.home,
+                          result=residue.ScanResult(method="database files" if engine.dialect.name == "sqlite"
+                                                    else "files"))
+    if engine.dialect.name != "sqlite":
+        # the database is on the server: ask it, and scan its relation files when readable here
+        from .destroy import affected_tables, keyed_tables
+
+        ids = session.execute(select(RunStep.record_id).where(RunStep.run_id == run_id)).scalars().all()
+        residue.scan_postgresql(engine, needles, record_ids=[i for i in ids if i is not None],
+                                keyed_tables=keyed_tables(), affected=affected_tables(), result=result)
     result.shared = shared
     return result
 
@@ -284,6 +296,7 @@ def pdf(body: dict, settings=None) -> bytes:
         ("殘留檢查 Residue check", "通過 clean" if v.get("clean") else "未通過 NOT CLEAN"),
         ("  scanned", f"{v.get('files_scanned')} files, {v.get('bytes_scanned')} bytes, "
                       f"{v.get('fingerprints')} fingerprints, {v.get('residue_found')} found"),
+        ("  method", str(v.get("method") or "database files")),
         ("清冊摘要 Manifest SHA-256", body.get("manifest_sha256", "")),
     ]
     for label, value in lines:

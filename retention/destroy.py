@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from records import audit
 from records.db import Base
 from records.errors import Conflict
-from records.models import Attachment, IdentityToken, OutboxEntry, Record, RecordKey, User, utcnow
+from records.models import Attachment, OutboxEntry, Record, RecordKey, User, utcnow
 
 from . import keystore, residue
 from .models import Batch, BatchLetter, DestroyedLetter, DestructionRun, RunStep
@@ -420,8 +420,56 @@ def compact(inst, run_id: int | None = None) -> None:
         finally:
             raw.close()
     else:
-        names = ["records", "retention_batch_letters", "retention_run_steps", "outbox",
-                 *(t.name for t, _ in _dependent_tables())]
+        # PostgreSQL: DELETE only marks tuples dead; VACUUM FULL rewrites each table (and its
+        # TOAST table and indexes) into new files holding live rows only, and the old files
+        # are truncated at commit. What this cannot reach (WAL, archives, replicas, backups,
+        # blocks the file system freed) is covered by the destroyed batch key: see the README.
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            for name in dict.fromkeys(names):
-                conn.execute(text(f'VACUUM FULL "{name}"'))
+            _wait_for_older_snapshots(conn)
+            for name in affected_tables():
+                conn.execute(text(f"VACUUM FULL {conn.dialect.identifier_preparer.quote(name)}"))
+
+
+#: PostgreSQL: how long ``compact`` waits for transactions older than the deletions to end.
+COMPACT_WAIT = 60.0
+
+
+def _wait_for_older_snapshots(conn, timeout: float | None = None) -> bool:
+    """Wait until no transaction that began before now can still see the deleted rows.
+
+    VACUUM FULL copies a deleted row into the new files while any snapshot older than the
+    deletion may still need it ("recently dead"): an app request in progress, a ``pg_dump``
+    running, and — through the xmin of VACUUM FULL's own snapshot — a transaction of any
+    database of the cluster that holds an xid. Waits for those (up to ``timeout`` seconds);
+    returns False when some are still running then: VACUUM FULL goes ahead, and the residue
+    check reports whatever it kept."""
+    timeout = COMPACT_WAIT if timeout is None else timeout
+    horizon = int(conn.execute(text("SELECT pg_snapshot_xmax(pg_current_snapshot())::text")).scalar_one())
+    deadline = time.monotonic() + timeout
+    while True:
+        oldest_xid = int(conn.execute(text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")).scalar_one())
+        older = conn.execute(text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND backend_xmin IS NOT NULL "
+            "AND age(backend_xmin) > age(CAST(:x AS xid))"), {"x": str(horizon % (1 << 32))}).scalar_one()
+        if oldest_xid >= horizon and not older:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.2)
+
+
+def affected_tables() -> list[str]:
+    """Tables a run deletes from or writes the journal to: compacted after the run and, on
+    PostgreSQL, whose relation files the residue check scans."""
+    names = ["records", "retention_batch_letters", "retention_run_steps", "outbox",
+             *(t.name for t, _ in _dependent_tables())]
+    return list(dict.fromkeys(names))
+
+
+def keyed_tables() -> list[tuple[str, str]]:
+    """(table, column) pairs holding a letter's ``records.id``: none may keep a destroyed id."""
+    records = Base.metadata.tables["records"]
+    own = [("records", c.name) for c in records.columns if c.name == "id" or any(
+        fk.column.table is records for fk in c.foreign_keys)]   # a repeat's link to a destroyed letter
+    return [*own, *((t.name, c.name) for t, c in _dependent_tables())]

@@ -49,6 +49,25 @@ def _drop_pg_database(admin_url: str, name: str) -> None:
     engine.dispose()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing():
+    """Argon2 with the smallest cost: the suite signs in thousands of times. Production keeps
+    the library's defaults (see records.accounts.use_hasher)."""
+    from argon2 import PasswordHasher
+
+    accounts.use_hasher(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+    yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compiled_translations():
+    """The UI catalogues (.mo, and the derived zh_Hans) are build products: compile them
+    when missing or older than the zh_Hant .po, so pages render translated."""
+    from app.translations.build import ensure_compiled
+
+    ensure_compiled()
+
+
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory) -> Settings:
     home = tmp_path_factory.mktemp("instance")
@@ -77,7 +96,10 @@ def app(settings):
     from app import create_app
 
     application = create_app({"XINFANG_SETTINGS": settings, "TESTING": True, "SECRET_KEY": "test-only-secret",
-                              "WTF_CSRF_ENABLED": False})
+                              "WTF_CSRF_ENABLED": False,
+                              # leaders sign in with a password only here; the second factor is
+                              # tested with an app of its own in tests/security/test_totp.py
+                              "XINFANG_SECOND_FACTOR_ROLES": ()})
     yield application
     application.extensions["xinfang"].close()
 

@@ -64,7 +64,7 @@ def openapi_document() -> dict:
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
                                            "description": "A token from `xinfang users token NAME`."}},
             "schemas": {
-                "Error": {"type": "object", "required": ["error"],
+                "Error": {"type": "object", "required": ["error", "fields"],
                           "properties": {"error": {"type": "string"},
                                          "fields": {"type": "object", "additionalProperties": {"type": "string"}}}},
                 "NewRecord": new_record,
@@ -76,7 +76,9 @@ def openapi_document() -> dict:
                     "doc_version": {"type": "integer"},
                     "content": {"type": ["object", "null"]}, "petitioner": {"type": ["object", "null"]},
                     "attachments": {"type": "array", "items": {"type": "object"}},
+                    **WORKFLOW_RECORD_PROPERTIES,
                 }},
+                **WORKFLOW_SCHEMAS,
             },
         },
         "paths": {
@@ -146,6 +148,281 @@ def openapi_document() -> dict:
                                                   "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"}}],
                     "responses": {"200": {"description": "The file."}, "404": _err("No such attachment."),
                                   **COMMON_ERRORS},
+                },
+            },
+            **workflow_paths(serial_param),
+            **search_paths(),
+            **_retention_paths(),
+            **stats_paths(),
+        },
+    }
+
+
+# -- the life of a matter (records/workflow.py, records/board.py) ----------------------------------
+def _workflow_names() -> list[str]:
+    from records.workflow import NAMES
+
+    return list(NAMES)
+
+
+DUE = {
+    "type": "object",
+    "description": "A time limit or window and how it was computed (records/deadlines.py).",
+    "properties": {
+        "kind": {"type": "string", "enum": ["decision", "conclusion", "return", "review_request", "review_reply",
+                                            "rereview_request", "rereview_reply"]},
+        "party": {"type": "string", "enum": ["office", "petitioner", "unit"],
+                  "description": "Whose clock: a limit the office must meet, or a window to ask or return in."},
+        "on": {"type": "string", "format": "date"}, "start": {"type": "string", "format": "date"},
+        "days": {"type": "integer"}, "working_days": {"type": "boolean"},
+        "base_on": {"type": "string", "format": "date"},
+        "cap": {"type": "string", "format": "date", "description": "The latest this date may ever become."},
+        "extension": {"type": ["object", "null"], "properties": {
+            "days": {"type": "integer"}, "on": {"type": "string", "format": "date"}, "by": {"type": "string"},
+            "reason": {"type": "string", "description": "Only for callers who may read the content."}}},
+        "met_on": {"type": ["string", "null"], "format": "date"},
+        "days_left": {"type": ["integer", "null"]}, "overdue": {"type": "boolean"},
+        "explanation": {"type": "string", "examples": [
+            "accepted 2026-03-02 + 60 days = 2026-05-01; extended 30 days on 2026-04-20 by 王局長: … = 2026-05-31"]},
+    },
+}
+
+WORKFLOW_RECORD_PROPERTIES = {
+    "final": {"type": "boolean", "description": "Concluded after re-review (Art 11)."},
+    "due": {"type": "array", "items": {"$ref": "#/components/schemas/Due"}},
+    "current_due": {"oneOf": [{"$ref": "#/components/schemas/Due"}, {"type": "null"}]},
+    "transitions": {"type": "array", "items": {"type": "string"},
+                    "description": "The transitions the caller may apply now."},
+    "transferred_unit": {"type": ["string", "null"]},
+    "decided_by": {"type": ["string", "null"]}, "approved_by": {"type": ["string", "null"]},
+    "extension_approved_by": {"type": ["string", "null"]},
+    "decision_reason": {"type": ["string", "null"]}, "stored_reason": {"type": ["string", "null"]},
+    "findings": {"type": "array", "items": {"type": "object", "properties": {
+        "stage": {"type": "string"}, "outcome": {"type": "string"}, "at": {"type": "string"}, "by": {"type": "string"},
+        "corrective_action": {"type": "string"}, "evidence": {"type": "string"}}}},
+}
+
+
+def _transition_request() -> dict:
+    return {
+        "type": "object", "required": ["transition"], "additionalProperties": False,
+        "description": "Which fields each transition requires is printed by `xinfang workflow table`.",
+        "properties": {
+            "transition": {"type": "string", "enum": _workflow_names()},
+            "reason": {"type": "string", "description": "Free text (sealed), or for `store` one of "
+                       "concluded_after_rereview, repeat_already_answered, no_reference_value, unclear_content, "
+                       "and for `decline_legal_channel` one of litigation, arbitration, administrative_reconsideration."},
+            "note": {"type": "string", "description": "An internal note (sealed)."},
+            "office": {"type": "string", "description": "`assign`: code of an internal office (for `transfer` "
+                       "it may name the unit)."},
+            "unit": {"type": "string", "description": "`transfer`: code of an external unit."},
+            "days": {"type": "integer", "minimum": 1, "maximum": 30, "description": "`extend`: days added (once)."},
+            "text": {"type": "string", "description": "The written answer (replies, direct answer)."},
+            "on": {"type": "string", "format": "date", "description": "Date of a request, a reply or a receipt "
+                   "(default today)."},
+            "received_on": {"type": "string", "format": "date",
+                            "description": "Day the petitioner received the answer (default: its date)."},
+            "finding": {"type": "object", "properties": {
+                "outcome": {"type": "string", "enum": ["substantiated", "partly_substantiated", "not_substantiated"]},
+                "corrective_action": {"type": "string"}, "evidence": {"type": "string"}}},
+            "repeat_of": {"type": "string", "description": "`store`: serial of the earlier matter."},
+        },
+    }
+
+
+BOARD_ROW = {"type": "object", "properties": {
+    "serial": {"type": "string"}, "status": {"type": "string"}, "received_on": {"type": "string", "format": "date"},
+    "office": {"type": "string"}, "office_name": {"type": "string"}, "transferred_unit": {"type": ["string", "null"]},
+    "first_responder": {"type": ["string", "null"]}, "leader": {"type": ["string", "null"]},
+    "due_kind": {"type": ["string", "null"]}, "due_on": {"type": ["string", "null"], "format": "date"},
+    "days_left": {"type": ["integer", "null"]}, "overdue": {"type": "boolean"}, "due_soon": {"type": "boolean"},
+    "extended": {"type": "boolean"}, "in_review": {"type": "boolean"},
+    "explanation": {"type": "string", "description": "Without the sealed reason of an extension."},
+}}
+
+WORKFLOW_SCHEMAS = {"Due": DUE, "BoardRow": BOARD_ROW}
+
+
+def workflow_paths(serial_param: dict) -> dict:
+    return {
+        "/records/{serial}/transitions": {
+            "post": {
+                "summary": "Apply a workflow transition (accept, assign, transfer, reply, extend, …)",
+                "description": "Checks, in order: the caller's permission (403/404), the record's state (409), "
+                               "the fields (422), the guards such as time windows (409). Returns the record "
+                               "with `applied` describing the step and the letter it issued, if any.",
+                "operationId": "applyTransition",
+                "parameters": [serial_param],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": _transition_request()}}},
+                "responses": {
+                    "200": {"description": "Applied.", "content": {"application/json": {"schema": {
+                        "$ref": "#/components/schemas/Record"}}}},
+                    "400": _err("Not JSON."), "404": _err("No such record, or not visible to the caller."),
+                    "409": _err("Not possible in the record's state, or a guard refused (e.g. window closed)."),
+                    "422": _err("Missing or invalid fields; `fields` names each."), **COMMON_ERRORS,
+                },
+            },
+        },
+        "/board": {
+            "get": {
+                "summary": "The supervision board (督辦): overdue, due within 7 days, extended, in review",
+                "description": "Clear metadata only (no content, no identities). Filter by `bucket` (overdue, "
+                               "due_soon, extended, in_review, open), `office` (an office or external unit code), "
+                               "`leader` and `first_responder` (user names).",
+                "operationId": "getBoard",
+                "parameters": [
+                    {"name": "bucket", "in": "query", "schema": {"type": "string", "enum": [
+                        "overdue", "due_soon", "extended", "in_review", "open"]}},
+                    {"name": "office", "in": "query", "schema": {"type": "string"}},
+                    {"name": "leader", "in": "query", "schema": {"type": "string"}},
+                    {"name": "first_responder", "in": "query", "schema": {"type": "string"}},
+                ],
+                "responses": {
+                    "200": {"description": "The board.", "content": {"application/json": {"schema": {
+                        "type": "object", "properties": {
+                            "today": {"type": "string", "format": "date"}, "filters": {"type": "object"},
+                            "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
+                            "items": {"type": "array", "items": {"$ref": "#/components/schemas/BoardRow"}}}}}}},
+                    "422": _err("Invalid filter."), **COMMON_ERRORS,
+                },
+            },
+        },
+    }
+
+
+# -- search and identity look-ups (search/query.py, search/lookups.py) ------------------------------
+def search_paths() -> dict:
+    from search.lookups import KINDS, LIMIT_PER_HOUR, MIN_REASON_WIDTH
+    from search.query import MAX_PER_PAGE
+
+    query_params = [
+        {"name": "q", "in": "query", "schema": {"type": "string", "maxLength": 500},
+         "description": "Query: words or characters (any part of a Chinese phrase of two characters or more; "
+                        "Traditional and Simplified find each other), \"quoted phrases\", AND / OR / NOT, "
+                        "parentheses, -word, and filters status: channel: region: category: office: "
+                        "year:2026 (or 2024..2026) date:2026-03 (or a..b). Prefix, wildcard (*, ?) and fuzzy (~) "
+                        "searches are refused with 422."},
+        *({"name": n, "in": "query", "schema": {"type": "string"}}
+          for n in ("status", "channel", "region", "category", "office", "year")),
+        {"name": "date_from", "in": "query", "schema": {"type": "string", "format": "date"}},
+        {"name": "date_to", "in": "query", "schema": {"type": "string", "format": "date"}},
+        {"name": "sort", "in": "query", "schema": {"type": "string", "enum": ["relevance", "newest", "oldest"]}},
+        {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
+        {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE}},
+    ]
+    hit = {"type": "object", "properties": {
+        "serial": {"type": "string"},
+        "score": {"type": ["number", "null"], "description": "Relevance (null when sorted by date)."},
+        "snippet": {"type": "string", "description": "A passage of the letter, HTML-escaped, matches in <mark>."},
+        "subject": {"type": "string", "description": "The subject, HTML-escaped, matches in <mark>."},
+        "status": {"type": "string"}, "channel": {"type": "string"}, "region": {"type": "string"},
+        "category": {"type": "string"}, "received_at": {"type": "string"}, "url": {"type": "string"}}}
+    return {
+        "/search": {
+            "get": {
+                "summary": "Full-text search of the letters the caller may read",
+                "description": "Hits are only letters whose content the caller may read (checked in the index and "
+                               "again on each hit); facet counts cover those letters only. Snippets are made from "
+                               "the decrypted letters and audited; the query text is never stored.",
+                "operationId": "search",
+                "parameters": query_params,
+                "responses": {
+                    "200": {"description": "A page of hits with facet counts.", "content": {"application/json": {
+                        "schema": {"type": "object", "required": ["total", "hits", "facets"], "properties": {
+                            "total": {"type": "integer"}, "page": {"type": "integer"},
+                            "per_page": {"type": "integer"}, "pages": {"type": "integer"}, "sort": {"type": "string"},
+                            "hits": {"type": "array", "items": hit},
+                            "facets": {"type": "object", "description": "facet (status, channel, region, year, "
+                                       "category) → value → count", "additionalProperties": {
+                                           "type": "object", "additionalProperties": {"type": "integer"}}}}}}}},
+                    "422": _err("Unreadable query, refused prefix/wildcard/fuzzy search, or invalid filter."),
+                    **COMMON_ERRORS,
+                },
+            },
+        },
+        "/lookups": {
+            "post": {
+                "summary": "Confidential identity look-up: every letter of one petitioner (leaders and the chief)",
+                "description": f"By ID number, phone or name, with a reason of at least {MIN_REASON_WIDTH} characters "
+                               f"({MIN_REASON_WIDTH // 2} Chinese characters). Audited with the reason and the count; "
+                               f"at most {LIMIT_PER_HOUR} look-ups per user per hour (429 beyond).",
+                "operationId": "lookup",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["kind", "value", "reason"], "additionalProperties": False,
+                    "properties": {"kind": {"type": "string", "enum": list(KINDS)},
+                                   "value": {"type": "string", "maxLength": 100},
+                                   "reason": {"type": "string", "maxLength": 500}}}}}},
+                "responses": {
+                    "200": {"description": "The letters the caller may see, newest first.", "content": {
+                        "application/json": {"schema": {"type": "object", "properties": {
+                            "kind": {"type": "string"}, "count": {"type": "integer"},
+                            "remaining_this_hour": {"type": "integer"},
+                            "items": {"type": "array", "items": {"$ref": "#/components/schemas/LedgerLine"}}}}}}},
+                    "400": _err("Not JSON."), "422": _err("Missing reason, reason too short, or invalid value."),
+                    "429": _err("Too many look-ups this hour."), **COMMON_ERRORS,
+                },
+            },
+        },
+    }
+
+
+def _retention_paths() -> dict:
+    from ..retention.openapi import retention_paths
+
+    return retention_paths()
+
+
+# -- statistics (records/stats.py) -------------------------------------------------------------------
+def stats_paths() -> dict:
+    from records.stats import MIN_COUNT
+
+    counts = {"type": "object", "additionalProperties": {"type": "integer"}}
+    return {
+        "/stats": {
+            "get": {
+                "summary": "Statistics over the caller's ledger scope (counts from metadata only)",
+                "description": "Counts of the period by channel, category, region, office, status and month; "
+                               "replies on time per office; open and overdue matters now; repeat letters and "
+                               "petitioners; hot issues (rising categories, frequent terms). Figures derived "
+                               f"from identities or terms below {MIN_COUNT} are null or left out. Needs the "
+                               "leader, chief or inspector role.",
+                "operationId": "getStats",
+                "parameters": [
+                    {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"},
+                     "description": "First day (default: 1 January of this year)."},
+                    {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"},
+                     "description": "Last day (default: today)."},
+                    {"name": "office", "in": "query", "schema": {"type": "string"}, "description": "An office code."},
+                    {"name": "by", "in": "query", "schema": {"type": "string"},
+                     "description": "Comma-separated breakdowns to include: channel, category, region, office, "
+                                    "status, month (default: all)."},
+                ],
+                "responses": {
+                    "200": {"description": "The statistics.", "content": {"application/json": {"schema": {
+                        "type": "object", "properties": {
+                            "filters": {"type": "object"}, "today": {"type": "string", "format": "date"},
+                            "min_count": {"type": "integer"}, "total": {"type": "integer"},
+                            "people": {"type": "integer"}, "visits": {"type": "integer"},
+                            "by_channel": counts, "by_category": counts, "by_region": counts, "by_office": counts,
+                            "by_status": counts,
+                            "by_month": {"type": "array", "items": {"type": "object", "properties": {
+                                "month": {"type": "string"}, "count": {"type": "integer"}}}},
+                            "on_time": {"type": "array", "items": {"type": "object", "properties": {
+                                "office": {"type": "string"}, "replied": {"type": "integer"},
+                                "on_time": {"type": "integer"}, "rate": {"type": ["number", "null"]}}}},
+                            "on_time_rate": {"type": ["number", "null"]},
+                            "open": {"type": "integer"}, "overdue": {"type": "integer"},
+                            "overdue_by_office": counts, "transferred": counts, "assigned": {"type": "integer"},
+                            "extended": {"type": "integer"}, "stored": {"type": "integer"},
+                            "repeat_letters": {"type": "integer"},
+                            "repeat_petitioners": {"type": ["integer", "null"]},
+                            "hot_categories": {"type": "array", "items": {"type": "object", "properties": {
+                                "category": {"type": "string"}, "count": {"type": "integer"},
+                                "previous": {"type": "integer"}}}},
+                            "frequent_terms": {"type": "array", "items": {"type": "object", "properties": {
+                                "term": {"type": "string"}, "count": {"type": "integer"}}}},
+                        }}}}},
+                    "422": _err("Invalid filter."), **COMMON_ERRORS,
                 },
             },
         },

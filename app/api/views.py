@@ -5,8 +5,10 @@ import functools
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, g, jsonify, request, url_for
+from werkzeug.exceptions import BadRequest as MalformedBody
 
-from records import accounts, operations, policy
+from records import accounts, operations, policy, workflow
+from records import board as board_service
 from records.errors import ValidationError, XinfangError
 from records.operations import LedgerFilters, Upload
 
@@ -20,6 +22,12 @@ csrf.exempt(bp)
 
 class Unauthorized(XinfangError):
     status = 401
+
+
+class BadRequest(XinfangError):
+    """A body that is not JSON at all (the OpenAPI document promises 400 for it)."""
+
+    status = 400
 
 
 def _tz() -> ZoneInfo:
@@ -44,8 +52,11 @@ def token_required(view):
 
 def _json_body() -> dict:
     if not request.is_json:
-        raise ValidationError("Send a JSON body with 'Content-Type: application/json'.")
-    body = request.get_json(silent=True)
+        raise BadRequest("Send a JSON body with 'Content-Type: application/json'.")
+    try:
+        body = request.get_json()
+    except MalformedBody:  # Flask's on_json_loading_failed (a 413 for a too large body passes on)
+        raise BadRequest("The request body is not valid JSON.") from None
     if not isinstance(body, dict):
         raise ValidationError("The request body must be a JSON object.")
     return body
@@ -85,7 +96,38 @@ def record_json(view: operations.RecordView) -> dict:
              "from_status": h["from_status"], "to_status": h["to_status"], "note": h["note"]}
             for h in view.history
         ]
+    out.update(workflow_json(view))
     return out
+
+
+def workflow_json(view: operations.RecordView) -> dict:
+    """The matter's life for the API caller: due dates with their explanations (an extension's
+    reason only for callers who may read the content) and the transitions the caller may apply now."""
+    r = view.record
+    summary = workflow.summary(db(), r, g.api_user)
+    with_reason = summary.with_content
+
+    def name(user):
+        return user.username if user else None
+
+    return {
+        "status": r.status,
+        "final": summary.final,
+        "due": [d.as_dict(summary.today, with_reason=with_reason) for d in summary.dues],
+        "current_due": summary.current.as_dict(summary.today, with_reason=with_reason) if summary.current else None,
+        "transitions": summary.transitions,
+        "transferred_unit": r.transferred_unit,
+        "decided_by": name(r.decided_by),
+        "approved_by": name(r.approved_by),
+        "extension_approved_by": name(r.extension_approved_by),
+        "decision_reason": r.decision_reason,
+        "stored_reason": r.stored_reason,
+        "findings": [
+            {"stage": f.stage, "outcome": f.outcome, "at": f.at.astimezone(_tz()).isoformat(), "by": f.by,
+             **({"corrective_action": f.corrective_action, "evidence": f.evidence} if with_reason else {})}
+            for f in summary.findings
+        ],
+    }
 
 
 @bp.get("/openapi.json")
@@ -154,3 +196,116 @@ def get_attachment(serial: str, attachment_id: str):
     response = Response(data, mimetype=meta["content_type"])
     response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(meta['filename'])}"
     return response
+
+
+#: The body of POST /records/<serial>/transitions (see records.workflow.transition).
+TRANSITION_BODY = ("transition", "reason", "note", "office", "unit", "days", "text", "on", "received_on", "finding",
+                   "repeat_of")
+
+
+@bp.post("/records/<serial>/transitions")
+@token_required
+def apply_transition(serial: str):
+    user = g.api_user
+    record = operations.get_record(db(), serial, user)
+    body = _json_body()
+    unknown = sorted(k for k in body if k not in TRANSITION_BODY)
+    if unknown:
+        raise ValidationError("Unknown field(s) in the body.", fields={str(k)[:40]: "Unknown field." for k in unknown[:20]})
+    name = body.get("transition")
+    if not isinstance(name, str) or not name:
+        raise ValidationError("Say which transition to apply.",
+                              fields={"transition": "Required: one of " + ", ".join(workflow.NAMES) + "."})
+    applied = workflow.transition(db(), record, name, by=user, address=client_address(),
+                                  **{k: body[k] for k in TRANSITION_BODY[1:] if k in body})
+    out = record_json(operations.view(db(), record, user, address=client_address()))
+    out["applied"] = {
+        "transition": name, "from_status": applied.event.from_status, "to_status": applied.event.to_status,
+        "at": applied.event.at.astimezone(_tz()).isoformat(),
+        "document": None if applied.document is None else {
+            "id": applied.document.uid, "kind": applied.document.kind,
+            "url": url_for("api.get_attachment", serial=record.serial, attachment_id=applied.document.uid)},
+    }
+    return jsonify(out)
+
+
+@bp.get("/board")
+@token_required
+def board():
+    filters = board_service.BoardFilters.parse(request.args)
+    result = board_service.board(db(), g.api_user, filters)
+    tz = _tz()
+    return jsonify({
+        "today": result.today.isoformat(),
+        "filters": result.filters.as_dict(),
+        "counts": result.counts,
+        "items": [row.as_dict(tz) for row in result.rows],
+    })
+
+
+@bp.get("/stats")
+@token_required
+def statistics():
+    """Counts over the caller's ledger scope (records/stats.py); ``by`` picks the breakdowns."""
+    from records import deadlines, stats
+
+    from ..stats.views import BREAKDOWNS
+
+    by = [b.strip() for b in (request.args.get("by") or "").split(",") if b.strip()]
+    unknown = [b for b in by if b not in BREAKDOWNS]
+    if unknown:
+        raise ValidationError("Invalid filter.", fields={"by": "Must be among: " + ", ".join(BREAKDOWNS) + "."})
+    today = deadlines.calendar_for(db()).today()
+    filters = stats.StatsFilters.parse(request.args, today=today)
+    body = stats.compute(db(), g.api_user, filters, today=today).as_dict()
+    for b in BREAKDOWNS:
+        if by and b not in by:
+            body.pop(f"by_{b}", None)
+    return jsonify(body)
+
+
+# -- search and identity look-ups (the ``search`` package) ------------------------------------
+@bp.get("/search")
+@token_required
+def search():
+    from search import query
+
+    result = query.search(db(), g.api_user, request.args.get("q", ""), params=request.args,
+                          sort=request.args.get("sort") or "relevance", page=request.args.get("page", "1"),
+                          per_page=request.args.get("per_page", "20"), address=client_address())
+    tz = _tz()
+    return jsonify({
+        "total": result.total, "page": result.page, "per_page": result.per_page, "pages": result.pages,
+        "sort": result.sort,
+        "hits": [{
+            "serial": h.record.serial, "score": h.score, "snippet": str(h.snippet_html),
+            "subject": str(h.subject_html), "status": h.record.status, "channel": h.record.channel,
+            "region": h.record.region_code, "category": h.record.category,
+            "received_at": h.record.received_at.astimezone(tz).isoformat(),
+            "url": url_for("api.get_record", serial=h.record.serial),
+        } for h in result.hits],
+        "facets": result.facets,
+    })
+
+
+@bp.post("/lookups")
+@token_required
+def lookup():
+    from search import lookups
+
+    body = _json_body()
+    unknown = sorted(k for k in body if k not in ("kind", "value", "reason"))[:10]
+    if unknown:
+        raise ValidationError("Unknown fields.", fields={str(k): "Unknown field." for k in unknown})
+    result = lookups.lookup(db(), g.api_user, body.get("kind"), body.get("value"), body.get("reason"),
+                            address=client_address())
+    tz = _tz()
+    return jsonify({
+        "kind": result.kind, "count": result.count, "remaining_this_hour": result.remaining,
+        "items": [operations.ledger_dict(operations.LedgerLine(record=line.record, subject=line.subject), tz)
+                  for line in result.lines],
+    })
+
+
+# Retention routes (app/retention/api.py) join this blueprint.
+from ..retention import api as _retention_api  # noqa: E402,F401

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import functools
+import time
 
-from flask import Flask, abort
-from flask_login import LoginManager, current_user
+from flask import Flask, abort, flash, request, session
+from flask_babel import gettext as _
+from flask_login import LoginManager, current_user, logout_user
 from flask_wtf.csrf import CSRFProtect
 
 from records.models import User
@@ -34,6 +36,42 @@ def init_auth(app: Flask) -> None:
     login_manager.login_message = None
     login_manager.session_protection = "strong"
     csrf.init_app(app)
+    #: Roles that must give a one-time code after the password (DOMAIN.md: leaders and the chief).
+    app.config.setdefault("XINFANG_SECOND_FACTOR_ROLES", ("leader", "chief"))
+    #: A session ends after this long without a request, and this long after sign-in, whatever happens.
+    app.config.setdefault("XINFANG_IDLE_TIMEOUT", 30 * 60)
+    app.config.setdefault("XINFANG_SESSION_LIFETIME", 12 * 3600)
+    app.config.setdefault("REMEMBER_COOKIE_HTTPONLY", True)
+    app.config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
+    app.config.setdefault("REMEMBER_COOKIE_SECURE", app.config.get("SESSION_COOKIE_SECURE", False))
+
+    @app.before_request
+    def _session_lifetime():
+        """Idle timeout and absolute lifetime, checked before any view runs."""
+        if "_user_id" not in session or request.endpoint == "static":
+            return None
+        now = time.time()
+        started, seen = session.get("auth_at"), session.get("seen_at")
+        if isinstance(started, (int, float)) and isinstance(seen, (int, float)) \
+                and now - seen <= app.config["XINFANG_IDLE_TIMEOUT"] \
+                and now - started <= app.config["XINFANG_SESSION_LIFETIME"]:
+            if now - seen >= 15:  # refresh the idle clock without rewriting the cookie on every click
+                session["seen_at"] = now
+            return None
+        from records import audit
+        from records.models import User
+
+        from ..web import client_address, db
+
+        uid = str(session.get("_user_id", "")).partition(":")[0]
+        actor = db().get(User, int(uid)) if uid.isdigit() else None
+        audit.record(db(), "session.expired", actor=actor, address=client_address(),
+                     detail={"why": "idle" if isinstance(seen, (int, float)) and isinstance(started, (int, float))
+                             and now - started <= app.config["XINFANG_SESSION_LIFETIME"] else "lifetime"})
+        logout_user()
+        end_session()
+        flash(_("Your session has ended. Please sign in again."), "info")
+        return None
 
     @login_manager.user_loader
     def _load(user_id: str):
@@ -53,6 +91,25 @@ def init_auth(app: Flask) -> None:
 
         user = current_user.user if current_user.is_authenticated else None
         return {"me": user, "can_register_nav": policy.can(user, policy.REGISTER)}
+
+
+def end_session() -> None:
+    """Forget everything in the session cookie but the chosen language."""
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+
+
+def begin_session(user: User) -> None:
+    """Sign ``user`` in on a fresh session (no state carried over from before sign-in)."""
+    from flask_login import login_user
+
+    end_session()
+    login_user(LoginUser(user))
+    now = time.time()
+    session["auth_at"] = now
+    session["seen_at"] = now
 
 
 def me() -> User:

@@ -25,6 +25,8 @@ class RecordForm(FlaskForm):
     petitioner_phone = StringField(_l("Phone"))
     petitioner_address = StringField(_l("Address"))
     first_responder = SelectField(_l("First responder"), choices=[], validate_choice=False)
+    #: 被反映人: user names of staff the letter complains about; they will never see it.
+    accused = StringField(_l("Staff complained about (user names)"), render_kw={"autocomplete": "off"})
     attachments = MultipleFileField(_l("Scanned letter or other attachments"))
 
     def to_raw(self) -> dict:
@@ -34,6 +36,7 @@ class RecordForm(FlaskForm):
             "people_count": self.people_count.data, "subject": self.subject.data,
             "body": self.body.data, "notes": self.notes.data,
             "first_responder": self.first_responder.data or None,
+            "accused": self.accused.data or None,
             "petitioner": {
                 "name": self.petitioner_name.data, "id_number": self.petitioner_id_number.data,
                 "phone": self.petitioner_phone.data, "address": self.petitioner_address.data,

@@ -7,18 +7,20 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from flask import (
-    Blueprint, Response, flash, redirect, render_template, request, url_for,
+    Blueprint, Response, current_app, flash, redirect, render_template, request, url_for,
 )
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from records import operations, policy
-from records.errors import ValidationError
+from records import operations, policy, roster
+from records.errors import TooLarge, ValidationError
 from records.models import Region, User
 from records.operations import LedgerFilters, Upload
 
 from ..auth.session import login_required, me
 from ..web import client_address, db, instance
+from ..workflow.views import panel_context
+from ..search.views import repeat_panel
 from .forms import RecordForm
 
 bp = Blueprint("ledger", __name__)
@@ -56,7 +58,8 @@ def index():
         filters, page_no, errors = LedgerFilters(), 1, {}
     else:
         errors = {}
-    page = operations.ledger(db(), user, filters, page=page_no, per_page=25, address=client_address())
+    page = operations.ledger(db(), user, filters, page=page_no, per_page=current_app.config["LEDGER_PAGE_SIZE"],
+                             address=client_address())
     regions = db().execute(select(Region).order_by(Region.code)).scalars().all()
     return render_template("ledger/index.html", page=page, filters=filters, regions=regions,
                            errors=errors, tz=_tz(), can_register=policy.can(user, policy.REGISTER))
@@ -73,15 +76,20 @@ def register():
         form.received_at.data = datetime.now(_tz()).strftime("%Y-%m-%dT%H:%M")
         if request.args.get("channel") in dict(form.channel.choices):
             form.channel.data = request.args["channel"]
+        if form.channel.data == "visit":  # the leader receiving today (duty roster, Art 17 and 20)
+            receiving = roster.receiving_leader(db(), datetime.now(_tz()).date())
+            if receiving is not None and receiving.username in dict(form.first_responder.choices):
+                form.first_responder.data = receiving.username
     if form.validate_on_submit():
         try:
             record = operations.register(db(), form.to_raw(), by=user, uploads=_uploads(form),
                                          address=client_address())
-        except ValidationError as exc:
+        except (ValidationError, TooLarge) as exc:
+            # the form comes back with what was typed and the message next to the field
             db().rollback()
             form.set_errors(exc.fields)
             flash(_("Please correct the marked fields."), "error")
-            return render_template("ledger/form.html", form=form, mode="new"), 422
+            return render_template("ledger/form.html", form=form, mode="new"), exc.status
         flash(_("Registered as %(serial)s.", serial=record.serial), "success")
         return redirect(url_for("ledger.show", serial=record.serial))
     if request.method == "POST":
@@ -95,7 +103,8 @@ def show(serial: str):
     user = me()
     record = operations.get_record(db(), serial, user)
     view = operations.view(db(), record, user, address=client_address())
-    return render_template("ledger/show.html", view=view, record=record, tz=_tz())
+    return render_template("ledger/show.html", view=view, record=record, tz=_tz(), wf=panel_context(record, user),
+                           repeat=repeat_panel(record, user))
 
 
 @bp.route("/records/<serial>/edit", methods=["GET", "POST"])

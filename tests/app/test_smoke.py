@@ -1,5 +1,5 @@
 """A first journey through the web and the API."""
-from tests.conftest import TEST_PASSWORD, letter_data, login
+from tests.conftest import letter_data, login
 
 
 def test_register_and_read_through_web(client, make_user):

@@ -1,11 +1,20 @@
-"""Nothing of a destroyed letter survives anywhere under the instance folder, and a copy of
-the database taken before the run cannot open it, even with the master key."""
+"""Nothing of a destroyed letter survives anywhere under the instance folder (nor, on
+PostgreSQL, in the relation files of the tables the run touched), and a copy of the
+database taken before the run cannot open it, even with the master key.
+
+The copy is a file copy of the SQLite database, or a ``pg_dump`` restored into a database
+of its own on PostgreSQL; either way the key store is the live one, as on the server."""
 from __future__ import annotations
 
+import glob
+import json
 import shutil
+import subprocess
+import uuid
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.engine import make_url
 
 from records import operations
 from records.config import Settings
@@ -13,9 +22,9 @@ from records.errors import CryptoError
 from records.instance import Instance
 from records.models import Attachment, Record, User
 from records.operations import Upload
-from retention import destroy
+from retention import destroy, residue
 from retention import operations as ret
-from retention.models import Batch
+from retention.models import Batch, Certificate
 
 from .conftest import TODAY
 
@@ -34,6 +43,82 @@ def _read_body(inst, serial, user_id):
         return operations.view(s, record, s.get(User, user_id)).content["body"]
 
 
+def _approved_batch(inst, archivist, leader, region, year) -> int:
+    with inst.unit_of_work() as s:
+        batch = s.execute(select(Batch).where(Batch.region_code == region, Batch.year == year)).scalar_one()
+        ret.seal(s, batch, by=s.get(User, archivist.id), today=TODAY)
+        ret.propose(s, batch, by=s.get(User, archivist.id))
+        ret.approve(s, batch, by=s.get(User, leader.id))
+        return batch.id
+
+
+# -- the copy of the database taken before the run ------------------------------------------------
+def _pg_tool(name: str) -> str:
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"),
+                   key=lambda p: int(p.split("/")[4]) if p.split("/")[4].isdigit() else 0)
+    tool = found[-1] if found else shutil.which(name)
+    if tool is None:
+        pytest.skip(f"{name} (PostgreSQL client programs) is not installed")
+    return tool
+
+
+def _libpq(url) -> str:
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+class _Backup:
+    """The database as it was before the run, plus the live key folder (master key included)."""
+
+    def __init__(self, settings, home):
+        self.home, self.pg_name, self.admin = home, None, None
+        (home / "keys").symlink_to(settings.keystore_dir)
+        if settings.is_sqlite:
+            shutil.copy2(settings.home / "xinfang.sqlite3", home / "xinfang.sqlite3")
+            url = f"sqlite:///{home / 'xinfang.sqlite3'}"
+        else:
+            source = make_url(settings.database_url)
+            self.pg_name = "xft_copy_" + uuid.uuid4().hex[:10]
+            self.admin = create_engine(source, isolation_level="AUTOCOMMIT")
+            with self.admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{self.pg_name}"'))
+            target = source.set(database=self.pg_name)
+            dump = home / "before-run.sql"
+            subprocess.run([_pg_tool("pg_dump"), "--no-owner", "-f", str(dump), _libpq(source)],
+                           check=True, capture_output=True, timeout=120)
+            subprocess.run([_pg_tool("psql"), "-q", "-v", "ON_ERROR_STOP=1", "-f", str(dump), _libpq(target)],
+                           check=True, capture_output=True, timeout=120)
+            dump.unlink()   # the test keeps the restored database, not the dump
+            url = target.render_as_string(hide_password=False)
+        self.settings = Settings.from_env({}, home=str(home), database_url=url)
+        self.inst = Instance(self.settings)
+
+    def reopen(self) -> Instance:
+        """A fresh instance on the copy (no key cached in memory from before the run)."""
+        self.inst.close()
+        self.inst = Instance(self.settings)
+        return self.inst
+
+    def close(self):
+        self.inst.close()
+        if self.pg_name:
+            with self.admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{self.pg_name}" WITH (FORCE)'))
+            self.admin.dispose()
+
+
+# -- PostgreSQL relation files ------------------------------------------------------------------
+def _relation_files(inst):
+    """The relation files of the tables a run touches (their TOAST tables and indexes too), or
+    None when the server's data directory cannot be read from here."""
+    with inst.db.engine.connect() as conn:
+        return residue.relation_files(conn, destroy.affected_tables())
+
+
+def _checkpoint(inst):
+    with inst.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("CHECKPOINT"))
+
+
 def test_canaries_and_ciphertext_gone_and_old_copy_cannot_decrypt(inst, settings, make_user, store_letters,
                                                                     tmp_path):
     clerk, archivist, leader = make_user("clerk"), make_user("archivist"), make_user("leader")
@@ -41,28 +126,28 @@ def test_canaries_and_ciphertext_gone_and_old_copy_cannot_decrypt(inst, settings
     serials = store_letters(clerk, 5, region="110112", year=2020, canary=CANARY, uploads=[scan])
     with inst.unit_of_work() as s:
         records = s.execute(select(Record).where(Record.serial.in_(serials))).scalars().all()
-        fragments = [r.document_sealed[20:52] for r in records] + [r.key.wrapped_key[13:45] for r in records]
+        table_fragments = [r.document_sealed[20:52] for r in records] + [r.key.wrapped_key[13:45] for r in records]
+        fragments = list(table_fragments)
         for a in s.execute(select(Attachment).where(Attachment.record_id.in_([r.id for r in records]))).scalars():
             fragments.append(inst.blobs.get(a.uid)[40:72])
             fragments.append(a.filename_sealed[13:45])
-        batch = s.execute(select(Batch).where(Batch.region_code == "110112", Batch.year == 2020)).scalar_one()
-        ret.seal(s, batch, by=s.get(User, archivist.id), today=TODAY)
-        ret.propose(s, batch, by=s.get(User, archivist.id))
-        ret.approve(s, batch, by=s.get(User, leader.id))
-        batch_id = batch.id
-    # the backup: database file (checkpointed) and master key, taken before the run
+    batch_id = _approved_batch(inst, archivist, leader, "110112", 2020)
+    # the backup: database (SQLite checkpointed; PostgreSQL dumped) and master key, before the run
     destroy.compact(inst)
-    copy_home = tmp_path / "backup"
-    copy_home.mkdir()
-    db_file = settings.home / "xinfang.sqlite3"
-    if not settings.is_sqlite:
-        pytest.skip("the file copy of the database is a SQLite test")
-    shutil.copy2(db_file, copy_home / "xinfang.sqlite3")
-    (copy_home / "keys").symlink_to(settings.keystore_dir)   # the live key store, as on the server
-    copy = Instance(Settings.from_env({}, home=str(copy_home),
-                                      database_url=f"sqlite:///{copy_home / 'xinfang.sqlite3'}"))
+    backup_home = tmp_path / "backup"
+    backup_home.mkdir()
+    backup = _Backup(settings, backup_home)
     try:
-        assert CANARY in _read_body(copy, serials[0], clerk.id)   # the backup works before the run
+        assert CANARY in _read_body(backup.inst, serials[0], clerk.id)   # the backup works before the run
+
+        before = None
+        if not settings.is_sqlite:
+            before = _relation_files(inst)
+            if before is not None:
+                # the relation files do hold the ciphertext before the run: the check below can see it
+                _checkpoint(inst)
+                data = b"".join(p.read_bytes() for p in before)
+                assert all(f in data for f in table_fragments)
 
         reports = destroy.run(inst, batch_id=batch_id, today=TODAY)
         assert reports[0].residue_clean and len(reports[0].letters) == 5
@@ -72,7 +157,83 @@ def test_canaries_and_ciphertext_gone_and_old_copy_cannot_decrypt(inst, settings
             for needle in needles:
                 assert needle not in data, f"residue of a destroyed letter in {path}"
 
+        with inst.unit_of_work() as s:
+            cert = s.execute(select(Certificate).where(Certificate.batch_id == batch_id)).scalar_one()
+            verification = json.loads(cert.body)["verification"]
+        assert verification["clean"] and verification["rows_left"] == 0
+        if settings.is_sqlite:
+            assert verification["method"] == "database files"
+        else:
+            assert verification["tables_scanned"] > 5
+            after = _relation_files(inst)
+            if before is None:
+                assert verification["method"] == "database query"
+            else:
+                # VACUUM FULL rewrote the tables: the files scanned now are new ones, without the rows
+                assert verification["method"] == "database query + relation files"
+                assert after and verification["relation_files_scanned"] == len(after)
+                _checkpoint(inst)
+                for path in after:
+                    data = path.read_bytes()
+                    for needle in needles:
+                        assert needle not in data, f"residue of a destroyed letter in {path}"
+
+        # the copy still has every row, and the master key; the batch key is gone
+        copy = backup.reopen()
+        with copy.unit_of_work() as s:
+            assert s.execute(select(Record).where(Record.serial.in_(serials))).scalars().all()
         with pytest.raises(CryptoError):
-            _read_body(Instance(copy.settings), serials[0], clerk.id)
+            _read_body(copy, serials[0], clerk.id)
     finally:
-        copy.close()
+        backup.close()
+
+
+def test_ciphertext_copied_into_another_table_fails_the_check(inst, settings, make_user, store_letters):
+    clerk, archivist, leader = make_user("clerk"), make_user("archivist"), make_user("leader")
+    serials = store_letters(clerk, 2, region="110114", year=2020)
+    survivor = store_letters(clerk, 1, region="110115", year=2021)[0]   # another batch, not destroyed
+    with inst.unit_of_work() as s:
+        leaked = s.execute(select(Record.document_sealed).where(Record.serial == serials[0])).scalar_one()
+    batch_id = _approved_batch(inst, archivist, leader, "110114", 2020)
+    with inst.db.engine.begin() as conn:
+        conn.execute(text("CREATE TABLE leak_copy (id INTEGER PRIMARY KEY, data BYTEA)"))
+        conn.execute(text("INSERT INTO leak_copy (id, data) VALUES (1, :d)"), {"d": leaked})
+    try:
+        reports = destroy.run(inst, batch_id=batch_id, today=TODAY)
+        assert reports[0].residue_clean is False
+        with inst.unit_of_work() as s:
+            cert = s.execute(select(Certificate).where(Certificate.batch_id == batch_id)).scalar_one()
+            verification = json.loads(cert.body)["verification"]
+        assert not verification["clean"] and verification["residue_found"] >= 1
+        assert {h["serial"] for h in verification["residue"]} == {serials[0]}
+        if not settings.is_sqlite:
+            assert "table leak_copy" in {h["file"] for h in verification["residue"]}
+            # a row still keyed by a letter's id is residue too (here: a letter that is alive)
+            with inst.unit_of_work() as s:
+                alive = s.execute(select(Record.id).where(Record.serial == survivor)).scalar_one()
+            check = residue.scan_postgresql(inst.db.engine, residue.Needles(), record_ids=[alive],
+                                            keyed_tables=destroy.keyed_tables(), affected=destroy.affected_tables())
+            assert not check.clean and check.rows_left >= 2   # its row in records and its record_keys row
+            assert {"table records", "table record_keys"} <= {h["file"] for h in check.hits}
+    finally:
+        with inst.db.engine.begin() as conn:
+            conn.execute(text("DROP TABLE leak_copy"))
+        destroy.compact(inst)
+
+
+def test_compaction_waits_for_snapshots_older_than_the_deletions(inst, settings):
+    """PostgreSQL: VACUUM FULL keeps a deleted row while an older snapshot may still see it,
+    so the run waits for such transactions (an app request, a pg_dump) before compacting."""
+    if settings.is_sqlite:
+        pytest.skip("PostgreSQL only: VACUUM FULL keeps rows an older snapshot may still see")
+    reader = inst.db.engine.connect()
+    try:
+        reader.execute(text("BEGIN ISOLATION LEVEL REPEATABLE READ"))
+        reader.execute(text("SELECT count(*) FROM records")).scalar_one()   # takes the snapshot
+        with inst.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("SELECT pg_current_xact_id()"))   # a write committed after the snapshot
+            assert destroy._wait_for_older_snapshots(conn, timeout=0.5) is False
+            reader.rollback()
+            assert destroy._wait_for_older_snapshots(conn, timeout=10) is True
+    finally:
+        reader.close()

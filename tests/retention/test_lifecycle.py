@@ -6,9 +6,9 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from records import operations, sealing
+from records import operations
 from records.errors import AccessDenied, Conflict
-from records.models import Record, RecordKey, User
+from records.models import Record, User
 from retention import destroy, keystore
 from retention import operations as ret
 from retention.certificate import verify

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from sqlalchemy import func, select
 
-from records.models import AuditEntry, Record, RecordExclusion
+from records.models import Record, RecordExclusion
 from tests.conftest import letter_data, login
 
 FIELDS = ["channel", "received_at", "region", "category", "people_count", "subject", "body", "notes",

@@ -7,17 +7,16 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from records import crypto, keys, operations
 from records.config import Settings
 from records.errors import Conflict
 from records.instance import Instance
-from records.models import Record, RecordKey, User
+from records.models import Record
 from records.setup import init_instance
 from tests.conftest import letter_data
 

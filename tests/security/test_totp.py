@@ -6,7 +6,6 @@ import re
 import time
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
 from sqlalchemy import select
 
 from records import totp
@@ -114,3 +113,16 @@ def test_reset_ends_sessions_and_asks_to_enrol_again(strict_app, inst, make_user
         totp.reset(s, s.get(User, leader.id))
     assert client.get("/ledger").status_code == 302
     assert login(client, leader.username).headers["Location"].endswith("/login/enrol")
+
+
+def test_a_wrong_code_while_enrolling_is_explained_not_a_crash(strict_app, make_user):
+    client = strict_app.test_client()
+    leader = make_user("leader")
+    login(client, leader.username)
+    html = client.get("/login/enrol").get_data(as_text=True)
+    secret = _secret_from(html)
+    wrong = f"{(int(totp.current_code(secret)) + 500_000) % 1_000_000:06d}"
+    r = client.post("/login/enrol", data={"code": wrong})
+    assert r.status_code == 422
+    assert "otpauth://totp/" in r.get_data(as_text=True)
+    assert client.get("/ledger").status_code == 302   # still no session

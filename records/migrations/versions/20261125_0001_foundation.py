@@ -148,6 +148,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_records_office_id'), ['office_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_records_received_at'), ['received_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_records_region_code'), ['region_code'], unique=False)
+        batch_op.create_index(batch_op.f('ix_records_repeat_of_id'), ['repeat_of_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_records_registered_by_id'), ['registered_by_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_records_status'), ['status'], unique=False)
 
@@ -262,6 +263,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_records_status'))
         batch_op.drop_index(batch_op.f('ix_records_registered_by_id'))
         batch_op.drop_index(batch_op.f('ix_records_region_code'))
+        batch_op.drop_index(batch_op.f('ix_records_repeat_of_id'))
         batch_op.drop_index(batch_op.f('ix_records_received_at'))
         batch_op.drop_index(batch_op.f('ix_records_office_id'))
         batch_op.drop_index(batch_op.f('ix_records_channel'))

@@ -1,16 +1,16 @@
 """retention: batches, batch letters, holds, destruction runs and their journal, residual
 metadata of destroyed letters, certificates
 
-Revision ID: 20261125_0004
-Revises: 20261125_0001
+Revision ID: 20261125_0003
+Revises: 20261125_0002
 Create Date: 2026-11-25 19:40:00
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '20261125_0004'
-down_revision = '20261125_0001'
+revision = '20261125_0003'
+down_revision = '20261125_0002'
 branch_labels = None
 depends_on = None
 

@@ -1,14 +1,14 @@
 """statistics: monthly term counts (an aggregate, no text); the duty roster
 
-Revision ID: 20261125_0006
-Revises: 20261125_0001
+Revision ID: 20261125_0005
+Revises: 20261125_0004
 Create Date: 2026-11-25 21:30:00
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = '20261125_0006'
-down_revision = '20261125_0001'
+revision = '20261125_0005'
+down_revision = '20261125_0004'
 branch_labels = None
 depends_on = None
 

@@ -1,15 +1,15 @@
 """security: sign-in throttling, TOTP secrets, recovery codes
 
-Revision ID: 20261125_0005
-Revises: 20261125_0001
+Revision ID: 20261125_0004
+Revises: 20261125_0003
 Create Date: 2026-11-25 21:00:00
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '20261125_0005'
-down_revision = '20261125_0001'
+revision = '20261125_0004'
+down_revision = '20261125_0003'
 branch_labels = None
 depends_on = None
 

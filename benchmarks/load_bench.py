@@ -1,0 +1,192 @@
+"""Load benchmark: the production server under mixed traffic from a second process.
+
+Builds a throw-away instance with N letters, starts `xinfang serve` (waitress) on a free
+loopback port, and drives it from this process with C concurrent clients for a bounded
+time: register (POST /api/v1/records), ledger (GET /api/v1/records), search
+(GET /api/v1/search) and record view (GET /api/v1/records/<serial>), through the JSON API
+with bearer tokens. Prints requests/s, p50/p95/p99 per kind, the error count and how often
+the server log says "database is locked". Traffic goes to 127.0.0.1 only and stops by itself.
+
+    .venv/bin/python -m benchmarks.load_bench --records 2000 --clients 32 --seconds 30
+    .venv/bin/python -m benchmarks.load_bench --records 100000 --clients 32 --seconds 60   # full
+
+Targets (issue 8): zero errors and zero "database is locked" at 32 clients; p95 under
+200 ms for ledger and search at 100,000 records.
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+XINFANG = str(Path(sys.executable).with_name("xinfang"))
+QUERIES = ("拖欠工資", "工资", "社保", "欠薪", "養老保險", "勞動合同", "工傷", "公司")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def build_instance(home: Path, records: int, seed: int) -> dict[str, str]:
+    """Create the instance, two API users and ``records`` letters (in this process)."""
+    from records import accounts
+    from records.config import Settings
+    from records.demo import add_demo_records, create_demo_users
+    from records.instance import Instance
+    from records.setup import init_instance
+    from search.indexer import drain
+
+    settings = Settings.from_env({}, home=str(home))
+    init_instance(settings)
+    inst = Instance(settings)
+    with inst.unit_of_work() as s:
+        create_demo_users(s)
+    done = 0
+    started = time.perf_counter()
+    while done < records:
+        step = min(500, records - done)
+        with inst.unit_of_work() as s:
+            add_demo_records(s, step, seed=seed + done)
+        done += step
+        drain(inst)
+        print(f"\r  registered {done}/{records} letters ({time.perf_counter() - started:.0f} s)", end="", flush=True)
+    print()
+    with inst.unit_of_work() as s:
+        tokens = {name: accounts.issue_token(s, accounts.get_user(s, name), label="load benchmark")
+                  for name in ("clerk", "chief")}
+    inst.close()
+    return tokens
+
+
+class Client(threading.Thread):
+    def __init__(self, port: int, tokens: dict[str, str], until: float, seed: int, results: list, serials: list):
+        super().__init__(daemon=True)
+        self.port, self.tokens, self.until = port, tokens, until
+        self.rng = random.Random(seed)
+        self.results, self.serials = results, serials
+
+    def _request(self, conn, kind: str, method: str, path: str, token: str, body: dict | None = None):
+        headers = {"Authorization": f"Bearer {token}"}
+        data = None
+        if body is not None:
+            data = json.dumps(body, ensure_ascii=False).encode()
+            headers["Content-Type"] = "application/json"
+        t0 = time.perf_counter()
+        try:
+            conn.request(method, path, body=data, headers=headers)
+            response = conn.getresponse()
+            payload = response.read()
+            status = response.status
+        except (OSError, http.client.HTTPException):
+            status, payload = 0, b""
+            conn.close()
+        self.results.append((kind, status, (time.perf_counter() - t0) * 1000))
+        return status, payload
+
+    def run(self) -> None:
+        from urllib.parse import quote
+
+        from tests.conftest import letter_data
+
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        while time.perf_counter() < self.until:
+            roll = self.rng.random()
+            if roll < 0.15:
+                status, payload = self._request(conn, "register", "POST", "/api/v1/records", self.tokens["clerk"],
+                                                letter_data(received_at="2026-03-02T10:00"))
+                if status == 201:
+                    self.serials.append(json.loads(payload)["serial"])
+            elif roll < 0.45:
+                page = self.rng.randint(1, 20)
+                self._request(conn, "ledger", "GET", f"/api/v1/records?page={page}&per_page=25", self.tokens["chief"])
+            elif roll < 0.75:
+                q = quote(self.rng.choice(QUERIES))
+                self._request(conn, "search", "GET", f"/api/v1/search?q={q}", self.tokens["chief"])
+            elif self.serials:
+                serial = self.rng.choice(self.serials)
+                self._request(conn, "view", "GET", f"/api/v1/records/{serial}", self.tokens["chief"])
+        conn.close()
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--records", type=int, default=2000, help="letters in the instance before the run")
+    ap.add_argument("--clients", type=int, default=32, help="concurrent clients")
+    ap.add_argument("--seconds", type=float, default=30, help="how long the traffic runs")
+    ap.add_argument("--threads", type=int, default=8, help="waitress threads")
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args(argv)
+
+    home = Path(tempfile.mkdtemp(prefix="xinfang-load-"))
+    print(f"Instance {home}: building {args.records} letters")
+    tokens = build_instance(home, args.records, args.seed)
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("XINFANG_")} | {"XINFANG_HOME": str(home)}
+    log = open(home / "server.log", "w")
+    server = subprocess.Popen([XINFANG, "serve", "--host", "127.0.0.1", "--port", str(port),
+                               "--threads", str(args.threads)], env=env, stdout=log, stderr=subprocess.STDOUT,
+                              cwd=ROOT)
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        # serials to view: the first page of the ledger
+        from records.config import Settings
+        from records.instance import Instance
+        from records.models import Record
+        from sqlalchemy import select
+
+        inst = Instance(Settings.from_env({}, home=str(home)))
+        with inst.unit_of_work() as s:
+            serials = list(s.execute(select(Record.serial).limit(500)).scalars())
+        inst.close()
+        results: list = []
+        until = time.perf_counter() + args.seconds
+        started = time.perf_counter()
+        clients = [Client(port, tokens, until, args.seed + i, results, serials) for i in range(args.clients)]
+        for c in clients:
+            c.start()
+        for c in clients:
+            c.join()
+        elapsed = time.perf_counter() - started
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+    locked = (home / "server.log").read_text(errors="replace").count("database is locked")
+    errors = [r for r in results if r[1] == 0 or r[1] >= 500]
+    print(f"\n{len(results)} requests in {elapsed:.1f} s = {len(results) / elapsed:.1f} req/s, "
+          f"{args.clients} clients, {args.threads} server threads, {args.records} letters")
+    print(f"errors (5xx or connection): {len(errors)}; 'database is locked' in the server log: {locked}")
+    print(f"{'kind':<10}{'count':>8}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}  statuses")
+    for kind in ("register", "ledger", "search", "view"):
+        times = [r[2] for r in results if r[0] == kind]
+        statuses = sorted({r[1] for r in results if r[0] == kind})
+        print(f"{kind:<10}{len(times):>8}{pct(times, 50):>10.1f}{pct(times, 95):>10.1f}{pct(times, 99):>10.1f}  {statuses}")
+    return 1 if errors or locked else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,507 @@
+"""Search benchmark: our encrypted pipeline against plaintext Whoosh and SQLite FTS5, side by
+side, on the same generated corpus and the same queries.
+
+    .venv/bin/python -m benchmarks.search_bench --size 20000          # quick (about 15 minutes)
+    .venv/bin/python -m benchmarks.search_bench --size 100000         # full
+
+Every pipeline runs in a fresh process (so its peak memory is its own) and reports its
+indexing rate (letters/s), p50/p95 query latency, index size on disk and peak RSS:
+
+* ``encrypted``      ours: each letter sealed with its own data key (wrapped by a master
+                     key) → unwrap, decrypt, normalise, bigrams, blind (HMAC) → Whoosh, one
+                     shard per year; queries are parsed, blinded and run on the shards.
+* ``plain-lists``    plaintext Whoosh fed the *same* token lists without decryption or
+                     blinding: the difference to ``encrypted`` is the cost of encryption.
+* ``plain-analyzer`` plaintext Whoosh the usual way: the same bigram analyser as a Whoosh
+                     tokenizer, text given to Whoosh.
+* ``fts5-trigram``   SQLite FTS5 with the trigram tokenizer (C speed), on the same
+                     normalised text. SQLite ≤ 3.44 cannot answer a 2-character substring
+                     from a trigram index: those queries fall back to ``LIKE '%xx%'``, a
+                     scan of the table, reported separately.
+* ``database``       the real thing on an instance: letters registered through
+                     ``records.operations.register`` (setup, not timed as indexing), then
+                     ``xinfang search reindex`` with 1 and 2 processes, registration latency
+                     including the index update (commit + outbox drain, as after a web
+                     request), and the full search service (access filter, facets, re-check,
+                     decryption and highlighting of 20 hits).
+
+Queries: 2 to 6 characters cut from random letters (a third in the other script than the
+letter), petitioners' names and numbers. Not part of the test suite.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import platform
+import resource
+import shutil
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+#: Memory of one Whoosh writer (ours uses the same: one shard writer open at a time).
+LIMIT_MB = 256
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _dir_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file())
+
+
+def _pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    k = (len(values) - 1) * q
+    lo, hi = int(k), min(int(k) + 1, len(values) - 1)
+    return values[lo] + (values[hi] - values[lo]) * (k - lo)
+
+
+def _latency(times: list[float]) -> dict:
+    ms = [t * 1000 for t in times]
+    return {"n": len(ms), "p50_ms": round(_pct(ms, .5), 2), "p95_ms": round(_pct(ms, .95), 2),
+            "mean_ms": round(statistics.mean(ms), 2) if ms else None}
+
+
+def _load(work: Path) -> tuple[list[dict], list[list]]:
+    with open(work / "corpus.jsonl", encoding="utf-8") as fh:
+        docs = [json.loads(line) for line in fh]
+    queries = json.loads((work / "queries.json").read_text(encoding="utf-8"))
+    return docs, queries
+
+
+def _text(d: dict) -> str:
+    return d["subject"] + "\n" + d["body"]
+
+
+def _timed_queries(run, queries, warm: int = 20) -> tuple[list[float], list[int]]:
+    for _kind, q in queries[:warm]:
+        run(q)
+    times, counts = [], []
+    for _kind, q in queries:
+        t = time.perf_counter()
+        n = run(q)
+        times.append(time.perf_counter() - t)
+        counts.append(n)
+    return times, counts
+
+
+def _by_kind(queries, times) -> dict:
+    out = {}
+    for kind in sorted({k for k, _ in queries}):
+        out[kind] = _latency([t for (k, _), t in zip(queries, times) if k == kind])
+    return out
+
+
+# -- pipelines (each runs in a child process) ---------------------------------------------------
+def _whoosh_docs(docs, token_lists, chars_lists):
+    from search.backend import IndexDocument
+
+    for d, toks, chars in zip(docs, token_lists, chars_lists):
+        yield IndexDocument(uid=f"u{d['i']}", record_id=d["i"], serial=f"XF-{d['i']}", year=int(d["received_at"][:4]),
+                            status="registered", channel=d["channel"], region=d["region"], category=d["category"],
+                            office="XFB", received=0, doc_version=1, allowed=frozenset({"chief:all"}),
+                            denied=frozenset(), text=toks, chars=chars)
+
+
+def run_encrypted(work: Path, procs: int) -> dict:
+    """Ours, from sealed letters in memory: unwrap, decrypt, analyse, blind, index; query."""
+    from records import crypto
+    from search import blind, query
+    from search.backend import Access, IndexDocument
+    from search.whoosh_backend import WhooshBackend
+
+    docs, queries = _load(work)
+    ring = crypto.Keyring.generate()
+    sealed = []
+    for d in docs:   # setup: what the database holds (not timed)
+        uid = f"u{d['i']}"
+        dek = crypto.new_key()
+        ref, wrapped = crypto.wrap_data_key(ring, uid, dek)
+        sealed.append((d, uid, ref, wrapped, crypto.seal_json(dek, {"subject": d["subject"], "body": d["body"]},
+                                                               crypto.aad(uid, "document", 1))))
+    sealed.sort(key=lambda x: x[0]["received_at"][:4])   # a reindex reads the database year by year
+    blinder = blind.Blinder(ring.purpose_key("blind-token"))
+    folder = work / f"idx-encrypted-{procs}"
+    shutil.rmtree(folder, ignore_errors=True)
+    backend = WhooshBackend(folder, blinder.key_id, procs=procs, limitmb=LIMIT_MB)
+    del docs
+    t0 = time.perf_counter()
+    loader = backend.bulk_loader()
+    for d, uid, ref, wrapped, blob in sealed:
+        dek = crypto.unwrap_data_key(ring, uid, ref, wrapped)
+        doc = crypto.open_json(dek, blob, crypto.aad(uid, "document", 1))
+        meta = IndexDocument(uid=uid, record_id=d["i"], serial=f"XF-{d['i']}", year=int(d["received_at"][:4]),
+                             status="registered", channel=d["channel"], region=d["region"],
+                             category=d["category"], office="XFB", received=0, doc_version=1,
+                             allowed=frozenset({"chief:all"}), denied=frozenset())
+        # as a reindex does: analysed and blinded here, or by the sub-writers with procs=2
+        loader.add_text(meta, doc["subject"] + "\n" + doc["body"], blinder)
+    loader.commit()
+    seconds = time.perf_counter() - t0
+    out = {"pipeline": f"encrypted (procs={procs})", "letters": len(sealed), "seconds": round(seconds, 1),
+           "letters_per_s": round(len(sealed) / seconds, 1), "index_bytes": _dir_bytes(folder)}
+    if procs == 1:
+        access = Access(principals=frozenset({"chief:all"}))
+
+        def run(q):
+            node = query.compile_query(query.parse(q), blinder, None)
+            return backend.search(node, access, per_page=20, facets=()).total
+
+        times, counts = _timed_queries(run, queries)
+        out.update(query_latency=_latency(times), by_kind=_by_kind(queries, times),
+                   hits_mean=round(statistics.mean(counts), 1))
+        facet_times, _ = _timed_queries(
+            lambda q: backend.search(query.compile_query(query.parse(q), blinder, None), access, per_page=20).total,
+            queries)
+        out["query_latency_with_facets"] = _latency(facet_times)
+    out["peak_rss_mb"] = round(_rss_mb(), 1)
+    return out
+
+
+class _Identity:
+    """A 'blinder' that leaves tokens as they are (the plaintext peers' queries)."""
+
+    @staticmethod
+    def text(tokens):
+        return list(tokens)
+
+    @staticmethod
+    def char_one(ch):
+        return ch
+
+
+def _plain_search(ix_dir: Path):
+    from whoosh import index as windex
+
+    from search import query
+    from search.whoosh_backend import to_whoosh
+
+    ix = windex.open_dir(str(ix_dir))
+    searcher = ix.searcher()
+
+    def run(q):
+        node = query.compile_query(query.parse(q), _Identity, None)
+        results = searcher.search(to_whoosh(node), limit=20)
+        _ = [h["uid"] for h in results]
+        return len(results)
+
+    return run
+
+
+def run_plain_lists(work: Path) -> dict:
+    """Plaintext Whoosh, same schema, same token lists; no decryption, no blinding."""
+    from whoosh import index as windex
+
+    from search import analysis
+    from search.whoosh_backend import _fields_of, make_schema
+
+    docs, queries = _load(work)
+    folder = work / "idx-plain-lists"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    ix = windex.create_in(str(folder), make_schema("plaintext"))
+    t0 = time.perf_counter()
+    w = ix.writer(limitmb=LIMIT_MB)
+    for d in docs:
+        a = analysis.analyse(_text(d))
+        doc = next(_whoosh_docs([d], [a.tokens], [sorted(a.chars)]))
+        w.add_document(**_fields_of(doc))
+    w.commit()
+    seconds = time.perf_counter() - t0
+    times, counts = _timed_queries(_plain_search(folder), queries)
+    return {"pipeline": "plaintext Whoosh, same token lists", "letters": len(docs), "seconds": round(seconds, 1),
+            "letters_per_s": round(len(docs) / seconds, 1), "index_bytes": _dir_bytes(folder),
+            "query_latency": _latency(times), "by_kind": _by_kind(queries, times),
+            "hits_mean": round(statistics.mean(counts), 1), "peak_rss_mb": round(_rss_mb(), 1)}
+
+
+# -- the plaintext peer's analyser: the same normalisation and bigrams, as Whoosh tokenizers ----------
+from whoosh.analysis import Token, Tokenizer  # noqa: E402
+
+
+class Bigrams(Tokenizer):
+    def __call__(self, value, positions=False, chars=False, keeporiginal=False, removestops=True,
+                 start_pos=0, start_char=0, mode="", **kw):
+        from search import analysis
+
+        t = Token(positions, chars, removestops=removestops, mode=mode, **kw)
+        for i, tok in enumerate(analysis.analyse(value).tokens):
+            t.text, t.boost = tok, 1.0
+            if positions:
+                t.pos = start_pos + i
+            yield t
+
+
+class Chars(Tokenizer):
+    def __call__(self, value, positions=False, chars=False, keeporiginal=False, removestops=True,
+                 start_pos=0, start_char=0, mode="", **kw):
+        from search import analysis
+
+        t = Token(positions, chars, removestops=removestops, mode=mode, **kw)
+        for c in sorted(analysis.analyse(value).chars):
+            t.text, t.boost = c, 1.0
+            yield t
+
+
+def run_plain_analyzer(work: Path, procs: int) -> dict:
+    """Plaintext Whoosh the usual way: the bigram analyser as Whoosh tokenizers."""
+    from whoosh import fields, formats, index as windex
+
+    docs, queries = _load(work)
+    schema = fields.Schema(
+        uid=fields.ID(stored=True, unique=True), record_id=fields.STORED(), serial=fields.STORED(),
+        status=fields.ID(stored=True, sortable=True), channel=fields.ID(stored=True, sortable=True),
+        region=fields.ID(stored=True, sortable=True), category=fields.ID(stored=True, sortable=True),
+        year=fields.NUMERIC(int, stored=True, sortable=True),
+        text=fields.TEXT(analyzer=Bigrams(), phrase=True),
+        chars=fields.FieldType(formats.Existence(), Chars(), scorable=True))
+    folder = work / f"idx-plain-analyzer-{procs}"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    ix = windex.create_in(str(folder), schema)
+    t0 = time.perf_counter()
+    w = ix.writer(limitmb=LIMIT_MB, **({"procs": procs, "multisegment": True} if procs > 1 else {}))
+    for d in docs:
+        text = _text(d)
+        w.add_document(uid=f"u{d['i']}", record_id=d["i"], serial=f"XF-{d['i']}", status="registered",
+                       channel=d["channel"], region=d["region"], category=d["category"],
+                       year=int(d["received_at"][:4]), text=text, chars=text)
+    w.commit()
+    seconds = time.perf_counter() - t0
+    out = {"pipeline": f"plaintext Whoosh, analyser in Whoosh (procs={procs})", "letters": len(docs),
+           "seconds": round(seconds, 1), "letters_per_s": round(len(docs) / seconds, 1),
+           "index_bytes": _dir_bytes(folder)}
+    if procs == 1:
+        times, counts = _timed_queries(_plain_search(folder), queries)
+        out.update(query_latency=_latency(times), by_kind=_by_kind(queries, times),
+                   hits_mean=round(statistics.mean(counts), 1))
+    out["peak_rss_mb"] = round(_rss_mb(), 1)
+    return out
+
+
+def run_fts5(work: Path) -> dict:
+    """SQLite FTS5, trigram tokenizer, on the same normalised text."""
+    from search import analysis
+
+    docs, queries = _load(work)
+    path = work / "fts5.sqlite3"
+    for p in (path, Path(str(path) + "-wal"), Path(str(path) + "-shm")):
+        p.unlink(missing_ok=True)
+    db = sqlite3.connect(path)
+    db.execute("CREATE VIRTUAL TABLE docs USING fts5(body, tokenize='trigram')")
+    t0 = time.perf_counter()
+    db.executemany("INSERT INTO docs(rowid, body) VALUES (?, ?)",
+                   ((d["i"] + 1, analysis.normalise(_text(d))) for d in docs))
+    db.commit()
+    seconds = time.perf_counter() - t0
+
+    def run(q):
+        text = analysis.normalise(q)
+        if len(text) >= 3:
+            rows = db.execute("SELECT rowid FROM docs WHERE docs MATCH ? ORDER BY rank LIMIT 20",
+                              ('"' + text.replace('"', '""') + '"',)).fetchall()
+        else:   # a trigram index cannot answer this: LIKE scans the table
+            rows = db.execute("SELECT rowid FROM docs WHERE body LIKE ? LIMIT 20",
+                              ("%" + text.replace("%", "").replace("_", "") + "%",)).fetchall()
+        return len(rows)
+
+    times, counts = _timed_queries(run, queries)
+    two = [t for (k, q), t in zip(queries, times) if len(q) < 3]
+    three = [t for (k, q), t in zip(queries, times) if len(q) >= 3]
+    db.close()
+    return {"pipeline": "SQLite FTS5 trigram", "sqlite": sqlite3.sqlite_version, "letters": len(docs),
+            "seconds": round(seconds, 1), "letters_per_s": round(len(docs) / seconds, 1),
+            "index_bytes": path.stat().st_size, "query_latency": _latency(times), "by_kind": _by_kind(queries, times),
+            "two_char_like_scan": _latency(two), "three_plus_match": _latency(three),
+            "hits_mean": round(statistics.mean(counts), 1), "peak_rss_mb": round(_rss_mb(), 1)}
+
+
+def run_database(work: Path, registrations: int, service_queries: int) -> dict:
+    """An instance: register the corpus, reindex it (1 and 2 processes), then time
+    registration with its index update and the full search service."""
+    from records import accounts, operations
+    from records.config import Settings
+    from records.instance import Instance
+    from records.models import User
+    from records.setup import init_instance
+    from search import indexer, query
+
+    docs, queries = _load(work)
+    home = work / "instance"
+    shutil.rmtree(home, ignore_errors=True)
+    settings = Settings.from_env({}, home=str(home))
+    init_instance(settings)
+    inst = Instance(settings)
+    with inst.unit_of_work() as s:
+        clerk = accounts.create_user(s, "benchclerk", "bench-password-1", ["clerk"], office="XFB").id
+        leader = accounts.create_user(s, "benchleader", "bench-password-1", ["leader"], oversees=["LDJC"]).id
+
+    def raw(d):
+        return {"channel": d["channel"], "received_at": d["received_at"], "region": d["region"],
+                "category": d["category"], "subject": d["subject"][:200], "body": d["body"],
+                "petitioner": {"name": d["petitioner"]["name"], "phone": d["petitioner"]["phone"]}}
+
+    t0 = time.perf_counter()
+    for i in range(0, len(docs), 250):
+        with inst.unit_of_work() as s:
+            user = s.get(User, clerk)
+            for d in docs[i:i + 250]:
+                operations.register(s, raw(d), by=user)
+    setup_s = time.perf_counter() - t0
+    out = {"pipeline": "database (records → reindex)", "letters": len(docs),
+           "register_setup_s": round(setup_s, 1)}
+    for procs in (1, 2):
+        t = time.perf_counter()
+        report = indexer.reindex(inst, procs=procs)
+        seconds = time.perf_counter() - t
+        out[f"reindex_procs{procs}"] = {"seconds": round(seconds, 1),
+                                        "letters_per_s": round(report.indexed / seconds, 1)}
+    out["check_ok"] = indexer.check(inst).ok
+    out["index_bytes"] = _dir_bytes(settings.index_dir)
+    # registration, index update included (what a web request does: commit, then drain)
+    extra = [json.loads(json.dumps(d)) for d in docs[:registrations]]
+    times, upkeep = [], []
+    for d in extra:
+        t = time.perf_counter()
+        with inst.unit_of_work() as s:
+            operations.register(s, raw(d), by=s.get(User, clerk))
+        indexer.drain(inst, wait=2.0, merge=False)   # what the request waits for
+        times.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        indexer.maintain_quietly(inst)               # after the response is sent
+        upkeep.append(time.perf_counter() - t)
+    out["registration_with_index"] = _latency(times)
+    out["segment_upkeep_after_response"] = _latency(upkeep)
+    # the full service: access filter, facets, re-check, decryption and highlighting of 20 hits
+    with inst.unit_of_work() as s:
+        user = s.get(User, leader)
+        _ = user.overseen
+
+    def run(q):
+        with inst.unit_of_work() as s:
+            return query.search(s, s.get(User, leader), q, per_page=20).total
+
+    times, _ = _timed_queries(run, queries[:service_queries], warm=5)
+    out["service_query"] = _latency(times)
+    out["peak_rss_mb"] = round(_rss_mb(), 1)
+    inst.close()
+    return out
+
+
+# -- driver ---------------------------------------------------------------------------------------
+def _child(fn, args, q):
+    sys.path.insert(0, str(ROOT))
+    try:
+        q.put(fn(*args))
+    except BaseException as exc:  # noqa: BLE001 - report, do not hang the parent
+        import traceback
+
+        q.put({"error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc()})
+
+
+def _in_child(fn, *args) -> dict:
+    ctx = mp.get_context("fork")   # Whoosh's multi-process writer forks too
+    q = ctx.Queue()
+    p = ctx.Process(target=_child, args=(fn, args, q))
+    p.start()
+    result = q.get()
+    p.join()
+    return result
+
+
+def _print_table(results: dict) -> None:
+    rows = [("pipeline", "letters/s", "p50 ms", "p95 ms", "index MB", "peak RSS MB")]
+    for r in results["pipelines"]:
+        if "error" in r:
+            rows.append((r.get("pipeline", "?"), "ERROR", "", "", "", ""))
+            continue
+        lat = r.get("query_latency") or r.get("service_query") or {}
+        rate = r.get("letters_per_s") or r.get("reindex_procs1", {}).get("letters_per_s")
+        rows.append((r["pipeline"], f"{rate:.0f}" if rate else "", f"{lat.get('p50_ms', '')}",
+                     f"{lat.get('p95_ms', '')}", f"{r['index_bytes'] / 1e6:.1f}", f"{r['peak_rss_mb']:.0f}"))
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--size", type=int, default=20_000, help="letters (20000 quick, 100000 full)")
+    ap.add_argument("--queries", type=int, default=300)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--registrations", type=int, default=100, help="timed single registrations")
+    ap.add_argument("--service-queries", type=int, default=100)
+    ap.add_argument("--skip-database", action="store_true", help="skip the instance phase (slow to set up)")
+    ap.add_argument("--only", help="comma-separated subset: encrypted1, encrypted2, plain-lists, "
+                                   "plain-analyzer1, plain-analyzer2, fts5, database")
+    ap.add_argument("--workdir", help="keep the indexes here (default: a temporary folder, removed)")
+    ap.add_argument("--json", help="also write the results to this file")
+    args = ap.parse_args(argv)
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.corpus import corpus, queries
+
+    work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="xinfang-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    t = time.perf_counter()
+    with open(work / "corpus.jsonl", "w", encoding="utf-8") as fh:
+        for d in corpus(args.size, seed=args.seed):
+            fh.write(json.dumps(d, ensure_ascii=False) + "\n")
+    qs = queries(args.queries, seed=args.seed, corpus_size=args.size)
+    (work / "queries.json").write_text(json.dumps(qs, ensure_ascii=False), encoding="utf-8")
+    gen_s = time.perf_counter() - t
+    results = {
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
+                    "sqlite": sqlite3.sqlite_version},
+        "corpus": {"letters": args.size, "seed": args.seed, "queries": len(qs), "generated_s": round(gen_s, 1),
+                   "mean_chars": round(statistics.mean(len(json.loads(x)["body"]) for x in
+                                                       open(work / "corpus.jsonl", encoding="utf-8")), 1)},
+        "pipelines": [],
+    }
+    named = {"encrypted1": (run_encrypted, 1), "plain-lists": (run_plain_lists,),
+             "plain-analyzer1": (run_plain_analyzer, 1), "fts5": (run_fts5,), "encrypted2": (run_encrypted, 2),
+             "plain-analyzer2": (run_plain_analyzer, 2),
+             "database": (run_database, args.registrations, args.service_queries)}
+    wanted = [n.strip() for n in args.only.split(",")] if args.only else \
+        [n for n in named if not (args.skip_database and n == "database")]
+    unknown = [n for n in wanted if n not in named]
+    if unknown:
+        ap.error(f"unknown pipelines: {', '.join(unknown)}")
+    plan = [named[n] for n in wanted]
+    for fn, *fargs in plan:
+        print(f"… {fn.__name__}{tuple(fargs) if fargs else ''}", file=sys.stderr, flush=True)
+        r = _in_child(fn, work, *fargs)
+        if "error" in r:
+            print(r["trace"], file=sys.stderr)
+        results["pipelines"].append(r)
+    by = {r.get("pipeline"): r for r in results["pipelines"]}
+    enc, lists = by.get("encrypted (procs=1)"), by.get("plaintext Whoosh, same token lists")
+    ana = by.get("plaintext Whoosh, analyser in Whoosh (procs=1)")
+    ratios = {}
+    for name, peer in (("vs plaintext lists", lists), ("vs plaintext analyser", ana)):
+        if enc and peer and "error" not in enc and "error" not in peer:
+            ratios[name] = {"indexing_rate_ratio": round(enc["letters_per_s"] / peer["letters_per_s"], 2),
+                            "p95_ratio": round(enc["query_latency"]["p95_ms"] / peer["query_latency"]["p95_ms"], 2),
+                            "p50_ratio": round(enc["query_latency"]["p50_ms"] / peer["query_latency"]["p50_ms"], 2)}
+    results["ratios"] = ratios
+    print(json.dumps(results, ensure_ascii=False, indent=1))
+    print()
+    _print_table(results)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
+    if not args.workdir:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

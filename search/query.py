@@ -1,0 +1,584 @@
+"""The query language, and running a search for one user.
+
+Syntax (English operators, any script in the text)::
+
+    拖欠工資                 every letter containing the characters, in either script
+    欠工                     any part of a phrase: two characters or more match as a substring
+    "back pay" 3个月         quoted phrases; words, digits and CJK mixed
+    拖欠 AND 工资 / OR / NOT  boolean operators (a space means AND; -word means NOT word)
+    ( … )                    grouping
+    status:registered channel:letter region:110108 category:labour_wages office:LDJC
+    year:2026  year:2024..2026
+    date:2026-03  date:2026-03-01..2026-03-31  date:..2026-03-31   (the office's local dates)
+
+Prefix, wildcard and fuzzy queries (``工*``, ``工?``, ``pay~``) are refused with a clear
+message: the index holds keyed hashes of whole terms, which cannot be matched by part.
+
+A search re-checks ``policy.can(user, VIEW_CONTENT, record)`` on every hit, decrypts only
+the hits that pass, and audits which records' passages were shown (never the query text).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from records import audit, operations, policy
+from records.catalog import CATEGORIES, CHANNELS
+from records.errors import ValidationError
+from records.instance import instance_of
+from records.models import Record, RecordExclusion, User
+
+from . import analysis, highlight
+from .backend import (
+    FACETS, SORTS, Access, And, CharTerm, Everything, Match, Node, Not, Or, Phrase, Range,
+)
+from .blind import Blinder
+
+log = logging.getLogger("xinfang.search")
+
+MAX_QUERY = 500
+MAX_CLAUSES = 40
+MAX_DEPTH = 12
+MAX_PER_PAGE = 100
+
+FILTER_NAMES = ("status", "channel", "region", "category", "office", "year", "date")
+_ALIASES = {"received": "date"}
+
+WILDCARD_MESSAGE = (
+    "Wildcards and prefix searches (* and ?) are not supported: the index stores keyed hashes of "
+    "whole words and of pairs of characters, so it can only find exact words and exact runs of "
+    "characters. Type the characters themselves: any part of a Chinese phrase of two characters or "
+    "more is found as it is (欠工 finds 拖欠工資). To search for a literal * or ?, put it in quotes.")
+FUZZY_MESSAGE = (
+    "Fuzzy searches (~) are not supported: the index stores keyed hashes of whole terms, which "
+    "cannot be compared for similarity. Type the exact word or characters.")
+
+
+def _q_error(message: str) -> ValidationError:
+    return ValidationError(message, fields={"q": message})
+
+
+# -- the parse tree (plain text, before blinding) ------------------------------------------
+@dataclass(frozen=True)
+class PText:
+    text: str
+
+
+@dataclass(frozen=True)
+class PFilter:
+    name: str
+    value: str
+
+
+@dataclass(frozen=True)
+class PBool:
+    op: str  # "and" | "or"
+    items: tuple
+
+
+@dataclass(frozen=True)
+class PNot:
+    item: object
+
+
+# -- lexing ----------------------------------------------------------------------------------
+#: Characters that are punctuation in Chinese text although NFKC would turn them into
+#: query syntax: full-width ？ ＊ ～ stay plain punctuation.
+_PRE = str.maketrans({"？": "。", "＊": "。", "～": "。", "“": '"', "”": '"', "「": '"', "」": '"',
+                      "『": '"', "』": '"', "＂": '"'})
+_FIELD_RE = re.compile(r"^([A-Za-z_]+):(.*)$", re.S)
+_FUZZY_RE = re.compile(r"~\d*(\.\d+)?$")
+
+
+@dataclass
+class _Tok:
+    kind: str   # word, phrase, filter, and, or, not, lparen, rparen
+    value: str = ""
+    extra: str = ""
+
+
+def _lex(text: str) -> list[_Tok]:
+    text = unicodedata.normalize("NFKC", text.translate(_PRE))
+    toks: list[_Tok] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch.isspace():
+            i += 1
+            continue
+        if ch == "(":
+            toks.append(_Tok("lparen"))
+            i += 1
+            continue
+        if ch == ")":
+            toks.append(_Tok("rparen"))
+            i += 1
+            continue
+        if ch == '"':
+            end = text.find('"', i + 1)
+            if end < 0:
+                raise _q_error("A quotation mark is not closed.")
+            toks.append(_Tok("phrase", text[i + 1:end]))
+            i = end + 1
+            continue
+        j = i
+        while j < n and not text[j].isspace() and text[j] not in '()"':
+            j += 1
+        word = text[i:j]
+        # a filter's value may be quoted: status:"registered"
+        if word.endswith(":") and j < n and text[j] == '"' and _FIELD_RE.match(word):
+            end = text.find('"', j + 1)
+            if end < 0:
+                raise _q_error("A quotation mark is not closed.")
+            word = word + text[j + 1:end]
+            j = end + 1
+        i = j
+        toks.append(_word_token(word))
+    return toks
+
+
+def _word_token(word: str) -> _Tok:
+    if word in ("AND", "&&"):
+        return _Tok("and")
+    if word in ("OR", "||"):
+        return _Tok("or")
+    if word == "NOT":
+        return _Tok("not")
+    m = _FIELD_RE.match(word)
+    if m and m.group(2):
+        name = m.group(1).lower()
+        name = _ALIASES.get(name, name)
+        if name not in FILTER_NAMES:
+            raise _q_error(f"Unknown filter '{m.group(1)}:'. Filters: " + ", ".join(f"{f}:" for f in FILTER_NAMES)
+                           + ". To search for the text itself, put it in quotes.")
+        if "*" in m.group(2) or "?" in m.group(2):
+            raise _q_error(WILDCARD_MESSAGE)
+        return _Tok("filter", m.group(2), name)
+    if word.startswith("-") and len(word) > 1 and not word[1:2].isdigit():
+        inner = _word_token(word[1:])
+        if inner.kind in ("word", "filter"):
+            return _Tok("not_" + inner.kind, inner.value, inner.extra)
+    if "*" in word or "?" in word:
+        raise _q_error(WILDCARD_MESSAGE)
+    if _FUZZY_RE.search(word):
+        raise _q_error(FUZZY_MESSAGE)
+    return _Tok("word", word)
+
+
+# -- parsing ---------------------------------------------------------------------------------
+class _Parser:
+    def __init__(self, toks: list[_Tok]):
+        self.toks = toks
+        self.i = 0
+        self.clauses = 0
+
+    def peek(self) -> _Tok | None:
+        return self.toks[self.i] if self.i < len(self.toks) else None
+
+    def take(self) -> _Tok:
+        tok = self.toks[self.i]
+        self.i += 1
+        return tok
+
+    def parse(self):
+        node = self.or_expr(0)
+        if self.peek() is not None:
+            tok = self.peek()
+            raise _q_error("A closing parenthesis has no opening one." if tok.kind == "rparen"
+                           else "The query could not be read; check the operators and parentheses.")
+        return node
+
+    def or_expr(self, depth: int):
+        items = [self.and_expr(depth)]
+        while self.peek() is not None and self.peek().kind == "or":
+            self.take()
+            items.append(self.and_expr(depth))
+            if items[0] is None or items[-1] is None:
+                raise _q_error("OR needs something on both sides.")
+        items = [x for x in items if x is not None]
+        if not items:
+            return None
+        return items[0] if len(items) == 1 else PBool("or", tuple(items))
+
+    def and_expr(self, depth: int):
+        items = []
+        while True:
+            tok = self.peek()
+            if tok is None or tok.kind in ("or", "rparen"):
+                break
+            if tok.kind == "and":
+                self.take()
+                if self.peek() is None or self.peek().kind in ("or", "rparen", "and"):
+                    raise _q_error("AND needs something on both sides.")
+                continue
+            items.append(self.unary(depth))
+        items = [x for x in items if x is not None]
+        if not items:
+            return None
+        return items[0] if len(items) == 1 else PBool("and", tuple(items))
+
+    def unary(self, depth: int):
+        if depth > MAX_DEPTH:
+            raise _q_error("The query is nested too deeply.")
+        tok = self.take()
+        if tok.kind == "not":
+            nxt = self.peek()
+            if nxt is None or nxt.kind in ("or", "and", "rparen"):
+                raise _q_error("NOT needs something after it.")
+            inner = self.unary(depth + 1)
+            return PNot(inner) if inner is not None else None
+        if tok.kind == "lparen":
+            inner = self.or_expr(depth + 1)
+            if self.peek() is None or self.peek().kind != "rparen":
+                raise _q_error("A parenthesis is not closed.")
+            self.take()
+            return inner
+        if tok.kind == "rparen":
+            raise _q_error("A closing parenthesis has no opening one.")
+        if tok.kind == "or":
+            raise _q_error("OR needs something on both sides.")
+        self.clauses += 1
+        if self.clauses > MAX_CLAUSES:
+            raise _q_error(f"The query has too many parts (at most {MAX_CLAUSES}).")
+        if tok.kind in ("word", "phrase"):
+            return PText(tok.value)
+        if tok.kind == "filter":
+            return PFilter(tok.extra, tok.value)
+        if tok.kind == "not_word":
+            return PNot(PText(tok.value))
+        if tok.kind == "not_filter":
+            return PNot(PFilter(tok.extra, tok.value))
+        raise _q_error("The query could not be read.")  # pragma: no cover
+
+
+def parse(text: str):
+    """The parse tree of a query (None for an empty query)."""
+    if not isinstance(text, str):
+        raise _q_error("The query must be text.")
+    if len(text) > MAX_QUERY:
+        raise _q_error(f"The query is too long (at most {MAX_QUERY} characters).")
+    if any(unicodedata.category(c) == "Cc" and c not in "\t\n\r" for c in text):
+        raise _q_error("The query contains control characters.")
+    return _Parser(_lex(text)).parse()
+
+
+# -- filters -----------------------------------------------------------------------------
+def known_statuses() -> tuple[str, ...] | None:
+    """The workflow's states, when the workflow module names them."""
+    try:
+        from records import workflow  # noqa: PLC0415 - optional, provided by the workflow
+    except ImportError:
+        return None
+    for name in ("STATES", "STATUSES"):
+        states = getattr(workflow, name, None)
+        if states:
+            return tuple(states)
+    return None
+
+
+def _parse_day(value: str, *, end: bool) -> dt.date:
+    """2026, 2026-03 or 2026-03-01; the first (or, with ``end``, the last) day it names."""
+    m = re.fullmatch(r"(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?", value)
+    if not m:
+        raise ValueError(value)
+    year, month, day = int(m.group(1)), m.group(2), m.group(3)
+    if day is not None:
+        return dt.date(year, int(month), int(day))
+    if month is not None:
+        first = dt.date(year, int(month), 1)
+        if not end:
+            return first
+        nxt = dt.date(year + (first.month == 12), first.month % 12 + 1, 1)
+        return nxt - dt.timedelta(days=1)
+    return dt.date(year, 12, 31) if end else dt.date(year, 1, 1)
+
+
+def _day_start(day: dt.date, tz: ZoneInfo) -> int:
+    return int(dt.datetime.combine(day, dt.time(0), tzinfo=tz).timestamp())
+
+
+def date_range(low: dt.date | None, high: dt.date | None, tz: ZoneInfo) -> Range:
+    """Received between two local dates, inclusive."""
+    lo = _day_start(low, tz) if low else None
+    hi = _day_start(high + dt.timedelta(days=1), tz) - 1 if high else None
+    return Range("received", lo, hi)
+
+
+def filter_node(name: str, value: str, tz: ZoneInfo) -> Node:
+    """One filter as a query node; ValidationError naming the filter when the value is bad."""
+    value = value.strip()
+
+    def bad(message: str) -> ValidationError:
+        return ValidationError(f"{name}: {message}", fields={"q": f"{name}: {message}", name: message})
+
+    if name == "status":
+        states = known_statuses()
+        if not re.fullmatch(r"[a-z_]{1,32}", value) or (states is not None and value not in states):
+            raise bad("Unknown status." + (" Use one of: " + ", ".join(states) + "." if states else ""))
+        return Match("status", value)
+    if name == "channel":
+        if value not in CHANNELS:
+            raise bad("Unknown channel. Use one of: " + ", ".join(CHANNELS) + ".")
+        return Match("channel", value)
+    if name == "category":
+        if value not in CATEGORIES:
+            raise bad("Unknown category. Use one of: " + ", ".join(CATEGORIES) + ".")
+        return Match("category", value)
+    if name == "region":
+        if not re.fullmatch(r"\d{6}", value):
+            raise bad("A region is a 6-digit code, e.g. 110108.")
+        return Match("region", value)
+    if name == "office":
+        if not re.fullmatch(r"[A-Za-z0-9-]{1,32}", value):
+            raise bad("An office is its code, e.g. LDJC.")
+        return Match("office", value.upper())
+    if name == "year":
+        m = re.fullmatch(r"(\d{4})?(\.\.)?(\d{4})?", value)
+        if not value or not m or (m.group(2) is None and m.group(3) is not None):
+            raise bad("A year is like 2026, or a range like 2024..2026.")
+        lo = int(m.group(1)) if m.group(1) else None
+        hi = int(m.group(3)) if m.group(3) else (lo if m.group(2) is None else None)
+        if lo is not None and hi is not None and lo > hi:
+            raise bad("The range starts after it ends.")
+        return Match("year", lo) if m.group(2) is None else Range("year", lo, hi)
+    if name == "date":
+        low_s, sep, high_s = value.partition("..")
+        try:
+            low = _parse_day(low_s, end=False) if low_s else None
+            high = _parse_day(high_s if sep else low_s, end=True) if (high_s or not sep) else None
+        except ValueError:
+            raise bad("Use a date like 2026-03-01, a month like 2026-03, a year, or a range a..b.") from None
+        if low is None and high is None:
+            raise bad("Give at least one end of the range.")
+        if low and high and low > high:
+            raise bad("The range starts after it ends.")
+        return date_range(low, high, tz)
+    raise bad("Unknown filter.")  # pragma: no cover
+
+
+#: Form and API parameters that are filters, and the query filter each one means.
+PARAM_FILTERS = ("status", "channel", "region", "category", "office", "year")
+
+
+def filters_from_params(params, tz: ZoneInfo) -> tuple[list[Node], dict[str, str]]:
+    """Filters given as separate parameters (the search form, the API): nodes, and the
+    values that were applied (to show them back)."""
+    nodes, applied = [], {}
+    for name in PARAM_FILTERS:
+        value = params.get(name)
+        if value in (None, ""):
+            continue
+        if not isinstance(value, str) or len(value) > 40:
+            raise ValidationError(f"{name}: Invalid value.", fields={name: "Invalid value."})
+        nodes.append(filter_node(name, value, tz))
+        applied[name] = value
+    low, high = params.get("date_from") or "", params.get("date_to") or ""
+    if low or high:
+        try:
+            lo = dt.date.fromisoformat(low) if low else None
+            hi = dt.date.fromisoformat(high) if high else None
+        except (TypeError, ValueError):
+            raise ValidationError("Use dates like 2026-03-01.",
+                                  fields={"date_from" if low else "date_to": "Use a date like 2026-03-01."}) from None
+        if lo and hi and lo > hi:
+            raise ValidationError("The end date is before the start date.",
+                                  fields={"date_to": "Must not be before the start date."})
+        nodes.append(date_range(lo, hi, tz))
+        applied.update({k: v for k, v in (("date_from", low), ("date_to", high)) if v})
+    return nodes, applied
+
+
+# -- compiling (blinding) ------------------------------------------------------------------------
+@dataclass
+class Terms:
+    """The positive text terms of a query, in plaintext, for highlighting decrypted hits."""
+
+    phrases: list[tuple[str, ...]] = field(default_factory=list)
+    chars: set[str] = field(default_factory=set)
+
+
+def text_node(text: str, blinder: Blinder, terms: Terms | None) -> Node | None:
+    """A text term as blind nodes: a phrase over its tokens, with a lone CJK character at
+    either end of a mixed term matched through the character field (it may be the edge of a
+    longer run in the letter)."""
+    units = analysis.units(analysis.normalise(text))
+    if not units:
+        return None
+    if len(units) == 1 and units[0].kind == analysis.CHAR:
+        if terms is not None:
+            terms.chars.add(units[0].tokens[0])
+        return CharTerm(blinder.char_one(units[0].tokens[0]))
+    edge_chars = []
+    if units[0].kind == analysis.CHAR:
+        edge_chars.append(units.pop(0).tokens[0])
+    if units and units[-1].kind == analysis.CHAR:
+        edge_chars.append(units.pop().tokens[0])
+    tokens = tuple(t for u in units for t in u.tokens)
+    parts: list[Node] = []
+    if tokens:
+        parts.append(Phrase(tuple(blinder.text(tokens))))
+        if terms is not None:
+            terms.phrases.append(tokens)
+    for ch in edge_chars:
+        parts.append(CharTerm(blinder.char_one(ch)))
+        if terms is not None:
+            terms.chars.add(ch)
+    return parts[0] if len(parts) == 1 else And(tuple(parts))
+
+
+def compile_query(tree, blinder: Blinder, tz: ZoneInfo, terms: Terms | None = None) -> Node | None:
+    """The backend query of a parse tree; ``terms`` collects what to highlight."""
+
+    def walk(node, positive: bool):
+        if node is None:
+            return None
+        if isinstance(node, PText):
+            return text_node(node.text, blinder, terms if positive else None)
+        if isinstance(node, PFilter):
+            return filter_node(node.name, node.value, tz)
+        if isinstance(node, PNot):
+            inner = walk(node.item, not positive)
+            return Not(inner) if inner is not None else None
+        if isinstance(node, PBool):
+            items = tuple(x for x in (walk(i, positive) for i in node.items) if x is not None)
+            if not items:
+                return None
+            if len(items) == 1:
+                return items[0]
+            return And(items) if node.op == "and" else Or(items)
+        raise TypeError(node)  # pragma: no cover
+
+    out = walk(tree, True)
+    if isinstance(out, Not):
+        out = And((Everything(), out))
+    return out
+
+
+def has_text(tree) -> bool:
+    if isinstance(tree, PText):
+        return True
+    if isinstance(tree, PNot):
+        return has_text(tree.item)
+    if isinstance(tree, PBool):
+        return any(has_text(i) for i in tree.items)
+    return False
+
+
+# -- running a search --------------------------------------------------------------------------
+@dataclass
+class SearchHit:
+    record: Record
+    score: float | None
+    #: HTML (escaped, with <mark>) of the subject and of a passage of the body.
+    subject_html: str
+    snippet_html: str
+
+
+@dataclass
+class SearchResults:
+    total: int
+    page: int
+    per_page: int
+    hits: list[SearchHit]
+    facets: dict[str, dict[str, int]]
+    applied: dict[str, str]
+    sort: str
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def access_for(session: Session, user: User) -> Access:
+    """The principals of ``user``, plus the records refused to them read from the database
+    (so a new exclusion holds before the index has caught up with it)."""
+    excluded = session.execute(
+        select(Record.uid).join(RecordExclusion, RecordExclusion.record_id == Record.id)
+        .where(RecordExclusion.user_id == user.id)).scalars().all()
+    return Access(principals=frozenset(policy.user_principals(user, policy.VIEW_CONTENT)),
+                  denied=frozenset({policy.user_denial(user)}), excluded_uids=frozenset(excluded))
+
+
+def search(session: Session, user: User, q: str = "", *, params=None, sort: str = "relevance", page: int = 1,
+           per_page: int = 20, address: str = "") -> SearchResults:
+    """Search the letters ``user`` may read. ``params`` holds form/API filters
+    (status, channel, region, category, office, year, date_from, date_to)."""
+    from .indexer import service
+
+    policy.require(user, policy.SEARCH)
+    tz = ZoneInfo(instance_of(session).settings.timezone)
+    if sort not in SORTS:
+        raise ValidationError("Unknown sort order.", fields={"sort": "Use one of: " + ", ".join(SORTS) + "."})
+    try:
+        page, per_page = int(page), int(per_page)
+    except (TypeError, ValueError):
+        raise ValidationError("page and per_page must be whole numbers.", fields={"page": "Must be a whole number."}) \
+            from None
+    if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
+        raise ValidationError(f"page starts at 1; per_page is 1 to {MAX_PER_PAGE}.",
+                              fields={"page": "Out of range."})
+    if page > 500:
+        raise ValidationError("Narrow the search instead of paging this far.", fields={"page": "At most 500."})
+    q = q or ""
+    tree = parse(q)
+    filter_nodes, applied = filters_from_params(params or {}, tz)
+    svc = service(instance_of(session))
+    terms = Terms()
+    node = compile_query(tree, svc.blinder, tz, terms)
+    if tree is not None and node is None:
+        raise _q_error("The query has no words or characters to search for.")
+    if node is None and not filter_nodes:
+        raise _q_error("Type something to search for, or choose a filter.")
+    parts = ([node] if node is not None else []) + filter_nodes
+    full = parts[0] if len(parts) == 1 else And(tuple(parts))
+    if sort == "relevance" and not has_text(tree):
+        sort = "newest"
+    result = svc.backend.search(full, access_for(session, user), sort=sort, page=page, per_page=per_page,
+                                facets=FACETS)
+    hits = _authorised_hits(session, user, result.hits, terms, sort)
+    audit.record(session, "search.query", actor=user, address=address,
+                 detail={"total": result.total, "page": page, "shown": [h.record.serial for h in hits],
+                         "filters": sorted(set(applied) | _filter_names(tree))})
+    return SearchResults(total=result.total, page=page, per_page=per_page, hits=hits, facets=result.facets,
+                         applied=applied, sort=sort)
+
+
+def _filter_names(tree) -> set[str]:
+    if isinstance(tree, PFilter):
+        return {tree.name}
+    if isinstance(tree, PNot):
+        return _filter_names(tree.item)
+    if isinstance(tree, PBool):
+        return set().union(*(_filter_names(i) for i in tree.items))
+    return set()
+
+
+def _authorised_hits(session: Session, user: User, hits, terms: Terms, sort: str) -> list[SearchHit]:
+    """Load the hits' records, re-check access on each, and highlight the ones that pass."""
+    if not hits:
+        return []
+    records = {r.uid: r for r in session.execute(
+        select(Record).where(Record.uid.in_([h.uid for h in hits])).options(selectinload(Record.key))).scalars()}
+    out, refused = [], 0
+    for h in hits:
+        record = records.get(h.uid)
+        if record is None or not policy.can(user, policy.VIEW_CONTENT, record):
+            refused += 1
+            continue
+        doc = operations.document(session, record)
+        out.append(SearchHit(
+            record=record, score=round(h.score, 4) if sort == "relevance" else None,
+            subject_html=highlight.mark(doc.get("subject", ""), terms),
+            snippet_html=highlight.snippet("\n".join(x for x in (doc.get("body", ""), doc.get("notes", "")) if x),
+                                           terms)))
+    if refused:
+        log.warning("search: %d hit(s) refused on re-check; the index is behind the database "
+                    "(run 'xinfang search sync')", refused)
+    return out

@@ -1,0 +1,727 @@
+"""The embedded search backend: Whoosh indexes on disk, one shard per year.
+
+Layout of ``settings.index_dir``::
+
+    CURRENT            the generation in use ("gen-3"), replaced atomically by a rebuild
+    gen-3/meta.json    format and the id (never the value) of the blind-token key
+    gen-3/y2025/       one Whoosh index per year of receipt
+    gen-3/y2026/
+    .writer.lock       held by the one writer (see ``indexer.writer_lock``)
+
+Sharding by year keeps a purge bounded: destroying a (region, year) batch rewrites the
+segments of that year's shard that hold deleted documents, never the whole archive.
+
+Only lists of blind tokens are ever given to Whoosh; the schema's analyzer refuses a
+string, so no plaintext can reach the index, its temporary posting runs, or the job files
+of a multi-process writer. The analyzer keeps the key *id*, so an index built with another
+key is detected instead of silently finding nothing.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import math
+import os
+import re
+import shutil
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from whoosh import fields, formats, index as windex, query as wq, sorting
+from whoosh.analysis import Token, Tokenizer
+from whoosh.idsets import BitSet
+from whoosh.reading import MultiReader, SegmentReader
+from whoosh.searching import Searcher
+from whoosh.writing import NO_MERGE
+
+from records.errors import XinfangError
+
+from .backend import (
+    FACETS, Access, And, BulkLoader, CharTerm, Everything, Hit, HitPage, IndexDocument, Match, Node,
+    Not, Or, Phrase, PurgeReport, Range, SearchBackend, TextTerm,
+)
+
+FORMAT = 1
+INDEX_NAME = "MAIN"
+_SHARD_RE = re.compile(r"^y(\d{4})$")
+_GEN_RE = re.compile(r"^gen-(\d+)$")
+_TOC_RE = re.compile(r"^_" + INDEX_NAME + r"_(\d+)\.toc$")
+
+
+class IndexKeyMismatch(XinfangError):
+    """The index on disk was built with another blind-token key (another instance's, or
+    before the master keyring was replaced): it must be rebuilt with ``xinfang search reindex``."""
+
+    status = 503
+
+
+#: Keys of multi-process rebuilds in progress, by blind-key id: (hand-off key, blinder). A
+#: forked sub-writer inherits them with its parent's memory; nothing of them reaches a file.
+_HANDOFF: dict[str, tuple[bytes, object]] = {}
+HANDOFF_PREFIX = "\x00xinfang-handoff:"
+_HANDOFF_AAD = b"xinfang/search/handoff"
+#: The last hand-off opened in this process: both blind fields of a document read it.
+_LAST_OPENED: list = [None, None]
+
+
+def seal_handoff(key_id: str, text: str) -> str:
+    """``text`` encrypted under the rebuild's in-memory hand-off key, as a field value for a
+    sub-writer (its job file then holds ciphertext only)."""
+    from records.crypto import seal
+
+    key = _HANDOFF[key_id][0]
+    return HANDOFF_PREFIX + base64.b64encode(seal(key, text.encode("utf-8"), _HANDOFF_AAD)).decode("ascii")
+
+
+def _open_handoff(key_id: str, value: str):
+    if _LAST_OPENED[0] == value:
+        return _LAST_OPENED[1]
+    from records.crypto import open_sealed
+
+    from . import analysis
+
+    key = _HANDOFF[key_id][0]
+    text = open_sealed(key, base64.b64decode(value[len(HANDOFF_PREFIX):]), _HANDOFF_AAD).decode("utf-8")
+    analysed = analysis.analyse(text)
+    _LAST_OPENED[:] = [value, analysed]
+    return analysed
+
+
+class BlindTokensOnly(Tokenizer):
+    """The analyzer of the blind fields: holds the key id, never a key. It accepts the lists
+    of blind tokens built by ``search.blind`` (Whoosh indexes lists without calling it) and,
+    inside a multi-process rebuild, a hand-off value it decrypts, analyses and blinds in the
+    sub-writer's memory. Anything else, plain text above all, is refused."""
+
+    def __init__(self, key_id: str, field: str = "text"):
+        self.key_id = key_id
+        self.field = field
+
+    def __eq__(self, other):
+        return isinstance(other, BlindTokensOnly) and other.key_id == self.key_id \
+            and getattr(other, "field", "text") == getattr(self, "field", "text")
+
+    def __call__(self, value, positions=False, chars=False, keeporiginal=False, removestops=True,
+                 start_pos=0, start_char=0, mode="", **kwargs):
+        if not (isinstance(value, str) and value.startswith(HANDOFF_PREFIX) and self.key_id in _HANDOFF):
+            raise TypeError("the search index accepts lists of blind tokens only, never text")
+        blinder = _HANDOFF[self.key_id][1]
+        analysed = _open_handoff(self.key_id, value)
+        if getattr(self, "field", "text") == "chars":
+            tokens = blinder.chars(sorted(analysed.chars))
+        else:
+            tokens = blinder.text(analysed.tokens)
+        t = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        for i, tok in enumerate(tokens):
+            t.text, t.boost = tok, 1.0
+            if positions:
+                t.pos = start_pos + i
+            yield t
+
+
+def make_schema(key_id: str) -> fields.Schema:
+    return fields.Schema(
+        uid=fields.ID(stored=True, unique=True),
+        record_id=fields.STORED(),
+        serial=fields.STORED(),
+        doc_version=fields.STORED(),
+        status=fields.ID(stored=True, sortable=True),
+        channel=fields.ID(stored=True, sortable=True),
+        region=fields.ID(stored=True, sortable=True),
+        category=fields.ID(stored=True, sortable=True),
+        office=fields.ID(stored=True, sortable=True),
+        year=fields.NUMERIC(int, stored=True, sortable=True),
+        received=fields.NUMERIC(int, bits=64, stored=True, sortable=True),
+        allowed=fields.KEYWORD(stored=True),
+        denied=fields.KEYWORD(stored=True),
+        text=fields.TEXT(analyzer=BlindTokensOnly(key_id, "text"), phrase=True),
+        chars=fields.FieldType(formats.Existence(), BlindTokensOnly(key_id, "chars"), scorable=True),
+    )
+
+
+def _fields_of(doc: IndexDocument) -> dict:
+    out = {
+        "uid": doc.uid, "record_id": doc.record_id, "serial": doc.serial, "doc_version": doc.doc_version,
+        "status": doc.status, "channel": doc.channel, "region": doc.region, "category": doc.category,
+        "office": doc.office, "year": doc.year, "received": doc.received,
+        "allowed": " ".join(sorted(doc.allowed)), "denied": " ".join(sorted(doc.denied)),
+    }
+    # Whoosh indexes a list without calling the analyzer; an empty list is simply left out.
+    if doc.text:
+        out["text"] = doc.text
+    if doc.chars:
+        out["chars"] = doc.chars
+    return out
+
+
+#: Segments of similar size are merged once there are this many of them (log-structured).
+TIER_FACTOR = 10
+
+
+def _tier(segment) -> int:
+    return int(math.log(max(segment.doc_count_all(), 1), TIER_FACTOR))
+
+
+def _tiers_to_merge(segments) -> list:
+    tiers: dict[int, list] = {}
+    for seg in segments:
+        tiers.setdefault(_tier(seg), []).append(seg)
+    return [seg for segs in tiers.values() if len(segs) >= TIER_FACTOR for seg in segs]
+
+
+def TIERED(writer, segments):
+    """Merge policy: merge the segments of a size tier (1-9, 10-99, 100-999… documents) once
+    it holds ``TIER_FACTOR`` of them, so a shard keeps few segments and each document is
+    rewritten a logarithmic number of times; large merges are rare and bounded by the shard."""
+    merge = _tiers_to_merge(segments)
+    for seg in merge:
+        reader = SegmentReader(writer.storage, writer.schema, seg, codec=writer.codec)
+        writer.add_reader(reader)
+        reader.close()
+    return [seg for seg in segments if seg not in merge]
+
+
+def PURGE_DELETED(writer, segments):
+    """Merge policy: rewrite every segment holding deleted documents (so their terms and
+    stored fields are physically gone) and keep the others as they are."""
+    keep = []
+    for seg in segments:
+        if seg.has_deletions():
+            reader = SegmentReader(writer.storage, writer.schema, seg, codec=writer.codec)
+            writer.add_reader(reader)
+            reader.close()
+        else:
+            keep.append(seg)
+    return keep
+
+
+def to_whoosh(node: Node):
+    """The Whoosh query of a backend-neutral query tree."""
+    if isinstance(node, Everything):
+        return wq.Every()
+    if isinstance(node, TextTerm):
+        return wq.Term("text", node.token)
+    if isinstance(node, Phrase):
+        if len(node.tokens) == 1:
+            return wq.Term("text", node.tokens[0])
+        return wq.Phrase("text", list(node.tokens))
+    if isinstance(node, CharTerm):
+        return wq.Term("chars", node.token)
+    if isinstance(node, Match):
+        if node.field in ("year", "received"):
+            return wq.NumericRange(node.field, int(node.value), int(node.value))
+        return wq.Term(node.field, str(node.value))
+    if isinstance(node, Range):
+        return wq.NumericRange(node.field, node.low, node.high)
+    if isinstance(node, And):
+        return wq.And([to_whoosh(n) for n in node.items])
+    if isinstance(node, Or):
+        return wq.Or([to_whoosh(n) for n in node.items])
+    if isinstance(node, Not):
+        return wq.And([wq.Every(), wq.Not(to_whoosh(node.item))])
+    raise TypeError(f"unknown query node {node!r}")
+
+
+def _shard_name(year: int) -> str:
+    return f"y{int(year):04d}"
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+class WhooshBackend(SearchBackend):
+    #: Documents per sub-writer job file when several processes build an index.
+    BULK_BATCH = 256
+
+    def __init__(self, root: Path, key_id: str, *, procs: int = 1, limitmb: int = 256):
+        self.root = Path(root)
+        self.key_id = key_id
+        self.procs = max(1, int(procs))
+        self.limitmb = limitmb
+        self._schema = make_schema(key_id)
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        #: The generation whose meta.json was last found to match this key.
+        self._checked: str | None = None
+        #: Bumped after every write in this process, so cached searchers refresh at once.
+        self._epoch = 0
+
+    # -- layout ------------------------------------------------------------------------
+    def _generation(self) -> Path:
+        """The generation folder in use, created (empty) on first use."""
+        current = self.root / "CURRENT"
+        try:
+            name = current.read_text().strip()
+        except FileNotFoundError:
+            name = ""
+        if not _GEN_RE.match(name) or not (self.root / name).is_dir():
+            with self._lock:
+                self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+                try:
+                    name = current.read_text().strip()
+                except FileNotFoundError:
+                    name = ""
+                if not _GEN_RE.match(name) or not (self.root / name).is_dir():
+                    name = self._new_generation_name()
+                    self._init_generation(self.root / name)
+                    _write_atomic(current, name)
+        gen = self.root / name
+        if self._checked != name:
+            self._check_meta(gen)
+            self._checked = name
+        return gen
+
+    def _new_generation_name(self) -> str:
+        numbers = [int(m.group(1)) for p in self.root.iterdir() if (m := _GEN_RE.match(p.name))] \
+            if self.root.is_dir() else []
+        return f"gen-{max(numbers, default=0) + 1}"
+
+    def _init_generation(self, gen: Path) -> None:
+        # exist_ok: two processes creating the first generation at once write the same thing
+        gen.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _write_atomic(gen / "meta.json", json.dumps({"format": FORMAT, "key_id": self.key_id,
+                                                     "layout": "shard-per-year"}))
+
+    def _check_meta(self, gen: Path) -> None:
+        try:
+            meta = json.loads((gen / "meta.json").read_text())
+        except (FileNotFoundError, ValueError):
+            raise IndexKeyMismatch(f"The search index at {gen} has no readable meta.json; "
+                                   "rebuild it with 'xinfang search reindex'.") from None
+        if meta.get("key_id") != self.key_id or meta.get("format") != FORMAT:
+            raise IndexKeyMismatch("The search index was built with another blind-token key or format; "
+                                   "rebuild it with 'xinfang search reindex'.")
+
+    def _shards(self, gen: Path | None = None) -> dict[int, Path]:
+        return {year: path for year, (path, _toc) in self._shard_tocs(gen or self._generation()).items()}
+
+    @staticmethod
+    def _shard_tocs(gen: Path) -> dict[int, tuple[Path, int]]:
+        """Year -> (folder, latest table-of-contents generation), one directory listing each."""
+        out = {}
+        for entry in os.scandir(gen):
+            m = _SHARD_RE.match(entry.name)
+            if not m or not entry.is_dir():
+                continue
+            tocs = [int(t.group(1)) for f in os.listdir(entry.path) if (t := _TOC_RE.match(f))]
+            if tocs:
+                out[int(m.group(1))] = (Path(entry.path), max(tocs))
+        return dict(sorted(out.items()))
+
+    def _open_shard(self, path: Path, *, create: bool = False):
+        if windex.exists_in(str(path), INDEX_NAME):
+            ix = windex.open_dir(str(path), indexname=INDEX_NAME)
+            analyzer = ix.schema["text"].analyzer
+            if getattr(analyzer, "key_id", None) != self.key_id:
+                raise IndexKeyMismatch("A shard of the search index was built with another blind-token key; "
+                                       "rebuild it with 'xinfang search reindex'.")
+            return ix
+        if not create:
+            return None
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return windex.create_in(str(path), self._schema, indexname=INDEX_NAME)
+
+    def _writer(self, ix, **kwargs):
+        return ix.writer(timeout=30.0, limitmb=self.limitmb, **kwargs)
+
+    def _changed(self) -> None:
+        self._epoch += 1
+
+    # -- writing -----------------------------------------------------------------------
+    def index(self, docs: Iterable[IndexDocument], *, merge: bool = True) -> int:
+        """Add or replace documents. ``merge=False`` commits without merging segments (the
+        fast path after a request; ``maintain`` merges later)."""
+        by_year: dict[int, list[IndexDocument]] = {}
+        for d in docs:
+            by_year.setdefault(d.year, []).append(d)
+        if not by_year:
+            return 0
+        gen = self._generation()
+        written = 0
+        for year, items in sorted(by_year.items()):
+            ix = self._open_shard(gen / _shard_name(year), create=True)
+            w = self._writer(ix)
+            try:
+                for d in items:
+                    w.update_document(**_fields_of(d))
+                    written += 1
+            except BaseException:
+                w.cancel()
+                raise
+            w.commit(mergetype=TIERED if merge else NO_MERGE)
+            ix.close()
+        self._changed()
+        return written
+
+    def maintain(self) -> int:
+        """Merge segments where the tiered policy says so; returns how many shards merged."""
+        merged = 0
+        for _year, path in self._shards().items():
+            ix = self._open_shard(path)
+            if _tiers_to_merge(ix._read_toc().segments):
+                w = self._writer(ix)
+                w.commit(mergetype=TIERED)
+                merged += 1
+            ix.close()
+        if merged:
+            self._changed()
+        return merged
+
+    def _delete_in_shard(self, path: Path, uids: set[str], *, purge: bool) -> int:
+        ix = self._open_shard(path)
+        if ix is None:
+            return 0
+        with ix.searcher() as s:
+            present = [u for u in uids if s.document_number(uid=u) is not None]
+            has_deleted = s.reader().has_deletions() if hasattr(s.reader(), "has_deletions") else False
+        if not present and not (purge and has_deleted):
+            ix.close()
+            return 0
+        w = self._writer(ix)
+        try:
+            for u in present:
+                w.delete_by_term("uid", u)
+        except BaseException:
+            w.cancel()
+            raise
+        w.commit(mergetype=PURGE_DELETED if purge else None)
+        ix.close()
+        return len(present)
+
+    def delete(self, uids: Iterable[str], *, purge: bool = True) -> int:
+        uids = set(uids)
+        if not uids:
+            return 0
+        gen = self._generation()
+        found = 0
+        for _year, path in self._shards(gen).items():
+            found += self._delete_in_shard(path, uids, purge=purge)
+        self._remove_stray_temp(gen)
+        self._changed()
+        return found
+
+    def purge(self, years: Iterable[int] | None = None) -> PurgeReport:
+        gen = self._generation()
+        wanted = None if years is None else {int(y) for y in years}
+        report = PurgeReport(shards=[], segments_rewritten=0, documents_kept=0)
+        for year, path in self._shards(gen).items():
+            if wanted is not None and year not in wanted:
+                continue
+            ix = self._open_shard(path)
+            toc = ix._read_toc()
+            dirty = [s for s in toc.segments if s.has_deletions()]
+            if dirty:
+                w = self._writer(ix)
+                w.commit(mergetype=PURGE_DELETED)
+                report.shards.append(path.name)
+                report.segments_rewritten += len(dirty)
+            report.documents_kept += ix.doc_count()
+            ix.close()
+        self._remove_stray_temp(gen)
+        self._changed()
+        return report
+
+    def recover(self) -> None:
+        """Remove what a writer that crashed left behind: its temporary posting runs and the
+        segment files no table of contents refers to (they may hold tokens of documents
+        deleted since), a rebuild that never finished, an old generation not yet removed.
+        Call it under the writer lock; a shard whose own write lock is held (a writer at
+        work in another process) is left alone."""
+        gen = self._generation()
+        self._remove_stray_temp(gen)
+        for p in self.root.iterdir():
+            if p.is_dir() and p != gen and (p.name.startswith(".rebuild-") or _GEN_RE.match(p.name)):
+                shutil.rmtree(p, ignore_errors=True)
+
+    def _remove_stray_temp(self, gen: Path) -> None:
+        for path in self._shards(gen).values():
+            ix = self._open_shard(path)
+            lock = ix.lock("WRITELOCK")
+            if not lock.acquire(blocking=False):
+                ix.close()
+                continue   # a writer is at work: its files are not strays
+            try:
+                for p in path.iterdir():
+                    if p.is_dir() and p.name.endswith(".tmp"):
+                        shutil.rmtree(p, ignore_errors=True)
+                toc = ix._read_toc()
+                windex.clean_files(ix.storage, INDEX_NAME, toc.generation, toc.segments)
+            finally:
+                lock.release()
+                ix.close()
+
+    # -- reading -----------------------------------------------------------------------
+    def _state(self) -> tuple:
+        gen = self._generation()
+        tocs = self._shard_tocs(gen)
+        return (gen.name, tuple((y, toc) for y, (_p, toc) in tocs.items()), self._epoch)
+
+    def _searcher(self) -> Searcher | None:
+        state = self._state()
+        local = self._local
+        if getattr(local, "state", None) == state:
+            return local.searcher
+        old = getattr(local, "searcher", None)
+        if old is not None:
+            old.close()
+        local.searcher, local.state = None, None
+        gen = self.root / state[0]
+        leaves = []
+        for _year, path in self._shards(gen).items():
+            ix = self._open_shard(path)
+            r = ix.reader()
+            if r.doc_count_all() == 0:
+                r.close()
+                continue
+            leaves.extend(lr for lr, _ in r.leaf_readers())
+        if not leaves:
+            local.state = state
+            return None
+        reader = leaves[0] if len(leaves) == 1 else MultiReader(leaves)
+        local.searcher = Searcher(reader)
+        local.filters = {}
+        local.state = state
+        return local.searcher
+
+    def _docset(self, searcher: Searcher, q) -> BitSet:
+        """Document numbers matching ``q``, cached with the searcher (principal filters are
+        asked again and again; computing them is a walk over their postings)."""
+        cache = self._local.filters
+        key = repr(q)
+        got = cache.get(key)
+        if got is None:
+            if len(cache) > 256:
+                cache.clear()
+            got = cache[key] = BitSet(searcher.docs_for_query(q), size=searcher.doc_count_all())
+        return got
+
+    def close(self) -> None:
+        """Close this thread's cached searcher (its open files)."""
+        old = getattr(self._local, "searcher", None)
+        if old is not None:
+            old.close()
+        self._local.searcher, self._local.state = None, None
+
+    @staticmethod
+    def _access_filters(access: Access):
+        filt = None
+        if access.principals is not None:
+            filt = wq.Or([wq.Term("allowed", p) for p in sorted(access.principals)])
+        masks = [wq.Term("denied", d) for d in sorted(access.denied)]
+        masks += [wq.Term("uid", u) for u in sorted(access.excluded_uids)]
+        return filt, (wq.Or(masks) if masks else None)
+
+    def search(self, query: Node, access: Access, *, sort: str = "relevance", page: int = 1,
+               per_page: int = 20, facets: Iterable[str] = FACETS) -> HitPage:
+        facets = tuple(facets)
+        empty = HitPage(total=0, hits=[], facets={f: {} for f in facets})
+        if access.is_empty:
+            return empty
+        s = self._searcher()
+        if s is None:
+            return empty
+        filt, mask = self._access_filters(access)
+        filt = self._docset(s, filt) if filt is not None else None
+        if filt is not None and not filt:
+            return empty   # nothing is open to these principals (and Whoosh reads an empty filter as none)
+        mask = self._docset(s, mask) if mask is not None else None
+        kwargs = {}
+        if facets:
+            kwargs["groupedby"] = {f: sorting.FieldFacet(f, maptype=sorting.Count) for f in facets}
+        if sort == "newest":
+            kwargs["sortedby"] = sorting.FieldFacet("received", reverse=True)
+        elif sort == "oldest":
+            kwargs["sortedby"] = sorting.FieldFacet("received")
+        page = max(1, int(page))
+        results = s.search(to_whoosh(query), limit=page * per_page, filter=filt, mask=mask, **kwargs)
+        hits = []
+        for h in results[(page - 1) * per_page: page * per_page]:
+            stored = h.fields()
+            hits.append(Hit(uid=stored["uid"], record_id=stored["record_id"], serial=stored["serial"],
+                            score=float(h.score or 0.0)))
+        counts = {}
+        for f in facets:
+            groups = results.groups(f)
+            counts[f] = {str(k): int(v) for k, v in sorted(groups.items(), key=lambda kv: (-kv[1], str(kv[0])))}
+        return HitPage(total=len(results), hits=hits, facets=counts)
+
+    def similar(self, weighted: dict[str, float], access: Access, *, exclude_uid: str | None = None,
+                limit: int = 10) -> list[Hit]:
+        if not weighted or access.is_empty:
+            return []
+        s = self._searcher()
+        if s is None:
+            return []
+        total = sum(weighted.values())
+        q = wq.Or([wq.Term("text", t, boost=w) for t, w in weighted.items()])
+        filt, mask = self._access_filters(access)
+        if exclude_uid:
+            extra = wq.Term("uid", exclude_uid)
+            mask = wq.Or([mask, extra]) if mask is not None else extra
+        filt = self._docset(s, filt) if filt is not None else None
+        if filt is not None and not filt:
+            return []   # nothing is open to these principals (and Whoosh reads an empty filter as none)
+        mask = BitSet(s.docs_for_query(mask), size=s.doc_count_all()) if mask is not None else None
+        results = s.search(q, limit=limit, filter=filt, mask=mask, terms=True)
+        out = []
+        for h in results:
+            stored = h.fields()
+            matched = {t.decode() if isinstance(t, bytes) else t for f, t in h.matched_terms() if f == "text"}
+            share = sum(w for t, w in weighted.items() if t in matched) / total
+            out.append(Hit(uid=stored["uid"], record_id=stored["record_id"], serial=stored["serial"],
+                           score=float(h.score or 0.0), overlap=share))
+        return out
+
+    def doc_frequencies(self, tokens: Iterable[str]) -> dict[str, int]:
+        tokens = list(dict.fromkeys(tokens))
+        s = self._searcher()
+        if s is None:
+            return {t: 0 for t in tokens}
+        r = s.reader()
+        return {t: r.doc_frequency("text", t) for t in tokens}
+
+    def doc_count(self) -> int:
+        s = self._searcher()
+        return s.doc_count() if s is not None else 0
+
+    def stored_documents(self) -> Iterator[dict]:
+        gen = self._generation()
+        for _year, path in self._shards(gen).items():
+            ix = self._open_shard(path)
+            with ix.reader() as r:
+                for _docnum, stored in r.iter_docs():
+                    yield dict(stored)
+            ix.close()
+
+    def describe(self) -> dict:
+        gen = self._generation()
+        shards = {}
+        total_bytes = 0
+        for year, path in self._shards(gen).items():
+            ix = self._open_shard(path)
+            toc = ix._read_toc()
+            size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+            total_bytes += size
+            shards[str(year)] = {"documents": ix.doc_count(), "segments": len(toc.segments),
+                                 "deleted": sum(s.deleted_count() for s in toc.segments), "bytes": size}
+            ix.close()
+        return {"backend": "whoosh", "generation": gen.name, "key_id": self.key_id, "shards": shards,
+                "bytes": total_bytes}
+
+    # -- rebuilding --------------------------------------------------------------------
+    def bulk_loader(self) -> BulkLoader:
+        return _WhooshBulkLoader(self)
+
+    def _switch_to(self, new_gen: Path) -> None:
+        try:
+            old: Path | None = self.root / (self.root / "CURRENT").read_text().strip()
+        except FileNotFoundError:
+            old = None
+        _write_atomic(self.root / "CURRENT", new_gen.name)
+        self._changed()
+        self.close()
+        if old is not None and old.is_dir() and old != new_gen:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _storage(path: Path):
+    from whoosh.filedb.filestore import FileStorage
+
+    return FileStorage(str(path))
+
+
+class _WhooshBulkLoader(BulkLoader):
+    """Fills a new generation one shard at a time (give it the documents grouped by year:
+    one writer is open at a time, so memory stays bounded whatever the number of years).
+    With ``procs`` > 1 Whoosh's multi-process writer indexes in parallel (its job files hold
+    blind tokens only) and keeps the sub-writers' segments (``multisegment``)."""
+
+    def __init__(self, backend: WhooshBackend):
+        self.backend = backend
+        root = backend.root
+        root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for p in root.iterdir():  # a rebuild that crashed earlier
+            if p.name.startswith(".rebuild-") and p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+        self.gen = root / f".rebuild-{int(time.time() * 1000)}"
+        backend._init_generation(self.gen)
+        self.year: int | None = None
+        self.writer = None
+        self.ix = None
+
+    def _finish_shard(self) -> None:
+        if self.writer is not None:
+            self.writer.commit()
+            self.ix.close()
+        self.writer = self.ix = self.year = None
+
+    def _writer_for(self, year: int):
+        if year != self.year:
+            self._finish_shard()   # a year seen again later simply adds a segment
+            self.ix = self.backend._open_shard(self.gen / _shard_name(year), create=True)
+            if self.backend.procs > 1:
+                self.writer = self.ix.writer(procs=self.backend.procs, multisegment=True,
+                                             batchsize=self.backend.BULK_BATCH, limitmb=self.backend.limitmb)
+            else:
+                self.writer = self.ix.writer(limitmb=self.backend.limitmb)
+            self.year = year
+        return self.writer
+
+    def add(self, doc: IndexDocument) -> None:
+        self._writer_for(doc.year).add_document(**_fields_of(doc))
+
+    def add_text(self, meta: IndexDocument, text: str, blinder) -> None:
+        """With several processes, the analysis and blinding happen in the sub-writers: the
+        text travels to them encrypted under a hand-off key that only exists in memory
+        (inherited when they fork). Otherwise as ``add``."""
+        if self.backend.procs <= 1 or not _forks():
+            return super().add_text(meta, text, blinder)
+        key_id = self.backend.key_id
+        if key_id not in _HANDOFF:
+            from records.crypto import new_key
+
+            _HANDOFF[key_id] = (new_key(), blinder)
+            self._handoff = True
+        fields_ = _fields_of(meta)
+        fields_["text"] = fields_["chars"] = seal_handoff(key_id, text)
+        self._writer_for(meta.year).add_document(**fields_)
+
+    def _forget_handoff(self) -> None:
+        if getattr(self, "_handoff", False):
+            _HANDOFF.pop(self.backend.key_id, None)
+            _LAST_OPENED[:] = [None, None]
+            self._handoff = False
+
+    def commit(self) -> None:
+        try:
+            self._finish_shard()
+        finally:
+            self._forget_handoff()
+        final = self.backend.root / self.backend._new_generation_name()
+        os.replace(self.gen, final)
+        self.backend._switch_to(final)
+
+    def cancel(self) -> None:
+        if self.writer is not None:
+            try:
+                self.writer.cancel()
+            except Exception:  # noqa: BLE001 - best effort while throwing the rebuild away
+                pass
+        self._forget_handoff()
+        self.writer = self.ix = self.year = None
+        shutil.rmtree(self.gen, ignore_errors=True)
+
+
+def _forks() -> bool:
+    """Whoosh's sub-writers are started by forking (so they inherit the in-memory keys)."""
+    import multiprocessing
+
+    return multiprocessing.get_context().get_start_method() == "fork"
