@@ -24,6 +24,8 @@ consistent), copy the blob folder after it and the key store to separate media; 
 """
 from __future__ import annotations
 
+import contextlib
+
 import datetime as dt
 import json
 import os
@@ -100,17 +102,12 @@ def _copy_tree(src: Path, dst: Path, *, skip=lambda p: False) -> int:
     return count
 
 
-def _index_lock():
-    """The search indexer's lock, when the search package offers one; else no lock."""
-    try:
-        from search import index as search_index  # type: ignore[import-not-found]
-    except ImportError:
-        return None
-    return getattr(search_index, "writer_lock", None)
+def backup(inst: Instance, dest: Path, *, progress: Callable[[str], None] | None = None,
+           index_lock: Callable[[], contextlib.AbstractContextManager] | None = None) -> BackupReport:
+    """Consistent online copy into ``dest/data`` and ``dest/keys`` (see the module docstring).
 
-
-def backup(inst: Instance, dest: Path, *, progress: Callable[[str], None] | None = None) -> BackupReport:
-    """Consistent online copy into ``dest/data`` and ``dest/keys`` (see the module docstring)."""
+    ``index_lock`` is the search index's writer lock (the caller passes it: ``records`` does
+    not import ``search``); held while the index folder is copied, so no segment is half-written."""
     settings = inst.settings
     db_path = _sqlite_path(settings)
     dest = Path(dest).resolve()
@@ -145,11 +142,7 @@ def backup(inst: Instance, dest: Path, *, progress: Callable[[str], None] | None
     say("blobs")
     blobs = _copy_tree(settings.blob_dir, data / "blobs", skip=lambda p: p.suffix == ".part")
     say("index")
-    lock = _index_lock()
-    if lock is not None:
-        with lock(inst):
-            index_files = _copy_tree(settings.index_dir, data / "index")
-    else:
+    with index_lock() if index_lock is not None else contextlib.nullcontext():
         index_files = _copy_tree(settings.index_dir, data / "index")
 
     say("keys")

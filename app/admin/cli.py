@@ -103,7 +103,11 @@ def backup_command(dest: Path):
     from records.backup import backup
 
     try:
-        report = backup(_instance(), dest, progress=lambda step: click.echo(f"copying {step}…"))
+        from search.indexer import writer_lock
+
+        inst = _instance()
+        report = backup(inst, dest, progress=lambda step: click.echo(f"copying {step}…"),
+                        index_lock=lambda: writer_lock(inst))
     except XinfangError as exc:
         _fail(exc.message)
     click.echo(f"Backed up {report.records} records and {report.blobs} attachment files into {report.data_dir}.")
