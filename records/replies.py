@@ -93,6 +93,24 @@ def _quiet_library_logs() -> None:
     logging.getLogger("fontTools").setLevel(logging.ERROR)
 
 
+def cjk_pdf(title: str, *, margin: float, settings=None, margin_top: float | None = None):
+    """A new A4 fpdf2 document with the CJK font loaded as "cjk" and a first page: the one
+    place PDFs are begun (replies and notices, monthly reports, destruction certificates)."""
+    from fpdf import FPDF
+
+    font = find_font(settings)
+    _quiet_library_logs()
+    pdf = FPDF(format="A4")
+    top = margin if margin_top is None else margin_top
+    pdf.set_margins(margin, top, margin)
+    pdf.set_auto_page_break(True, margin=top)
+    pdf.set_title(title)
+    pdf.set_creator("Xinfang Records")
+    pdf.add_font("cjk", "", font.path, collection_font_number=font.index)
+    pdf.add_page()
+    return pdf
+
+
 # -- templates ---------------------------------------------------------------------------------
 
 FINDING_SENTENCES = {
@@ -184,23 +202,13 @@ def render(kind: str, context: dict, *, settings=None) -> bytes:
     ``context``: serial, issuer (office name), addressee (petitioner's name or ""), issued_on,
     received_on, and what the template needs (text, finding, corrective_action, reason,
     channel, days, accepted_on, due_on, requested_on, window_days)."""
-    from fpdf import FPDF
     from fpdf.enums import Align, WrapMode, XPos, YPos
 
     template = TEMPLATES.get(kind)
     if template is None:
         raise ValidationError(f"No letter template named {kind!r}.")
     body, footnote = paragraphs(kind, context)
-    font = find_font(settings)
-    _quiet_library_logs()
-
-    pdf = FPDF(format="A4")
-    pdf.set_margins(25, 25, 25)
-    pdf.set_auto_page_break(True, margin=25)
-    pdf.set_title(f"{template.title} {context['serial']}")
-    pdf.set_creator("Xinfang Records")
-    pdf.add_font("cjk", "", font.path, collection_font_number=font.index)
-    pdf.add_page()
+    pdf = cjk_pdf(f"{template.title} {context['serial']}", margin=25, settings=settings)
     width = pdf.epw
 
     pdf.set_font("cjk", size=20)
@@ -227,7 +235,7 @@ def render(kind: str, context: dict, *, settings=None) -> bytes:
     missing = sum(len(f.missing_glyphs) for f in pdf.fonts.values() if hasattr(f, "missing_glyphs"))
     if missing:
         log.warning("a %s letter was written with %d character(s) the font %s cannot draw",
-                    kind, missing, Path(font.path).name)
+                    kind, missing, Path(find_font(settings).path).name)
     return data
 
 

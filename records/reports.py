@@ -71,21 +71,12 @@ def monthly_lines(s: stats.Stats) -> list[tuple[str, list[tuple[str, str]]]]:
 
 def render_monthly(s: stats.Stats, *, settings=None, scope_note: str = "") -> bytes:
     """The monthly report as PDF bytes (in memory)."""
-    from fpdf import FPDF
     from fpdf.enums import Align, XPos, YPos
 
-    from .replies import _quiet_library_logs, find_font
+    from .replies import cjk_pdf
 
-    font = find_font(settings)
-    _quiet_library_logs()
     month = s.filters.date_from
-    pdf = FPDF(format="A4")
-    pdf.set_margins(22, 20, 22)
-    pdf.set_auto_page_break(True, margin=20)
-    pdf.set_title(f"信訪工作月報 {month:%Y-%m}")
-    pdf.set_creator("Xinfang Records")
-    pdf.add_font("cjk", "", font.path, collection_font_number=font.index)
-    pdf.add_page()
+    pdf = cjk_pdf(f"信訪工作月報 {month:%Y-%m}", margin=22, margin_top=20, settings=settings)
     w = pdf.epw
     pdf.set_font("cjk", size=18)
     pdf.cell(w, 12, f"信訪工作月報（{month.year}年{month.month}月）", align=Align.C, new_x=XPos.LMARGIN, new_y=YPos.NEXT)

@@ -258,20 +258,11 @@ REASON_LABELS_ZH = {
 
 def pdf(body: dict, settings=None) -> bytes:
     """The certificate as a PDF (in memory), in Traditional Chinese with English field names."""
-    from fpdf import FPDF
     from fpdf.enums import Align, XPos, YPos
 
-    from records.replies import _quiet_library_logs, find_font
+    from records.replies import cjk_pdf
 
-    font = find_font(settings)
-    _quiet_library_logs()
-    doc = FPDF(format="A4")
-    doc.set_margins(18, 18, 18)
-    doc.set_auto_page_break(True, margin=18)
-    doc.set_title(f"銷毀證明 {body.get('number', '')}")
-    doc.set_creator("Xinfang Records")
-    doc.add_font("cjk", "", font.path, collection_font_number=font.index)
-    doc.add_page()
+    doc = cjk_pdf(f"銷毀證明 {body.get('number', '')}", margin=18, settings=settings)
     w = doc.epw
     nl = {"new_x": XPos.LMARGIN, "new_y": YPos.NEXT}
     doc.set_font("cjk", size=18)
