@@ -7,6 +7,7 @@ import logging
 import traceback
 
 from flask import Flask, g, jsonify, make_response, render_template, request
+from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
 from records.errors import CryptoError, XinfangError
@@ -94,6 +95,14 @@ def init_errors(app: Flask) -> None:
         if exc.code == 405 and getattr(exc, "valid_methods", None):
             response.headers["Allow"] = ", ".join(exc.valid_methods)
         return response
+
+    @app.errorhandler(DataError)
+    def _out_of_range(exc: DataError):
+        # The database refused a value the checks let through (a number beyond its column's
+        # range, say): bad input, not a fault of ours.
+        _rollback()
+        log.warning("database refused a value (%s) at %s", type(exc.orig).__name__, _where(exc))
+        return error_response(400, "A value in the request is out of range.")
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

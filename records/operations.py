@@ -239,6 +239,7 @@ def exclude(session: Session, record: Record, usernames: list[str], *, by: User,
         record.excluded_users.append(RecordExclusion(record_id=record.id, user_id=u.id))
     session.add(RecordEvent(record_id=record.id, actor_id=by.id, kind="accused_added",
                             from_status=record.status, to_status=record.status))
+    session.add(OutboxEntry(record_uid=record.uid, op="index"))  # the index's deny list changes
     session.flush()
     audit.record(session, "record.exclude", actor=by, target=record.serial, address=address,
                  detail={"added": len(new), "user_ids": [u.id for u in new]})
@@ -267,6 +268,7 @@ def lift_exclusion(session: Session, record: Record, username: str, *, by: User,
     session.add(event)
     session.flush()
     event.note_sealed = sealing.seal_json(session, record, "event-note", reason, event.id)
+    session.add(OutboxEntry(record_uid=record.uid, op="index"))
     session.flush()
     audit.record(session, "record.exclusion_lift", actor=by, target=record.serial, address=address,
                  detail={"user_id": target.id})

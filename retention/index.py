@@ -34,9 +34,12 @@ def purge_deleted(inst, years: list[int]) -> int:
     removed = 0
     backend = _backend(inst)
     if backend is not None:
-        if uids:
-            removed = backend.delete(uids, purge=False)
-        backend.purge(years)
+        from search.indexer import writer_lock
+
+        with writer_lock(inst):  # the one writer: never beside a drain or a reindex
+            if uids:
+                removed = backend.delete(uids, purge=False)
+            backend.purge(years)
     if rows:
         ids = [r.id for r in rows]
         with inst.unit_of_work() as s:

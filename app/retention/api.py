@@ -48,8 +48,8 @@ def _batch_json(batch_id: int) -> dict:
 @token_required
 def retention_batches():
     year = request.args.get("year")
-    if year is not None and not year.isdigit():
-        raise ValidationError("year must be a whole number.", fields={"year": "Must be a year."})
+    if year and not (year.isascii() and year.isdigit() and len(year) == 4):
+        raise ValidationError("year must be a year like 2026.", fields={"year": "Must be a year."})
     items = ret.list_batches(db(), g.api_user, state=request.args.get("state") or None,
                              region=request.args.get("region") or None, year=int(year) if year else None)
     return jsonify({"items": [_summary(x) for x in items]})

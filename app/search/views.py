@@ -49,7 +49,7 @@ def index():
     policy.require(user, policy.SEARCH)
     form = SearchForm(request.args)
     regions = db().execute(select(Region).order_by(Region.code)).scalars().all()
-    form.status.choices = [("", _("All"))] + [(s, s) for s in _statuses()]
+    form.status.choices = [("", _("All"))] + [(s, STATUS_LABELS.get(s, s)) for s in _statuses()]
     form.region.choices = [("", _("All"))] + [(r.code, r.name) for r in regions]
     results, error, fields = None, None, {}
     asked = any(request.args.get(k) for k in ("q", *query.PARAM_FILTERS, "date_from", "date_to"))

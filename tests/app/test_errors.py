@@ -167,3 +167,14 @@ def test_500_json(boom_app, caplog):
         body = assert_json(boom_app.test_client().get("/api/v1/boom"), 500)
     assert CANARY not in str(body) and "RuntimeError" not in str(body)
     assert "RuntimeError" in caplog.text and CANARY not in caplog.text
+
+
+def test_numbers_beyond_the_database_range_are_bad_input_not_a_crash(client, make_user, api_token):
+    """PostgreSQL refuses integers beyond 32 bits where SQLite does not: either way the caller
+    gets a 4xx, never a 500."""
+    chief = make_user("chief")
+    h = {"Authorization": f"Bearer {api_token(chief)}"}
+    r = client.get("/api/v1/retention/batches/99999999999999999", headers=h)
+    assert r.status_code in (400, 404), r.get_data(as_text=True)
+    assert client.get("/api/v1/retention/batches?year=²", headers=h).status_code == 422
+    assert client.get("/api/v1/retention/batches?year=99999999999", headers=h).status_code == 422
