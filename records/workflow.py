@@ -384,18 +384,38 @@ def _latest_finding(c: Context, stage: str) -> dict:
     return {"outcome": f.outcome, "corrective_action": action}
 
 
-def _e_reply(c: Context) -> None:
-    finding = _latest_finding(c, "handling")
+#: The three written answers: letter -> (finding stage, column prefix, the limit for asking the next level).
+_ANSWERS = {
+    "reply": ("handling", "", "review_request_days"),
+    "review_reply": ("review", "review_", "rereview_request_days"),
+    "rereview_reply": ("rereview", "rereview_", None),
+}
+
+
+def _answer(c: Context, letter: str) -> None:
+    """Issue a written answer: keep its finding, date it, and prepare the letter."""
+    stage, prefix, window = _ANSWERS[letter]
+    finding = _latest_finding(c, stage)
     _save_finding(c)
     r = c.record
-    r.replied_on = c.params.on or c.today
-    r.reply_received_on = c.params.received_on or r.replied_on
-    c.detail["replied_on"] = r.replied_on.isoformat()
-    c.detail["received_on"] = r.reply_received_on.isoformat()
-    c.letter = ("reply", {**_letter_base(c), "issued_on": r.replied_on, "accepted_on": r.accepted_on,
-                          "text": c.params.text, "finding": finding.get("outcome"),
-                          "corrective_action": finding.get("corrective_action"),
-                          "window_days": c.cal.limits.review_request_days})
+    on = c.params.on or c.today
+    setattr(r, f"{prefix}replied_on", on)
+    setattr(r, f"{prefix}reply_received_on", c.params.received_on or on)
+    c.detail["replied_on"] = on.isoformat()
+    context = {**_letter_base(c), "issued_on": on, "text": c.params.text, "finding": finding.get("outcome"),
+               "corrective_action": finding.get("corrective_action")}
+    if prefix:
+        context["requested_on"] = getattr(r, f"{prefix}requested_on")
+    else:
+        c.detail["received_on"] = r.reply_received_on.isoformat()
+        context["accepted_on"] = r.accepted_on
+    if window:
+        context["window_days"] = getattr(c.cal.limits, window)
+    c.letter = (letter, context)
+
+
+def _e_reply(c: Context) -> None:
+    _answer(c, "reply")
 
 
 def _e_request_review(c: Context) -> None:
@@ -405,17 +425,7 @@ def _e_request_review(c: Context) -> None:
 
 
 def _e_reply_review(c: Context) -> None:
-    finding = _latest_finding(c, "review")
-    _save_finding(c)
-    r = c.record
-    r.review_replied_on = c.params.on or c.today
-    r.review_reply_received_on = c.params.received_on or r.review_replied_on
-    c.detail["replied_on"] = r.review_replied_on.isoformat()
-    c.letter = ("review_reply", {**_letter_base(c), "issued_on": r.review_replied_on,
-                                 "requested_on": r.review_requested_on, "text": c.params.text,
-                                 "finding": finding.get("outcome"),
-                                 "corrective_action": finding.get("corrective_action"),
-                                 "window_days": c.cal.limits.rereview_request_days})
+    _answer(c, "review_reply")
 
 
 def _e_request_rereview(c: Context) -> None:
@@ -425,16 +435,7 @@ def _e_request_rereview(c: Context) -> None:
 
 
 def _e_reply_rereview(c: Context) -> None:
-    finding = _latest_finding(c, "rereview")
-    _save_finding(c)
-    r = c.record
-    r.rereview_replied_on = c.params.on or c.today
-    r.rereview_reply_received_on = c.params.received_on or r.rereview_replied_on
-    c.detail["replied_on"] = r.rereview_replied_on.isoformat()
-    c.letter = ("rereview_reply", {**_letter_base(c), "issued_on": r.rereview_replied_on,
-                                   "requested_on": r.rereview_requested_on, "text": c.params.text,
-                                   "finding": finding.get("outcome"),
-                                   "corrective_action": finding.get("corrective_action")})
+    _answer(c, "rereview_reply")
 
 
 def _e_conclude(c: Context) -> None:
