@@ -11,7 +11,7 @@ from flask_login import current_user
 from sqlalchemy import text
 from flask import Request
 
-from records.instance import Instance
+from records.instance import Instance, is_read_only
 
 
 class InMemoryRequest(Request):
@@ -28,13 +28,33 @@ def instance() -> Instance:
 
 
 def db():
-    """The request's session, opened on first use; committed after a successful request."""
+    """The request's session, opened on first use; committed after a successful request.
+
+    A GET or HEAD request reads in a read-only unit of work: no write lock while it works;
+    the audit entries of what it read are written when it ends, before the answer leaves."""
     if "db" not in g:
         from search.indexer import watch_outbox
 
-        g.db = instance().session()
+        g.db = instance().session(read_only=_reads_only())
         watch_outbox(g.db)  # so the index is brought up to date after the commit
     return g.db
+
+
+#: Methods that must not change anything: their requests read in a read-only unit of work.
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_WRITING_VIEWS: set = set()
+
+
+def writes_on_get(view):
+    """Mark a view whose GET must write (starting an authenticator enrolment shows a secret
+    it has just stored): its requests get an ordinary unit of work."""
+    _WRITING_VIEWS.add(view)
+    return view
+
+
+def _reads_only() -> bool:
+    return request.method in READ_METHODS \
+        and current_app.view_functions.get(request.endpoint) not in _WRITING_VIEWS
 
 
 def client_address() -> str:
@@ -50,11 +70,13 @@ def init_unit_of_work(app: Flask) -> None:
         committed = False
         if session_ is not None:
             try:
-                if response.status_code < 500:
+                if response.status_code >= 500:
+                    session_.rollback()
+                elif is_read_only(session_):
+                    instance().end_read(session_)   # the audit of what was read, committed now
+                else:
                     session_.commit()
                     committed = True
-                else:
-                    session_.rollback()
             finally:
                 session_.close()
         if committed:

@@ -1,14 +1,23 @@
 """Load benchmark: the production server under mixed traffic from a second process.
 
-Builds a throw-away instance with N letters, starts `xinfang serve` (waitress) on a free
-loopback port, and drives it from this process with C concurrent clients for a bounded
-time: register (POST /api/v1/records), ledger (GET /api/v1/records), search
-(GET /api/v1/search) and record view (GET /api/v1/records/<serial>), through the JSON API
-with bearer tokens. Prints requests/s, p50/p95/p99 per kind, the error count and how often
-the server log says "database is locked". Traffic goes to 127.0.0.1 only and stops by itself.
+Builds an instance with N letters (or reuses one built earlier with ``--home``), starts the
+production server on a free loopback port — ``xinfang serve`` (waitress, one process,
+threads) or gunicorn (``--server gunicorn --workers 2``, processes) — and drives it from
+this process with C concurrent clients for a bounded time: register (POST /api/v1/records),
+ledger (GET /api/v1/records), search (GET /api/v1/search) and record view
+(GET /api/v1/records/<serial>), through the JSON API with bearer tokens. Prints requests/s,
+p50/p95/p99 per kind (client side, so time spent queueing in the server counts), the error
+count and how often the server log says "database is locked". Traffic goes to 127.0.0.1
+only and stops by itself.
+
+Each client is one member of staff: it sends a request, reads the answer, then pauses for
+a think time drawn from an exponential distribution of mean ``--think`` seconds (0: no pause
+at all, a saturation test whose latency is mostly queueing: by Little's law the mean
+latency is then clients / throughput, whatever the server does).
 
     .venv/bin/python -m benchmarks.load_bench --records 2000 --clients 32 --seconds 30
-    .venv/bin/python -m benchmarks.load_bench --records 100000 --clients 32 --seconds 60   # full
+    .venv/bin/python -m benchmarks.load_bench --records 100000 --home /var/tmp/xf100k --clients 32 --seconds 60
+    .venv/bin/python -m benchmarks.load_bench --home /var/tmp/xf100k --clients 32 --think 0   # saturation
 
 Targets (issue 8): zero errors and zero "database is locked" at 32 clients; p95 under
 200 ms for ledger and search at 100,000 records.
@@ -39,9 +48,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def build_instance(home: Path, records: int, seed: int) -> dict[str, str]:
-    """Create the instance, two API users and ``records`` letters (in this process)."""
-    from records import accounts
+def build_instance(home: Path, records: int, seed: int) -> None:
+    """Create the instance, the demo users and ``records`` letters (in this process)."""
     from records.config import Settings
     from records.demo import add_demo_records, create_demo_users
     from records.instance import Instance
@@ -63,17 +71,46 @@ def build_instance(home: Path, records: int, seed: int) -> dict[str, str]:
         drain(inst)
         print(f"\r  registered {done}/{records} letters ({time.perf_counter() - started:.0f} s)", end="", flush=True)
     print()
-    with inst.unit_of_work() as s:
-        tokens = {name: accounts.issue_token(s, accounts.get_user(s, name), label="load benchmark")
-                  for name in ("clerk", "chief")}
     inst.close()
-    return tokens
+    (home / BUILT).write_text(str(records))
+
+
+#: Written into an instance folder when its letters are all in (``--home`` reuses it then).
+BUILT = ".load-bench-built"
+
+
+def issue_tokens(home: Path) -> tuple[dict[str, str], list[str], int]:
+    """API tokens of a clerk and the chief for this run, serials to view, letters held."""
+    from sqlalchemy import func, select
+
+    from records import accounts
+    from records.config import Settings
+    from records.instance import Instance
+    from records.models import Record
+
+    inst = Instance(Settings.from_env({}, home=str(home)))
+    with inst.unit_of_work() as s:
+        tokens = {name: accounts.issue_token(s, accounts.get_user(s, name), label="load benchmark", days=1)
+                  for name in ("clerk", "chief")}
+        serials = list(s.execute(select(Record.serial).order_by(Record.id.desc()).limit(500)).scalars())
+        held = s.execute(select(func.count()).select_from(Record)).scalar_one()
+    inst.close()
+    return tokens, serials, held
+
+
+def server_command(args, port: int) -> list[str]:
+    if args.server == "gunicorn":
+        return [str(Path(sys.executable).with_name("gunicorn")), "-k", "gthread", "-w", str(args.workers),
+                "--threads", str(args.threads), "-b", f"127.0.0.1:{port}", "--access-logfile", "/dev/null",
+                "app.serve:create_production_app()"]
+    return [XINFANG, "serve", "--host", "127.0.0.1", "--port", str(port), "--threads", str(args.threads)]
 
 
 class Client(threading.Thread):
-    def __init__(self, port: int, tokens: dict[str, str], until: float, seed: int, results: list, serials: list):
+    def __init__(self, port: int, tokens: dict[str, str], until: float, seed: int, results: list, serials: list,
+                 think: float = 0.0):
         super().__init__(daemon=True)
-        self.port, self.tokens, self.until = port, tokens, until
+        self.port, self.tokens, self.until, self.think = port, tokens, until, think
         self.rng = random.Random(seed)
         self.results, self.serials = results, serials
 
@@ -101,7 +138,13 @@ class Client(threading.Thread):
         from tests.conftest import letter_data
 
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        if self.think:  # staff do not all start at the same instant
+            time.sleep(self.rng.uniform(0, self.think))
         while time.perf_counter() < self.until:
+            if self.think:
+                time.sleep(min(self.rng.expovariate(1 / self.think), max(0.0, self.until - time.perf_counter())))
+                if time.perf_counter() >= self.until:
+                    break
             roll = self.rng.random()
             if roll < 0.15:
                 status, payload = self._request(conn, "register", "POST", "/api/v1/records", self.tokens["clerk"],
@@ -132,40 +175,38 @@ def main(argv=None) -> int:
     ap.add_argument("--records", type=int, default=2000, help="letters in the instance before the run")
     ap.add_argument("--clients", type=int, default=32, help="concurrent clients")
     ap.add_argument("--seconds", type=float, default=30, help="how long the traffic runs")
-    ap.add_argument("--threads", type=int, default=8, help="waitress threads")
+    ap.add_argument("--threads", type=int, default=8, help="threads per server process")
+    ap.add_argument("--server", choices=("waitress", "gunicorn"), default="waitress",
+                    help="xinfang serve (waitress, one process) or gunicorn (gthread workers)")
+    ap.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    ap.add_argument("--think", type=float, default=1.0,
+                    help="mean pause of a client between requests, seconds (0: saturation test)")
+    ap.add_argument("--home", type=Path, help="instance folder to reuse (built there first when empty)")
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args(argv)
 
-    home = Path(tempfile.mkdtemp(prefix="xinfang-load-"))
-    print(f"Instance {home}: building {args.records} letters")
-    tokens = build_instance(home, args.records, args.seed)
+    home = args.home.resolve() if args.home else Path(tempfile.mkdtemp(prefix="xinfang-load-"))
+    if not (home / BUILT).exists():
+        home.mkdir(parents=True, exist_ok=True)
+        print(f"Instance {home}: building {args.records} letters")
+        build_instance(home, args.records, args.seed)
+    tokens, serials, held = issue_tokens(home)
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("XINFANG_")} | {"XINFANG_HOME": str(home)}
     log = open(home / "server.log", "w")
-    server = subprocess.Popen([XINFANG, "serve", "--host", "127.0.0.1", "--port", str(port),
-                               "--threads", str(args.threads)], env=env, stdout=log, stderr=subprocess.STDOUT,
-                              cwd=ROOT)
+    server = subprocess.Popen(server_command(args, port), env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
     try:
-        for _ in range(100):
+        for _ in range(300):
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
                 break
             except OSError:
                 time.sleep(0.1)
-        # serials to view: the first page of the ledger
-        from records.config import Settings
-        from records.instance import Instance
-        from records.models import Record
-        from sqlalchemy import select
-
-        inst = Instance(Settings.from_env({}, home=str(home)))
-        with inst.unit_of_work() as s:
-            serials = list(s.execute(select(Record.serial).limit(500)).scalars())
-        inst.close()
         results: list = []
         until = time.perf_counter() + args.seconds
         started = time.perf_counter()
-        clients = [Client(port, tokens, until, args.seed + i, results, serials) for i in range(args.clients)]
+        clients = [Client(port, tokens, until, args.seed + i, results, serials, args.think)
+                   for i in range(args.clients)]
         for c in clients:
             c.start()
         for c in clients:
@@ -177,8 +218,10 @@ def main(argv=None) -> int:
         log.close()
     locked = (home / "server.log").read_text(errors="replace").count("database is locked")
     errors = [r for r in results if r[1] == 0 or r[1] >= 500]
+    shape = (f"gunicorn {args.workers} workers x {args.threads} threads" if args.server == "gunicorn"
+             else f"waitress, {args.threads} threads")
     print(f"\n{len(results)} requests in {elapsed:.1f} s = {len(results) / elapsed:.1f} req/s, "
-          f"{args.clients} clients, {args.threads} server threads, {args.records} letters")
+          f"{args.clients} clients (think {args.think:g} s), {shape}, {held} letters")
     print(f"errors (5xx or connection): {len(errors)}; 'database is locked' in the server log: {locked}")
     print(f"{'kind':<10}{'count':>8}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}  statuses")
     for kind in ("register", "ledger", "search", "view"):

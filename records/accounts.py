@@ -8,12 +8,13 @@ import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from . import audit, policy
 from .catalog import ROLES
 from .errors import Conflict, NotFound, ValidationError
+from .instance import write_after_read
 from .models import ApiToken, Office, User, utcnow
 
 _hasher = PasswordHasher()
@@ -224,7 +225,9 @@ def user_for_token(session: Session, token: str) -> User | None:
     if row is None or row.revoked_at or (row.expires_at and row.expires_at <= now) or not row.user.active:
         return None
     if row.last_used_at is None or now - row.last_used_at > dt.timedelta(minutes=5):
-        row.last_used_at = now
+        token_id = row.id
+        write_after_read(session, lambda w: w.execute(
+            update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now)))
     return row.user
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from .instance import instance_of
+from .instance import instance_of, is_read_only, write_after_read
 from .models import AuditEntry, AuditHead, User, utcnow
 
 GENESIS = "0" * 64
@@ -34,8 +34,23 @@ def _link(key: bytes, prev_hash: str, content: bytes) -> str:
 
 
 def record(session: Session, action: str, *, actor: User | None = None, target: str = "",
-           detail: dict | None = None, address: str = "", actor_name: str | None = None) -> AuditEntry:
-    """Append one entry in the caller's transaction (it commits or rolls back with the change)."""
+           detail: dict | None = None, address: str = "", actor_name: str | None = None) -> AuditEntry | None:
+    """Append one entry in the caller's transaction (it commits or rolls back with the change).
+
+    In a read-only unit of work (a GET request) the entry is queued instead and appended
+    when the read ends, before the answer leaves (``Instance.end_read``); None is returned."""
+    at = utcnow()
+    name = actor_name if actor_name is not None else (actor.username if actor else "")
+    actor_id = actor.id if actor else None
+    detail_s = json.dumps(detail or {}, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    if is_read_only(session):
+        write_after_read(session, lambda w: _append(w, at, actor_id, name, action, target, detail_s, address))
+        return None
+    return _append(session, at, actor_id, name, action, target, detail_s, address)
+
+
+def _append(session: Session, at: dt.datetime, actor_id: int | None, name: str, action: str, target: str,
+            detail_s: str, address: str) -> AuditEntry:
     key = instance_of(session).purpose_key("audit")
     head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()
                            .execution_options(populate_existing=True)).scalar_one_or_none()
@@ -44,10 +59,6 @@ def record(session: Session, action: str, *, actor: User | None = None, target: 
         session.add(head)
         session.flush()
     entry_id = head.last_id + 1
-    at = utcnow()
-    detail_s = json.dumps(detail or {}, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    name = actor_name if actor_name is not None else (actor.username if actor else "")
-    actor_id = actor.id if actor else None
     digest = _link(key, head.last_hash,
                    _canonical(entry_id, at, actor_id, name, action, target, detail_s, address))
     entry = AuditEntry(id=entry_id, at=at, actor_id=actor_id, actor=name, action=action,

@@ -3,7 +3,8 @@
 One session per unit of work (a request, a CLI command, a job step); operations flush,
 the owner of the unit commits. On SQLite every write transaction starts with
 ``BEGIN IMMEDIATE`` so that two writers queue on the busy timeout instead of failing
-when one upgrades a read lock. What differs between the two is settled here: a row lock
+when one upgrades a read lock; a read-only unit of work (``read_session``) begins a plain
+deferred transaction and never writes in it (see ``records.instance``). What differs between the two is settled here: a row lock
 in an ORM query names its own table on PostgreSQL, and text with NUL characters, which
 PostgreSQL cannot store, is refused on both.
 """
@@ -40,6 +41,10 @@ SQLITE_PRAGMAS = (
 )
 
 
+#: Execution option of the engine behind read-only sessions (see ``Database.read_session``).
+READ_ONLY = "xinfang_read_only"
+
+
 def _has_nul(value) -> bool:
     if isinstance(value, str):
         return "\x00" in value
@@ -58,9 +63,24 @@ def _refuse_nul_characters(conn, cursor, statement, parameters, context, execute
         raise ValidationError("Text cannot contain NUL characters (U+0000).")
 
 
+class ReadOnlyWrite(RuntimeError):
+    """A programming error: a read-only unit of work (a GET request) tried to write, instead
+    of queueing the write with ``records.instance.write_after_read``."""
+
+
+_READ_STATEMENTS = ("SELECT", "WITH", "BEGIN", "PRAGMA", "SHOW", "SAVEPOINT", "RELEASE", "ROLLBACK", "COMMIT")
+
+
+def _refuse_writes_in_reads(conn, cursor, statement, parameters, context, executemany) -> None:
+    if conn.get_execution_options().get(READ_ONLY) \
+            and not statement.lstrip().upper().startswith(_READ_STATEMENTS):
+        raise ReadOnlyWrite(f"a read-only unit of work tried to write: {statement.split(None, 3)[:3]}")
+
+
 def make_engine(url: str, **kwargs) -> Engine:
     engine = _make_engine(url, **kwargs)
     event.listen(engine, "before_cursor_execute", _refuse_nul_characters)
+    event.listen(engine, "before_cursor_execute", _refuse_writes_in_reads)
     return engine
 
 
@@ -79,7 +99,8 @@ def _make_engine(url: str, **kwargs) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn):
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # A read-only unit of work takes no write lock: readers run beside the one writer.
+            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
@@ -111,8 +132,13 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        #: Sessions of read-only units of work: the same pool, but a plain (deferred) BEGIN on
+        #: SQLite instead of BEGIN IMMEDIATE, so a reader never waits for or blocks the writer.
+        self.read_sessionmaker = sessionmaker(self.engine.execution_options(**{READ_ONLY: True}),
+                                              expire_on_commit=False)
         if self.engine.dialect.name == "postgresql":
-            event.listen(self.sessionmaker, "do_orm_execute", _lock_only_the_queried_table)
+            for maker in (self.sessionmaker, self.read_sessionmaker):
+                event.listen(maker, "do_orm_execute", _lock_only_the_queried_table)
 
     @property
     def is_sqlite(self) -> bool:
@@ -120,6 +146,9 @@ class Database:
 
     def session(self) -> Session:
         return self.sessionmaker()
+
+    def read_session(self) -> Session:
+        return self.read_sessionmaker()
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -3,7 +3,7 @@ services reach them through the session (``instance_of(session)``)."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cached_property
 
 from sqlalchemy import event
@@ -59,13 +59,32 @@ class Instance:
     def purpose_key(self, purpose: str) -> bytes:
         return self.keyring.purpose_key(purpose)
 
-    def session(self) -> Session:
+    def session(self, *, read_only: bool = False) -> Session:
+        """A session of one unit of work. ``read_only``: it reads in a transaction that takes
+        no write lock; what it must still write (audit entries of what it read, a token's
+        last use) is queued with ``write_after_read`` and written by ``end_read``, in a short
+        transaction of its own; any other write is refused (``records.db.ReadOnlyWrite``)."""
         self._reload_keyring_if_changed()
-        s = self.db.session()
+        s = self.db.read_session() if read_only else self.db.session()
         s.info["xinfang"] = self
-        event.listen(s, "after_commit", _forget_new_blobs)
-        event.listen(s, "after_rollback", self._remove_new_blobs)
+        if read_only:
+            s.info[AFTER_READ] = []
+        else:
+            event.listen(s, "after_commit", _forget_new_blobs)
+            event.listen(s, "after_rollback", self._remove_new_blobs)
         return s
+
+    def end_read(self, session: Session) -> int:
+        """End a read-only unit of work: close its read transaction, then write what it
+        queued in one write transaction (committed before the caller answers). Returns how
+        many queued writes ran."""
+        queued = session.info.pop(AFTER_READ, None) or []
+        session.rollback()
+        if queued:
+            with self.unit_of_work() as w:
+                for write in queued:
+                    write(w)
+        return len(queued)
 
     def _remove_new_blobs(self, session: Session) -> None:
         """A rolled-back registration leaves no orphan ciphertext file behind."""
@@ -88,6 +107,24 @@ class Instance:
     def close(self) -> None:
         if "db" in self.__dict__:
             self.db.dispose()
+
+
+#: ``session.info`` key of a read-only session's queued writes.
+AFTER_READ = "xinfang.after_read"
+
+
+def is_read_only(session: Session) -> bool:
+    return AFTER_READ in session.info
+
+
+def write_after_read(session: Session, write: Callable[[Session], object]) -> None:
+    """Run ``write(session)`` now, or, in a read-only unit of work, queue it for ``end_read``
+    (it then gets the write session; it must not touch objects of the read session)."""
+    queued = session.info.get(AFTER_READ)
+    if queued is None:
+        write(session)
+    else:
+        queued.append(write)
 
 
 def _forget_new_blobs(session: Session) -> None:

@@ -15,7 +15,7 @@ from records.errors import ValidationError
 from records.models import User
 
 from ..errors import write_kept_audit
-from ..web import client_address, db, landing_url
+from ..web import client_address, db, landing_url, writes_on_get
 from .forms import CodeForm, LoginForm
 from .session import begin_session, end_session, login_required, me
 
@@ -135,6 +135,7 @@ def _qr_svg(uri: str) -> Markup:
 
 
 @bp.route("/login/enrol", methods=["GET", "POST"])
+@writes_on_get
 def enrol():
     user = _pending_user()
     if user is None:

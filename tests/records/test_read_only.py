@@ -1,0 +1,103 @@
+"""Read-only units of work (what a GET request gets): they read without the write lock,
+their audit entries are written when they end, and any other write is refused."""
+import threading
+import time
+
+import pytest
+from sqlalchemy import func, select, text
+
+from records import audit, operations
+from records.db import ReadOnlyWrite
+from records.instance import is_read_only
+from records.models import AuditEntry, Record, User
+
+
+def _entries(inst, target: str) -> list[AuditEntry]:
+    with inst.session() as s:
+        return list(s.execute(select(AuditEntry).where(AuditEntry.target == target)).scalars())
+
+
+def test_audit_entries_of_a_read_are_written_when_it_ends(inst, make_user, make_record):
+    clerk = make_user("clerk")
+    serial = make_record(by=clerk)
+    s = inst.session(read_only=True)
+    try:
+        assert is_read_only(s)
+        record = s.execute(select(Record).where(Record.serial == serial)).scalar_one()
+        before = [e.action for e in _entries(inst, serial)]
+        shown = operations.view(s, record, s.get(User, clerk.id))
+        assert shown.content["subject"]
+        assert [e.action for e in _entries(inst, serial)] == before     # not yet
+        assert inst.end_read(s) == 1
+    finally:
+        s.close()
+    assert [e.action for e in _entries(inst, serial)] == before + ["record.read"]
+    with inst.session() as s:
+        assert audit.verify(s).ok
+
+
+def test_a_read_does_not_wait_for_the_writer(inst, make_user, make_record):
+    """Another connection holds the write lock (SQLite) or the audit head's row lock
+    (PostgreSQL); the read and its decryption still go ahead at once."""
+    clerk = make_user("clerk")
+    serial = make_record(by=clerk)
+    writer = inst.session()
+    audit.record(writer, "test.hold", target="lock")   # takes the lock until commit
+    try:
+        started = time.monotonic()
+        s = inst.session(read_only=True)
+        record = s.execute(select(Record).where(Record.serial == serial)).scalar_one()
+        operations.view(s, record, s.get(User, clerk.id))
+        assert time.monotonic() - started < 2.0
+        done = threading.Event()
+        threading.Thread(target=lambda: (inst.end_read(s), s.close(), done.set()), daemon=True).start()
+        assert not done.wait(0.3)          # its audit entry queues behind the writer ...
+    finally:
+        writer.commit()
+        writer.close()
+    assert done.wait(10)                   # ... and is written as soon as the writer is done
+    assert [e.action for e in _entries(inst, serial)][-1] == "record.read"
+
+
+@pytest.mark.parametrize("statement", [
+    "INSERT INTO outbox (record_uid, op) VALUES ('x', 'index')",
+    "UPDATE users SET active = active",
+    "DELETE FROM outbox",
+])
+def test_any_other_write_is_refused(inst, statement):
+    s = inst.session(read_only=True)
+    try:
+        with pytest.raises(ReadOnlyWrite) as caught:
+            s.execute(text(statement))
+        assert statement.split()[0] in str(caught.value)
+    finally:
+        s.rollback()
+        s.close()
+
+
+def test_orm_changes_are_refused_too(inst, make_user):
+    user = make_user("clerk")
+    s = inst.session(read_only=True)
+    try:
+        s.get(User, user.id).display_name = "changed"
+        with pytest.raises(ReadOnlyWrite):
+            s.flush()
+    finally:
+        s.rollback()
+        s.close()
+    with inst.session() as s:
+        assert s.get(User, user.id).display_name != "changed"
+
+
+def test_a_failed_read_writes_nothing(inst, make_user, make_record):
+    clerk = make_user("clerk")
+    serial = make_record(by=clerk)
+    with inst.session() as s:
+        before = s.execute(select(func.count()).select_from(AuditEntry)).scalar_one()
+    s = inst.session(read_only=True)
+    record = s.execute(select(Record).where(Record.serial == serial)).scalar_one()
+    operations.view(s, record, s.get(User, clerk.id))
+    s.rollback()   # the request failed: what it queued goes with it
+    s.close()
+    with inst.session() as s:
+        assert s.execute(select(func.count()).select_from(AuditEntry)).scalar_one() == before
