@@ -14,6 +14,15 @@ indexing rate (letters/s), p50/p95 query latency, index size on disk and peak RS
                      blinding: the difference to ``encrypted`` is the cost of encryption.
 * ``plain-analyzer`` plaintext Whoosh the usual way: the same bigram analyser as a Whoosh
                      tokenizer, text given to Whoosh.
+* ``pg``             ours into the PostgreSQL backend (``search.pg_backend``): the same
+                     sealed letters → the same blind tokens → a ``tsvector`` with positions
+                     and GIN indexes in a fresh database, loaded as ``xinfang search reindex``
+                     does (COPY into a new table, indexes built, swapped in); the same queries
+                     as SQL (``@@`` with ``<->`` phrases, ``ts_rank_cd``). Also single-letter
+                     updates (what a drain after a request does). ``--pg-url`` names a server
+                     whose user may create databases; without it a throw-away cluster is
+                     started in a temporary folder (Debian's PostgreSQL binaries), or the
+                     pipeline is skipped with a message.
 * ``fts5-trigram``   SQLite FTS5 with the trigram tokenizer (C speed), on the same
                      normalised text. SQLite ≤ 3.44 cannot answer a 2-character substring
                      from a trigram index: those queries fall back to ``LIKE '%xx%'``, a
@@ -168,6 +177,148 @@ def run_encrypted(work: Path, procs: int) -> dict:
     return out
 
 
+def _pg_database(admin_url: str):
+    """A fresh database on the server of ``admin_url``: (url, drop())."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = "xinfang_bench_" + uuid.uuid4().hex[:10]
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop():
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False), drop
+
+
+def run_pg(work: Path, admin_url: str, updates: int) -> dict:
+    """Ours into the PostgreSQL backend, from the same sealed letters; the same queries."""
+    from sqlalchemy import create_engine, text
+
+    from records import crypto
+    from search import blind, indexer, pg_backend, query
+    from search.backend import Access, IndexDocument
+
+    docs, queries = _load(work)
+    ring = crypto.Keyring.generate()
+    sealed = []
+    for d in docs:   # setup: what the database holds (not timed)
+        uid = f"u{d['i']}"
+        dek = crypto.new_key()
+        ref, wrapped = crypto.wrap_data_key(ring, uid, dek)
+        sealed.append((d, uid, ref, wrapped, crypto.seal_json(dek, {"subject": d["subject"], "body": d["body"]},
+                                                               crypto.aad(uid, "document", 1))))
+    sealed.sort(key=lambda x: x[0]["received_at"][:4])
+    blinder = blind.Blinder(ring.purpose_key("blind-token"))
+    url, drop = _pg_database(admin_url)
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            pg_backend.create_schema(conn)
+            version = conn.execute(text("SHOW server_version")).scalar_one()
+        backend = pg_backend.PostgresBackend(engine, blinder.key_id)
+        del docs
+
+        def meta(d, uid):
+            return IndexDocument(uid=uid, record_id=d["i"], serial=f"XF-{d['i']}", year=int(d["received_at"][:4]),
+                                 status="registered", channel=d["channel"], region=d["region"],
+                                 category=d["category"], office="XFB", received=0, doc_version=1,
+                                 allowed=frozenset({"chief:all"}), denied=frozenset())
+
+        t0 = time.perf_counter()
+        loader = backend.bulk_loader()
+        for d, uid, ref, wrapped, blob in sealed:
+            dek = crypto.unwrap_data_key(ring, uid, ref, wrapped)
+            doc = crypto.open_json(dek, blob, crypto.aad(uid, "document", 1))
+            loader.add_text(meta(d, uid), doc["subject"] + "\n" + doc["body"], blinder)
+        loader.commit()
+        seconds = time.perf_counter() - t0
+        info = backend.describe()
+        out = {"pipeline": "encrypted, PostgreSQL backend", "server": f"PostgreSQL {version}", "letters": len(sealed),
+               "seconds": round(seconds, 1), "letters_per_s": round(len(sealed) / seconds, 1),
+               "index_bytes": info["bytes"],
+               "sizes": {k: info[k] for k in ("table_bytes", "toast_bytes", "index_bytes")}}
+        access = Access(principals=frozenset({"chief:all"}))
+
+        def run(q):
+            node = query.compile_query(query.parse(q), blinder, None)
+            return backend.search(node, access, per_page=20, facets=()).total
+
+        times, counts = _timed_queries(run, queries)
+        out.update(query_latency=_latency(times), by_kind=_by_kind(queries, times),
+                   hits_mean=round(statistics.mean(counts), 1))
+        facet_times, _ = _timed_queries(
+            lambda q: backend.search(query.compile_query(query.parse(q), blinder, None), access, per_page=20).total,
+            queries)
+        out["query_latency_with_facets"] = _latency(facet_times)
+        # single-letter updates into the live table, as a drain after a request writes them
+        times = []
+        for d, uid, ref, wrapped, blob in sealed[:updates]:
+            t = time.perf_counter()
+            dek = crypto.unwrap_data_key(ring, uid, ref, wrapped)
+            doc = crypto.open_json(dek, blob, crypto.aad(uid, "document", 1))
+            backend.index([indexer.blind_document(meta(d, uid), doc["subject"] + "\n" + doc["body"], blinder)])
+            times.append(time.perf_counter() - t)
+        out["single_update"] = _latency(times)
+        out["peak_rss_mb"] = round(_rss_mb(), 1)
+        return out
+    finally:
+        engine.dispose()
+        drop()
+
+
+class _ThrowawayCluster:
+    """A PostgreSQL cluster in a temporary folder on a loopback port (as scripts/test.sh
+    starts one), stopped and removed at the end. ``url`` is None when no server binaries
+    are installed."""
+
+    def __init__(self):
+        self.dir = None
+        self.url = None
+        self.as_pg: list[str] = []
+        self.bin = None
+
+    def __enter__(self):
+        import glob
+        import socket
+        import subprocess
+
+        bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(p.split("/")[-2]))
+        if not bins or not os.path.exists(os.path.join(bins[-1], "initdb")):
+            return self
+        self.bin = bins[-1]
+        self.dir = tempfile.mkdtemp(prefix="xinfang-bench-pg-")
+        if os.getuid() == 0:   # the server refuses to run as root
+            shutil.chown(self.dir, "postgres")
+            self.as_pg = ["runuser", "-u", "postgres", "--"]
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        data = os.path.join(self.dir, "data")
+        subprocess.run([*self.as_pg, f"{self.bin}/initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8",
+                        "--no-locale"], check=True, capture_output=True)
+        subprocess.run([*self.as_pg, f"{self.bin}/pg_ctl", "start", "-w", "-s", "-D", data, "-l",
+                        os.path.join(self.dir, "server.log"), "-o",
+                        f"-c listen_addresses=127.0.0.1 -p {port} -k {self.dir} -c shared_buffers=256MB"],
+                       check=True, capture_output=True)
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+        return self
+
+    def __exit__(self, *exc):
+        import subprocess
+
+        if self.dir:
+            subprocess.run([*self.as_pg, f"{self.bin}/pg_ctl", "stop", "-D", os.path.join(self.dir, "data"),
+                            "-m", "fast", "-s"], capture_output=True)
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
 class _Identity:
     """A 'blinder' that leaves tokens as they are (the plaintext peers' queries)."""
 
@@ -255,7 +406,8 @@ class Chars(Tokenizer):
 
 def run_plain_analyzer(work: Path, procs: int) -> dict:
     """Plaintext Whoosh the usual way: the bigram analyser as Whoosh tokenizers."""
-    from whoosh import fields, formats, index as windex
+    from whoosh import fields, formats
+    from whoosh import index as windex
 
     docs, queries = _load(work)
     schema = fields.Schema(
@@ -442,8 +594,11 @@ def main(argv=None) -> int:
     ap.add_argument("--registrations", type=int, default=100, help="timed single registrations")
     ap.add_argument("--service-queries", type=int, default=100)
     ap.add_argument("--skip-database", action="store_true", help="skip the instance phase (slow to set up)")
-    ap.add_argument("--only", help="comma-separated subset: encrypted1, encrypted2, plain-lists, "
-                                   "plain-analyzer1, plain-analyzer2, fts5, database")
+    ap.add_argument("--only", help="comma-separated subset: encrypted1 (or encrypted), encrypted2, plain-lists, "
+                                   "plain-analyzer1, plain-analyzer2, fts5, database, pg")
+    ap.add_argument("--pg-url", help="PostgreSQL server for the pg pipeline (postgresql+psycopg://user@host/db; "
+                                     "the user must be allowed to create databases); default: a throw-away cluster")
+    ap.add_argument("--pg-updates", type=int, default=200, help="timed single-letter updates of the pg pipeline")
     ap.add_argument("--workdir", help="keep the indexes here (default: a temporary folder, removed)")
     ap.add_argument("--json", help="also write the results to this file")
     args = ap.parse_args(argv)
@@ -470,19 +625,34 @@ def main(argv=None) -> int:
     named = {"encrypted1": (run_encrypted, 1), "plain-lists": (run_plain_lists,),
              "plain-analyzer1": (run_plain_analyzer, 1), "fts5": (run_fts5,), "encrypted2": (run_encrypted, 2),
              "plain-analyzer2": (run_plain_analyzer, 2),
-             "database": (run_database, args.registrations, args.service_queries)}
-    wanted = [n.strip() for n in args.only.split(",")] if args.only else \
+             "database": (run_database, args.registrations, args.service_queries),
+             "pg": (run_pg, None, args.pg_updates)}
+    aliases = {"encrypted": "encrypted1", "plain-analyzer": "plain-analyzer1", "postgresql": "pg"}
+    wanted = [aliases.get(n.strip(), n.strip()) for n in args.only.split(",")] if args.only else \
         [n for n in named if not (args.skip_database and n == "database")]
     unknown = [n for n in wanted if n not in named]
     if unknown:
         ap.error(f"unknown pipelines: {', '.join(unknown)}")
     plan = [named[n] for n in wanted]
-    for fn, *fargs in plan:
-        print(f"… {fn.__name__}{tuple(fargs) if fargs else ''}", file=sys.stderr, flush=True)
-        r = _in_child(fn, work, *fargs)
-        if "error" in r:
-            print(r["trace"], file=sys.stderr)
-        results["pipelines"].append(r)
+    cluster = _ThrowawayCluster()
+    if "pg" in wanted and not args.pg_url:
+        cluster.__enter__()
+        if cluster.url is None:
+            print("pg: no --pg-url and no PostgreSQL server binaries (/usr/lib/postgresql/*/bin): "
+                  "the PostgreSQL pipeline is skipped", file=sys.stderr)
+            plan = [p for p in plan if p[0] is not run_pg]
+    try:
+        for fn, *fargs in plan:
+            if fn is run_pg:
+                fargs = [args.pg_url or cluster.url, *fargs[1:]]
+            label = tuple(a for a in fargs if not (isinstance(a, str) and "://" in a))
+            print(f"… {fn.__name__}{label if label else ''}", file=sys.stderr, flush=True)
+            r = _in_child(fn, work, *fargs)
+            if "error" in r:
+                print(r["trace"], file=sys.stderr)
+            results["pipelines"].append(r)
+    finally:
+        cluster.__exit__(None, None, None)
     by = {r.get("pipeline"): r for r in results["pipelines"]}
     enc, lists = by.get("encrypted (procs=1)"), by.get("plaintext Whoosh, same token lists")
     ana = by.get("plaintext Whoosh, analyser in Whoosh (procs=1)")
@@ -492,6 +662,15 @@ def main(argv=None) -> int:
             ratios[name] = {"indexing_rate_ratio": round(enc["letters_per_s"] / peer["letters_per_s"], 2),
                             "p95_ratio": round(enc["query_latency"]["p95_ms"] / peer["query_latency"]["p95_ms"], 2),
                             "p50_ratio": round(enc["query_latency"]["p50_ms"] / peer["query_latency"]["p50_ms"], 2)}
+    pg = by.get("encrypted, PostgreSQL backend")
+    if enc and pg and "error" not in enc and "error" not in pg:
+        ratios["PostgreSQL backend vs encrypted Whoosh"] = {
+            "indexing_rate_ratio": round(pg["letters_per_s"] / enc["letters_per_s"], 2),
+            "p50_ratio": round(pg["query_latency"]["p50_ms"] / enc["query_latency"]["p50_ms"], 2),
+            "p95_ratio": round(pg["query_latency"]["p95_ms"] / enc["query_latency"]["p95_ms"], 2),
+            "p95_with_facets_ratio": round(pg["query_latency_with_facets"]["p95_ms"]
+                                           / enc["query_latency_with_facets"]["p95_ms"], 2),
+            "size_ratio": round(pg["index_bytes"] / enc["index_bytes"], 2)}
     results["ratios"] = ratios
     print(json.dumps(results, ensure_ascii=False, indent=1))
     print()

@@ -427,6 +427,8 @@ def compact(inst, run_id: int | None = None) -> None:
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             _wait_for_older_snapshots(conn)
             for name in affected_tables():
+                if conn.execute(text("SELECT to_regclass(:n)"), {"n": name}).scalar() is None:
+                    continue   # a table of a later migration this database does not have
                 conn.execute(text(f"VACUUM FULL {conn.dialect.identifier_preparer.quote(name)}"))
 
 
@@ -459,11 +461,16 @@ def _wait_for_older_snapshots(conn, timeout: float | None = None) -> bool:
         time.sleep(0.2)
 
 
+#: PostgreSQL: the search backend's table of blind tokens (``search.pg_backend``; created by
+#: the migrations on PostgreSQL whichever backend is chosen, empty with Whoosh).
+SEARCH_TABLES = ("search_documents",)
+
+
 def affected_tables() -> list[str]:
     """Tables a run deletes from or writes the journal to: compacted after the run and, on
-    PostgreSQL, whose relation files the residue check scans."""
+    PostgreSQL, whose relation files the residue check scans (the search table included)."""
     names = ["records", "retention_batch_letters", "retention_run_steps", "outbox",
-             *(t.name for t, _ in _dependent_tables())]
+             *(t.name for t, _ in _dependent_tables()), *SEARCH_TABLES]
     return list(dict.fromkeys(names))
 
 

@@ -1,8 +1,9 @@
 """The search index seen from retention: delete destroyed letters' documents and purge
 their year shard, then clear the outbox's delete operations for them.
 
-Uses the search package's backend (``search.whoosh_backend.WhooshBackend``: ``delete`` and
-``purge(years)``). When no index has been built yet there is nothing to purge."""
+Uses the instance's configured search backend (``search.backends``: Whoosh, or the
+PostgreSQL table), its ``delete`` and ``purge(years)``. When no index has been built yet
+there is nothing to purge."""
 from __future__ import annotations
 
 from sqlalchemy import delete, select
@@ -15,13 +16,10 @@ def _backend(inst):
     getter = getattr(inst, "search_backend", None)
     if callable(getter):
         return getter()
-    index_dir = inst.settings.index_dir
-    if not index_dir.is_dir() or not any(index_dir.iterdir()):
-        return None
+    from search.backends import existing_backend
     from search.blind import key_id
-    from search.whoosh_backend import WhooshBackend
 
-    return WhooshBackend(index_dir, key_id(inst.purpose_key("blind-token")))
+    return existing_backend(inst, key_id(inst.purpose_key("blind-token")))
 
 
 def purge_deleted(inst, years: list[int]) -> int:

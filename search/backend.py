@@ -11,10 +11,19 @@ import abc
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+from records.errors import XinfangError
+
 #: Fields of clear metadata a query may filter on and the results are faceted by.
 META_FIELDS = ("status", "channel", "region", "category", "office", "year")
 FACETS = ("status", "channel", "region", "year", "category")
 SORTS = ("relevance", "newest", "oldest")
+
+
+class IndexKeyMismatch(XinfangError):
+    """The index was built with another blind-token key (another instance's, or before the
+    master keyring was replaced): it must be rebuilt with ``xinfang search reindex``."""
+
+    status = 503
 
 
 # -- documents -------------------------------------------------------------------------

@@ -5,8 +5,11 @@
   ``xinfang search sync``) applies the rows to the index and deletes them, one writer at a
   time (a lock file in the index folder). A crash between the database commit and the
   index write loses nothing: the rows stay until a drain succeeds, and applying one twice
-  is harmless (documents are replaced by uid).
-* **Reindex** rebuilds a fresh index generation from the database and switches to it.
+  is harmless (documents are replaced by uid). The writer lock is a lock file in the index
+  folder with Whoosh, a PostgreSQL advisory lock with the PostgreSQL backend (several
+  machines share that index).
+* **Reindex** rebuilds a fresh index (Whoosh: a generation; PostgreSQL: a table) from the
+  database and switches to it.
 * **Check** compares the index's stored fields with the database and names differences.
 """
 from __future__ import annotations
@@ -28,10 +31,9 @@ from records import audit, operations, policy
 from records.instance import Instance
 from records.models import OutboxEntry, Record
 
-from . import analysis
-from .backend import IndexDocument, SearchBackend
+from . import analysis, backends
+from .backend import IndexDocument, IndexKeyMismatch, SearchBackend
 from .blind import Blinder
-from .whoosh_backend import WhooshBackend
 
 try:  # POSIX; the lock is a plain file lock so it also holds between processes
     import fcntl
@@ -68,8 +70,7 @@ def service(inst: Instance) -> SearchService:
             svc = _services.get(inst)
             if svc is None:
                 blinder = Blinder(inst.purpose_key("blind-token"))
-                backend = WhooshBackend(inst.settings.index_dir, blinder.key_id,
-                                        procs=int(inst.settings.extra.get("search_procs", 1) or 1))
+                backend = backends.make_backend(inst, blinder.key_id)
                 svc = _services[inst] = SearchService(blinder=blinder, backend=backend)
     return svc
 
@@ -137,10 +138,22 @@ def _rebuild_marker(inst: Instance):
     return inst.settings.index_dir / ".rebuilding"
 
 
+def _uses_files(inst: Instance) -> bool:
+    """Whether the index lives in the instance folder (Whoosh), as opposed to the database."""
+    return backends.kind(inst) == backends.WHOOSH
+
+
 @contextlib.contextmanager
 def writer_lock(inst: Instance, wait: float | None = None) -> Iterator[bool]:
-    """Hold the index's writer lock (between threads and processes); yields False when it
+    """Hold the index's writer lock (between threads and processes; with the PostgreSQL
+    backend between machines too: an advisory lock of the database); yields False when it
     could not be had within ``wait`` seconds (None: wait as long as it takes)."""
+    if not _uses_files(inst):
+        from .pg_backend import writer_lock as pg_writer_lock
+
+        with pg_writer_lock(inst.db.engine, wait) as got:
+            yield got
+        return
     fd = os.open(_lock_path(inst), os.O_RDWR | os.O_CREAT, 0o600)
     try:
         got = _acquire(fd, wait)
@@ -184,7 +197,7 @@ class DrainReport:
 
 
 def pending(inst: Instance) -> int:
-    with inst.session() as s:
+    with inst.session(read_only=True) as s:
         return s.execute(select(func.count()).select_from(OutboxEntry)).scalar_one()
 
 
@@ -194,14 +207,15 @@ def drain(inst: Instance, *, wait: float | None = None, batch: int = BATCH, merg
     waited for at all (it drains the outbox itself when it finishes). ``merge=False``
     leaves segment merging to ``maintain`` (the fast path of a request)."""
     report = DrainReport()
-    if wait is not None and _rebuild_marker(inst).exists():
+    if wait is not None and _uses_files(inst) and _rebuild_marker(inst).exists():
         wait = 0.0
     with writer_lock(inst, wait) as locked:
         if not locked:
             report.skipped = True
             return report
-        with contextlib.suppress(FileNotFoundError):
-            _rebuild_marker(inst).unlink()  # we hold the lock, so no rebuild is running
+        if _uses_files(inst):
+            with contextlib.suppress(FileNotFoundError):
+                _rebuild_marker(inst).unlink()  # we hold the lock, so no rebuild is running
         svc = service(inst)
         if not svc.recovered or merge:
             svc.backend.recover()
@@ -212,9 +226,9 @@ def drain(inst: Instance, *, wait: float | None = None, batch: int = BATCH, merg
 
 
 def _drain_batch(inst: Instance, svc: SearchService, batch: int, report: DrainReport, merge: bool) -> bool:
-    # 1. read the rows and build the documents (a short transaction: on SQLite every
-    #    transaction holds the write lock, so the index is never written inside one)
-    s = inst.session()
+    # 1. read the rows and decrypt the records in a read-only transaction (no write lock:
+    #    registrations go on meanwhile); the index is never written inside a transaction
+    s = inst.session(read_only=True)
     try:
         rows = s.execute(select(OutboxEntry.id, OutboxEntry.record_uid, OutboxEntry.op)
                          .order_by(OutboxEntry.id).limit(batch)).all()
@@ -332,11 +346,12 @@ def reindex(inst: Instance, *, progress: Callable[[int], None] | None = None,
     started = time.monotonic()
     svc = service(inst)
     report = ReindexReport()
-    marker = _rebuild_marker(inst)
+    marker = _rebuild_marker(inst) if _uses_files(inst) else None
     with writer_lock(inst, None):
-        marker.write_text(str(os.getpid()))
+        if marker is not None:
+            marker.write_text(str(os.getpid()))
         try:
-            with inst.session() as s:
+            with inst.session(read_only=True) as s:
                 applied = list(s.execute(select(OutboxEntry.id)).scalars())
                 total = s.execute(select(func.count()).select_from(Record)).scalar_one()
                 s.rollback()
@@ -344,17 +359,17 @@ def reindex(inst: Instance, *, progress: Callable[[int], None] | None = None,
                 on_total(total)
             procs = procs or auto_procs(total)
             backend = svc.backend
-            if isinstance(backend, WhooshBackend) and procs != backend.procs:
-                backend = WhooshBackend(backend.root, backend.key_id, procs=procs, limitmb=backend.limitmb)
+            if procs != getattr(backend, "procs", procs):   # Whoosh's sub-writers; the database has none
+                backend = backends.make_backend(inst, backend.key_id, procs=procs)
             loader = backend.bulk_loader()
-            with inst.session() as s:
+            with inst.session(read_only=True) as s:
                 years = list(s.execute(select(Record.year).distinct().order_by(Record.year)).scalars())
                 s.rollback()
             try:
                 for year in years:   # one shard at a time: one writer open, bounded memory
                     last_id = 0
                     while True:
-                        s = inst.session()
+                        s = inst.session(read_only=True)
                         try:
                             records = _load_batch(s, last_id, batch, year)
                             if not records:
@@ -378,15 +393,16 @@ def reindex(inst: Instance, *, progress: Callable[[int], None] | None = None,
             except BaseException:
                 loader.cancel()
                 raise
-            if backend is not svc.backend:
+            if backend is not svc.backend and hasattr(svc.backend, "_changed"):
                 svc.backend._changed()  # noqa: SLF001 - same folder, switched generation
             # rows that were there before the rebuild read the database are in it now
             with inst.unit_of_work() as s:
                 for i in range(0, len(applied), 500):
                     s.execute(delete(OutboxEntry).where(OutboxEntry.id.in_(applied[i:i + 500])))
         finally:
-            with contextlib.suppress(FileNotFoundError):
-                marker.unlink()
+            if marker is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    marker.unlink()
     svc.blinder.forget()
     report.outbox_after = drain(inst)
     report.seconds = time.monotonic() - started
@@ -399,7 +415,8 @@ def auto_procs(total: int) -> int:
 
 
 def purge(inst: Instance, years: list[int] | None = None):
-    """Rewrite the segments holding deleted documents (of ``years``, or all), under the lock."""
+    """Rewrite the storage holding deleted documents, under the lock: Whoosh's segments (of
+    ``years``, or all), or the PostgreSQL table (``VACUUM FULL``)."""
     with writer_lock(inst, None):
         return service(inst).backend.purge(years)
 
@@ -436,8 +453,6 @@ class CheckReport:
 def check(inst: Instance) -> CheckReport:
     """Compare every live index document with the database (stored fields: ids, metadata,
     document version, principals and refusals)."""
-    from .whoosh_backend import IndexKeyMismatch
-
     report = CheckReport()
     svc = service(inst)
     try:
@@ -454,7 +469,7 @@ def check(inst: Instance) -> CheckReport:
     seen = set()
     last_id = 0
     while True:
-        with inst.session() as s:
+        with inst.session(read_only=True) as s:
             records = _load_batch(s, last_id, 1000)
             if not records:
                 break

@@ -1,4 +1,12 @@
-"""Helpers of the search tests: the instance's search service, draining, index files."""
+"""Helpers of the search tests: the instance's search service, draining, index files.
+
+Every test of this folder that uses an instance runs once per search backend: ``whoosh``
+(the embedded index, on SQLite or PostgreSQL, whichever the suite runs on) and
+``postgresql`` (the blind tokens in the database; skipped unless the suite runs on
+PostgreSQL, i.e. ``XINFANG_TEST_DATABASE_URL`` is set). Each backend gets an instance
+(and database) of its own per module. Tests about Whoosh's files themselves carry
+``@whoosh_only("why")``; their PostgreSQL counterparts are in ``test_pg_backend.py``.
+"""
 from __future__ import annotations
 
 import secrets
@@ -6,7 +14,55 @@ from pathlib import Path
 
 import pytest
 
+from records.config import Settings
+from records.setup import init_instance
 from search import indexer
+from tests.conftest import _create_pg_database, _drop_pg_database, _pg_admin_url
+
+#: The PostgreSQL backend keeps its table in the instance's database: it runs when the suite does.
+BACKENDS = ("whoosh", "postgresql") if _pg_admin_url() else ("whoosh",)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "whoosh_only(reason): the test is about the Whoosh index's files")
+
+
+def whoosh_only(reason: str):
+    """Mark a test as meaningful for the Whoosh backend only (``reason`` says why)."""
+    return pytest.mark.whoosh_only(reason=reason)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def search_backend(request) -> str:
+    """The search backend the module's instance uses."""
+    if request.param == "postgresql" and not _pg_admin_url():
+        pytest.skip("the PostgreSQL search backend needs XINFANG_TEST_DATABASE_URL (a PostgreSQL server)")
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory, search_backend) -> Settings:
+    """As tests/conftest.py's, with ``extra["search_backend"]`` set to the module's backend."""
+    home = tmp_path_factory.mktemp(f"instance-{search_backend}")
+    admin = _pg_admin_url()
+    pg_name = None
+    if admin:
+        pg_name, url = _create_pg_database(admin)
+    else:
+        url = f"sqlite:///{home / 'xinfang.sqlite3'}"
+    s = Settings.from_env({}, home=str(home), database_url=url, extra={"search_backend": search_backend})
+    init_instance(s)
+    yield s
+    if pg_name:
+        _drop_pg_database(admin, pg_name)
+
+
+@pytest.fixture(autouse=True)
+def _only_where_meaningful(request):
+    marker = request.node.get_closest_marker("whoosh_only")
+    if marker is not None and "search_backend" in request.fixturenames \
+            and request.getfixturevalue("search_backend") != "whoosh":
+        pytest.skip("Whoosh only: " + marker.kwargs.get("reason", ""))
 
 
 @pytest.fixture
@@ -27,8 +83,28 @@ def word() -> str:
     return "kw" + secrets.token_hex(5)
 
 
+def uses_database(inst) -> bool:
+    return inst.settings.extra.get("search_backend") == "postgresql"
+
+
 def index_files(inst) -> list[Path]:
-    return [p for p in inst.settings.index_dir.rglob("*") if p.is_file()]
+    """Every file the index lives in: the index folder (Whoosh), or the relation files of
+    the search tables, their TOAST tables and indexes (PostgreSQL, after a CHECKPOINT so
+    what the server holds in memory is on disk)."""
+    if not uses_database(inst):
+        return [p for p in inst.settings.index_dir.rglob("*") if p.is_file()]
+    from sqlalchemy import text
+
+    from retention import residue
+    from search import pg_backend
+
+    with inst.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("CHECKPOINT"))
+    with inst.db.engine.connect() as conn:
+        files = residue.relation_files(conn, [pg_backend.TABLE, pg_backend.META])
+        conn.rollback()
+    assert files is not None, "the PostgreSQL server's data directory is not readable by the tests"
+    return [p for p in files if p.is_file()]
 
 
 def index_bytes(inst) -> bytes:

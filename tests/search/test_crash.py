@@ -10,7 +10,7 @@ from pathlib import Path
 from app.cli import cli
 from search import indexer
 
-from .conftest import word
+from .conftest import whoosh_only, word
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,6 +52,8 @@ def test_killed_after_commit_before_indexing(inst, settings, make_user, runner):
     assert indexer.pending(inst) == 0
 
 
+@whoosh_only("kills Whoosh's segment writer; the PostgreSQL counterpart is "
+             "test_pg_backend.py::test_killed_in_the_middle_of_a_table_write")
 def test_killed_in_the_middle_of_an_index_write(inst, settings, make_user, make_record, runner):
     clerk = make_user("clerk")
     for i in range(3):

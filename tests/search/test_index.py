@@ -5,14 +5,13 @@ import os
 import pytest
 from sqlalchemy import delete, select, update
 
+from app.cli import cli
 from records import operations
 from records.models import OutboxEntry, Record, User
-from search import analysis, indexer, query
-from search.whoosh_backend import IndexKeyMismatch, WhooshBackend
-from app.cli import cli
-from tests.conftest import letter_data
+from search import analysis, backends, indexer, query
+from search.whoosh_backend import IndexKeyMismatch
 
-from .conftest import index_bytes, index_files, word
+from .conftest import index_bytes, index_files, whoosh_only, word
 
 
 def find(inst, user, q, **kw) -> list[str]:
@@ -112,7 +111,7 @@ def test_removed_record_leaves_none_of_its_unique_tokens(inst, clerk, chief, mak
             operations.correct(s, record, {"body": body + f" 第{n}版"}, by=s.get(User, clerk.id))
         drain()
     a = analysis.analyse(body)
-    others = set(svc.blinder.text(analysis.analyse(f"另有隱情 第1版 第2版").tokens))
+    others = set(svc.blinder.text(analysis.analyse("另有隱情 第1版 第2版").tokens))
     unique = set(svc.blinder.text(a.tokens)) - others
     unique_chars = set(svc.blinder.chars(analysis.analyse("鼴鼷齲齶").chars))
     data = index_bytes(inst)
@@ -127,6 +126,8 @@ def test_removed_record_leaves_none_of_its_unique_tokens(inst, clerk, chief, mak
     assert indexer.check(inst).ok
 
 
+@whoosh_only("year shards are folders of the Whoosh index; the PostgreSQL table is one relation "
+             "(its purge: test_pg_backend.py)")
 def test_purging_one_year_leaves_other_shards_untouched(inst, clerk, make_record, drain, svc):
     old = make_record(by=clerk, received_at="2025-06-01T10:00", body=f"去年的信 {word()}")
     gone = make_record(by=clerk, received_at="2025-07-01T10:00", body=f"去年的另一封信 {word()}")
@@ -172,6 +173,8 @@ def test_check_names_every_kind_of_difference(inst, clerk, make_record, drain, r
     assert "agree" in result.output
 
 
+@whoosh_only("generations are folders of the Whoosh index; PostgreSQL swaps tables "
+             "(test_pg_backend.py::test_reindex_replaces_the_table_and_keeps_searching)")
 def test_reindex_switches_generation_and_keeps_searching(inst, clerk, chief, make_record, drain):
     w = word()
     serial = make_record(by=clerk, body=f"重建索引 {w}")
@@ -196,12 +199,16 @@ def test_reindex_with_two_processes(inst, clerk, make_record, drain):
     assert not [p for p in index_files(inst) if p.suffix in (".doclist", ".run")]
 
 
-def test_index_built_with_another_key_is_refused(inst, svc):
-    other = WhooshBackend(inst.settings.index_dir, "000000000000")
+def test_index_built_with_another_key_is_refused(inst, svc, make_user, make_record, drain):
+    make_record(by=make_user("clerk"), body=f"有了索引 {word()}")
+    drain()   # the index exists, built with the instance's key
+    other = backends.make_backend(inst, "000000000000")
     with pytest.raises(IndexKeyMismatch):
         list(other.stored_documents())
 
 
+@whoosh_only("the pickled Whoosh schema's analyzer; PostgreSQL refuses non-tokens itself "
+             "(test_pg_backend.py::test_only_blind_tokens_reach_the_table)")
 def test_schema_refuses_plain_text(svc):
     analyzer = svc.backend._schema["text"].analyzer
     with pytest.raises(TypeError):
@@ -219,6 +226,7 @@ def test_a_drain_waits_its_turn(inst, clerk, make_record):
     assert indexer.pending(inst) == 0
 
 
+@whoosh_only("segments and their merges are Whoosh's; PostgreSQL leaves upkeep to autovacuum")
 def test_quick_commits_then_tiered_merges(inst, clerk, make_record, svc):
     """After a request the outbox is applied without merging (fast); maintain() then merges
     a tier once it holds ten segments."""
@@ -240,6 +248,7 @@ def test_follow_drains_until_stopped(inst, clerk, make_record):
     assert seen and seen[0].rows >= 1 and indexer.pending(inst) == 0
 
 
+@whoosh_only("Whoosh's multi-process writer; a PostgreSQL rebuild is one COPY stream of blind tokens")
 def test_sub_writers_get_ciphertext_only(svc):
     """In a multi-process rebuild the text reaches the sub-writers sealed under a key that
     only exists in memory; their analyzer opens it, a plain string is refused."""

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select, update
 
 from records.errors import AccessDenied, NotFound, ValidationError
-from records.models import AuditEntry, Record, RecordEvent, User
+from records.models import AuditEntry, Record, User
 from search import repeats
 
 from .test_lookups import make_id
@@ -36,8 +36,15 @@ def clerk(make_user):
     return make_user("clerk")
 
 
+#: ID numbers of make_id repeat every 1000 seeds: each person of a module gets a new one.
+_used_ids: set[int] = set()
+
+
 def person():
     seed = secrets.randbelow(10**6)
+    while seed % 1000 in _used_ids:
+        seed = secrets.randbelow(10**6)
+    _used_ids.add(seed % 1000)
     return {"name": "張" + secrets.choice("偉芳娜敏靜麗強磊軍洋"), "id_number": make_id(seed),
             "phone": f"135{seed:08d}"}
 

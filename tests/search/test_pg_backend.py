@@ -1,0 +1,371 @@
+"""The PostgreSQL search backend: configuration, the table, tsvector limits, the same answers
+as Whoosh, the writer lock across machines, rebuilds, purges, crashes and destruction.
+
+The rest of tests/search runs on this backend too (see conftest.py); here are the tests that
+only mean something for it, and the counterparts of the Whoosh-only ones. Everything but the
+configuration tests needs a PostgreSQL server (``XINFANG_TEST_DATABASE_URL``).
+"""
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+from sqlalchemy import inspect, select, text
+
+from app.cli import cli
+from records.config import Settings
+from records.errors import ConfigurationError
+from records.instance import Instance
+from records.models import OutboxEntry, Record, User
+from records.setup import init_instance
+from search import analysis, backends, indexer, pg_backend, query
+from search.backend import (
+    Access, And, CharTerm, Everything, IndexDocument, Match, Not, Or, Phrase, Range, TextTerm,
+)
+from search.whoosh_backend import WhooshBackend
+from tests.conftest import _pg_admin_url
+
+from .conftest import index_bytes, word
+from .test_crash import ROOT, run_killed
+
+NEEDS_PG = "needs a PostgreSQL server (XINFANG_TEST_DATABASE_URL)"
+
+
+@pytest.fixture(scope="module", params=["postgresql"])
+def search_backend(request) -> str:
+    """This module's instance always uses the PostgreSQL backend."""
+    if not _pg_admin_url():
+        pytest.skip(NEEDS_PG)
+    return request.param
+
+
+# -- configuration (runs on every database) ---------------------------------------------------------
+def test_the_backend_is_chosen_by_configuration(tmp_path):
+    def settings(**extra):
+        return Settings.from_env({}, home=str(tmp_path), database_url="sqlite:///x.sqlite3", extra=extra)
+
+    assert backends.configured(settings(), {}) == "whoosh"
+    assert backends.configured(settings(), {"XINFANG_SEARCH_BACKEND": "postgresql"}) == "postgresql"
+    assert backends.configured(settings(), {"XINFANG_SEARCH_BACKEND": " PostgreSQL "}) == "postgresql"
+    # the settings win over the environment
+    assert backends.configured(settings(search_backend="whoosh"), {"XINFANG_SEARCH_BACKEND": "postgresql"}) == "whoosh"
+    with pytest.raises(ConfigurationError) as err:
+        backends.configured(settings(search_backend="elastic"), {})
+    assert "whoosh, postgresql" in err.value.message
+
+
+def test_postgresql_search_is_refused_on_sqlite(tmp_path):
+    s = Settings.from_env({}, home=str(tmp_path / "inst"), database_url=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+                          extra={"search_backend": "postgresql"})
+    init_instance(s)
+    inst = Instance(s)
+    try:
+        with pytest.raises(ConfigurationError) as err:
+            indexer.service(inst)
+        assert "XINFANG_DATABASE_URL" in err.value.message and "whoosh" in err.value.message
+        # the migration made no search table on SQLite
+        names = inspect(inst.db.engine).get_table_names()
+        assert "records" in names and pg_backend.TABLE not in names and pg_backend.META not in names
+    finally:
+        inst.close()
+
+
+# -- the table ------------------------------------------------------------------------------------------
+def _indexes(inst) -> dict[str, str]:
+    with inst.db.engine.connect() as conn:
+        return dict(conn.execute(text("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = :t"),
+                                 {"t": pg_backend.TABLE}).all())
+
+
+def _oid(inst) -> int:
+    with inst.db.engine.connect() as conn:
+        return conn.execute(text("SELECT CAST(:t AS regclass)::oid"), {"t": pg_backend.TABLE}).scalar_one()
+
+
+def test_the_migration_made_the_table_and_its_gin_indexes(inst, svc):
+    assert isinstance(svc.backend, pg_backend.PostgresBackend)
+    with inst.db.engine.connect() as conn:
+        types = dict(conn.execute(text(
+            "SELECT column_name, udt_name FROM information_schema.columns WHERE table_name = :t"),
+            {"t": pg_backend.TABLE}).all())
+    assert types["text"] == "tsvector" and types["chars"] == "_text" and types["allowed"] == "_text"
+    assert types["denied"] == "_text" and types["received"] == "int8"
+    defs = _indexes(inst)
+    for column in ("text", "chars", "allowed"):
+        assert any("USING gin" in d and f"({column})" in d for d in defs.values()), column
+    assert set(defs) == {f"pk_{pg_backend.TABLE}", *pg_backend.index_names(pg_backend.TABLE)}
+
+
+def _doc(uid: str, tokens: list[str], *, chars=(), principal="p:test", year=2026, received=0,
+         denied=frozenset(), **meta) -> IndexDocument:
+    fields = {"record_id": abs(hash(uid)) % 10**9, "serial": f"XF-T-{uid}", "year": year, "status": "registered",
+              "channel": "letter", "region": "110108", "category": "labour_wages", "office": "LDJC",
+              "received": received, "doc_version": 1}
+    fields.update(meta)
+    return IndexDocument(uid=uid, allowed=frozenset({principal}), denied=frozenset(denied), text=list(tokens),
+                         chars=list(chars), **fields)
+
+
+def test_only_blind_tokens_reach_the_table(svc):
+    with pytest.raises(TypeError):
+        svc.backend.index([_doc("plain-" + secrets.token_hex(4), ["拖欠工资"])])
+    with pytest.raises(TypeError):
+        svc.backend.index([_doc("quote-" + secrets.token_hex(4), ["abc' | 'def"])])
+    for node in (Phrase(("a'b", "c")), TextTerm("x y"), CharTerm("欠"), Phrase(("ok", "drop table"))):
+        with pytest.raises(TypeError):
+            svc.backend.search(node, Access(principals=None))
+    with pytest.raises(TypeError):
+        svc.backend.search(Match("uid; --", "x"), Access(principals=None))
+
+
+def test_tsvector_position_limits(svc):
+    """PostgreSQL keeps positions up to 16383 and 256 per term: a phrase past position 16383
+    (or through a term's 257th occurrence) of a very long letter is not found; the terms
+    themselves still are."""
+    blind = svc.blinder.text
+    principal = "p:" + secrets.token_hex(4)
+    access = Access(principals=frozenset({principal}))
+    head = blind([f"head{i}" for i in range(3)])
+    tail = blind([f"tail{i}" for i in range(3)])
+    filler = blind([f"fill{i % 5000}" for i in range(17000)])
+    long_uid = "long-" + secrets.token_hex(4)
+    # one term 300 times, each time followed by its own successor
+    rep, nexts = blind(["again"])[0], blind([f"after{i}" for i in range(300)])
+    repeated = [t for pair in zip([rep] * 300, nexts) for t in pair]
+    rep_uid = "rep-" + secrets.token_hex(4)
+    svc.backend.index([_doc(long_uid, head + filler + tail, principal=principal),
+                       _doc(rep_uid, repeated, principal=principal)])
+
+    def found(node):
+        return [h.uid for h in svc.backend.search(node, access, facets=()).hits]
+
+    assert found(Phrase(tuple(head))) == [long_uid]
+    assert found(Phrase(tuple(tail))) == []                     # beyond position 16383
+    assert found(TextTerm(tail[-1])) == [long_uid]              # the term alone is kept
+    assert found(Phrase((rep, nexts[10]))) == [rep_uid]
+    assert found(Phrase((rep, nexts[299]))) == []               # the 300th occurrence's position is dropped
+    assert svc.backend.describe()["limits"] == {"max_position": 16383, "max_positions_per_term": 256}
+    svc.backend.delete([long_uid, rep_uid], purge=False)
+
+
+def test_the_same_answers_as_whoosh(tmp_path, svc):
+    """The two backends, given the same documents, agree on hits, totals, facets, sorting,
+    access, more-like-this overlap and document frequencies."""
+    blind, chars = svc.blinder.text, svc.blinder.chars
+    principal, other = "p:" + secrets.token_hex(4), "p:" + secrets.token_hex(4)
+    tag = secrets.token_hex(3)
+    texts = [f"{tag}拖欠工资三个月 公司 老板 {tag}", f"{tag}拖欠工资 社保 {tag} 社保", f"社保断缴 {tag}",
+             f"公司拖欠工程款 {tag} 工资", f"城管 噪音 {tag}", f"老板 三个月 拖欠 {tag}"]
+    docs = []
+    for i, t in enumerate(texts):
+        a = analysis.analyse(t)
+        docs.append(_doc(f"eq{tag}-{i}", blind(a.tokens), chars=chars(sorted(a.chars)),
+                         principal=other if i == 4 else principal, year=2024 + i % 3, received=1_700_000_000 + i * 86400,
+                         channel=("letter", "visit", "email")[i % 3], region=("110108", "110105")[i % 2],
+                         denied=frozenset({"user:99"}) if i == 5 else frozenset()))
+    whoosh = WhooshBackend(tmp_path / "whoosh", svc.blinder.key_id)
+    whoosh.index(docs)
+    svc.backend.index(docs)
+
+    def q(s):
+        return query.compile_query(query.parse(s), svc.blinder, None)
+
+    mine = Access(principals=frozenset({principal}))
+    masked = Access(principals=frozenset({principal, other}), denied=frozenset({"user:99"}),
+                    excluded_uids=frozenset({f"eq{tag}-0"}))
+    nodes = [q(f"拖欠工资 {tag}"), q(f"欠工 {tag}"), q(f"{tag} (社保 OR 城管)"), q(f"{tag} -拖欠"), q(f"{tag} 缴"),
+             q(f'"{tag}" NOT (拖欠 OR 断缴)'), And((q(tag), Range("year", 2025, None))),
+             And((q(tag), Match("channel", "letter"))), And((Everything(), Not(Match("region", "110108")))),
+             Or((q(f"三个月 {tag}"), CharTerm(svc.blinder.char_one("噪"))))]
+    for node in nodes:
+        for access in (mine, masked):
+            for sort, per_page in (("relevance", 20), ("newest", 3), ("oldest", 3)):
+                a = whoosh.search(node, access, sort=sort, per_page=per_page)
+                b = svc.backend.search(node, access, sort=sort, per_page=per_page)
+                assert (a.total, a.facets) == (b.total, b.facets), (node, access, sort)
+                if sort == "relevance":   # the scores differ (BM25F against cover density), the hits not
+                    assert sorted(h.uid for h in a.hits) == sorted(h.uid for h in b.hits), node
+                else:
+                    assert [h.uid for h in a.hits] == [h.uid for h in b.hits], (node, sort)
+    assert any(whoosh.search(node, mine).total for node in nodes)
+    # page two and an empty access
+    assert [h.uid for h in svc.backend.search(q(tag), mine, sort="oldest", page=2, per_page=2).hits] == \
+        [h.uid for h in whoosh.search(q(tag), mine, sort="oldest", page=2, per_page=2).hits]
+    assert svc.backend.search(q(tag), Access(principals=frozenset())).total == 0
+    # more like this: the same documents, the same share of the weight
+    weighted = {t: 1.0 + i for i, t in enumerate(blind(analysis.analyse(texts[0]).tokens)[:8])}
+    for access, exclude in ((mine, f"eq{tag}-0"), (Access(principals=None), None)):
+        a = {h.uid: round(h.overlap, 6) for h in whoosh.similar(weighted, access, exclude_uid=exclude, limit=500)}
+        b = {h.uid: round(h.overlap, 6) for h in svc.backend.similar(weighted, access, exclude_uid=exclude, limit=500)
+             if h.uid.startswith(f"eq{tag}-")}
+        assert a == b and a
+    toks = blind([f"{tag}", "拖欠", "社保", "nosuchterm" + tag])
+    assert whoosh.doc_frequencies(toks) == svc.backend.doc_frequencies(toks)
+    whoosh.close()
+    svc.backend.delete([d.uid for d in docs], purge=False)
+
+
+# -- the one writer, across machines ------------------------------------------------------------------
+def test_the_writer_lock_holds_across_machines(inst, settings, make_user, make_record, tmp_path):
+    """Another machine (another process with an instance folder of its own, the same
+    database) holding the writer lock keeps this one from writing: an advisory lock, not a file."""
+    make_record(by=make_user("clerk"), body=f"另一台機器 {word()}")
+    other_home = tmp_path / "machine-b"
+    script = textwrap.dedent(f"""
+        import sys, time
+        from records.config import Settings
+        from records.instance import Instance
+        from search import indexer
+        inst = Instance(Settings.from_env({{}}, home={str(other_home)!r}, database_url={settings.database_url!r},
+                                          extra={{"search_backend": "postgresql"}}))
+        with indexer.writer_lock(inst, 5) as held:
+            print("held" if held else "not held", flush=True)
+            sys.stdin.readline()
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "held", proc.stderr.read() if proc.poll() is not None else ""
+        report = indexer.drain(inst, wait=0.2)
+        assert report.skipped and indexer.pending(inst) >= 1
+        with indexer.writer_lock(inst, 0.05) as held:
+            assert not held
+    finally:
+        proc.communicate("done\n", timeout=30)
+    assert proc.returncode == 0
+    assert not (settings.index_dir / ".writer.lock").exists() and not other_home.exists()
+    assert not indexer.drain(inst, wait=5).skipped and indexer.pending(inst) == 0
+
+
+def test_a_writer_that_dies_leaves_no_stale_lock(inst, settings):
+    result = run_killed(settings, """
+        from search import indexer
+        inst.settings.extra["search_backend"] = "postgresql"
+        with indexer.writer_lock(inst, 5) as held:
+            assert held
+            die()
+    """)
+    assert result.returncode == -signal.SIGKILL, result.stderr
+    deadline = time.monotonic() + 10
+    while True:   # the server notices the dead connection
+        with indexer.writer_lock(inst, 0.5) as held:
+            if held or time.monotonic() > deadline:
+                break
+    assert held
+
+
+# -- rebuild, crash, purge, destruction ---------------------------------------------------------------------------
+def _find(inst, user, q) -> list[str]:
+    with inst.unit_of_work() as s:
+        return [h.record.serial for h in query.search(s, s.get(User, user.id), q).hits]
+
+
+def test_reindex_replaces_the_table_and_keeps_searching(inst, make_user, make_record, drain, svc):
+    w = word()
+    chief = make_user("chief")
+    serial = make_record(by=make_user("clerk"), body=f"重建索引 {w}")
+    drain()
+    before_oid, before_defs = _oid(inst), _indexes(inst)
+    during = []
+
+    def progress(_n):   # the rebuild's transaction is open: searches read the old table
+        during.append(_find(inst, chief, w))
+
+    report = indexer.reindex(inst, progress=progress)
+    assert during and all(found == [serial] for found in during)
+    assert report.indexed == report.records
+    assert _oid(inst) != before_oid and _indexes(inst) == before_defs   # same names, same definitions
+    assert _find(inst, chief, w) == [serial]
+    assert indexer.check(inst).ok
+    with inst.db.engine.connect() as conn:
+        assert conn.execute(text("SELECT to_regclass(:t)"), {"t": pg_backend.NEW_TABLE}).scalar() is None
+
+
+def test_a_cancelled_rebuild_leaves_the_index_untouched(inst, svc):
+    before_oid, before_count = _oid(inst), svc.backend.doc_count()
+    loader = svc.backend.bulk_loader()
+    loader.add(_doc("cancelled-" + secrets.token_hex(4), svc.blinder.text(["cancelled"])))
+    assert svc.backend.doc_count() == before_count   # not visible before commit
+    loader.cancel()
+    assert _oid(inst) == before_oid and svc.backend.doc_count() == before_count
+    with inst.db.engine.connect() as conn:
+        assert conn.execute(text("SELECT to_regclass(:t)"), {"t": pg_backend.NEW_TABLE}).scalar() is None
+
+
+def test_killed_in_the_middle_of_a_table_write(inst, settings, make_user, make_record, runner, monkeypatch):
+    clerk = make_user("clerk")
+    for i in range(3):
+        make_record(by=clerk, body=f"寫到一半 {i} {word()}")
+    monkeypatch.setenv("XINFANG_SEARCH_BACKEND", "postgresql")
+    result = run_killed(settings, """
+        from sqlalchemy import text
+        from search import indexer, pg_backend
+        def crash(self, docs, merge=True):
+            rows = [pg_backend._row(d) for d in docs]
+            with self.engine.begin() as conn:
+                self._check_key(conn, claim=True)
+                conn.execute(text(pg_backend._UPSERT), rows)   # written, never committed
+                die()
+        pg_backend.PostgresBackend.index = crash
+        indexer.drain(inst)
+    """)
+    assert result.returncode == -signal.SIGKILL, result.stderr
+    assert indexer.pending(inst) >= 3
+    report = indexer.check(inst)
+    assert len(report.missing) >= 3
+    out = runner.invoke(cli, ["search", "sync"])
+    assert out.exit_code == 0, out.output
+    out = runner.invoke(cli, ["search", "check"])
+    assert out.exit_code == 0, out.output
+
+
+def test_purge_rewrites_the_table_files(inst, make_user, make_record, drain, svc, runner):
+    secret = "鸚鵡螺號潛艇的秘密航線"
+    serial = make_record(by=make_user("clerk"), body=f"{secret} {word()}")
+    drain()
+    tokens = set(svc.blinder.text(analysis.analyse(secret).tokens))
+    assert any(t.encode() in index_bytes(inst) for t in tokens)
+    with inst.unit_of_work() as s:
+        uid = s.execute(select(Record.uid).where(Record.serial == serial)).scalar_one()
+    assert svc.backend.delete([uid], purge=False) == 1
+    # deleted, not purged: the rows are dead but their tokens are still in the files
+    assert any(t.encode() in index_bytes(inst) for t in tokens)
+    out = runner.invoke(cli, ["search", "purge"])
+    assert out.exit_code == 0, out.output
+    assert "Rewrote 1 segments" in out.output
+    data = index_bytes(inst)
+    assert [t for t in tokens if t.encode() in data] == [] and uid.encode() not in data
+    with inst.unit_of_work() as s:   # put it back for check()
+        s.add(OutboxEntry(record_uid=uid, op="index"))
+    drain()
+    assert indexer.check(inst).ok
+
+
+def test_destruction_purges_the_search_table(inst, make_user, make_record, drain, svc):
+    from retention import destroy
+    from retention.index import purge_deleted
+
+    assert pg_backend.TABLE in destroy.affected_tables()
+    secret = "雪豹巡山隊偷偷搭建營地"   # no pair of it in any other letter of this module
+    serial = make_record(by=make_user("clerk"), received_at="2025-02-03T10:00", body=f"{secret} {word()}")
+    drain()
+    tokens = set(svc.blinder.text(analysis.analyse(secret).tokens))
+    with inst.unit_of_work() as s:
+        record = s.execute(select(Record).where(Record.serial == serial)).scalar_one()
+        uid = record.uid
+        s.delete(record)
+        s.add(OutboxEntry(record_uid=uid, op="delete"))
+    assert purge_deleted(inst, [2025]) == 1
+    data = index_bytes(inst)
+    assert [t for t in tokens if t.encode() in data] == [] and uid.encode() not in data
+    assert indexer.pending(inst) == 0 and indexer.check(inst).ok
+
+
+def test_describe_reports_the_table(inst, svc):
+    info = svc.backend.describe()
+    assert info["backend"] == "postgresql" and info["key_id"] == svc.blinder.key_id
+    assert info["documents"] == svc.backend.doc_count() and info["bytes"] >= info["table_bytes"] > 0
