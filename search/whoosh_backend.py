@@ -29,32 +29,30 @@ import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from whoosh import fields, formats, index as windex, query as wq, sorting
+from whoosh import collectors, fields, formats, index as windex, query as wq, sorting
 from whoosh.analysis import Token, Tokenizer
+from whoosh.codec.whoosh3 import W3Codec, W3PerDocReader, _lenfield
 from whoosh.idsets import BitSet
+from whoosh.matching.binary import IntersectionMatcher
+from whoosh.query.spans import Span, SpanWrappingMatcher
 from whoosh.reading import MultiReader, SegmentReader
 from whoosh.searching import Searcher
+from whoosh.util import make_binary_tree
+from whoosh.util.numeric import byte_to_length
 from whoosh.writing import NO_MERGE
 
-from records.errors import XinfangError
-
-from .backend import (
-    FACETS, Access, And, BulkLoader, CharTerm, Everything, Hit, HitPage, IndexDocument, Match, Node,
-    Not, Or, Phrase, PurgeReport, Range, SearchBackend, TextTerm,
+from .backend import (  # noqa: F401 - IndexKeyMismatch is still importable from here
+    FACETS, Access, And, BulkLoader, CharTerm, Everything, Hit, HitPage, IndexDocument, IndexKeyMismatch,
+    Match, Node, Not, Or, Phrase, PurgeReport, Range, SearchBackend, TextTerm,
 )
 
 FORMAT = 1
+#: Tries at opening a consistent set of segments while writers commit beside the reader.
+OPEN_ATTEMPTS = 5
 INDEX_NAME = "MAIN"
 _SHARD_RE = re.compile(r"^y(\d{4})$")
 _GEN_RE = re.compile(r"^gen-(\d+)$")
 _TOC_RE = re.compile(r"^_" + INDEX_NAME + r"_(\d+)\.toc$")
-
-
-class IndexKeyMismatch(XinfangError):
-    """The index on disk was built with another blind-token key (another instance's, or
-    before the master keyring was replaced): it must be rebuilt with ``xinfang search reindex``."""
-
-    status = 503
 
 
 #: Keys of multi-process rebuilds in progress, by blind-key id: (hand-off key, blinder). A
@@ -119,6 +117,45 @@ class BlindTokensOnly(Tokenizer):
             if positions:
                 t.pos = start_pos + i
             yield t
+
+
+class LengthsInMemoryCodec(W3Codec):
+    """Whoosh's own codec, except that a segment's field lengths (one byte a document) are
+    read into memory once per field instead of with one seek and read per posting: writing a
+    segment looks a length up for every posting, and a query for every hit it scores. Files
+    are unchanged, and the segments it writes name Whoosh's plain codec in their table of
+    contents, so any Whoosh (an older process of ours included) reads them; our writers and
+    readers bring this class themselves."""
+
+    def per_document_reader(self, storage, segment):
+        return _LengthsInMemoryReader(storage, segment)
+
+    def new_segment(self, storage, indexname):
+        return W3Codec(self._blocklimit, self._compression, self._inlinelimit).new_segment(storage, indexname)
+
+
+class _LengthsInMemoryReader(W3PerDocReader):
+    def doc_field_length(self, docnum, fieldname, default=0):
+        tables = self.__dict__.setdefault("_length_tables", {})
+        table = tables.get(fieldname)
+        if table is None:
+            table = tables[fieldname] = self._read_lengths(fieldname)
+        if docnum > self._doccount:
+            raise IndexError(f"Asked for docnum {docnum!r} of {self._doccount}")
+        if table is False:
+            return default
+        lbyte = table[docnum] if docnum < len(table) else 0
+        return byte_to_length(lbyte) if lbyte else None
+
+    def _read_lengths(self, fieldname):
+        lenfield = _lenfield(fieldname)
+        if not self.has_column(lenfield):
+            return False
+        colfile, offset, length = self._get_column_file(lenfield)
+        try:
+            return colfile.get(offset, length)
+        finally:
+            colfile.close()
 
 
 def make_schema(key_id: str) -> fields.Schema:
@@ -197,6 +234,71 @@ def PURGE_DELETED(writer, segments):
     return keep
 
 
+class _HitBits(collectors.WrappingCollector):
+    """Passes every match on to the collector it wraps and notes it in a bitmap of global
+    document numbers (for the total and the facet counts)."""
+
+    def prepare(self, top_searcher, q, context):
+        super().prepare(top_searcher, q, context)
+        self.bits = bytearray((top_searcher.doc_count_all() + 7) // 8)
+
+    def collect(self, sub_docnum):
+        docnum = self.offset + sub_docnum
+        self.bits[docnum >> 3] |= 1 << (docnum & 7)
+        return self.child.collect(sub_docnum)
+
+
+class ExactPhrase(wq.Phrase):
+    """Blind tokens at consecutive positions (an exact substring), matched like Whoosh's
+    ``Phrase`` (same candidates, same scores) but checked with set arithmetic on the
+    decoded positions instead of span objects: a document matches when some start ``p`` has
+    token ``i`` at ``p + i`` for every ``i``, the rarest tokens checked first."""
+
+    def matcher(self, searcher, context=None):
+        from whoosh import matching
+
+        reader = searcher.reader()
+        field = searcher.schema[self.fieldname]
+        leaves = []
+        for offset, word in enumerate(self.words):
+            word = field.to_bytes(word)
+            if (self.fieldname, word) not in reader:
+                return matching.NullMatcher()
+            leaves.append((reader.doc_frequency(self.fieldname, word), offset,
+                           wq.Term(self.fieldname, word).matcher(searcher, context)))
+        matchers = [m for _f, _o, m in leaves]          # in phrase order, for the intersection
+        checks = [(o, m) for _f, o, m in sorted(leaves, key=lambda x: (x[0], x[1]))]
+        m = _ExactPhraseMatcher(matchers, checks, len(self.words))
+        if self.boost != 1.0:
+            m = matching.WrappingMatcher(m, boost=self.boost)
+        return m
+
+
+class _ExactPhraseMatcher(SpanWrappingMatcher):
+    def __init__(self, matchers, checks, length):
+        self.matchers, self.checks, self.length = matchers, checks, length
+        super().__init__(make_binary_tree(IntersectionMatcher, matchers))
+
+    def copy(self):
+        copies = [m.copy() for m in self.matchers]
+        by_id = {id(m): c for m, c in zip(self.matchers, copies)}
+        return self.__class__(copies, [(o, by_id[id(m)]) for o, m in self.checks], self.length)
+
+    def replace(self, minquality=0):
+        from whoosh import matching
+
+        return self if self.is_active() else matching.NullMatcher()
+
+    def _get_spans(self):
+        starts = None
+        for offset, m in self.checks:
+            here = {p - offset for p in m.value_as("positions")}
+            starts = here if starts is None else starts & here
+            if not starts:
+                return []
+        return [Span(p, p + self.length - 1) for p in sorted(starts)]
+
+
 def to_whoosh(node: Node):
     """The Whoosh query of a backend-neutral query tree."""
     if isinstance(node, Everything):
@@ -206,7 +308,7 @@ def to_whoosh(node: Node):
     if isinstance(node, Phrase):
         if len(node.tokens) == 1:
             return wq.Term("text", node.tokens[0])
-        return wq.Phrase("text", list(node.tokens))
+        return ExactPhrase("text", list(node.tokens))
     if isinstance(node, CharTerm):
         return wq.Term("chars", node.token)
     if isinstance(node, Match):
@@ -253,6 +355,8 @@ class WhooshBackend(SearchBackend):
         self._checked: str | None = None
         #: Bumped after every write in this process, so cached searchers refresh at once.
         self._epoch = 0
+        #: Segment id -> facet -> value -> document bits (see ``_value_masks``).
+        self._masks: dict[str, dict[str, dict[str, int]]] = {}
 
     # -- layout ------------------------------------------------------------------------
     def _generation(self) -> Path:
@@ -330,7 +434,7 @@ class WhooshBackend(SearchBackend):
         return windex.create_in(str(path), self._schema, indexname=INDEX_NAME)
 
     def _writer(self, ix, **kwargs):
-        return ix.writer(timeout=30.0, limitmb=self.limitmb, **kwargs)
+        return ix.writer(timeout=30.0, limitmb=self.limitmb, codec=LengthsInMemoryCodec(), **kwargs)
 
     def _changed(self) -> None:
         self._epoch += 1
@@ -473,15 +577,17 @@ class WhooshBackend(SearchBackend):
         if old is not None:
             old.close()
         local.searcher, local.state = None, None
-        gen = self.root / state[0]
-        leaves = []
-        for _year, path in self._shards(gen).items():
-            ix = self._open_shard(path)
-            r = ix.reader()
-            if r.doc_count_all() == 0:
-                r.close()
-                continue
-            leaves.extend(lr for lr, _ in r.leaf_readers())
+        for attempt in range(OPEN_ATTEMPTS):
+            try:
+                leaves = self._open_leaves(self.root / state[0])
+                break
+            except FileNotFoundError:
+                # A writer committed between our reading a table of contents and opening the
+                # segments it names (a merge removes the old ones): read the new one.
+                if attempt == OPEN_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.01 * (attempt + 1))
+                state = self._state()
         if not leaves:
             local.state = state
             return None
@@ -490,6 +596,25 @@ class WhooshBackend(SearchBackend):
         local.filters = {}
         local.state = state
         return local.searcher
+
+    def _open_leaves(self, gen: Path) -> list:
+        leaves, readers = [], []
+        try:
+            for _year, path in self._shards(gen).items():
+                ix = self._open_shard(path)
+                toc = ix._read_toc()
+                for segment in toc.segments:
+                    if not segment.doc_count_all():
+                        continue
+                    r = SegmentReader(ix.storage, toc.schema, segment, generation=toc.generation,
+                                      codec=LengthsInMemoryCodec())
+                    readers.append(r)
+                    leaves.append(r)
+        except FileNotFoundError:
+            for r in readers:
+                r.close()
+            raise
+        return leaves
 
     def _docset(self, searcher: Searcher, q) -> BitSet:
         """Document numbers matching ``q``, cached with the searcher (principal filters are
@@ -533,25 +658,68 @@ class WhooshBackend(SearchBackend):
         if filt is not None and not filt:
             return empty   # nothing is open to these principals (and Whoosh reads an empty filter as none)
         mask = self._docset(s, mask) if mask is not None else None
-        kwargs = {}
-        if facets:
-            kwargs["groupedby"] = {f: sorting.FieldFacet(f, maptype=sorting.Count) for f in facets}
-        if sort == "newest":
-            kwargs["sortedby"] = sorting.FieldFacet("received", reverse=True)
-        elif sort == "oldest":
-            kwargs["sortedby"] = sorting.FieldFacet("received")
         page = max(1, int(page))
-        results = s.search(to_whoosh(query), limit=page * per_page, filter=filt, mask=mask, **kwargs)
+        limit = page * per_page
+        if sort in ("newest", "oldest"):
+            top = collectors.SortingCollector(sorting.FieldFacet("received", reverse=sort == "newest"), limit=limit)
+        else:   # every match is scored: no block skipping, so the hit set (and the facets) are exact
+            top = collectors.TopCollector(limit, usequality=False)
+        hit_bits = _HitBits(top)
+        collector = collectors.FilterCollector(hit_bits, filt, mask) if (filt is not None or mask is not None) \
+            else hit_bits
+        s.search_with_collector(to_whoosh(query), collector)
+        results = collector.results()
         hits = []
         for h in results[(page - 1) * per_page: page * per_page]:
             stored = h.fields()
             hits.append(Hit(uid=stored["uid"], record_id=stored["record_id"], serial=stored["serial"],
                             score=float(h.score or 0.0)))
-        counts = {}
+        matched = int.from_bytes(hit_bits.bits, "little")
+        return HitPage(total=matched.bit_count(), hits=hits, facets=self._facet_counts(s, matched, facets))
+
+    def _facet_counts(self, searcher: Searcher, matched: int, facets: tuple) -> dict[str, dict[str, int]]:
+        """Facet counts of the matched documents (a bit per global document number): for each
+        segment, the matched bits under each value's bits (kept per segment, which never
+        changes once written), counted in C."""
+        counts: dict[str, dict[str, int]] = {f: {} for f in facets}
+        if not matched or not facets:
+            return counts
+        for sub, offset in searcher.leaf_searchers():
+            reader = sub.reader()
+            local = (matched >> offset) & ((1 << reader.doc_count_all()) - 1)
+            if not local:
+                continue
+            masks = self._value_masks(reader, facets)
+            for f in facets:
+                into = counts[f]
+                for value, bits in masks[f].items():
+                    n = (local & bits).bit_count()
+                    if n:
+                        into[value] = into.get(value, 0) + n
+        return {f: dict(sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))) for f, c in counts.items()}
+
+    def _value_masks(self, reader, facets: tuple) -> dict[str, dict[str, int]]:
+        """Facet field -> value -> bits of the segment's documents holding it (cached by
+        segment id: a segment never changes once written, deletions aside, and deleted
+        documents never match)."""
+        segid = reader.segment().segment_id()
+        got = self._masks.get(segid)
+        if got is None:
+            if len(self._masks) > 512:   # segments merged away long ago
+                self._masks.clear()
+            got = self._masks[segid] = {}
         for f in facets:
-            groups = results.groups(f)
-            counts[f] = {str(k): int(v) for k, v in sorted(groups.items(), key=lambda kv: (-kv[1], str(kv[0])))}
-        return HitPage(total=len(results), hits=hits, facets=counts)
+            if f in got:
+                continue
+            size = (reader.doc_count_all() + 7) // 8
+            docs: dict = {}
+            for docnum, value in enumerate(reader.column_reader(f, translate=True)):
+                bits = docs.get(value)
+                if bits is None:
+                    bits = docs[value] = bytearray(size)
+                bits[docnum >> 3] |= 1 << (docnum & 7)
+            got[f] = {str(v): int.from_bytes(b, "little") for v, b in docs.items()}
+        return got
 
     def similar(self, weighted: dict[str, float], access: Access, *, exclude_uid: str | None = None,
                 limit: int = 10) -> list[Hit]:
@@ -669,9 +837,10 @@ class _WhooshBulkLoader(BulkLoader):
             self.ix = self.backend._open_shard(self.gen / _shard_name(year), create=True)
             if self.backend.procs > 1:
                 self.writer = self.ix.writer(procs=self.backend.procs, multisegment=True,
-                                             batchsize=self.backend.BULK_BATCH, limitmb=self.backend.limitmb)
+                                             batchsize=self.backend.BULK_BATCH, limitmb=self.backend.limitmb,
+                                             codec=LengthsInMemoryCodec())
             else:
-                self.writer = self.ix.writer(limitmb=self.backend.limitmb)
+                self.writer = self.ix.writer(limitmb=self.backend.limitmb, codec=LengthsInMemoryCodec())
             self.year = year
         return self.writer
 
