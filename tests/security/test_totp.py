@@ -6,11 +6,30 @@ import re
 import time
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 from sqlalchemy import select
 
 from records import totp
 from records.models import AuditEntry, RecoveryCode, TotpSecret, User
 from tests.conftest import login
+
+
+class _StoppedClock:
+    """``records.totp``'s clock, stopped in the middle of a 30-second step: a slow run can
+    not cross into the next step between two requests of one test."""
+
+    def __init__(self):
+        self.now = (int(time.time()) // totp.STEP) * totp.STEP + totp.STEP / 2
+
+    def time(self) -> float:
+        return self.now
+
+
+@pytest.fixture(autouse=True)
+def stopped_clock(monkeypatch):
+    clock = _StoppedClock()
+    monkeypatch.setattr(totp, "time", clock)
+    return clock
 
 
 def _secret_from(html: str) -> str:
@@ -58,7 +77,7 @@ def test_code_step_accepts_once_and_refuses_replay(strict_app, inst, make_user):
     assert client.post("/login/code", data={"code": "000000"}).status_code == 401
     assert client.post("/login/code", data={"code": totp.current_code(secret)}).status_code == 401, \
         "the code used to enrol is spent"
-    code = totp.current_code(secret, time.time() + 30)   # the next step, inside the window
+    code = totp.current_code(secret, totp.time.time() + 30)   # the next step, inside the window
     r = client.post("/login/code", data={"code": code})
     assert r.status_code == 302 and client.get("/ledger").status_code == 200
     client.post("/logout")
