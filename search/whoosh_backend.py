@@ -31,8 +31,9 @@ from pathlib import Path
 
 from whoosh import collectors, fields, formats, index as windex, query as wq, sorting
 from whoosh.analysis import Token, Tokenizer
-from whoosh.codec.whoosh3 import W3Codec, W3PerDocReader, _lenfield
-from whoosh.idsets import BitSet
+from whoosh.codec.base import OutOfOrderError
+from whoosh.codec.whoosh3 import W3Codec, W3FieldWriter, W3PerDocReader, _lenfield
+from whoosh.idsets import DocIdSet
 from whoosh.matching.binary import IntersectionMatcher
 from whoosh.query.spans import Span, SpanWrappingMatcher
 from whoosh.reading import MultiReader, SegmentReader
@@ -101,22 +102,62 @@ class BlindTokensOnly(Tokenizer):
         return isinstance(other, BlindTokensOnly) and other.key_id == self.key_id \
             and getattr(other, "field", "text") == getattr(self, "field", "text")
 
-    def __call__(self, value, positions=False, chars=False, keeporiginal=False, removestops=True,
-                 start_pos=0, start_char=0, mode="", **kwargs):
+    def blind_tokens(self, value) -> list[str]:
+        """The blind tokens of a field value: the list itself, or those of a hand-off value."""
+        if isinstance(value, (list, tuple)):
+            return value
         if not (isinstance(value, str) and value.startswith(HANDOFF_PREFIX) and self.key_id in _HANDOFF):
             raise TypeError("the search index accepts lists of blind tokens only, never text")
         blinder = _HANDOFF[self.key_id][1]
         analysed = _open_handoff(self.key_id, value)
         if getattr(self, "field", "text") == "chars":
-            tokens = blinder.chars(sorted(analysed.chars))
-        else:
-            tokens = blinder.text(analysed.tokens)
+            return blinder.chars(sorted(analysed.chars))
+        return blinder.text(analysed.tokens)
+
+    def __call__(self, value, positions=False, chars=False, keeporiginal=False, removestops=True,
+                 start_pos=0, start_char=0, mode="", **kwargs):
+        if isinstance(value, (list, tuple)):   # Whoosh tokenises lists itself; never asked
+            raise TypeError("the search index accepts lists of blind tokens only, never text")
+        tokens = self.blind_tokens(value)
         t = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
         for i, tok in enumerate(tokens):
             t.text, t.boost = tok, 1.0
             if positions:
                 t.pos = start_pos + i
             yield t
+
+
+class BlindPositions(formats.Positions):
+    """Whoosh's ``Positions`` (same postings, same bytes) built straight from a list of blind
+    tokens, position = index, without a Token object per token: indexing spends most of its
+    time per token and per posting."""
+
+    def word_values(self, value, analyzer, **kwargs):
+        if not isinstance(analyzer, BlindTokensOnly):
+            yield from super().word_values(value, analyzer, **kwargs)
+            return
+        poses: dict[str, list[int]] = {}
+        for i, token in enumerate(analyzer.blind_tokens(value)):
+            got = poses.get(token)
+            if got is None:
+                poses[token] = [i]
+            else:
+                got.append(i)
+        boost, encode = self.field_boost, self.encode
+        for token, poslist in poses.items():
+            yield token, len(poslist), len(poslist) * boost, encode(poslist)
+
+
+class BlindExistence(formats.Existence):
+    """Whoosh's ``Existence`` built straight from a list of blind tokens (see ``BlindPositions``)."""
+
+    def word_values(self, value, analyzer, **kwargs):
+        if not isinstance(analyzer, BlindTokensOnly):
+            yield from super().word_values(value, analyzer, **kwargs)
+            return
+        boost = self.field_boost
+        for token in dict.fromkeys(analyzer.blind_tokens(value)):
+            yield token, 1, boost, b""
 
 
 class LengthsInMemoryCodec(W3Codec):
@@ -130,11 +171,84 @@ class LengthsInMemoryCodec(W3Codec):
     def per_document_reader(self, storage, segment):
         return _LengthsInMemoryReader(storage, segment)
 
+    def field_writer(self, storage, segment):
+        return _LeanFieldWriter(self, storage, segment)
+
     def new_segment(self, storage, indexname):
         return W3Codec(self._blocklimit, self._compression, self._inlinelimit).new_segment(storage, indexname)
 
 
+class _LeanFieldWriter(W3FieldWriter):
+    """Writes the same posting lists as Whoosh's field writer (``FieldWriter.add_postings``
+    and ``W3PostingsWriter.add_posting``), with the per-posting work inlined: no call and no
+    type assertion per posting, lengths from a table read once per field. A rebuild writes
+    about 500 postings a letter, so this loop is most of its time."""
+
+    def add_postings(self, schema, lengths, items):
+        table = getattr(lengths, "length_table", None)
+        lastfn = lasttext = None
+        pw = lens = None
+        for fieldname, btext, docnum, weight, value in items:
+            if fieldname != lastfn:
+                if lasttext is not None:
+                    self.finish_term()
+                if lastfn is not None:
+                    self.finish_field()
+                if lastfn is not None and fieldname < lastfn:
+                    raise OutOfOrderError(f"Field {lastfn!r} .. {fieldname!r}")
+                self.start_field(fieldname, schema[fieldname])
+                # lengths: a table read once (None: the field keeps none, so every lookup
+                # would be falsy), or, from a merge's combined readers, one lookup a posting
+                lens = table(fieldname) if table is not None else None
+                per_posting = table is None and lengths is not None
+                lastfn, lasttext = fieldname, None
+            if docnum == -1:   # Whoosh's marker of a spelling word, not a posting
+                continue
+            if btext != lasttext:
+                if lasttext is not None:
+                    if btext < lasttext:
+                        raise OutOfOrderError(f"Term {fieldname}:{lasttext!r} .. {btext!r}")
+                    self.finish_term()
+                self.start_term(btext)
+                pw = self._postwriter
+                limit = pw._blocklimit
+                lasttext = btext
+            # W3PostingsWriter.add_posting, inlined
+            if len(pw._ids) >= limit:
+                pw._write_block()
+            pw._ids.append(docnum)
+            pw._weights.append(weight)
+            if weight > pw._maxweight:
+                pw._maxweight = weight
+            if value:
+                pw._values.append(value)
+            if lens is not None:
+                length = lens[docnum] if docnum < len(lens) else None
+            else:
+                length = lengths.doc_field_length(docnum, fieldname) if per_posting else None
+            if length:
+                if pw._minlength is None or length < pw._minlength:
+                    pw._minlength = length
+                if length > pw._maxlength:
+                    pw._maxlength = length
+        if lasttext is not None:
+            self.finish_term()
+        if lastfn is not None:
+            self.finish_field()
+
+
 class _LengthsInMemoryReader(W3PerDocReader):
+    def length_table(self, fieldname) -> list | None:
+        """Every document's length of ``fieldname`` (None where Whoosh's lookup gives None),
+        or None when the segment has no lengths of it."""
+        tables = self.__dict__.setdefault("_length_lists", {})
+        got = tables.get(fieldname, False)
+        if got is False:
+            raw = self._read_lengths(fieldname)
+            got = None if raw is False else [byte_to_length(b) if b else None for b in raw]
+            tables[fieldname] = got
+        return got
+
     def doc_field_length(self, docnum, fieldname, default=0):
         tables = self.__dict__.setdefault("_length_tables", {})
         table = tables.get(fieldname)
@@ -158,6 +272,12 @@ class _LengthsInMemoryReader(W3PerDocReader):
             colfile.close()
 
 
+def _text_field(key_id: str) -> fields.TEXT:
+    field = fields.TEXT(analyzer=BlindTokensOnly(key_id, "text"), phrase=True)
+    field.format = BlindPositions(field_boost=field.format.field_boost)
+    return field
+
+
 def make_schema(key_id: str) -> fields.Schema:
     return fields.Schema(
         uid=fields.ID(stored=True, unique=True),
@@ -173,8 +293,8 @@ def make_schema(key_id: str) -> fields.Schema:
         received=fields.NUMERIC(int, bits=64, stored=True, sortable=True),
         allowed=fields.KEYWORD(stored=True),
         denied=fields.KEYWORD(stored=True),
-        text=fields.TEXT(analyzer=BlindTokensOnly(key_id, "text"), phrase=True),
-        chars=fields.FieldType(formats.Existence(), BlindTokensOnly(key_id, "chars"), scorable=True),
+        text=_text_field(key_id),
+        chars=fields.FieldType(BlindExistence(), BlindTokensOnly(key_id, "chars"), scorable=True),
     )
 
 
@@ -195,6 +315,12 @@ def _fields_of(doc: IndexDocument) -> dict:
 
 #: Segments of similar size are merged once there are this many of them (log-structured).
 TIER_FACTOR = 10
+#: Documents per segment a rebuild writes, and the size from which a segment is no longer
+#: merged with others (only rewritten alone to purge deletions). Whoosh sorts a segment's
+#: postings in memory up to its pool limit (``limitmb``) and beyond it spills every posting
+#: to disk and back, one pickle each: about a quarter of the time of a rebuild. A letter of
+#: ~370 characters makes ~500 postings, so 2,000 letters stay inside 256 MB.
+SEGMENT_DOCS = 2000
 
 
 def _tier(segment) -> int:
@@ -202,16 +328,32 @@ def _tier(segment) -> int:
 
 
 def _tiers_to_merge(segments) -> list:
+    """From each tier holding ``TIER_FACTOR`` segments under ``SEGMENT_DOCS`` documents, its
+    smallest segments, as many as make about ``SEGMENT_DOCS`` documents (at least two): a
+    merge then also fits in the writer's memory."""
     tiers: dict[int, list] = {}
     for seg in segments:
-        tiers.setdefault(_tier(seg), []).append(seg)
-    return [seg for segs in tiers.values() if len(segs) >= TIER_FACTOR for seg in segs]
+        if seg.doc_count_all() < SEGMENT_DOCS:
+            tiers.setdefault(_tier(seg), []).append(seg)
+    out = []
+    for segs in tiers.values():
+        if len(segs) < TIER_FACTOR:
+            continue
+        total = 0
+        for n, seg in enumerate(sorted(segs, key=lambda s: s.doc_count_all())):
+            if n >= 2 and total + seg.doc_count_all() > SEGMENT_DOCS:
+                break
+            out.append(seg)
+            total += seg.doc_count_all()
+    return out
 
 
 def TIERED(writer, segments):
     """Merge policy: merge the segments of a size tier (1-9, 10-99, 100-999… documents) once
     it holds ``TIER_FACTOR`` of them, so a shard keeps few segments and each document is
-    rewritten a logarithmic number of times; large merges are rare and bounded by the shard."""
+    rewritten a logarithmic number of times. Segments of ``SEGMENT_DOCS`` documents or more
+    are left as they are, and a merge writes about that many at most: a shard gains a
+    segment about every 2,000 letters, and no merge ever rewrites the whole shard."""
     merge = _tiers_to_merge(segments)
     for seg in merge:
         reader = SegmentReader(writer.storage, writer.schema, seg, codec=writer.codec)
@@ -232,6 +374,26 @@ def PURGE_DELETED(writer, segments):
         else:
             keep.append(seg)
     return keep
+
+
+class _Bits(DocIdSet):
+    """A set of global document numbers held as a bitmap (all Whoosh's filters ask is ``in``)."""
+
+    __slots__ = ("_bytes", "_any")
+
+    def __init__(self, value: int, size: int):
+        self._bytes = value.to_bytes((size + 7) // 8 + 1, "little")
+        self._any = bool(value)
+
+    @classmethod
+    def of(cls, value: int | None, size: int) -> "_Bits | None":
+        return None if value is None else cls(value, size)
+
+    def __contains__(self, docnum: int) -> bool:
+        return bool(self._bytes[docnum >> 3] >> (docnum & 7) & 1)
+
+    def __bool__(self) -> bool:
+        return self._any
 
 
 class _HitBits(collectors.WrappingCollector):
@@ -355,6 +517,8 @@ class WhooshBackend(SearchBackend):
         self._checked: str | None = None
         #: Bumped after every write in this process, so cached searchers refresh at once.
         self._epoch = 0
+        #: (segment id, field, term) -> document bits (see ``_term_bits``).
+        self._bits: dict[tuple, int] = {}
         #: Segment id -> facet -> value -> document bits (see ``_value_masks``).
         self._masks: dict[str, dict[str, dict[str, int]]] = {}
 
@@ -569,17 +733,18 @@ class WhooshBackend(SearchBackend):
         return (gen.name, tuple((y, toc) for y, (_p, toc) in tocs.items()), self._epoch)
 
     def _searcher(self) -> Searcher | None:
+        """This thread's searcher over every shard, brought up to date when the index changed.
+        Readers of segments that did not change are kept (opening one reads its term index),
+        so a search after a registration opens only the new segment."""
         state = self._state()
         local = self._local
         if getattr(local, "state", None) == state:
             return local.searcher
-        old = getattr(local, "searcher", None)
-        if old is not None:
-            old.close()
+        kept = getattr(local, "readers", {})
         local.searcher, local.state = None, None
         for attempt in range(OPEN_ATTEMPTS):
             try:
-                leaves = self._open_leaves(self.root / state[0])
+                readers = self._open_leaves(self.root / state[0], kept)
                 break
             except FileNotFoundError:
                 # A writer committed between our reading a table of contents and opening the
@@ -588,17 +753,23 @@ class WhooshBackend(SearchBackend):
                     raise
                 time.sleep(0.01 * (attempt + 1))
                 state = self._state()
+        for key, (_deleted, reader) in kept.items():
+            if readers.get(key, (None, None))[1] is not reader:
+                reader.close()
+        local.readers = readers
+        leaves = [r for _d, r in readers.values()]
         if not leaves:
             local.state = state
             return None
-        reader = leaves[0] if len(leaves) == 1 else MultiReader(leaves)
-        local.searcher = Searcher(reader)
-        local.filters = {}
+        # Not Searcher.close() on the old one: it would close the readers kept here.
+        local.searcher = Searcher(leaves[0] if len(leaves) == 1 else MultiReader(leaves))
         local.state = state
         return local.searcher
 
-    def _open_leaves(self, gen: Path) -> list:
-        leaves, readers = [], []
+    def _open_leaves(self, gen: Path, kept: dict) -> dict:
+        """Segment id -> (deleted count, reader) of every non-empty segment, in shard order;
+        a kept reader serves again when its segment has no new deletions."""
+        readers, opened = {}, []
         try:
             for _year, path in self._shards(gen).items():
                 ix = self._open_shard(path)
@@ -606,43 +777,67 @@ class WhooshBackend(SearchBackend):
                 for segment in toc.segments:
                     if not segment.doc_count_all():
                         continue
+                    key, deleted = segment.segment_id(), segment.deleted_count()
+                    old = kept.get(key)
+                    if old is not None and old[0] == deleted:
+                        readers[key] = old
+                        continue
                     r = SegmentReader(ix.storage, toc.schema, segment, generation=toc.generation,
                                       codec=LengthsInMemoryCodec())
-                    readers.append(r)
-                    leaves.append(r)
+                    opened.append(r)
+                    readers[key] = (deleted, r)
         except FileNotFoundError:
-            for r in readers:
+            for r in opened:
                 r.close()
             raise
-        return leaves
-
-    def _docset(self, searcher: Searcher, q) -> BitSet:
-        """Document numbers matching ``q``, cached with the searcher (principal filters are
-        asked again and again; computing them is a walk over their postings)."""
-        cache = self._local.filters
-        key = repr(q)
-        got = cache.get(key)
-        if got is None:
-            if len(cache) > 256:
-                cache.clear()
-            got = cache[key] = BitSet(searcher.docs_for_query(q), size=searcher.doc_count_all())
-        return got
+        return readers
 
     def close(self) -> None:
         """Close this thread's cached searcher (its open files)."""
-        old = getattr(self._local, "searcher", None)
-        if old is not None:
-            old.close()
-        self._local.searcher, self._local.state = None, None
+        for _deleted, reader in getattr(self._local, "readers", {}).values():
+            reader.close()
+        self._local.readers, self._local.searcher, self._local.state = {}, None, None
 
-    @staticmethod
-    def _access_filters(access: Access):
-        filt = None
-        if access.principals is not None:
-            filt = wq.Or([wq.Term("allowed", p) for p in sorted(access.principals)])
-        masks = [wq.Term("denied", d) for d in sorted(access.denied)]
-        masks += [wq.Term("uid", u) for u in sorted(access.excluded_uids)]
-        return filt, (wq.Or(masks) if masks else None)
+    # -- access, as bitmaps of document numbers ------------------------------------------------
+    def _term_bits(self, reader, field: str, term: str) -> int:
+        """Bits of the segment's documents holding ``field:term`` (cached by segment id: a
+        segment never changes once written, and deleted documents never match anyway)."""
+        key = (reader.segment().segment_id(), field, term)
+        got = self._bits.get(key)
+        if got is None:
+            bits = bytearray((reader.doc_count_all() + 7) // 8)
+            if (field, term) in reader:
+                for docnum in reader.postings(field, term).all_ids():
+                    bits[docnum >> 3] |= 1 << (docnum & 7)
+            got = int.from_bytes(bits, "little")
+            if len(self._bits) > 4096:   # segments merged away long ago
+                self._bits.clear()
+            self._bits[key] = got
+        return got
+
+    def _access_bits(self, searcher: Searcher, access: Access, exclude_uid: str | None = None):
+        """(allowed, masked) as sets of global document numbers (None: no such condition):
+        allowed = holding one of the principals; masked = refused to the user, excluded by
+        the database, or ``exclude_uid``. Built from per-segment bitmaps, so a new segment
+        after a registration costs only its own postings."""
+        masks = [("denied", d) for d in sorted(access.denied)]
+        masks += [("uid", u) for u in sorted(access.excluded_uids | ({exclude_uid} if exclude_uid else set()))]
+        principals = sorted(access.principals) if access.principals is not None else None
+        allowed = 0 if principals is not None else None
+        masked = 0 if masks else None
+        for sub, offset in searcher.leaf_searchers():
+            r = sub.reader()
+            if principals is not None:
+                here = 0
+                for p in principals:
+                    here |= self._term_bits(r, "allowed", p)
+                allowed |= here << offset
+            if masks:
+                here = 0
+                for field, term in masks:
+                    here |= self._term_bits(r, field, term)
+                masked |= here << offset
+        return _Bits.of(allowed, searcher.doc_count_all()), _Bits.of(masked, searcher.doc_count_all())
 
     def search(self, query: Node, access: Access, *, sort: str = "relevance", page: int = 1,
                per_page: int = 20, facets: Iterable[str] = FACETS) -> HitPage:
@@ -653,11 +848,9 @@ class WhooshBackend(SearchBackend):
         s = self._searcher()
         if s is None:
             return empty
-        filt, mask = self._access_filters(access)
-        filt = self._docset(s, filt) if filt is not None else None
+        filt, mask = self._access_bits(s, access)
         if filt is not None and not filt:
             return empty   # nothing is open to these principals (and Whoosh reads an empty filter as none)
-        mask = self._docset(s, mask) if mask is not None else None
         page = max(1, int(page))
         limit = page * per_page
         if sort in ("newest", "oldest"):
@@ -730,14 +923,9 @@ class WhooshBackend(SearchBackend):
             return []
         total = sum(weighted.values())
         q = wq.Or([wq.Term("text", t, boost=w) for t, w in weighted.items()])
-        filt, mask = self._access_filters(access)
-        if exclude_uid:
-            extra = wq.Term("uid", exclude_uid)
-            mask = wq.Or([mask, extra]) if mask is not None else extra
-        filt = self._docset(s, filt) if filt is not None else None
+        filt, mask = self._access_bits(s, access, exclude_uid)
         if filt is not None and not filt:
             return []   # nothing is open to these principals (and Whoosh reads an empty filter as none)
-        mask = BitSet(s.docs_for_query(mask), size=s.doc_count_all()) if mask is not None else None
         results = s.search(q, limit=limit, filter=filt, mask=mask, terms=True)
         out = []
         for h in results:
@@ -824,16 +1012,24 @@ class _WhooshBulkLoader(BulkLoader):
         self.year: int | None = None
         self.writer = None
         self.ix = None
+        #: Documents given to the open writer; it is committed (a segment per process) at
+        #: ``SEGMENT_DOCS`` per process, so its posting pool never spills to disk.
+        self.in_writer = 0
 
     def _finish_shard(self) -> None:
         if self.writer is not None:
-            self.writer.commit()
+            self.writer.commit(mergetype=NO_MERGE)   # Whoosh would merge the small segments back
             self.ix.close()
         self.writer = self.ix = self.year = None
+        self.in_writer = 0
 
     def _writer_for(self, year: int):
+        if year == self.year and self.in_writer >= SEGMENT_DOCS * self.backend.procs:
+            self._finish_shard()
+        self.in_writer += 1
         if year != self.year:
             self._finish_shard()   # a year seen again later simply adds a segment
+            self.in_writer = 1
             self.ix = self.backend._open_shard(self.gen / _shard_name(year), create=True)
             if self.backend.procs > 1:
                 self.writer = self.ix.writer(procs=self.backend.procs, multisegment=True,

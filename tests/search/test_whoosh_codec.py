@@ -52,3 +52,112 @@ def test_index_written_with_the_codec_is_searchable_after_merges(inst, make_user
     with inst.unit_of_work() as s:
         found = {h.record.serial for h in query.search(s, s.get(User, chief.id), f"噪音擾民 {w}").hits}
     assert found == set(serials)
+
+
+def _postings(ix) -> dict:
+    out = {}
+    with ix.reader() as r:
+        for field, term in r.all_terms():
+            m = r.postings(field, term)
+            items = []
+            while m.is_active():
+                items.append((m.id(), m.weight(), m.value()))
+                m.next()
+            ti = r.term_info(field, term)
+            out[(field, term)] = (items, ti.min_length(), ti.max_length(), ti.max_weight(), ti.doc_frequency())
+    return out
+
+
+@whoosh_only("the codec is Whoosh's")
+def test_lean_writing_path_writes_what_whooshs_own_writes(tmp_path):
+    """The same documents through Whoosh's formats and field writer and through ours: the
+    same terms, postings (ids, weights, positions), block statistics and stored lengths."""
+    import random
+
+    from whoosh.codec.whoosh3 import W3Codec
+
+    from search.whoosh_backend import _fields_of, make_schema
+    from search.backend import IndexDocument
+
+    rng = random.Random(5)
+    vocab = [f"t{n:03d}" for n in range(300)]
+    docs = []
+    for i in range(700):   # more than a block (128) of postings for common tokens
+        text = [rng.choice(vocab[: rng.choice((20, 300))]) for _ in range(rng.randint(0, 60))]
+        docs.append(IndexDocument(uid=f"u{i}", record_id=i, serial=f"XF-2026-{i:06d}", year=2026,
+                                  status="registered", channel="letter", region="R1", category="c",
+                                  office="XFB", received=1_700_000_000 + i, doc_version=1,
+                                  allowed=frozenset({"office:XFB"}), denied=frozenset(),
+                                  text=text, chars=sorted(set(text))[:5]))
+    from whoosh import fields, formats
+
+    def whooshs_schema():
+        """Our schema with Whoosh's own formats in place of the ones built from token lists."""
+        schema = make_schema("k1")
+        schema["text"].format = formats.Positions(field_boost=schema["text"].format.field_boost)
+        schema["chars"].format = formats.Existence()
+        assert type(schema["text"].format) is formats.Positions and isinstance(schema["text"], fields.TEXT)
+        return schema
+
+    built = {}
+    for name, codec, schema in (("whoosh", W3Codec(), whooshs_schema()),
+                                ("ours", LengthsInMemoryCodec(), make_schema("k1"))):
+        (tmp_path / name).mkdir()
+        ix = windex.create_in(str(tmp_path / name), schema, indexname=INDEX_NAME)
+        w = ix.writer(codec=codec)
+        for d in docs:
+            w.add_document(**_fields_of(d))
+        w.commit()
+        built[name] = _postings(ix)
+        with ix.reader() as r:
+            built[name + "-lengths"] = [(r.doc_field_length(n, "text"), r.doc_field_length(n, "chars"))
+                                        for n in range(len(docs))]
+    assert built["ours"] == built["whoosh"]
+    assert built["ours-lengths"] == built["whoosh-lengths"]
+    assert len(built["ours"]) > 300
+
+
+@whoosh_only("segments are Whoosh's")
+def test_rebuild_writes_bounded_segments_that_merging_leaves_alone(inst, make_user, make_record, drain,
+                                                                   monkeypatch):
+    """A rebuild commits a segment every SEGMENT_DOCS documents (its posting pool never
+    spills to disk); the merge policy leaves segments of that size alone, smaller ones merge."""
+    from records.models import User
+    from search import indexer, query, whoosh_backend
+
+    monkeypatch.setattr(whoosh_backend, "SEGMENT_DOCS", 4)
+    clerk, chief = make_user("clerk"), make_user("chief")
+    w = word()
+    serials = {make_record(by=clerk, body=f"路燈不亮 {w} 第{n}盞", received_at="2026-03-02T10:00") for n in range(11)}
+    drain()
+    indexer.reindex(inst, procs=1)
+    shard = next(p for p in inst.settings.index_dir.rglob("y2026") if p.is_dir())
+    segments = windex.open_dir(str(shard), indexname=INDEX_NAME)._read_toc().segments
+    assert len(segments) >= 3 and max(s.doc_count_all() for s in segments) <= 4
+    assert not any(s.doc_count_all() >= 4 for s in whoosh_backend._tiers_to_merge(segments * 10))
+    assert indexer.check(inst).ok
+    with inst.unit_of_work() as s:
+        found = {h.record.serial for h in query.search(s, s.get(User, chief.id), f"路燈不亮 {w}", per_page=50).hits}
+    assert found == serials
+
+
+def test_merges_stay_about_one_segment_size():
+    """Ten segments of a tier are merged a few at a time, so that a merge writes about
+    SEGMENT_DOCS documents; segments of that size are never merged."""
+    from search import whoosh_backend
+
+    class Seg:
+        def __init__(self, n):
+            self.n = n
+
+        def doc_count_all(self):
+            return self.n
+
+    small = [Seg(5) for _ in range(10)]
+    assert whoosh_backend._tiers_to_merge(small) == small
+    mid = [Seg(600) for _ in range(10)]
+    picked = whoosh_backend._tiers_to_merge(mid)
+    assert 2 <= len(picked) <= 4 and sum(s.n for s in picked) <= whoosh_backend.SEGMENT_DOCS
+    big = [Seg(whoosh_backend.SEGMENT_DOCS) for _ in range(30)]
+    assert whoosh_backend._tiers_to_merge(big) == []
+    assert whoosh_backend._tiers_to_merge([Seg(5)] * 9) == []
