@@ -50,18 +50,28 @@ def _free_port() -> int:
 
 def build_instance(home: Path, records: int, seed: int) -> None:
     """Create the instance, the demo users and ``records`` letters (in this process)."""
+    from sqlalchemy import func, select
+
     from records.config import Settings
     from records.demo import add_demo_records, create_demo_users
     from records.instance import Instance
+    from records.models import Record
     from records.setup import init_instance
     from search.indexer import drain
 
     settings = Settings.from_env({}, home=str(home))
-    init_instance(settings)
-    inst = Instance(settings)
-    with inst.unit_of_work() as s:
-        create_demo_users(s)
-    done = 0
+    started_marker = home / ".load-bench-started"
+    if not started_marker.exists():
+        init_instance(settings)
+        inst = Instance(settings)
+        with inst.unit_of_work() as s:
+            create_demo_users(s)
+        started_marker.write_text("")
+        done = 0
+    else:   # a build that was interrupted goes on where it stopped
+        inst = Instance(settings)
+        with inst.session() as s:
+            done = s.execute(select(func.count()).select_from(Record)).scalar_one()
     started = time.perf_counter()
     while done < records:
         step = min(500, records - done)
@@ -102,6 +112,7 @@ def server_command(args, port: int) -> list[str]:
     if args.server == "gunicorn":
         return [str(Path(sys.executable).with_name("gunicorn")), "-k", "gthread", "-w", str(args.workers),
                 "--threads", str(args.threads), "-b", f"127.0.0.1:{port}", "--access-logfile", "/dev/null",
+                "--keep-alive", "30",
                 "app.serve:create_production_app()"]
     return [XINFANG, "serve", "--host", "127.0.0.1", "--port", str(port), "--threads", str(args.threads)]
 
@@ -121,14 +132,22 @@ class Client(threading.Thread):
             data = json.dumps(body, ensure_ascii=False).encode()
             headers["Content-Type"] = "application/json"
         t0 = time.perf_counter()
-        try:
-            conn.request(method, path, body=data, headers=headers)
-            response = conn.getresponse()
-            payload = response.read()
-            status = response.status
-        except (OSError, http.client.HTTPException):
-            status, payload = 0, b""
-            conn.close()
+        for attempt in (1, 2):
+            try:
+                conn.request(method, path, body=data, headers=headers)
+                response = conn.getresponse()
+                payload = response.read()
+                status = response.status
+                break
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                # the server closed a kept-alive connection while this client was thinking,
+                # before reading the request: open a new one and send it again (once)
+                conn.close()
+                status, payload = 0, b""
+            except (OSError, http.client.HTTPException):
+                status, payload = 0, b""
+                conn.close()
+                break
         self.results.append((kind, status, (time.perf_counter() - t0) * 1000))
         return status, payload
 
