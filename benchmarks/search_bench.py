@@ -104,6 +104,24 @@ def _timed_queries(run, queries, warm: int = 20) -> tuple[list[float], list[int]
     return times, counts
 
 
+def _backend_query_figures(backend, blinder, queries) -> dict:
+    """Latency of the queries through a search backend as a leader sees them (no facets,
+    then with the five facets), by kind, and the mean number of hits."""
+    from search import query
+    from search.backend import Access
+
+    access = Access(principals=frozenset({"chief:all"}))
+
+    def run(q, facets=()):
+        return backend.search(query.compile_query(query.parse(q), blinder, None), access, per_page=20,
+                              **({"facets": facets} if facets is not None else {})).total
+
+    times, counts = _timed_queries(run, queries)
+    facet_times, _ = _timed_queries(lambda q: run(q, facets=None), queries)
+    return {"query_latency": _latency(times), "by_kind": _by_kind(queries, times),
+            "hits_mean": round(statistics.mean(counts), 1), "query_latency_with_facets": _latency(facet_times)}
+
+
 def _by_kind(queries, times) -> dict:
     out = {}
     for kind in sorted({k for k, _ in queries}):
@@ -125,8 +143,8 @@ def _whoosh_docs(docs, token_lists, chars_lists):
 def run_encrypted(work: Path, procs: int) -> dict:
     """Ours, from sealed letters in memory: unwrap, decrypt, analyse, blind, index; query."""
     from records import crypto
-    from search import blind, query
-    from search.backend import Access, IndexDocument
+    from search import blind
+    from search.backend import IndexDocument
     from search.whoosh_backend import WhooshBackend
 
     docs, queries = _load(work)
@@ -160,19 +178,7 @@ def run_encrypted(work: Path, procs: int) -> dict:
     out = {"pipeline": f"encrypted (procs={procs})", "letters": len(sealed), "seconds": round(seconds, 1),
            "letters_per_s": round(len(sealed) / seconds, 1), "index_bytes": _dir_bytes(folder)}
     if procs == 1:
-        access = Access(principals=frozenset({"chief:all"}))
-
-        def run(q):
-            node = query.compile_query(query.parse(q), blinder, None)
-            return backend.search(node, access, per_page=20, facets=()).total
-
-        times, counts = _timed_queries(run, queries)
-        out.update(query_latency=_latency(times), by_kind=_by_kind(queries, times),
-                   hits_mean=round(statistics.mean(counts), 1))
-        facet_times, _ = _timed_queries(
-            lambda q: backend.search(query.compile_query(query.parse(q), blinder, None), access, per_page=20).total,
-            queries)
-        out["query_latency_with_facets"] = _latency(facet_times)
+        out.update(_backend_query_figures(backend, blinder, queries))
     out["peak_rss_mb"] = round(_rss_mb(), 1)
     return out
 
@@ -202,8 +208,8 @@ def run_pg(work: Path, admin_url: str, updates: int) -> dict:
     from sqlalchemy import create_engine, text
 
     from records import crypto
-    from search import blind, indexer, pg_backend, query
-    from search.backend import Access, IndexDocument
+    from search import blind, indexer, pg_backend
+    from search.backend import IndexDocument
 
     docs, queries = _load(work)
     ring = crypto.Keyring.generate()
@@ -244,19 +250,7 @@ def run_pg(work: Path, admin_url: str, updates: int) -> dict:
                "seconds": round(seconds, 1), "letters_per_s": round(len(sealed) / seconds, 1),
                "index_bytes": info["bytes"],
                "sizes": {k: info[k] for k in ("table_bytes", "toast_bytes", "index_bytes")}}
-        access = Access(principals=frozenset({"chief:all"}))
-
-        def run(q):
-            node = query.compile_query(query.parse(q), blinder, None)
-            return backend.search(node, access, per_page=20, facets=()).total
-
-        times, counts = _timed_queries(run, queries)
-        out.update(query_latency=_latency(times), by_kind=_by_kind(queries, times),
-                   hits_mean=round(statistics.mean(counts), 1))
-        facet_times, _ = _timed_queries(
-            lambda q: backend.search(query.compile_query(query.parse(q), blinder, None), access, per_page=20).total,
-            queries)
-        out["query_latency_with_facets"] = _latency(facet_times)
+        out.update(_backend_query_figures(backend, blinder, queries))
         # single-letter updates into the live table, as a drain after a request writes them
         times = []
         for d, uid, ref, wrapped, blob in sealed[:updates]:

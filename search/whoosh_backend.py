@@ -240,7 +240,7 @@ class _LeanFieldWriter(W3FieldWriter):
 class _LengthsInMemoryReader(W3PerDocReader):
     def length_table(self, fieldname) -> list | None:
         """Every document's length of ``fieldname`` (None where Whoosh's lookup gives None),
-        or None when the segment has no lengths of it."""
+        or None when the segment has no lengths of it; read once per field."""
         tables = self.__dict__.setdefault("_length_lists", {})
         got = tables.get(fieldname, False)
         if got is False:
@@ -250,16 +250,12 @@ class _LengthsInMemoryReader(W3PerDocReader):
         return got
 
     def doc_field_length(self, docnum, fieldname, default=0):
-        tables = self.__dict__.setdefault("_length_tables", {})
-        table = tables.get(fieldname)
-        if table is None:
-            table = tables[fieldname] = self._read_lengths(fieldname)
         if docnum > self._doccount:
             raise IndexError(f"Asked for docnum {docnum!r} of {self._doccount}")
-        if table is False:
+        table = self.length_table(fieldname)
+        if table is None:
             return default
-        lbyte = table[docnum] if docnum < len(table) else 0
-        return byte_to_length(lbyte) if lbyte else None
+        return table[docnum] if docnum < len(table) else None
 
     def _read_lengths(self, fieldname):
         lenfield = _lenfield(fieldname)
@@ -374,6 +370,14 @@ def PURGE_DELETED(writer, segments):
         else:
             keep.append(seg)
     return keep
+
+
+def _bitmap(docnums: Iterable[int], count: int) -> int:
+    """The document numbers as the bits of an int (bit n = document n), built in a buffer."""
+    bits = bytearray((count + 7) // 8)
+    for docnum in docnums:
+        bits[docnum >> 3] |= 1 << (docnum & 7)
+    return int.from_bytes(bits, "little")
 
 
 class _Bits(DocIdSet):
@@ -805,11 +809,8 @@ class WhooshBackend(SearchBackend):
         key = (reader.segment().segment_id(), field, term)
         got = self._bits.get(key)
         if got is None:
-            bits = bytearray((reader.doc_count_all() + 7) // 8)
-            if (field, term) in reader:
-                for docnum in reader.postings(field, term).all_ids():
-                    bits[docnum >> 3] |= 1 << (docnum & 7)
-            got = int.from_bytes(bits, "little")
+            docnums = reader.postings(field, term).all_ids() if (field, term) in reader else ()
+            got = _bitmap(docnums, reader.doc_count_all())
             if len(self._bits) > 4096:   # segments merged away long ago
                 self._bits.clear()
             self._bits[key] = got
@@ -904,14 +905,10 @@ class WhooshBackend(SearchBackend):
         for f in facets:
             if f in got:
                 continue
-            size = (reader.doc_count_all() + 7) // 8
             docs: dict = {}
             for docnum, value in enumerate(reader.column_reader(f, translate=True)):
-                bits = docs.get(value)
-                if bits is None:
-                    bits = docs[value] = bytearray(size)
-                bits[docnum >> 3] |= 1 << (docnum & 7)
-            got[f] = {str(v): int.from_bytes(b, "little") for v, b in docs.items()}
+                docs.setdefault(value, []).append(docnum)
+            got[f] = {str(v): _bitmap(d, reader.doc_count_all()) for v, d in docs.items()}
         return got
 
     def similar(self, weighted: dict[str, float], access: Access, *, exclude_uid: str | None = None,
