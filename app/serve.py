@@ -17,6 +17,7 @@ import json
 import logging
 import re
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -178,6 +179,21 @@ def check_instance(app: Flask) -> None:
     inst.keyring.current_ref()  # raises a ConfigurationError naming the missing key
 
 
+def warm_search(app: Flask) -> None:
+    """Read what searches need into this process's memory (see ``SearchBackend.warm``);
+    a failure is logged by type and left for the first search to meet."""
+    from search.indexer import service
+
+    started = time.perf_counter()
+    try:
+        service(app.extensions["xinfang"]).backend.warm()
+    except Exception as exc:  # noqa: BLE001 - serving goes on; a search will report the problem
+        logging.getLogger("xinfang.serve").warning("search: warming up failed", extra={"error": type(exc).__name__})
+        return
+    logging.getLogger("xinfang.serve").info(
+        "search: warmed up", extra={"duration_ms": round((time.perf_counter() - started) * 1000)})
+
+
 def create_production_app() -> Flask:
     """The app as production serves it: JSON logs on stdout, request log, instance checked.
     The factory gunicorn calls: ``gunicorn -w 4 'app.serve:create_production_app()'``."""
@@ -186,6 +202,7 @@ def create_production_app() -> Flask:
     configure_logging()
     app = create_app()
     check_instance(app)
+    threading.Thread(target=warm_search, args=(app,), name="xinfang-warm-search", daemon=True).start()
     if not app.config.get("SESSION_COOKIE_SECURE"):
         logging.getLogger("xinfang.serve").warning(
             "session cookies are not marked Secure; set XINFANG_SECURE_COOKIES=1 when serving over HTTPS")

@@ -235,6 +235,10 @@ class SearchBackend(abc.ABC):
     def purge(self, years: Iterable[int] | None = None) -> PurgeReport:
         """Rewrite the storage holding deleted documents (of ``years``, or all)."""
 
+    def warm(self) -> None:
+        """Read into memory what every search needs (called in the background when a
+        server process starts, so its first searches do not pay for it)."""
+
     def recover(self) -> None:
         """Clean up after a writer that crashed (called by the one writer before it writes)."""
 

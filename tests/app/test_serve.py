@@ -240,3 +240,19 @@ def test_development_server_log_loses_query_strings(monkeypatch, tmp_path):
                                     "args": (f"GET /search?q={CANARY_QUERY}&page=2 HTTP/1.1", "200", "-")})
     assert ours[0].filter(record)
     assert record.getMessage() == '"GET /search HTTP/1.1" 200 -'
+
+
+def test_warming_the_search_index_is_logged_and_fills_the_segment_cache(logged_app, log_lines, make_user,
+                                                                         make_record):
+    from app.serve import warm_search
+    from search.indexer import drain, service
+
+    make_record(by=make_user("clerk"), body="路燈不亮，夜間出行不便。")
+    drain(logged_app.extensions["xinfang"])
+    backend = service(logged_app.extensions["xinfang"]).backend
+    if not hasattr(backend, "_cache"):
+        pytest.skip("the PostgreSQL search backend keeps nothing in the process")
+    backend._cache.clear()
+    warm_search(logged_app)
+    assert [e for e in log_lines() if e["msg"] == "search: warmed up"]
+    assert {key[1] for key in backend._cache._items} >= {"len", "col", "codes"}

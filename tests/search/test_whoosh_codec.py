@@ -161,3 +161,68 @@ def test_merges_stay_about_one_segment_size():
     big = [Seg(whoosh_backend.SEGMENT_DOCS) for _ in range(30)]
     assert whoosh_backend._tiers_to_merge(big) == []
     assert whoosh_backend._tiers_to_merge([Seg(5)] * 9) == []
+
+
+def test_view_file_reads_as_bytesio_does():
+    import io
+    import random
+
+    from search.whoosh_backend import _ViewIO
+
+    rng = random.Random(4)
+    data = bytes(rng.choice(b"ab\ncd\x00") for _ in range(2000))
+    theirs, ours = io.BytesIO(data), _ViewIO(memoryview(data))
+    for _ in range(500):
+        op = rng.choice(("read", "readline", "seek", "readinto"))
+        if op == "read":
+            n = rng.choice((-1, 0, 1, 7, 300))
+            assert ours.read(n) == theirs.read(n)
+        elif op == "readline":
+            n = rng.choice((-1, 3, 50))
+            assert ours.readline(n) == theirs.readline(n)
+        elif op == "readinto":
+            a, b = bytearray(rng.randint(0, 40)), bytearray(0)
+            b = bytearray(len(a))
+            assert ours.readinto(a) == theirs.readinto(b) and a == b
+        else:
+            whence = rng.choice((0, 1, 2))
+            pos = rng.randint(0, 2000) if whence == 0 else rng.randint(-50, 50) if whence == 1 else -rng.randint(0, 100)
+            assert ours.seek(pos, whence) == theirs.seek(pos, whence)
+        assert ours.tell() == theirs.tell()
+
+
+@whoosh_only("the readers are Whoosh's")
+def test_searchers_read_compound_segments_in_place_and_read_what_whoosh_reads(inst, make_user, make_record,
+                                                                              drain):
+    """A searcher's readers of compound segments read the mapped file where it lies (Whoosh's
+    own copy every file of the segment into memory, a copy per thread) and read the same
+    postings as Whoosh's own reader."""
+    from whoosh.reading import SegmentReader
+
+    from search import indexer
+    from search.whoosh_backend import _SegmentReader, _ViewFile
+
+    clerk = make_user("clerk")
+    for n in range(4):
+        make_record(by=clerk, body=f"第{n}封：公司拖欠工資{word()}")
+    drain()
+    backend = indexer.service(inst).backend
+    s = backend._searcher()
+    compound = 0
+    for sub, _offset in s.leaf_searchers():
+        ours = sub.reader()
+        assert isinstance(ours, _SegmentReader)
+        segment = ours.segment()
+        if not segment.is_compound():
+            continue
+        compound += 1
+        assert isinstance(ours._terms._postfile, _ViewFile)
+        assert isinstance(ours._terms._postfile._buf, memoryview)
+        theirs = SegmentReader(ours._storage.b, ours.schema, segment)
+        for field, term in theirs.all_terms():
+            a, b = ours.postings(field, term), theirs.postings(field, term)
+            assert list(a.items_as("positions") if field == "text" else a.all_ids()) == \
+                list(b.items_as("positions") if field == "text" else b.all_ids())
+        theirs.close()
+    assert compound
+    backend.close()

@@ -1,0 +1,400 @@
+"""Queries over Whoosh segments, run on arrays.
+
+Whoosh stores the index (segments, postings, columns); this module answers the backend's
+query trees over it without Whoosh's matchers. Whoosh walks the matches one document at a
+time in Python — a posting read, a length looked up and a BM25 score computed per match —
+so a word found in half of 100,000 letters costs hundreds of milliseconds whatever page is
+shown. Here each segment's postings are read once into arrays (document numbers and
+weights), and a query is set and vector arithmetic over them.
+
+What is kept between queries, in one byte-bounded cache shared by the threads of a process:
+
+- a term's postings in a segment (document numbers, weights);
+- the documents of a segment holding an exact phrase (found once from the positions);
+- a segment's field lengths, sort columns and facet value codes;
+- a segment's mask of live (not deleted) documents.
+
+A segment never changes once written (a deletion only adds to its deleted set, which is part
+of the key of the live mask), so nothing cached can go stale: a new letter lands in a new
+segment, and only that segment is read. Statistics that change with every segment (document
+count, document frequencies, average lengths) are read from the searcher for each query, so
+scores are Whoosh's own BM25F: the same hits, in the same order, with the same scores as
+Whoosh's ``Searcher.search`` of the same query (``tests/search/test_whoosh_exec.py``).
+"""
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+from whoosh.codec.whoosh3 import W3LeafMatcher
+
+from .backend import And, CharTerm, Everything, Match, Node, Not, Or, Phrase, Range, TextTerm
+
+#: Whoosh's BM25F defaults (``whoosh.scoring.BM25F``).
+B, K1 = 0.75, 1.2
+#: Fields held as numbers in columns (matched and sorted by value).
+NUMERIC = ("year", "received")
+#: Bytes of arrays a process keeps between queries.
+DEFAULT_BUDGET = 96 * 1024 * 1024
+
+
+class SegmentCache:
+    """Arrays of segments, least recently used first out when over the byte budget. Shared
+    by threads: two threads building the same entry at once both build it (the results are
+    equal), and only the dictionary itself is locked."""
+
+    def __init__(self, budget: int = DEFAULT_BUDGET):
+        self.budget = budget
+        self.size = 0
+        self._items: OrderedDict[tuple, tuple[object, int]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def get(self, key: tuple, build: Callable[[], object]):
+        with self._lock:
+            got = self._items.get(key)
+            if got is not None:
+                self._items.move_to_end(key)
+                self.hits += 1
+                return got[0]
+            self.misses += 1
+        value = build()
+        size = _nbytes(value)
+        with self._lock:
+            if key not in self._items:
+                self._items[key] = (value, size)
+                self.size += size
+                while self.size > self.budget and len(self._items) > 1:
+                    _key, (_value, freed) = self._items.popitem(last=False)
+                    self.size -= freed
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self.size = 0
+
+
+def _nbytes(value) -> int:
+    if isinstance(value, np.ndarray):
+        return value.nbytes + 112
+    if isinstance(value, tuple | list):
+        return sum(_nbytes(v) for v in value) + 64
+    if isinstance(value, str):
+        return len(value) + 50
+    return 64
+
+
+# -- reading a segment ---------------------------------------------------------------------
+_EMPTY_IDS = np.zeros(0, dtype=np.int32)
+_EMPTY_WEIGHTS = np.zeros(0, dtype=np.float64)
+
+
+def _raw_postings(terms, schema, field: str, term: str, values: bool = False):
+    """Document numbers (deleted ones included), weights and, with ``values``, the raw
+    posting values of ``field:term`` in one segment (``terms``: its terms reader), read a
+    block at a time."""
+    schema_field = schema[field]
+    text = schema_field.to_bytes(term)
+    if (field, text) not in terms:
+        return _EMPTY_IDS, _EMPTY_WEIGHTS, []
+    m = terms.matcher(field, text, schema_field.format)
+    ids, weights, vals = [], [], []
+    if isinstance(m, W3LeafMatcher):
+        while m.is_active():
+            m._read_ids()
+            m._read_weights()
+            ids.append(np.asarray(m._ids, dtype=np.int32))
+            weights.append(np.asarray(m._weights, dtype=np.float64)[:m._blocklength])
+            if values:
+                m._read_values()
+                vals.extend(m._values)
+            m._next_block()
+        return np.concatenate(ids), np.concatenate(weights), vals
+    while m.is_active():   # a short list kept in the term's entry
+        ids.append(m.id())
+        weights.append(m.weight())
+        if values:
+            vals.append(m.value())
+        m.next()
+    return np.asarray(ids, dtype=np.int32), np.asarray(weights, dtype=np.float64), vals
+
+
+def holders(terms, schema, field: str, term: str) -> list[int]:
+    """Document numbers of a segment (``terms``: its terms reader) holding ``field:term``,
+    deleted ones included."""
+    return _raw_postings(terms, schema, field, term)[0].tolist()
+
+
+class Leaf:
+    """One segment during one query: its reader, where its documents start in the
+    searcher's numbering, and the shared cache."""
+
+    __slots__ = ("cache", "n", "offset", "reader", "segid")
+
+    def __init__(self, reader, offset: int, cache: SegmentCache):
+        self.reader, self.offset, self.cache = reader, offset, cache
+        self.n = reader.doc_count_all()
+        self.segid = reader.segment().segment_id()
+
+    def postings(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
+        def build():
+            ids, weights, _ = _raw_postings(self.reader._terms, self.reader.schema, field, term)
+            return ids, weights
+        return self.cache.get((self.segid, "p", field, term), build)
+
+    def holds(self, field: str, term: str, docnum: int) -> bool:
+        """Whether document ``docnum`` of the segment holds ``field:term``."""
+        ids = self.postings(field, term)[0]
+        at = int(np.searchsorted(ids, docnum))
+        return at < len(ids) and int(ids[at]) == docnum
+
+    def term_mask(self, field: str, term: str) -> np.ndarray:
+        def build():
+            mask = np.zeros(self.n, dtype=bool)
+            mask[self.postings(field, term)[0]] = True
+            return mask
+        return self.cache.get((self.segid, "m", field, term), build)
+
+    def lengths(self, field: str) -> np.ndarray:
+        def build():
+            table = self.reader._perdoc.length_table(field)
+            if table is None:
+                return np.zeros(self.n, dtype=np.float64)
+            out = np.fromiter((x or 0 for x in table), dtype=np.float64, count=len(table))
+            return np.pad(out, (0, max(0, self.n - len(out))))[:self.n]
+        return self.cache.get((self.segid, "len", field), build)
+
+    def column(self, field: str) -> np.ndarray:
+        return self.cache.get((self.segid, "col", field), lambda: np.fromiter(
+            self.reader.column_reader(field, translate=True), dtype=np.int64, count=self.n))
+
+    def codes(self, field: str) -> tuple[np.ndarray, list[str]]:
+        """Each document's value of a facet field as a number, and the values by number."""
+        def build():
+            raw = [str(v) for v in self.reader.column_reader(field, translate=True)]
+            values, codes = np.unique(np.asarray(raw, dtype=object).astype(str), return_inverse=True)
+            return codes.astype(np.int32).reshape(-1), [str(v) for v in values]
+        return self.cache.get((self.segid, "codes", field), build)
+
+    def live(self) -> np.ndarray | None:
+        """Mask of documents not deleted (None: none are)."""
+        deleted = self.reader.segment().deleted_count()
+        if not deleted:
+            return None
+
+        def build():
+            mask = np.ones(self.n, dtype=bool)
+            mask[np.fromiter(self.reader._perdoc.deleted_docs(), dtype=np.int64)] = False
+            return mask
+        return self.cache.get((self.segid, "live", deleted), build)
+
+    def phrase(self, tokens: tuple[str, ...]) -> np.ndarray:
+        """Documents with the tokens at consecutive positions (an exact substring): a start
+        ``p`` with token ``i`` at ``p + i`` for every ``i``, the rarest tokens checked first."""
+        def build():
+            fmt = self.reader.schema["text"].format
+            found = [(_raw_postings(self.reader._terms, self.reader.schema, "text", t, values=True), i)
+                     for i, t in enumerate(tokens)]
+            candidates = None
+            for (ids, _w, _v), _i in found:
+                candidates = ids if candidates is None else np.intersect1d(candidates, ids, assume_unique=True)
+            if candidates is None or not len(candidates):
+                return _EMPTY_IDS
+            checks = []
+            for (ids, _w, vals), offset in sorted(found, key=lambda f: (len(f[0][0]), f[1])):
+                at = np.searchsorted(ids, candidates)
+                checks.append((offset, [vals[j] for j in at.tolist()]))
+            keep = []
+            for k in range(len(candidates)):
+                starts = None
+                for offset, vals in checks:
+                    here = {p - offset for p in fmt.decode_positions(vals[k])}
+                    starts = here if starts is None else starts & here
+                    if not starts:
+                        break
+                if starts:
+                    keep.append(k)
+            return candidates[np.asarray(keep, dtype=np.int64)] if keep else _EMPTY_IDS
+        return self.cache.get((self.segid, "ph", tokens), build)
+
+
+# -- statistics of the whole searcher ------------------------------------------------------
+class Stats:
+    """Document count, frequencies and average lengths over every segment (Whoosh's idf
+    and average field length), memoised for one query."""
+
+    def __init__(self, searcher):
+        self.searcher = searcher
+        self.count = searcher.doc_count_all()
+        self._idf: dict = {}
+        self._avg: dict = {}
+
+    def idf(self, field: str, term: str) -> float:
+        key = (field, term)
+        got = self._idf.get(key)
+        if got is None:
+            df = self.searcher.doc_frequency(field, term) if (field, term) in self.searcher.reader() else 0
+            got = self._idf[key] = math.log(self.count / (df + 1)) + 1
+        return got
+
+    def avg_length(self, field: str) -> float:
+        got = self._avg.get(field)
+        if got is None:
+            got = self._avg[field] = (self.searcher.field_length(field) / (self.count or 1)) or 1.0
+        return got
+
+
+def bm25(leaf: Leaf, stats: Stats, field: str, term: str, docs: np.ndarray | None = None):
+    """(documents, BM25F scores) of ``field:term`` in the segment (or of those of ``docs``,
+    all of which hold the term)."""
+    ids, weights = leaf.postings(field, term)
+    if docs is not None:
+        weights = weights[np.searchsorted(ids, docs)]
+        ids = docs
+    fl = leaf.lengths(field)[ids]
+    avg = stats.avg_length(field)
+    idf = stats.idf(field, term)
+    return ids, idf * ((weights * (K1 + 1)) / (weights + K1 * ((1 - B) + B * fl / avg)))
+
+
+# -- evaluating a query in one segment -------------------------------------------------------
+def evaluate(node: Node, leaf: Leaf, stats: Stats) -> tuple[np.ndarray, np.ndarray]:
+    """(mask of matching documents, their scores) of ``node`` in one segment; deleted
+    documents and access are left to the caller. Scores add up as Whoosh's matchers add
+    them: a text term scores BM25F, a phrase the sum of its terms, a metadata condition or a negation 1."""
+    n = leaf.n
+    if isinstance(node, TextTerm | CharTerm) or (isinstance(node, Phrase) and len(node.tokens) == 1):
+        field = "chars" if isinstance(node, CharTerm) else "text"
+        token = node.tokens[0] if isinstance(node, Phrase) else node.token
+        ids, scores = bm25(leaf, stats, field, token)
+        mask, score = np.zeros(n, dtype=bool), np.zeros(n, dtype=np.float64)
+        mask[ids] = True
+        score[ids] = scores
+        return mask, score
+    if isinstance(node, Phrase):
+        docs = leaf.phrase(tuple(node.tokens))
+        mask, score = np.zeros(n, dtype=bool), np.zeros(n, dtype=np.float64)
+        mask[docs] = True
+        for token in node.tokens:
+            score[docs] += bm25(leaf, stats, "text", token, docs)[1]
+        return mask, score
+    if isinstance(node, Everything):
+        return np.ones(n, dtype=bool), np.ones(n, dtype=np.float64)
+    if isinstance(node, Match):
+        if node.field in NUMERIC:
+            mask = leaf.column(node.field) == int(node.value)
+        else:
+            mask = leaf.term_mask(node.field, str(node.value))
+        return mask, mask.astype(np.float64)
+    if isinstance(node, Range):
+        values = leaf.column(node.field)
+        mask = np.ones(n, dtype=bool)
+        if node.low is not None:
+            mask &= values >= node.low
+        if node.high is not None:
+            mask &= values <= node.high
+        return mask, mask.astype(np.float64)
+    if isinstance(node, And | Or):
+        parts = [evaluate(item, leaf, stats) for item in node.items]
+        mask = parts[0][0].copy()
+        for m, _s in parts[1:]:
+            if isinstance(node, And):
+                mask &= m
+            else:
+                mask |= m
+        score = np.zeros(n, dtype=np.float64)
+        for m, s in parts:
+            score += np.where(m, s, 0.0)
+        score[~mask] = 0.0
+        return mask, score
+    if isinstance(node, Not):
+        mask = ~evaluate(node.item, leaf, stats)[0]
+        return mask, mask.astype(np.float64)
+    raise TypeError(f"unknown query node {node!r}")
+
+
+@dataclass
+class Matched:
+    """Every match the access allows, over all segments: global document numbers (in
+    searcher order) and their scores, and each segment's mask (for the facet counts)."""
+
+    docnums: np.ndarray
+    scores: np.ndarray
+    masks: list[tuple[Leaf, np.ndarray]]
+
+    def top(self, limit: int, keys: np.ndarray | None = None, descending: bool = True) -> np.ndarray:
+        """Positions of the first ``limit`` matches: highest score first (or by ``keys``,
+        descending or not), ties by document number — the order of Whoosh's collectors."""
+        if keys is None:
+            keys, descending = self.scores, True
+        order_key = -keys if descending else keys
+        if len(order_key) > limit > 0:
+            kth = np.partition(order_key, limit - 1)[limit - 1]
+            pick = np.nonzero(order_key <= kth)[0]
+        else:
+            pick = np.arange(len(order_key))
+        ordered = pick[np.lexsort((self.docnums[pick], order_key[pick]))]
+        return ordered[:limit]
+
+
+def leaves(searcher, cache: SegmentCache) -> list[Leaf]:
+    return [Leaf(sub.reader(), offset, cache) for sub, offset in searcher.leaf_searchers()]
+
+
+def run(leaves_: Iterable[Leaf], match: Callable[[Leaf], tuple[np.ndarray, np.ndarray]],
+        allow: Callable[[Leaf], np.ndarray | None]) -> Matched:
+    """Every segment's matches (``match`` gives a segment's mask and scores, ``evaluate``
+    of a query or weighted terms), keeping the live documents ``allow`` lets through
+    (``allow`` gives a segment's mask, or None: all of them)."""
+    docnums, scores, masks = [], [], []
+    for leaf in leaves_:
+        mask, score = match(leaf)
+        live = leaf.live()
+        if live is not None:
+            mask = mask & live
+        allowed = allow(leaf)
+        if allowed is not None:
+            mask = mask & allowed
+        local = np.nonzero(mask)[0]
+        if len(local):
+            docnums.append(local + leaf.offset)
+            scores.append(score[local])
+            masks.append((leaf, mask))
+    if not docnums:
+        return Matched(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64), [])
+    return Matched(np.concatenate(docnums).astype(np.int64), np.concatenate(scores), masks)
+
+
+def weighted(terms: dict[str, float], leaf: Leaf, stats: Stats) -> tuple[np.ndarray, np.ndarray]:
+    """(mask, scores) of documents holding any of the weighted text tokens: the sum of
+    weight x BM25F of the tokens each holds (Whoosh's ``Or`` of boosted ``Term``s)."""
+    mask, score = np.zeros(leaf.n, dtype=bool), np.zeros(leaf.n, dtype=np.float64)
+    for token, weight in terms.items():
+        ids, scores = bm25(leaf, stats, "text", token)
+        mask[ids] = True
+        score[ids] += weight * scores
+    return mask, score
+
+
+def facet_counts(matched: Matched, facets: tuple) -> dict[str, dict[str, int]]:
+    """Counts of each value of each facet over the matches, most frequent first."""
+    counts: dict[str, dict[str, int]] = {f: {} for f in facets}
+    for leaf, mask in matched.masks:
+        for f in facets:
+            codes, values = leaf.codes(f)
+            into = counts[f]
+            for code, n in enumerate(np.bincount(codes[mask], minlength=len(values)).tolist()):
+                if n:
+                    into[values[code]] = into.get(values[code], 0) + n
+    return {f: dict(sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))) for f, c in counts.items()}
+
+
+def sort_keys(matched: Matched, field: str) -> np.ndarray:
+    """The column ``field`` of every match (for sorting by it)."""
+    parts = [leaf.column(field)[np.nonzero(mask)[0]] for leaf, mask in matched.masks]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
