@@ -15,9 +15,16 @@ a think time drawn from an exponential distribution of mean ``--think`` seconds 
 at all, a saturation test whose latency is mostly queueing: by Little's law the mean
 latency is then clients / throughput, whatever the server does).
 
+The first ``--warmup`` seconds (10) of the same traffic are reported on a line of their own
+and left out of the table: a server process fills its caches then (each thread's searcher,
+the arrays of the index's segments). Searches ask eight frequent words again and again
+(``--queries common``) or 2,000 queries of one or two of ~80 phrases of the demo letters,
+mostly new to the server (``--queries wide``).
+
     .venv/bin/python -m benchmarks.load_bench --records 2000 --clients 32 --seconds 30
     .venv/bin/python -m benchmarks.load_bench --records 100000 --home /var/tmp/xf100k --clients 32 --seconds 60
     .venv/bin/python -m benchmarks.load_bench --home /var/tmp/xf100k --clients 32 --think 0   # saturation
+    .venv/bin/python -m benchmarks.load_bench --home /var/tmp/xf100k --server gunicorn --queries wide
 
 Targets (issue 8): zero errors and zero "database is locked" at 32 clients; p95 under
 200 ms for ledger and search at 100,000 records.
@@ -40,6 +47,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 XINFANG = str(Path(sys.executable).with_name("xinfang"))
 QUERIES = ("拖欠工資", "工资", "社保", "欠薪", "養老保險", "勞動合同", "工傷", "公司")
+
+
+def wide_queries(seed: int, count: int = 2000) -> list[str]:
+    """``count`` queries of one or two phrases (both must match) drawn from about 80
+    phrases of the demo letters: most are met for the first time in a run."""
+    from records import demo
+
+    words = sorted(set(QUERIES) | set(demo._EVIDENCE) | set(demo._MED_EVIDENCE) | set(demo._PRETEXTS)
+                   | set(demo._BUSINESSES) | set(demo._PROJECTS) | set(demo._FACTORIES)
+                   | {name for _province, name in demo._PROVINCES})
+    rng = random.Random(seed)
+    return [" ".join(rng.sample(words, rng.choice((1, 2)))) for _ in range(count)]
 
 
 def _free_port() -> int:
@@ -119,8 +138,9 @@ def server_command(args, port: int) -> list[str]:
 
 class Client(threading.Thread):
     def __init__(self, port: int, tokens: dict[str, str], until: float, seed: int, results: list, serials: list,
-                 think: float = 0.0):
+                 think: float = 0.0, queries: list[str] | tuple[str, ...] = QUERIES):
         super().__init__(daemon=True)
+        self.queries = queries
         self.port, self.tokens, self.until, self.think = port, tokens, until, think
         self.rng = random.Random(seed)
         self.results, self.serials = results, serials
@@ -148,7 +168,7 @@ class Client(threading.Thread):
                 status, payload = 0, b""
                 conn.close()
                 break
-        self.results.append((kind, status, (time.perf_counter() - t0) * 1000))
+        self.results.append((kind, status, (time.perf_counter() - t0) * 1000, t0))
         return status, payload
 
     def run(self) -> None:
@@ -174,7 +194,7 @@ class Client(threading.Thread):
                 page = self.rng.randint(1, 20)
                 self._request(conn, "ledger", "GET", f"/api/v1/records?page={page}&per_page=25", self.tokens["chief"])
             elif roll < 0.75:
-                q = quote(self.rng.choice(QUERIES))
+                q = quote(self.rng.choice(self.queries))
                 self._request(conn, "search", "GET", f"/api/v1/search?q={q}", self.tokens["chief"])
             elif self.serials:
                 serial = self.rng.choice(self.serials)
@@ -200,6 +220,12 @@ def main(argv=None) -> int:
     ap.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
     ap.add_argument("--think", type=float, default=1.0,
                     help="mean pause of a client between requests, seconds (0: saturation test)")
+    ap.add_argument("--warmup", type=float, default=10,
+                    help="seconds of the same traffic first, reported apart (a server process fills its "
+                         "caches then: searchers of each thread, segment arrays, phrase matches)")
+    ap.add_argument("--queries", choices=("common", "wide"), default="common",
+                    help="common: 8 frequent words, asked again and again; wide: 2,000 queries of one or "
+                         "two of ~80 phrases, mostly new to the server")
     ap.add_argument("--home", type=Path, help="instance folder to reuse (built there first when empty)")
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args(argv)
@@ -222,25 +248,34 @@ def main(argv=None) -> int:
             except OSError:
                 time.sleep(0.1)
         results: list = []
-        until = time.perf_counter() + args.seconds
-        started = time.perf_counter()
-        clients = [Client(port, tokens, until, args.seed + i, results, serials, args.think)
+        begun = time.perf_counter()
+        started = begun + args.warmup
+        until = started + args.seconds
+        queries = wide_queries(args.seed) if args.queries == "wide" else QUERIES
+        clients = [Client(port, tokens, until, args.seed + i, results, serials, args.think, queries)
                    for i in range(args.clients)]
         for c in clients:
             c.start()
         for c in clients:
             c.join()
         elapsed = time.perf_counter() - started
+        warmup = [r for r in results if r[3] < started]
+        results = [r for r in results if r[3] >= started]
     finally:
         server.terminate()
         server.wait(timeout=30)
         log.close()
     locked = (home / "server.log").read_text(errors="replace").count("database is locked")
-    errors = [r for r in results if r[1] == 0 or r[1] >= 500]
+    errors = [r for r in results + warmup if r[1] == 0 or r[1] >= 500]
     shape = (f"gunicorn {args.workers} workers x {args.threads} threads" if args.server == "gunicorn"
              else f"waitress, {args.threads} threads")
     print(f"\n{len(results)} requests in {elapsed:.1f} s = {len(results) / elapsed:.1f} req/s, "
-          f"{args.clients} clients (think {args.think:g} s), {shape}, {held} letters")
+          f"{args.clients} clients (think {args.think:g} s), {shape}, {held} letters, {args.queries} queries")
+    if warmup:
+        times = [r[2] for r in warmup]
+        print(f"warm-up, not counted below: {len(warmup)} requests in {args.warmup:g} s, p50 {pct(times, 50):.0f} ms, "
+              f"p95 {pct(times, 95):.0f} ms, p99 {pct(times, 99):.0f} ms, "
+              f"errors {sum(1 for r in warmup if r[1] == 0 or r[1] >= 500)}")
     print(f"errors (5xx or connection): {len(errors)}; 'database is locked' in the server log: {locked}")
     print(f"{'kind':<10}{'count':>8}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}  statuses")
     for kind in ("register", "ledger", "search", "view"):

@@ -24,6 +24,22 @@ WHOOSH = "whoosh"
 POSTGRESQL = "postgresql"
 BACKENDS = (WHOOSH, POSTGRESQL)
 ENV_VAR = "XINFANG_SEARCH_BACKEND"
+#: Megabytes of segment arrays a process keeps between Whoosh searches (``search.whoosh_exec``).
+CACHE_ENV_VAR = "XINFANG_SEARCH_CACHE_MB"
+DEFAULT_CACHE_MB = 96
+
+
+def cache_bytes(environ=None) -> int:
+    """The byte budget of the Whoosh backend's segment cache; ConfigurationError when the
+    setting is not a whole number of megabytes from 1 to 65536."""
+    raw = (os.environ if environ is None else environ).get(CACHE_ENV_VAR) or str(DEFAULT_CACHE_MB)
+    try:
+        mb = int(raw)
+    except ValueError:
+        mb = 0
+    if not 1 <= mb <= 65536:
+        raise ConfigurationError(f"{CACHE_ENV_VAR} must be a whole number of megabytes (1 to 65536), not {raw!r}.")
+    return mb * 1024 * 1024
 
 
 def configured(settings, environ=None) -> str:
@@ -63,7 +79,7 @@ def make_backend(inst, key_id: str, *, procs: int | None = None) -> SearchBacken
 
     if procs is None:
         procs = int(inst.settings.extra.get("search_procs", 1) or 1)
-    return WhooshBackend(inst.settings.index_dir, key_id, procs=procs)
+    return WhooshBackend(inst.settings.index_dir, key_id, procs=procs, cache_bytes=cache_bytes())
 
 
 def existing_backend(inst, key_id: str) -> SearchBackend | None:

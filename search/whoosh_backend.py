@@ -419,7 +419,8 @@ class WhooshBackend(SearchBackend):
     #: Documents per sub-writer job file when several processes build an index.
     BULK_BATCH = 256
 
-    def __init__(self, root: Path, key_id: str, *, procs: int = 1, limitmb: int = 256):
+    def __init__(self, root: Path, key_id: str, *, procs: int = 1, limitmb: int = 256,
+                 cache_bytes: int = whoosh_exec.DEFAULT_BUDGET):
         self.root = Path(root)
         self.key_id = key_id
         self.procs = max(1, int(procs))
@@ -435,7 +436,7 @@ class WhooshBackend(SearchBackend):
         self._terms_readers: dict = {}
         self._terms_lock = threading.Lock()
         #: Arrays of segments kept between queries (see ``whoosh_exec``).
-        self._cache = whoosh_exec.SegmentCache()
+        self._cache = whoosh_exec.SegmentCache(cache_bytes)
 
     # -- layout ------------------------------------------------------------------------
     def _generation(self) -> Path:

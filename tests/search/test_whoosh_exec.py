@@ -157,3 +157,14 @@ def test_writing_a_held_uid_again_replaces_it_across_writes_and_merges(tmp_path)
     assert b.search(TextTerm("w7"), everyone).total == 1
     assert b.doc_count() == 60
     b.close()
+
+
+def test_cache_budget_is_read_from_the_environment():
+    from records.errors import ConfigurationError
+    from search.backends import cache_bytes
+
+    assert cache_bytes({}) == 96 * 1024 * 1024
+    assert cache_bytes({"XINFANG_SEARCH_CACHE_MB": "512"}) == 512 * 1024 * 1024
+    for bad in ("0", "-3", "lots", "1e3"):
+        with pytest.raises(ConfigurationError, match="XINFANG_SEARCH_CACHE_MB"):
+            cache_bytes({"XINFANG_SEARCH_CACHE_MB": bad})
