@@ -831,7 +831,7 @@ class WhooshBackend(SearchBackend):
         out = []
         for i in matched.top(limit).tolist():
             docnum = int(matched.docnums[i])
-            leaf = next(leaf for leaf, _m in matched.masks if leaf.offset <= docnum < leaf.offset + leaf.n)
+            leaf = next(leaf for leaf, _l in matched.parts if leaf.offset <= docnum < leaf.offset + leaf.n)
             held = sum(w for t, w in weighted.items() if leaf.holds("text", t, docnum - leaf.offset))
             out.append(self._hit(s, matched, i, overlap=held / total))
         return out

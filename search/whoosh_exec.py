@@ -238,7 +238,7 @@ class Stats:
         key = (field, term)
         got = self._idf.get(key)
         if got is None:
-            df = self.searcher.doc_frequency(field, term) if (field, term) in self.searcher.reader() else 0
+            df = self.searcher.doc_frequency(field, term)   # 0 for a term no segment holds
             got = self._idf[key] = math.log(self.count / (df + 1)) + 1
         return got
 
@@ -266,7 +266,8 @@ def bm25(leaf: Leaf, stats: Stats, field: str, term: str, docs: np.ndarray | Non
 def evaluate(node: Node, leaf: Leaf, stats: Stats) -> tuple[np.ndarray, np.ndarray]:
     """(mask of matching documents, their scores) of ``node`` in one segment; deleted
     documents and access are left to the caller. Scores add up as Whoosh's matchers add
-    them: a text term scores BM25F, a phrase the sum of its terms, a metadata condition or a negation 1."""
+    them: a text term scores BM25F, a phrase the sum of its terms, a metadata condition or a
+    negation 1."""
     n = leaf.n
     if isinstance(node, TextTerm | CharTerm) or (isinstance(node, Phrase) and len(node.tokens) == 1):
         field = "chars" if isinstance(node, CharTerm) else "text"
@@ -321,11 +322,12 @@ def evaluate(node: Node, leaf: Leaf, stats: Stats) -> tuple[np.ndarray, np.ndarr
 @dataclass
 class Matched:
     """Every match the access allows, over all segments: global document numbers (in
-    searcher order) and their scores, and each segment's mask (for the facet counts)."""
+    searcher order) and their scores, and each segment with the document numbers of its
+    matches within it (for facet counts and sort keys)."""
 
     docnums: np.ndarray
     scores: np.ndarray
-    masks: list[tuple[Leaf, np.ndarray]]
+    parts: list[tuple[Leaf, np.ndarray]]
 
     def top(self, limit: int, keys: np.ndarray | None = None, descending: bool = True) -> np.ndarray:
         """Positions of the first ``limit`` matches: highest score first (or by ``keys``,
@@ -351,7 +353,7 @@ def run(leaves_: Iterable[Leaf], match: Callable[[Leaf], tuple[np.ndarray, np.nd
     """Every segment's matches (``match`` gives a segment's mask and scores, ``evaluate``
     of a query or weighted terms), keeping the live documents ``allow`` lets through
     (``allow`` gives a segment's mask, or None: all of them)."""
-    docnums, scores, masks = [], [], []
+    docnums, scores, parts = [], [], []
     for leaf in leaves_:
         mask, score = match(leaf)
         live = leaf.live()
@@ -364,10 +366,10 @@ def run(leaves_: Iterable[Leaf], match: Callable[[Leaf], tuple[np.ndarray, np.nd
         if len(local):
             docnums.append(local + leaf.offset)
             scores.append(score[local])
-            masks.append((leaf, mask))
+            parts.append((leaf, local))
     if not docnums:
         return Matched(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64), [])
-    return Matched(np.concatenate(docnums).astype(np.int64), np.concatenate(scores), masks)
+    return Matched(np.concatenate(docnums).astype(np.int64), np.concatenate(scores), parts)
 
 
 def weighted(terms: dict[str, float], leaf: Leaf, stats: Stats) -> tuple[np.ndarray, np.ndarray]:
@@ -384,11 +386,11 @@ def weighted(terms: dict[str, float], leaf: Leaf, stats: Stats) -> tuple[np.ndar
 def facet_counts(matched: Matched, facets: tuple) -> dict[str, dict[str, int]]:
     """Counts of each value of each facet over the matches, most frequent first."""
     counts: dict[str, dict[str, int]] = {f: {} for f in facets}
-    for leaf, mask in matched.masks:
+    for leaf, local in matched.parts:
         for f in facets:
             codes, values = leaf.codes(f)
             into = counts[f]
-            for code, n in enumerate(np.bincount(codes[mask], minlength=len(values)).tolist()):
+            for code, n in enumerate(np.bincount(codes[local], minlength=len(values)).tolist()):
                 if n:
                     into[values[code]] = into.get(values[code], 0) + n
     return {f: dict(sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))) for f, c in counts.items()}
@@ -396,5 +398,5 @@ def facet_counts(matched: Matched, facets: tuple) -> dict[str, dict[str, int]]:
 
 def sort_keys(matched: Matched, field: str) -> np.ndarray:
     """The column ``field`` of every match (for sorting by it)."""
-    parts = [leaf.column(field)[np.nonzero(mask)[0]] for leaf, mask in matched.masks]
+    parts = [leaf.column(field)[local] for leaf, local in matched.parts]
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
