@@ -144,6 +144,26 @@ def make_user(inst):
     return _make
 
 
+#: People of the tests: one counter for the whole run, from a random start, so no two
+#: petitioners of a run share an ID number or a phone (look-ups and repeat detection would
+#: otherwise find another test's letters).
+_people = itertools.count(secrets.randbelow(10**6))
+
+
+def new_person(name: str, phone_prefix: str = "139") -> dict:
+    """A petitioner no other test of this run has: a valid ID number (the birth date and
+    sequence number are drawn from one counter, so they never repeat) and a mobile number."""
+    import datetime
+
+    from records.identity import id_check_char
+
+    n = next(_people)
+    born = datetime.date(1950, 1, 1) + datetime.timedelta(days=(n // 1000) % 18000)
+    first17 = f"110108{born:%Y%m%d}{n % 1000:03d}"
+    return {"name": name, "id_number": first17 + id_check_char(first17),
+            "phone": f"{phone_prefix}{n % 10**8:08d}"}
+
+
 def letter_data(**overrides) -> dict:
     data = {
         "channel": "letter",

@@ -10,10 +10,9 @@ import secrets
 import pytest
 from sqlalchemy import select
 
-from records.identity import id_check_char
 from records.models import AuditEntry
 from search import indexer, lookups
-from tests.conftest import login
+from tests.conftest import login, new_person
 
 REASON = "核查重複信訪情況，準備約談"
 
@@ -41,10 +40,7 @@ def word() -> str:
 
 
 def person() -> dict:
-    seed = secrets.randbelow(10**6)
-    first = f"11010819{seed % 50 + 50:02d}0101{seed % 1000:03d}"
-    return {"name": "周" + secrets.choice("明亮強軍"), "id_number": first + id_check_char(first),
-            "phone": f"136{seed:08d}"}
+    return new_person("周" + secrets.choice("明亮強軍"), "136")
 
 
 def form_for(body: str, pet: dict, **extra) -> dict:

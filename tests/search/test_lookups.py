@@ -5,16 +5,11 @@ import pytest
 from sqlalchemy import select
 
 from records.errors import AccessDenied, ValidationError
-from records.identity import id_check_char
 from records.models import AuditEntry, User
 from search import lookups
+from tests.conftest import new_person
 
 REASON = "核查重複信訪情況，準備約談"
-
-
-def make_id(seed: int) -> str:
-    first = f"110108{1950 + seed % 50:04d}0101{seed % 1000:03d}"
-    return first + id_check_char(first)
 
 
 def look(inst, user, kind, value, reason=REASON):
@@ -31,16 +26,12 @@ def last_entry(inst, action="identity.lookup"):
 
 @pytest.fixture
 def petitioner(make_user, make_record):
-    import secrets
-
-    seed = secrets.randbelow(10**6)
-    ident = {"name": "陳大文", "id_number": make_id(seed), "phone": f"139{seed:08d}"}
+    ident = new_person("陳大文")
     clerk = make_user("clerk")
     first = make_record(by=clerk, received_at="2026-01-05T10:00", petitioner=ident)
     second = make_record(by=clerk, received_at="2026-02-05T10:00", subject="再次反映",
                          petitioner=dict(ident, phone=""))
-    other = make_record(by=clerk, petitioner={"name": "李四", "id_number": make_id(seed + 1),
-                                              "phone": f"137{seed:08d}"})
+    other = make_record(by=clerk, petitioner=new_person("李四", "137"))
     return {"ident": ident, "serials": [second, first], "other": other}
 
 

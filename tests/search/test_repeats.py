@@ -9,8 +9,7 @@ from sqlalchemy import select, update
 from records.errors import AccessDenied, NotFound, ValidationError
 from records.models import AuditEntry, Record, User
 from search import repeats
-
-from .test_lookups import make_id
+from tests.conftest import new_person
 
 COMPLAINT = ("本人於二零二五年在某某建築工程有限公司工地做鋼筋工，老闆以工程款未結為由一直拖欠我們"
              "十二名工人的工資共計八萬六千元，多次討要無果，請求勞動監察部門責令其支付並依法處理。")
@@ -36,17 +35,8 @@ def clerk(make_user):
     return make_user("clerk")
 
 
-#: ID numbers of make_id repeat every 1000 seeds: each person of a module gets a new one.
-_used_ids: set[int] = set()
-
-
 def person():
-    seed = secrets.randbelow(10**6)
-    while seed % 1000 in _used_ids:
-        seed = secrets.randbelow(10**6)
-    _used_ids.add(seed % 1000)
-    return {"name": "張" + secrets.choice("偉芳娜敏靜麗強磊軍洋"), "id_number": make_id(seed),
-            "phone": f"135{seed:08d}"}
+    return new_person("張" + secrets.choice("偉芳娜敏靜麗強磊軍洋"), "135")
 
 
 def test_same_petitioner_counted_and_closest_named(inst, clerk, make_record, drain):
