@@ -11,6 +11,7 @@ from records.errors import ValidationError
 from records.models import Office, User
 
 from ..auth.session import login_required, me
+from ..forms import options
 from ..web import db
 from .forms import AccountForm, ConfirmForm
 
@@ -26,8 +27,8 @@ def _only_admins():
 def _fill(form: AccountForm) -> None:
     offices = db().execute(select(Office).order_by(Office.is_external, Office.code)).scalars().all()
     internal = [o for o in offices if not o.is_external]
-    form.office.choices = [("", _("(none)"))] + [(o.code, f"{o.code} {o.name}") for o in internal]
-    form.oversees.choices = [(o.code, f"{o.code} {o.name}") for o in internal if not o.is_intake]
+    form.office.choices = options([("", _("(none)"))] + [(o.code, f"{o.code} {o.name}") for o in internal])
+    form.oversees.choices = options((o.code, f"{o.code} {o.name}") for o in internal if not o.is_intake)
 
 
 @bp.get("/users")

@@ -6,14 +6,15 @@ from wtforms import MultipleFileField, SelectField, StringField, TextAreaField
 
 from records.catalog import CATEGORIES, CHANNELS
 
+from ..forms import options
 from ..labels import CATEGORY_LABELS, CHANNEL_LABELS
 
 
 class RecordForm(FlaskForm):
-    channel = SelectField(_l("Channel"), choices=[(c, CHANNEL_LABELS[c]) for c in CHANNELS], validate_choice=False)
+    channel = SelectField(_l("Channel"), choices=options((c, CHANNEL_LABELS[c]) for c in CHANNELS), validate_choice=False)
     received_at = StringField(_l("Received at"), render_kw={"type": "datetime-local"})
     region = SelectField(_l("Region"), choices=[], validate_choice=False)
-    category = SelectField(_l("Category"), choices=[(c, CATEGORY_LABELS[c]) for c in CATEGORIES],
+    category = SelectField(_l("Category"), choices=options((c, CATEGORY_LABELS[c]) for c in CATEGORIES),
                            validate_choice=False)
     people_count = StringField(_l("Number of people"), default="1",
                                render_kw={"inputmode": "numeric", "type": "number", "min": "1"})

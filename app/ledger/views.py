@@ -18,6 +18,7 @@ from records.models import Region, User
 from records.operations import LedgerFilters, Upload
 
 from ..auth.session import login_required, me
+from ..forms import offered, options
 from ..web import client_address, db, instance
 from ..workflow.views import panel_context
 from ..search.views import repeat_panel
@@ -32,10 +33,10 @@ def _tz() -> ZoneInfo:
 
 def _fill_choices(form: RecordForm) -> None:
     regions = db().execute(select(Region).order_by(Region.code)).scalars().all()
-    form.region.choices = [(r.code, f"{r.code} {r.name}") for r in regions]
+    form.region.choices = options((r.code, f"{r.code} {r.name}") for r in regions)
     users = db().execute(select(User).where(User.active.is_(True)).order_by(User.display_name)).scalars().all()
-    form.first_responder.choices = [("", _("Myself"))] + [
-        (u.username, u.display_name) for u in users if u.has_role("clerk", "leader", "chief", "handler")]
+    form.first_responder.choices = options([("", _("Myself"))] + [
+        (u.username, u.display_name) for u in users if u.has_role("clerk", "leader", "chief", "handler")])
 
 
 def _uploads(form: RecordForm) -> list[Upload]:
@@ -74,11 +75,11 @@ def register():
     _fill_choices(form)
     if request.method == "GET":
         form.received_at.data = datetime.now(_tz()).strftime("%Y-%m-%dT%H:%M")
-        if request.args.get("channel") in dict(form.channel.choices):
+        if request.args.get("channel") in offered(form.channel):
             form.channel.data = request.args["channel"]
         if form.channel.data == "visit":  # the leader receiving today (duty roster, Art 17 and 20)
             receiving = roster.receiving_leader(db(), datetime.now(_tz()).date())
-            if receiving is not None and receiving.username in dict(form.first_responder.choices):
+            if receiving is not None and receiving.username in offered(form.first_responder):
                 form.first_responder.data = receiving.username
     if form.validate_on_submit():
         try:

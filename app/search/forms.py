@@ -7,6 +7,7 @@ from wtforms import HiddenField, SelectField, StringField, TextAreaField
 from records.catalog import CATEGORIES, CHANNELS
 from search.lookups import MAX_REASON
 
+from ..forms import options
 from ..labels import CATEGORY_LABELS, CHANNEL_LABELS
 
 KIND_LABELS = {"id_number": _l("ID number"), "phone": _l("Phone"), "name": _l("Name")}
@@ -21,20 +22,20 @@ class SearchForm(FlaskForm):
 
     q = StringField(_l("Search"), render_kw={"maxlength": 500, "autocomplete": "off", "type": "search"})
     status = SelectField(_l("Status"), choices=[], validate_choice=False)
-    channel = SelectField(_l("Channel"), choices=[("", _l("All"))] + [(c, CHANNEL_LABELS[c]) for c in CHANNELS],
+    channel = SelectField(_l("Channel"), choices=options([("", _l("All"))] + [(c, CHANNEL_LABELS[c]) for c in CHANNELS]),
                           validate_choice=False)
     region = SelectField(_l("Region"), choices=[], validate_choice=False)
     category = SelectField(_l("Category"),
-                           choices=[("", _l("All"))] + [(c, CATEGORY_LABELS[c]) for c in CATEGORIES],
+                           choices=options([("", _l("All"))] + [(c, CATEGORY_LABELS[c]) for c in CATEGORIES]),
                            validate_choice=False)
     year = StringField(_l("Year"), render_kw={"inputmode": "numeric", "maxlength": 9, "placeholder": "2026"})
     date_from = StringField(_l("From"), render_kw={"type": "date"})
     date_to = StringField(_l("To"), render_kw={"type": "date"})
-    sort = SelectField(_l("Order"), choices=list(SORT_LABELS.items()), validate_choice=False)
+    sort = SelectField(_l("Order"), choices=options(SORT_LABELS.items()), validate_choice=False)
 
 
 class LookupForm(FlaskForm):
-    kind = SelectField(_l("Look up by"), choices=list(KIND_LABELS.items()), validate_choice=False)
+    kind = SelectField(_l("Look up by"), choices=options(KIND_LABELS.items()), validate_choice=False)
     value = StringField(_l("ID number, phone or name"), render_kw={"maxlength": 100, "autocomplete": "off"})
     reason = TextAreaField(_l("Reason for this look-up"), render_kw={"rows": 3, "maxlength": MAX_REASON})
 

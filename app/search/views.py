@@ -17,6 +17,7 @@ from search import lookups, query, repeats
 from search.backend import FACETS
 
 from ..auth.session import login_required, me
+from ..forms import options
 from ..labels import STATUS_LABELS
 from ..web import client_address, db, instance
 from .forms import LookupForm, RepeatForm, SearchForm
@@ -49,8 +50,8 @@ def index():
     policy.require(user, policy.SEARCH)
     form = SearchForm(request.args)
     regions = db().execute(select(Region).order_by(Region.code)).scalars().all()
-    form.status.choices = [("", _("All"))] + [(s, STATUS_LABELS.get(s, s)) for s in _statuses()]
-    form.region.choices = [("", _("All"))] + [(r.code, r.name) for r in regions]
+    form.status.choices = options([("", _("All"))] + [(s, STATUS_LABELS.get(s, s)) for s in _statuses()])
+    form.region.choices = options([("", _("All"))] + [(r.code, r.name) for r in regions])
     results, error, fields = None, None, {}
     asked = any(request.args.get(k) for k in ("q", *query.PARAM_FILTERS, "date_from", "date_to"))
     status = 200

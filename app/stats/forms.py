@@ -3,18 +3,14 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import SelectField, SelectMultipleField, StringField
+from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, Regexp
-from wtforms.widgets import CheckboxInput, ListWidget
 
-WEEKDAYS = [("0", _l("Monday")), ("1", _l("Tuesday")), ("2", _l("Wednesday")), ("3", _l("Thursday")),
-            ("4", _l("Friday")), ("5", _l("Saturday")), ("6", _l("Sunday"))]
+from ..forms import CheckboxesField, options
+
+WEEKDAYS = options([("0", _l("Monday")), ("1", _l("Tuesday")), ("2", _l("Wednesday")), ("3", _l("Thursday")),
+                    ("4", _l("Friday")), ("5", _l("Saturday")), ("6", _l("Sunday"))])
 MONTH = Regexp(r"^\d{4}-\d{2}$", message=_l("Use a month like 2026-10."))
-
-
-class CheckboxesField(SelectMultipleField):
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 class RosterBuildForm(FlaskForm):
@@ -27,5 +23,6 @@ class RosterBuildForm(FlaskForm):
 class RosterAssignForm(FlaskForm):
     on = StringField(_l("Day"), validators=[DataRequired(), Regexp(r"^\d{4}-\d{2}-\d{2}$",
                                                                     message=_l("Use a date like 2026-11-25."))])
-    kind = SelectField(_l("As"), choices=[("reception", _l("Receiving leader")), ("duty", _l("Staff on duty"))])
+    kind = SelectField(_l("As"), choices=options([("reception", _l("Receiving leader")),
+                                                      ("duty", _l("Staff on duty"))]))
     username = SelectField(_l("Person"))

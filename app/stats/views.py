@@ -26,6 +26,7 @@ from records.models import DutyDay, Office, User
 from records.operations import LedgerFilters
 
 from ..auth.session import login_required, me
+from ..forms import options
 from ..labels import CATEGORY_LABELS, CHANNEL_LABELS, label
 from ..web import client_address, db
 from . import charts
@@ -183,9 +184,10 @@ def _month_arg() -> str:
     return value
 
 
-def _people(roles: tuple[str, ...]) -> list[User]:
+def _people_options(roles: tuple[str, ...]) -> list:
+    """Active accounts holding one of ``roles``, as the options of a roster field."""
     users = db().execute(select(User).where(User.active.is_(True)).order_by(User.display_name)).scalars().all()
-    return [u for u in users if u.has_role(*roles)]
+    return options((u.username, u.display_name) for u in users if u.has_role(*roles))
 
 
 def _roster_page(month: str, build: RosterBuildForm | None = None, assign: RosterAssignForm | None = None,
@@ -200,14 +202,13 @@ def _roster_page(month: str, build: RosterBuildForm | None = None, assign: Roste
         month = f"{today.year:04d}-{today.month:02d}"
         days = roster.month(db(), user, month)
     can_manage = policy.can(user, policy.MANAGE_ROSTER)
-    leaders, staff = _people(roster.RECEIVING_ROLES), _people(roster.DUTY_ROLES)
     if build is None:
         build = RosterBuildForm(formdata=None, month=month)
-    build.leaders.choices = [(u.username, u.display_name) for u in leaders]
-    build.staff.choices = [(u.username, u.display_name) for u in _people(roster.DUTY_ROLES)]
+    build.leaders.choices = _people_options(roster.RECEIVING_ROLES)
+    build.staff.choices = _people_options(roster.DUTY_ROLES)
     if assign is None:
         assign = RosterAssignForm(formdata=None)
-    assign.username.choices = [(u.username, u.display_name) for u in staff]
+    assign.username.choices = _people_options(roster.DUTY_ROLES)
     first = days[0].on
     prev_month = (first - dt.timedelta(days=1)).strftime("%Y-%m")
     next_month = (first + dt.timedelta(days=32)).strftime("%Y-%m")
@@ -231,8 +232,8 @@ def roster_build():
     user = me()
     policy.require(user, policy.MANAGE_ROSTER)
     form = RosterBuildForm()
-    form.leaders.choices = [(u.username, u.display_name) for u in _people(roster.RECEIVING_ROLES)]
-    form.staff.choices = [(u.username, u.display_name) for u in _people(roster.DUTY_ROLES)]
+    form.leaders.choices = _people_options(roster.RECEIVING_ROLES)
+    form.staff.choices = _people_options(roster.DUTY_ROLES)
     month = form.month.data or _month_arg()
     if not form.validate_on_submit():
         flash(_("Please correct the marked fields."), "error")
@@ -258,7 +259,7 @@ def roster_assign():
     user = me()
     policy.require(user, policy.MANAGE_ROSTER)
     form = RosterAssignForm()
-    form.username.choices = [(u.username, u.display_name) for u in _people(roster.DUTY_ROLES)]
+    form.username.choices = _people_options(roster.DUTY_ROLES)
     month = _month_arg()
     if not form.validate_on_submit():
         flash(_("Please correct the marked fields."), "error")

@@ -9,6 +9,7 @@ from wtforms import SelectField, StringField, TextAreaField
 
 from records.workflow import FINDING_OUTCOMES, LEGAL_CHANNELS, STORED_REASONS, Transition
 
+from ..forms import options
 from ..labels import FINDING_LABELS, LEGAL_CHANNEL_LABELS, STORED_REASON_LABELS
 
 #: Labels that depend on the transition: (transition, field) -> label.
@@ -37,8 +38,8 @@ class TransitionForm(FlaskForm):
     days = StringField(_l("Days (at most 30)"), render_kw={"type": "number", "min": "1", "max": "30",
                                                            "inputmode": "numeric"})
     text = TextAreaField(_l("Text of the written answer"), render_kw={"rows": 8})
-    finding_outcome = SelectField(_l("Finding"), choices=[("", "—")] + [(c, FINDING_LABELS[c])
-                                                                        for c in FINDING_OUTCOMES],
+    finding_outcome = SelectField(_l("Finding"), choices=options([("", "—")] + [(c, FINDING_LABELS[c])
+                                                                                for c in FINDING_OUTCOMES]),
                                   validate_choice=False)
     corrective_action = TextAreaField(_l("Corrective action taken"), render_kw={"rows": 2})
     evidence = TextAreaField(_l("Evidence notes (internal)"), render_kw={"rows": 3})
@@ -52,11 +53,11 @@ class TransitionForm(FlaskForm):
     def prepare(self, spec: Transition, offices: list[tuple[str, str]], units: list[tuple[str, str]]) -> TransitionForm:
         """Set the choices and labels for ``spec``."""
         if spec.reason_codes == STORED_REASONS:
-            self.reason_code.choices = [(c, STORED_REASON_LABELS[c]) for c in STORED_REASONS]
+            self.reason_code.choices = options((c, STORED_REASON_LABELS[c]) for c in STORED_REASONS)
         elif spec.reason_codes == LEGAL_CHANNELS:
-            self.reason_code.choices = [(c, LEGAL_CHANNEL_LABELS[c]) for c in LEGAL_CHANNELS]
-        self.office.choices = offices
-        self.unit.choices = units
+            self.reason_code.choices = options((c, LEGAL_CHANNEL_LABELS[c]) for c in LEGAL_CHANNELS)
+        self.office.choices = options(offices)
+        self.unit.choices = options(units)
         for (name, field_name), text in FIELD_LABELS.items():
             if name == spec.name:
                 target = self.reason_code if field_name == "reason" and spec.reason_codes else self[field_name]
