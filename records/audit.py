@@ -24,7 +24,7 @@ GENESIS = "0" * 64
 
 def _canonical(entry_id: int, at: dt.datetime, actor_id, actor: str, action: str, target: str,
                detail: str, address: str) -> bytes:
-    at_s = at.astimezone(dt.timezone.utc).replace(tzinfo=None).isoformat(timespec="microseconds")
+    at_s = at.astimezone(dt.UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
     return json.dumps([entry_id, at_s, actor_id, actor, action, target, detail, address],
                       ensure_ascii=False, separators=(",", ":")).encode()
 

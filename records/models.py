@@ -15,7 +15,7 @@ from .db import Base
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 class UTCDateTime(TypeDecorator):
@@ -29,12 +29,12 @@ class UTCDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
-        return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
 
     def process_result_value(self, value, dialect):
         if value is None:
             return None
-        return value.replace(tzinfo=dt.timezone.utc)
+        return value.replace(tzinfo=dt.UTC)
 
 
 def new_uid() -> str:
@@ -346,7 +346,7 @@ def _give_uid(target, args, kwargs) -> None:
         target.uid = new_uid()
 
 
-from sqlalchemy import event as _event  # noqa: E402
+from sqlalchemy import event as _event
 
 _event.listen(Record, "init", _give_uid)
 _event.listen(Attachment, "init", _give_uid)

@@ -58,7 +58,7 @@ def allocate_serial(session: Session, year: int) -> tuple[int, str]:
 
 
 # -- attachments ---------------------------------------------------------------
-_MAIL_HEADERS = re.compile(rb"^(Received|Return-Path|From|MIME-Version|Message-ID|Date|Subject|To):", re.I)
+_MAIL_HEADERS = re.compile(rb"^(Received|Return-Path|From|MIME-Version|Message-ID|Date|Subject|To):", re.IGNORECASE)
 
 
 def sniff_type(data: bytes) -> str | None:
@@ -475,7 +475,7 @@ class Page:
 
 
 def _local_day_start(day: dt.date, tz: ZoneInfo) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(0), tzinfo=tz).astimezone(dt.timezone.utc)
+    return dt.datetime.combine(day, dt.time(0), tzinfo=tz).astimezone(dt.UTC)
 
 
 def ledger(session: Session, user: User, filters: LedgerFilters | None = None, *, page: int = 1,

@@ -84,14 +84,14 @@ def parse_received_at(value, tz: ZoneInfo, errors: dict, now: dt.datetime | None
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=tz)
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     if parsed > now + dt.timedelta(minutes=10):
         errors["received_at"] = "Cannot be in the future."
         return None
     if parsed.year < 2000:
         errors["received_at"] = "Must be in the year 2000 or later."
         return None
-    return parsed.astimezone(dt.timezone.utc)
+    return parsed.astimezone(dt.UTC)
 
 
 def validate_registration(raw: dict, *, tz: ZoneInfo, now: dt.datetime | None = None) -> RegistrationData:

@@ -699,7 +699,7 @@ def _now_for(cal: Calendar, today: dt.date | None) -> tuple[dt.date, dt.datetime
     if today is None:
         now = utcnow()
         return cal.local_date(now), now
-    return today, dt.datetime.combine(today, dt.time(12, 0), tzinfo=cal.tz).astimezone(dt.timezone.utc)
+    return today, dt.datetime.combine(today, dt.time(12, 0), tzinfo=cal.tz).astimezone(dt.UTC)
 
 
 def _state_refusal(spec: Transition, record: Record, c: Context) -> str:

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from records import audit
 from records.db import Base
-from records.errors import Conflict
+from records.errors import Conflict, NotFound
 from records.models import Attachment, OutboxEntry, Record, RecordKey, User, utcnow
 
 from . import keystore, residue
@@ -186,7 +186,7 @@ def _fingerprints(inst, session: Session, ids: list[int]) -> dict[int, list]:
     for rid, uid in session.execute(select(Attachment.record_id, Attachment.uid).where(Attachment.record_id.in_(ids))):
         try:
             data = inst.blobs.get(uid)
-        except Exception:  # noqa: BLE001 - a missing blob has nothing left to find
+        except NotFound:   # a file already gone leaves nothing to look for
             continue
         fps[rid] += residue.fingerprint(data, "c", windows=4)
     return fps

@@ -93,7 +93,7 @@ class PNot:
 #: query syntax: full-width ？ ＊ ～ stay plain punctuation.
 _PRE = str.maketrans({"？": "。", "＊": "。", "～": "。", "“": '"', "”": '"', "「": '"', "」": '"',
                       "『": '"', "』": '"', "＂": '"'})
-_FIELD_RE = re.compile(r"^([A-Za-z_]+):(.*)$", re.S)
+_FIELD_RE = re.compile(r"^([A-Za-z_]+):(.*)$", re.DOTALL)
 _FUZZY_RE = re.compile(r"~\d*(\.\d+)?$")
 
 
@@ -273,7 +273,7 @@ def parse(text: str):
 def known_statuses() -> tuple[str, ...] | None:
     """The workflow's states, when the workflow module names them."""
     try:
-        from records import workflow  # noqa: PLC0415 - optional, provided by the workflow
+        from records import workflow
     except ImportError:
         return None
     for name in ("STATES", "STATUSES"):

@@ -43,7 +43,7 @@ from whoosh.util.numeric import byte_to_length
 from whoosh.writing import NO_MERGE
 
 from . import whoosh_exec
-from .backend import (  # noqa: F401 - IndexKeyMismatch is still importable from here
+from .backend import (
     FACETS, Access, And, BulkLoader, CharTerm, Everything, Hit, HitPage, IndexDocument, IndexKeyMismatch,
     Match, Node, Not, Or, Phrase, PurgeReport, Range, SearchBackend, TextTerm,
 )
@@ -219,8 +219,7 @@ class _LeanFieldWriter(W3FieldWriter):
                 pw._write_block()
             pw._ids.append(docnum)
             pw._weights.append(weight)
-            if weight > pw._maxweight:
-                pw._maxweight = weight
+            pw._maxweight = max(pw._maxweight, weight)
             if value:
                 pw._values.append(value)
             if lens is not None:
@@ -230,8 +229,7 @@ class _LeanFieldWriter(W3FieldWriter):
             if length:
                 if pw._minlength is None or length < pw._minlength:
                     pw._minlength = length
-                if length > pw._maxlength:
-                    pw._maxlength = length
+                pw._maxlength = max(pw._maxlength, length)
         if lasttext is not None:
             self.finish_term()
         if lastfn is not None:
@@ -572,7 +570,7 @@ class WhooshBackend(SearchBackend):
     def maintain(self) -> int:
         """Merge segments where the tiered policy says so; returns how many shards merged."""
         merged = 0
-        for _year, path in self._shards().items():
+        for path in self._shards().values():
             ix = self._open_shard(path)
             if _tiers_to_merge(ix._read_toc().segments):
                 w = self._writer(ix)
@@ -610,7 +608,7 @@ class WhooshBackend(SearchBackend):
             return 0
         gen = self._generation()
         found = 0
-        for _year, path in self._shards(gen).items():
+        for path in self._shards(gen).values():
             found += self._delete_in_shard(path, uids, purge=purge)
         self._remove_stray_temp(gen)
         self._changed()
@@ -711,7 +709,7 @@ class WhooshBackend(SearchBackend):
         a kept reader serves again when its segment has no new deletions."""
         readers, opened = {}, []
         try:
-            for _year, path in self._shards(gen).items():
+            for path in self._shards(gen).values():
                 ix = self._open_shard(path)
                 toc = ix._read_toc()
                 for segment in toc.segments:
@@ -850,7 +848,7 @@ class WhooshBackend(SearchBackend):
 
     def stored_documents(self) -> Iterator[dict]:
         gen = self._generation()
-        for _year, path in self._shards(gen).items():
+        for path in self._shards(gen).values():
             ix = self._open_shard(path)
             with ix.reader() as r:
                 for _docnum, stored in r.iter_docs():
@@ -1077,7 +1075,7 @@ class _WhooshBulkLoader(BulkLoader):
         if self.writer is not None:
             try:
                 self.writer.cancel()
-            except Exception:  # noqa: BLE001 - best effort while throwing the rebuild away
+            except Exception:
                 pass
         self._forget_handoff()
         self.writer = self.ix = self.year = None

@@ -49,7 +49,7 @@ def init_auth(app: Flask) -> None:
     def _session_lifetime():
         """Idle timeout and absolute lifetime, checked before any view runs."""
         if "_user_id" not in session or request.endpoint == "static":
-            return None
+            return
         now = time.time()
         started, seen = session.get("auth_at"), session.get("seen_at")
         if isinstance(started, (int, float)) and isinstance(seen, (int, float)) \
@@ -57,7 +57,7 @@ def init_auth(app: Flask) -> None:
                 and now - started <= app.config["XINFANG_SESSION_LIFETIME"]:
             if now - seen >= 15:  # refresh the idle clock without rewriting the cookie on every click
                 session["seen_at"] = now
-            return None
+            return
         from records import audit
         from records.models import User
 
@@ -71,7 +71,7 @@ def init_auth(app: Flask) -> None:
         logout_user()
         end_session()
         flash(_("Your session has ended. Please sign in again."), "info")
-        return None
+        return
 
     @login_manager.user_loader
     def _load(user_id: str):

@@ -198,7 +198,7 @@ def test_expired_token(client, inst, make_user, api_token):
     assert client.get("/api/v1/records", headers=bearer(token)).status_code == 200
     with inst.unit_of_work() as s:
         s.execute(update(ApiToken).where(ApiToken.prefix == token[:10])
-                  .values(expires_at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)))
+                  .values(expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)))
     body = assert_json_error(client.get("/api/v1/records", headers=bearer(token)), 401)
     assert "expired" in body["error"]
 

@@ -26,7 +26,7 @@ def _page(client, path: str, **headers) -> str:
 
 
 def _switch_link(page: str, code: str) -> str:
-    m = re.search(r'<nav class="langs".*?</nav>', page, re.S)
+    m = re.search(r'<nav class="langs".*?</nav>', page, re.DOTALL)
     assert m, "no language switcher"
     link = re.search(rf'href="([^"]*/lang/{code}\?[^"]*)"', m.group(0))
     assert link, f"no link to {code}"

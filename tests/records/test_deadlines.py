@@ -23,7 +23,7 @@ CAL = Calendar(Limits(), TZ)
 
 def fake(**kw):
     """A record-like object with only the dates deadlines.py reads."""
-    base = dict(received_at=dt.datetime(2026, 3, 2, 1, 0, tzinfo=dt.timezone.utc), decided_at=None, accepted_on=None,
+    base = dict(received_at=dt.datetime(2026, 3, 2, 1, 0, tzinfo=dt.UTC), decided_at=None, accepted_on=None,
                 extended_days=None, extended_on=None, extension_approved_by=None, replied_on=None, routed_on=None,
                 reply_received_on=None, review_requested_on=None, review_replied_on=None,
                 review_reply_received_on=None, rereview_requested_on=None, rereview_replied_on=None,
@@ -46,7 +46,7 @@ def test_conclusion_is_sixty_calendar_days(accepted, due):
 
 def test_decision_counts_from_the_local_day_of_receipt():
     # 2026-03-01 17:00 UTC is already 2026-03-02 in Beijing
-    record = fake(received_at=dt.datetime(2026, 3, 1, 17, 0, tzinfo=dt.timezone.utc))
+    record = fake(received_at=dt.datetime(2026, 3, 1, 17, 0, tzinfo=dt.UTC))
     due = deadlines.decision_due(CAL, record)
     assert (due.start, due.on) == (D(2026, 3, 2), D(2026, 3, 17))
     assert due.explain() == "received 2026-03-02 + 15 days = 2026-03-17"

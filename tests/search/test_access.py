@@ -1,6 +1,6 @@
 """Access inside the query (principals per document) and on every hit."""
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from records import policy
 from records.errors import AccessDenied

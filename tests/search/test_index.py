@@ -31,7 +31,7 @@ def clerk(make_user):
 
 
 def test_outbox_rows_are_applied_and_removed(inst, clerk, make_record, drain):
-    serial = make_record(by=clerk, body="某公司拖欠工資 " + word())
+    make_record(by=clerk, body="某公司拖欠工資 " + word())
     assert indexer.pending(inst) >= 1
     report = drain()
     assert report.rows >= 1 and not report.skipped

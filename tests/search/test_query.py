@@ -1,6 +1,6 @@
 """The query language: operators, phrases, filters, refusals; facets, paging, sorting, snippets."""
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from records.errors import ValidationError
 from records.models import OutboxEntry, Record, User
@@ -120,7 +120,7 @@ def test_filters_facets_and_paging(inst, clerk, chief, make_record, drain):
 
 def test_status_filter_and_filter_only_search(inst, clerk, chief, make_record, drain):
     w = word()
-    s1 = make_record(by=clerk, body=f"甲 {w}")
+    make_record(by=clerk, body=f"甲 {w}")
     s2 = make_record(by=clerk, body=f"乙 {w}")
     with inst.unit_of_work() as s:
         rec = s.execute(select(Record).where(Record.serial == s2)).scalar_one()

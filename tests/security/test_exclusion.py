@@ -94,14 +94,14 @@ def test_identity_never_reaches_the_accused(app, inst, client, accused_case):
     _promote(inst, accused, "chief")
     app.config["XINFANG_SECOND_FACTOR_ROLES"] = ()
     login(client, accused.username)
-    for path in (f"/records/{serial}", "/ledger", f"/ledger?region=110108"):
+    for path in (f"/records/{serial}", "/ledger", "/ledger?region=110108"):
         body = client.get(path).get_data(as_text=True)
         assert "王小明" not in body and "110108199001011231" not in body and "13812345678" not in body
         assert "拖欠工資" not in body
 
 
 def test_accused_cannot_lift_or_change_the_exclusion(inst, make_user, accused_case):
-    clerk, accused, serial, _ = accused_case
+    _, accused, serial, _ = accused_case
     _promote(inst, accused, "chief")
     with inst.unit_of_work() as s:
         record = s.execute(select(Record).where(Record.serial == serial)).scalar_one()
@@ -116,7 +116,7 @@ def test_accused_cannot_lift_or_change_the_exclusion(inst, make_user, accused_ca
 
 
 def test_a_leader_lifts_with_a_reason_and_it_is_audited(inst, make_user, accused_case):
-    clerk, accused, serial, _ = accused_case
+    _, accused, serial, _ = accused_case
     leader = make_user("leader")
     with inst.unit_of_work() as s:
         record = s.execute(select(Record).where(Record.serial == serial)).scalar_one()

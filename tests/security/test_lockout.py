@@ -70,7 +70,7 @@ def test_success_clears_the_account_count_and_old_failures_expire(inst, make_use
             accounts.authenticate(s, clerk.username, "bad-password-x", address="")
         assert accounts.authenticate(s, clerk.username, TEST_PASSWORD, address="") is not None
         assert s.get(LoginThrottle, ("user", clerk.username)) is None
-    later = dt.datetime.now(dt.timezone.utc) + lockout.WINDOW + dt.timedelta(minutes=1)
+    later = dt.datetime.now(dt.UTC) + lockout.WINDOW + dt.timedelta(minutes=1)
     with inst.unit_of_work() as s:
         for _ in range(lockout.ACCOUNT_THRESHOLD - 1):
             lockout.register_failure(s, clerk.username, "")
@@ -83,5 +83,5 @@ def test_lock_expires(inst, make_user):
     with inst.unit_of_work() as s:
         for _ in range(lockout.ACCOUNT_THRESHOLD):
             lockout.register_failure(s, clerk.username, "")
-        later = dt.datetime.now(dt.timezone.utc) + lockout.BASE_LOCK + dt.timedelta(seconds=1)
+        later = dt.datetime.now(dt.UTC) + lockout.BASE_LOCK + dt.timedelta(seconds=1)
         assert lockout.locked_for(s, clerk.username, "", now=later) == 0

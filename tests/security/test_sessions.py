@@ -130,7 +130,7 @@ def test_api_tokens_expire_and_are_revoked(inst, client, make_user, api_token):
     assert client.get("/api/v1/records", headers=h).status_code == 200
     with inst.unit_of_work() as s:
         s.execute(update(ApiToken).where(ApiToken.prefix == token[:10])
-                  .values(expires_at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)))
+                  .values(expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)))
     assert client.get("/api/v1/records", headers=h).status_code == 401
     token2 = api_token(clerk)
     with inst.unit_of_work() as s:

@@ -56,7 +56,7 @@ def _enrol(client, user) -> tuple[str, list[str]]:
 def test_leader_must_enrol_then_gets_in(strict_app, inst, make_user):
     client = strict_app.test_client()
     leader = make_user("leader")
-    r = login(client, leader.username)
+    assert login(client, leader.username).status_code == 302
     assert client.get("/ledger").status_code == 302   # password alone is not a session
     secret, codes = _enrol(client, leader)
     assert client.get("/ledger").status_code == 200
