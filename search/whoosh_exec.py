@@ -24,10 +24,13 @@ Whoosh's ``Searcher.search`` of the same query (``tests/search/test_whoosh_exec.
 from __future__ import annotations
 
 import math
+# pickle reads only the index's own posting values, as Whoosh itself does (_positions)
+import pickle  # nosec B403
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 from whoosh.codec.whoosh3 import W3LeafMatcher
@@ -195,32 +198,70 @@ class Leaf:
 
     def phrase(self, tokens: tuple[str, ...]) -> np.ndarray:
         """Documents with the tokens at consecutive positions (an exact substring): a start
-        ``p`` with token ``i`` at ``p + i`` for every ``i``, the rarest tokens checked first."""
+        ``p`` with token ``i`` at ``p + i`` for every ``i``. The documents holding every
+        token are the candidates; the tokens' positions in them are then compared as arrays,
+        the rarest token first, and a candidate is dropped as soon as no start is left."""
         def build():
             fmt = self.reader.schema["text"].format
-            found = [(_raw_postings(self.reader._terms, self.reader.schema, "text", t, values=True), i)
-                     for i, t in enumerate(tokens)]
-            candidates = None
-            for (ids, _w, _v), _i in found:
-                candidates = ids if candidates is None else np.intersect1d(candidates, ids, assume_unique=True)
-            if candidates is None or not len(candidates):
-                return _EMPTY_IDS
-            checks = []
-            for (ids, _w, vals), offset in sorted(found, key=lambda f: (len(f[0][0]), f[1])):
-                at = np.searchsorted(ids, candidates)
-                checks.append((offset, [vals[j] for j in at.tolist()]))
-            keep = []
-            for k in range(len(candidates)):
-                starts = None
-                for offset, vals in checks:
-                    here = {p - offset for p in fmt.decode_positions(vals[k])}
-                    starts = here if starts is None else starts & here
-                    if not starts:
-                        break
-                if starts:
-                    keep.append(k)
-            return candidates[np.asarray(keep, dtype=np.int64)] if keep else _EMPTY_IDS
+            found = []
+            for offset, token in enumerate(tokens):
+                ids, weights, vals = _raw_postings(self.reader._terms, self.reader.schema, "text", token, values=True)
+                # the scores of the phrase read the same postings: keep them rather than read twice
+                self.cache.get((self.segid, "p", "text", token), lambda ids=ids, weights=weights: (ids, weights))
+                found.append((ids, vals, offset))
+            candidates = found[0][0]
+            for ids, _vals, _offset in found[1:]:
+                candidates = np.intersect1d(candidates, ids, assume_unique=True)
+            alive = np.arange(len(candidates), dtype=np.int64)
+            starts = None
+            for ids, vals, offset in sorted(found, key=lambda f: (len(f[0]), f[2])):
+                if not len(alive):
+                    break
+                at = np.searchsorted(ids, candidates[alive]).tolist()
+                counts, positions = _positions([vals[j] for j in at], fmt)
+                keys = np.repeat(alive, counts) * _STRIDE + (positions - offset)
+                keys = keys[positions >= offset]
+                starts = np.unique(keys) if starts is None else np.intersect1d(starts, keys)
+                alive = np.unique(starts // _STRIDE)
+            return candidates[alive] if len(alive) else _EMPTY_IDS
         return self.cache.get((self.segid, "ph", tokens), build)
+
+
+#: Keys of (candidate, start) pairs: candidate * _STRIDE + start (positions stay far below).
+_STRIDE = 1 << 32
+#: How Whoosh's ``Positions`` format writes a document's positions: the count (4 bytes), then
+#: the gaps between positions as a protocol-2 pickle of one list, its trailing STOP optional.
+_PICKLE_2 = b"\x80\x02"
+
+
+def _positions(values: list[bytes], fmt) -> tuple[np.ndarray, np.ndarray]:
+    """The positions of several documents' posting values at once: how many each document
+    has, and all of them in a row. The values' pickled gap lists are joined into one pickle
+    of a list of lists, so one ``loads`` reads them all (Whoosh's ``decode_positions``
+    unpickles one document at a time)."""
+    bodies = []
+    for v in values:
+        if v[4:6] != _PICKLE_2:
+            gaps = _gaps_one_by_one(values, fmt)
+            break
+        bodies.append(v[6:-1] if v.endswith(b".") else v[6:])
+    else:
+        # The index's own postings, read as Whoosh itself reads them (whoosh.formats).
+        gaps = pickle.loads(b"\x80\x02(" + b"".join(bodies) + b"l.")  # nosec B301
+    counts = np.fromiter(map(len, gaps), dtype=np.int64, count=len(gaps))
+    flat = np.fromiter(chain.from_iterable(gaps), dtype=np.int64, count=int(counts.sum()))
+    running = np.concatenate(([0], np.cumsum(flat)))
+    first = np.cumsum(counts) - counts          # where each document's gaps begin
+    return counts, running[1:] - np.repeat(running[first], counts)
+
+
+def _gaps_one_by_one(values: list[bytes], fmt) -> list[list[int]]:
+    """Gap lists of values not written as ``_positions`` expects (the format's own decoder)."""
+    out = []
+    for v in values:
+        positions = fmt.decode_positions(v)
+        out.append([b - a for a, b in zip([0, *positions[:-1]], positions, strict=True)])
+    return out
 
 
 # -- statistics of the whole searcher ------------------------------------------------------

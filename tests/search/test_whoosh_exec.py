@@ -121,6 +121,68 @@ def test_similar_ranks_as_whooshs_boosted_terms(backend):
         assert mine.overlap == pytest.approx(sum(weighted[t] for t in held) / sum(weighted.values()))
 
 
+def test_phrases_far_into_long_letters_match_as_whooshs(tmp_path, monkeypatch):
+    """Positions past 255 and 65,535 are pickled with wider opcodes; near misses (the tokens
+    in order with a gap, or apart) are not matches. The index's values are all read in one
+    go, never one by one."""
+    import search.whoosh_exec
+
+    monkeypatch.setattr(search.whoosh_exec, "_gaps_one_by_one", None)
+    rng = random.Random(5)
+    filler = [rng.choice(VOCAB[5:]) for _ in range(70_000)]
+    texts = {
+        "far": filler[:300] + ["t01", "t02", "t03"] + filler[300:400],
+        "very-far": filler + ["t01", "t02", "t03"],
+        "gap": filler[:500] + ["t01", "t02", "t09", "t03"],
+        "apart": ["t01"] + filler[:70_000] + ["t02", "t03"],
+        "twice": ["t02", "t03", "t01", "t01", "t02", "t01", "t02", "t03"],
+        "repeated": ["t00", "t00", "t00", "t05", "t00"],
+    }
+    b = WhooshBackend(tmp_path, "k1")
+    docs = [IndexDocument(uid=uid, record_id=i, serial=f"XF-2026-{i:06d}", year=2026, status="registered",
+                          channel="letter", region="R1", category="c", office="XFB", received=i, doc_version=1,
+                          allowed=frozenset({"role:chief"}), denied=frozenset(), text=text, chars=[])
+            for i, (uid, text) in enumerate(texts.items())]
+    b.index(docs[:3], merge=False)
+    b.index(docs[3:], merge=False)
+    access = Access(principals=None)
+    for tokens, want in [(("t01", "t02", "t03"), {"far", "very-far", "twice"}), (("t00", "t00"), {"repeated"}),
+                         (("t00", "t00", "t05", "t00"), {"repeated"}), (("t03", "t01", "t01"), {"twice"})]:
+        node = Phrase(tokens)
+        ours = b.search(node, access, per_page=10)
+        assert {h.uid for h in ours.hits} == want, tokens
+        assert {uid for uid, _s, _f in _whooshs(b, node, access, "relevance")} == want, tokens
+
+
+@pytest.mark.parametrize("trailing_stop", [True, False])
+def test_positions_of_many_documents_are_read_at_once(trailing_stop):
+    from whoosh.formats import Positions
+
+    from search.whoosh_exec import _positions
+
+    fmt = Positions()
+    rng = random.Random(3)
+    lists = [[0], [255, 256, 65_535, 65_536, 2**31 - 1], [7], []]
+    lists += [sorted(rng.sample(range(100_000), rng.randint(1, 40))) for _ in range(200)]
+    values = [fmt.encode(ps) for ps in lists]
+    values = [v if trailing_stop else v[:-1] for v in values]
+    counts, flat = _positions(values, fmt)
+    assert counts.tolist() == [len(ps) for ps in lists]
+    assert flat.tolist() == [p for ps in lists for p in ps]
+
+
+def test_positions_not_pickled_are_read_by_the_formats_own_decoder():
+    from search.whoosh_exec import _positions
+
+    class Format:
+        @staticmethod
+        def decode_positions(value):
+            return [int(x) for x in value[4:].split(b",")]
+
+    counts, flat = _positions([b"\x00\x00\x00\x023,9", b"\x00\x00\x00\x014"], Format())
+    assert counts.tolist() == [2, 1] and flat.tolist() == [3, 9, 4]
+
+
 def test_a_new_segment_is_read_and_the_cache_stays_within_its_budget(tmp_path):
     rng = random.Random(2)
     b = WhooshBackend(tmp_path, "k1")
