@@ -213,12 +213,34 @@ def access_group():
 
 
 @access_group.command("table")
-def access_table():
-    """Print the permission table (permission × role → scope) from the one policy."""
-    rows = policy.table()
-    click.echo("permission".ljust(16) + "".join(r.ljust(11) for r in ROLES))
-    for perm, grants in rows:
-        click.echo(perm.ljust(16) + "".join(grants.get(r, "-").ljust(11) for r in ROLES))
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "csv"]), default="text", show_default=True,
+              help="Aligned columns with a legend, a Markdown table for documents, or CSV for a spreadsheet.")
+def access_table(fmt: str):
+    """Print the permission table (permission × role → scope) from the one policy.
+
+    A dash means the role does not hold the permission. A member of staff named as
+    complained about on a record is refused everything on it, whatever this table says."""
+    header = ["permission", *ROLES]
+    rows = [[perm, *(grants.get(r, "-") for r in ROLES)] for perm, grants in policy.table()]
+    if fmt == "csv":
+        import csv
+
+        out = csv.writer(sys.stdout, lineterminator="\n")
+        out.writerows([header, *rows])
+        return
+    if fmt == "markdown":
+        click.echo("| " + " | ".join(header) + " |")
+        click.echo("|" + "---|" * len(header))
+        for row in rows:
+            click.echo("| " + " | ".join(row) + " |")
+        return
+    widths = [max(len(row[i]) for row in [header, *rows]) + 2 for i in range(len(header))]
+    for row in [header, *rows]:
+        click.echo("".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    click.echo("\nScopes:")
+    for scope, meaning in policy.SCOPES.items():
+        click.echo(f"  {scope:<10} {meaning}")
+    click.echo("Staff named as complained about on a record are refused everything on it, whatever their roles.")
 
 
 @cli.command("serve")

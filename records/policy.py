@@ -49,11 +49,19 @@ VIEW_ROSTER = "view_roster"            # the duty roster and who receives today
 MANAGE_ROSTER = "manage_roster"        # build and change the duty roster (Art 20)
 
 # -- scopes -------------------------------------------------------------------
-ALL = "all"                # every record
-OWN = "own"                # records the user registered or is first responder of
-OFFICE = "office"          # records held by the user's office
-OVERSEEN = "overseen"      # records held by an office the user oversees (always incl. intake)
-GLOBAL = "global"          # not about a record
+ALL = "all"
+OWN = "own"
+OFFICE = "office"
+OVERSEEN = "overseen"
+GLOBAL = "global"
+#: What each scope means (the legend of ``xinfang access table``).
+SCOPES: dict[str, str] = {
+    ALL: "every record",
+    OWN: "records the user registered or is first responder of",
+    OFFICE: "records held by the user's office",
+    OVERSEEN: "records held by an office the user oversees (always including intake)",
+    GLOBAL: "not about a record",
+}
 
 #: permission -> role -> scope. Print it with ``xinfang access table``.
 PERMISSIONS: dict[str, dict[str, str]] = {
