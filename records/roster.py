@@ -3,7 +3,11 @@
 Working days come from the official calendar of the State Council as maintained in the
 ``chinesecalendar`` package: public holidays are skipped and weekend make-up working days
 (調休上班) count as working days. The package covers the years the State Council has
-published; for a later year :func:`month_days` refuses with a message to update it.
+published. For a later year the roster can still be read, on a provisional calendar
+(Monday to Friday, no public holidays, each day marked ``official=False``), and one person
+can still be put on a given day (:func:`assign`: the office must know who receives
+visitors today); but a month cannot be built (:func:`build` refuses with a message to
+update the package), since a plan made without the holidays would put people on them.
 
 The roster holds who and when only. Conflicts are flagged, not silently fixed: a person
 on a day that is not a working day, a working day without a receiving leader or without
@@ -37,6 +41,8 @@ class Day:
     holiday: str | None = None
     entries: list[DutyDay] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
+    #: False on the provisional calendar of a year the official one does not cover yet.
+    official: bool = True
 
     @property
     def makeup(self) -> bool:
@@ -53,22 +59,27 @@ def _calendar():
     return chinese_calendar
 
 
-def day_info(on: dt.date) -> Day:
+def day_info(on: dt.date, *, provisional: bool = False) -> Day:
+    """The day on the official calendar; for a year it does not cover, the provisional one
+    when ``provisional`` (Monday to Friday are working days), else a ValidationError."""
     cal = _calendar()
     try:
         workday = cal.is_workday(on)
         is_holiday, name = cal.get_holiday_detail(on)
     except NotImplementedError:
+        if provisional:
+            return Day(on=on, workday=on.weekday() < 5, official=False)
         raise ValidationError(
             f"The official holiday calendar for {on.year} is not available yet: update the chinesecalendar package.",
             fields={"month": "No official calendar for this year."}) from None
     return Day(on=on, workday=workday, holiday=name if (is_holiday and name) else None)
 
 
-def month_days(month: str) -> list[Day]:
-    """Every day of ``YYYY-MM`` with its working-day status from the official calendar."""
+def month_days(month: str, *, provisional: bool = False) -> list[Day]:
+    """Every day of ``YYYY-MM`` with its working-day status from the official calendar
+    (see :func:`day_info` for ``provisional``)."""
     start, end = stats.month_period(month)
-    return [day_info(start + dt.timedelta(days=i)) for i in range((end - start).days + 1)]
+    return [day_info(start + dt.timedelta(days=i), provisional=provisional) for i in range((end - start).days + 1)]
 
 
 def working_days(month: str) -> list[dt.date]:
@@ -90,9 +101,10 @@ def _users(session: Session, usernames: list[str], roles: tuple[str, ...], name:
 
 
 def month(session: Session, user: User, month_code: str) -> list[Day]:
-    """The roster of the month, day by day, with conflicts flagged."""
+    """The roster of the month, day by day, with conflicts flagged; on the provisional
+    calendar when the official one does not cover the year yet."""
     policy.require(user, policy.VIEW_ROSTER)
-    days = month_days(month_code)
+    days = month_days(month_code, provisional=True)
     start, end = days[0].on, days[-1].on
     entries = session.execute(select(DutyDay).where(DutyDay.on >= start, DutyDay.on <= end)
                               .order_by(DutyDay.on, DutyDay.kind, DutyDay.id)).scalars().all()
@@ -167,7 +179,6 @@ def assign(session: Session, on: dt.date, kind: str, username: str, *, by: User,
     if kind not in KINDS:
         errors["kind"] = "Must be reception or duty."
     users = _users(session, [username], RECEIVING_ROLES if kind == "reception" else DUTY_ROLES, "username", errors)
-    day_info(on)  # refuses a year without an official calendar
     if errors:
         raise ValidationError("The roster cannot be changed.", fields=errors)
     existing = session.execute(select(DutyDay).where(DutyDay.on == on, DutyDay.kind == kind,

@@ -161,6 +161,18 @@ def test_roster_build_refusal_is_shown(client, make_user):
     assert "field-error" in page.get_data(as_text=True)
 
 
+def test_roster_of_a_year_the_official_calendar_lacks(client, make_user):
+    chief = make_user("chief")
+    login(client, chief.username)
+    client.get("/lang/en")
+    page = client.get("/roster?month=2099-01")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "2099-01-02" in html
+    assert "The official holiday calendar for 2099 is not available yet" in html and "(provisional)" in html
+    refused = client.post("/roster/build", data={"month": "2099-01", "weekdays": "1"})
+    assert refused.status_code == 422
+
+
 def test_cli_report_to_a_missing_folder_fails_cleanly(runner, tmp_path):
     result = runner.invoke(cli, ["report", "monthly", "--month", "2026-03", "--out", str(tmp_path / "no" / "r.pdf")])
     assert result.exit_code == 1 and "Cannot write" in result.output

@@ -77,3 +77,24 @@ def test_refusals(inst, make_user):
             roster.month_days("2099-01")
         with pytest.raises(ValidationError):
             roster.assign(s, dt.date(2026, 10, 9), "cook", clerk.username, by=s.get(User, chief.id))
+
+
+def test_a_year_without_the_official_calendar(inst, make_user):
+    """Read on a provisional calendar (weekdays, no holidays), one person may be put on a
+    day, but a month cannot be built until the chinesecalendar package knows the year."""
+    chief, leader = make_user("chief"), make_user("leader")
+    with inst.unit_of_work() as s:
+        me = s.get(User, chief.id)
+        days = roster.month(s, me, "2099-01")
+        assert len(days) == 31 and not any(d.official for d in days) and not any(d.holiday for d in days)
+        assert [d.workday for d in days[:7]] == [d.on.weekday() < 5 for d in days[:7]]
+        assert "no_reception" in days[1].conflicts    # 2 January 2099 is a Friday
+        with pytest.raises(ValidationError) as exc:
+            roster.build(s, "2099-01", leaders=[leader.username], staff=[leader.username], by=me)
+        assert "update the chinesecalendar package" in exc.value.message
+        roster.assign(s, dt.date(2099, 1, 2), "reception", leader.username, by=me)
+    with inst.unit_of_work() as s:
+        day = next(d for d in roster.month(s, s.get(User, chief.id), "2099-01") if d.on == dt.date(2099, 1, 2))
+        assert [u.id for u in day.people("reception")] == [leader.id] and "no_reception" not in day.conflicts
+    assert all(d.official for d in roster.month_days("2026-10"))
+
