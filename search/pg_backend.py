@@ -250,6 +250,15 @@ class _Compiled:
         return out
 
 
+def _literal(field: str) -> str:
+    """A facet's name as a SQL string literal (facet names are checked column names)."""
+    return "'" + _meta_column(field) + "'"
+
+
+def _hits(rows) -> list[Hit]:
+    return [Hit(uid=r.uid, record_id=r.record_id, serial=r.serial, score=float(r.score)) for r in rows]
+
+
 def _meta_column(field: str) -> str:
     if field not in META_FIELDS and field != "received":
         raise TypeError(f"unknown field {field!r}")
@@ -398,45 +407,50 @@ class PostgresBackend(SearchBackend):
         limit, offset = c.bind(per_page), c.bind((page - 1) * per_page)
         with self.engine.connect() as conn:
             self._check_key(conn)
-            total, counts = None, {f: {} for f in facets}
             if facets:
-                total, counts = self._facets(conn, c, where, facets)
-                if not total:
-                    return empty
-            window = "" if facets else ", count(*) OVER () AS total"
+                return self._page_and_facets(conn, c, where, score, order, limit, offset, facets)
             rows = conn.execute(sql(
-                f"SELECT d.uid, d.record_id, d.serial, {score} AS score{window} FROM {TABLE} d "
+                f"SELECT d.uid, d.record_id, d.serial, {score} AS score, count(*) OVER () AS total FROM {TABLE} d "
                 f"WHERE {where} ORDER BY {order} LIMIT {limit} OFFSET {offset}"), c.params).all()
-            if total is None:
-                total = rows[0].total if rows else self._count(conn, c, where) if page > 1 else 0
-        hits = [Hit(uid=r.uid, record_id=r.record_id, serial=r.serial, score=float(r.score)) for r in rows]
-        return HitPage(total=int(total), hits=hits, facets=counts)
+            total = rows[0].total if rows else self._count(conn, c, where) if page > 1 else 0
+        return HitPage(total=int(total), hits=_hits(rows), facets={})
 
     @staticmethod
     def _count(conn, c: _Compiled, where: str) -> int:
         return conn.execute(sql(f"SELECT count(*) FROM {TABLE} d WHERE {where}"), c.params).scalar_one()
 
     @staticmethod
-    def _facets(conn, c: _Compiled, where: str, facets: tuple[str, ...]) -> tuple[int, dict]:
-        """Total and facet counts over every hit, in one query (a grouping set per facet, and
-        the empty set for the total)."""
-        groupings = ", ".join(f"GROUPING(d.{f}) AS g_{f}" for f in facets)
-        columns = ", ".join(f"d.{f}" for f in facets)
-        sets = ", ".join(f"(d.{f})" for f in facets)
+    def _page_and_facets(conn, c: _Compiled, where: str, score: str, order: str, limit: str, offset: str,
+                         facets: tuple[str, ...]) -> HitPage:
+        """The page, the total and the facet counts from one pass over the hits: each hit's
+        tsvector is read (and scored) once, then the page is the first rows in ``order`` and
+        the counts a grouping set per facet (the empty set gives the total)."""
+        columns = ", ".join(f"d.{f}" for f in facets if f not in ("uid", "record_id", "serial", "received"))
+        groupings = ", ".join(f"GROUPING(h.{f}) AS g_{f}" for f in facets)
+        sets = ", ".join(f"(h.{f})" for f in facets)
         rows = conn.execute(sql(
-            f"SELECT {groupings}, {columns}, count(*) AS n FROM {TABLE} d WHERE {where} "
-            f"GROUP BY GROUPING SETS ({sets}, ())"), c.params).mappings().all()
+            f"WITH h AS MATERIALIZED (SELECT d.uid, d.record_id, d.serial, d.received, {columns}, {score} AS score "
+            f"FROM {TABLE} d WHERE {where}) "
+            f"SELECT 'hit' AS part, p.uid, p.record_id, p.serial, p.score, p.rank, NULL AS facet, NULL AS value, "
+            f"NULL AS n FROM (SELECT d.*, row_number() OVER (ORDER BY {order}) AS rank FROM h d) p "
+            f"WHERE p.rank > {offset} AND p.rank <= {offset} + {limit} "
+            f"UNION ALL SELECT 'count', NULL, NULL, NULL, NULL, NULL, "
+            f"CASE {' '.join(f'WHEN g_{f} = 0 THEN {_literal(f)}' for f in facets)} END, value, n FROM ("
+            f"SELECT {groupings}, COALESCE({', '.join(f'CAST(h.{f} AS text)' for f in facets)}) AS value, "
+            f"count(*) AS n FROM h GROUP BY GROUPING SETS ({sets}, ())) g"), c.params).all()
         total = 0
         found: dict[str, dict[str, int]] = {f: {} for f in facets}
         for row in rows:
-            grouped = [f for f in facets if row[f"g_{f}"] == 0]
-            if not grouped:
-                total = int(row["n"])
-            else:
-                f = grouped[0]
-                found[f][str(row[f])] = int(row["n"])
+            if row.part == "count":
+                if row.facet is None:
+                    total = int(row.n)
+                else:
+                    found[row.facet][row.value] = int(row.n)
+        if not total:
+            return HitPage(total=0, hits=[], facets={f: {} for f in facets})
         counts = {f: dict(sorted(v.items(), key=lambda kv: (-kv[1], kv[0]))) for f, v in found.items()}
-        return total, counts
+        return HitPage(total=total, hits=_hits(sorted((r for r in rows if r.part == "hit"), key=lambda r: r.rank)),
+                       facets=counts)
 
     def similar(self, weighted: dict[str, float], access: Access, *, exclude_uid: str | None = None,
                 limit: int = 10) -> list[Hit]:
