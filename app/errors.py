@@ -42,7 +42,7 @@ def write_kept_audit(exc: XinfangError) -> None:
     try:
         audit.record(session_, payload.pop("action"), actor=actor, **payload)
         session_.commit()
-    except Exception:
+    except Exception:  # noqa: BLE001 - the refusal must still be answered; the failure is logged
         session_.rollback()
         log.error("could not write the audit entry of a refused request (%s)", exc.audit.get("action"))
 

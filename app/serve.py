@@ -169,7 +169,7 @@ def check_instance(app: Flask) -> None:
         raise ConfigurationError(f"No database at {sqlite_file}; run 'xinfang init' first (XINFANG_HOME={settings.home}).")
     try:
         current = current_revisions(inst.db)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - turned into a clear message
         raise ConfigurationError(f"Cannot reach the database ({where}): {type(exc).__name__}.") from None
     heads = set(ScriptDirectory.from_config(alembic_config(settings.database_url)).get_heads())
     if not current:
@@ -187,7 +187,7 @@ def warm_search(app: Flask) -> None:
     started = time.perf_counter()
     try:
         service(app.extensions["xinfang"]).backend.warm()
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - serving goes on; a search will report the problem
         logging.getLogger("xinfang.serve").warning("search: warming up failed", extra={"error": type(exc).__name__})
         return
     logging.getLogger("xinfang.serve").info(

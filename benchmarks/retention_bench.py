@@ -21,18 +21,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import select, update
+from sqlalchemy import select, update  # noqa: E402
 
-import retention  # noqa: F401
-from records import accounts, operations
-from records.config import Settings
-from records.instance import Instance
-from records.models import Record, User
-from records.setup import init_instance
-from retention import destroy
-from retention import operations as ret
-from retention.certificate import verify
-from retention.models import Certificate
+import retention  # noqa: E402,F401
+from records import accounts, operations  # noqa: E402
+from records.config import Settings  # noqa: E402
+from records.instance import Instance  # noqa: E402
+from records.models import Record, User  # noqa: E402
+from records.setup import init_instance  # noqa: E402
+from retention import destroy  # noqa: E402
+from retention import operations as ret  # noqa: E402
+from retention.certificate import verify  # noqa: E402
+from retention.models import Certificate  # noqa: E402
 
 REASONS = ("concluded_after_rereview", "repeat_already_answered", "no_reference_value", "unclear_content")
 REGIONS = ("110101", "110102", "110105", "110106", "110107", "110108")

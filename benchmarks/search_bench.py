@@ -371,7 +371,7 @@ def run_plain_lists(work: Path) -> dict:
 
 
 # -- the plaintext peer's analyser: the same normalisation and bigrams, as Whoosh tokenizers ----------
-from whoosh.analysis import Token, Tokenizer
+from whoosh.analysis import Token, Tokenizer  # noqa: E402
 
 
 class Bigrams(Tokenizer):
@@ -549,7 +549,7 @@ def _child(fn, args, q):
     sys.path.insert(0, str(ROOT))
     try:
         q.put(fn(*args))
-    except BaseException as exc:
+    except BaseException as exc:  # noqa: BLE001 - report, do not hang the parent
         import traceback
 
         q.put({"error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc()})

@@ -346,7 +346,7 @@ def _give_uid(target, args, kwargs) -> None:
         target.uid = new_uid()
 
 
-from sqlalchemy import event as _event
+from sqlalchemy import event as _event  # noqa: E402
 
 _event.listen(Record, "init", _give_uid)
 _event.listen(Attachment, "init", _give_uid)

@@ -269,7 +269,7 @@ def pdf(body: dict, settings=None) -> bytes:
     doc.cell(w, 12, "存信銷毀證明書 Destruction certificate", align=Align.C, **nl)
     doc.set_font("cjk", size=10)
     b = body.get("batch", {})
-    person = lambda p: f"{p['display_name']} ({p['username']})" if p else "-"
+    person = lambda p: f"{p['display_name']} ({p['username']})" if p else "-"  # noqa: E731
     lines = [
         ("編號 Number", body.get("number", "")),
         ("簽發 Issued", body.get("issued_at", "")),

@@ -186,7 +186,7 @@ def _fingerprints(inst, session: Session, ids: list[int]) -> dict[int, list]:
     for rid, uid in session.execute(select(Attachment.record_id, Attachment.uid).where(Attachment.record_id.in_(ids))):
         try:
             data = inst.blobs.get(uid)
-        except NotFound:   # a file already gone leaves nothing to look for
+        except NotFound:   # a missing blob has nothing left to find
             continue
         fps[rid] += residue.fingerprint(data, "c", windows=4)
     return fps

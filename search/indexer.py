@@ -301,7 +301,7 @@ def drain_quietly(inst: Instance, *, wait: float = 2.0, merge: bool = True) -> D
     ``xinfang search sync``); failures are logged without any letter content."""
     try:
         return drain(inst, wait=wait, merge=merge)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the request has committed; indexing can wait
         log.error("search: draining the outbox failed (%s); the rows stay for 'xinfang search sync'",
                   type(exc).__name__)
         return None
@@ -314,7 +314,7 @@ def maintain_quietly(inst: Instance, *, wait: float = 0.0) -> None:
         with writer_lock(inst, wait) as locked:
             if locked:
                 service(inst).backend.maintain()
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001
         log.error("search: merging index segments failed (%s)", type(exc).__name__)
 
 
@@ -394,7 +394,7 @@ def reindex(inst: Instance, *, progress: Callable[[int], None] | None = None,
                 loader.cancel()
                 raise
             if backend is not svc.backend and hasattr(svc.backend, "_changed"):
-                svc.backend._changed()
+                svc.backend._changed()  # noqa: SLF001 - same folder, switched generation
             # rows that were there before the rebuild read the database are in it now
             with inst.unit_of_work() as s:
                 for i in range(0, len(applied), 500):

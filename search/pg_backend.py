@@ -292,7 +292,7 @@ def writer_lock(engine: Engine, wait: float | None = None) -> Iterator[bool]:
         try:
             if got:
                 conn.execute(sql("SELECT pg_advisory_unlock(:k)"), {"k": WRITER_LOCK_KEY})
-        except Exception:
+        except Exception:  # noqa: BLE001 - closing the session releases it anyway
             conn.invalidate()
         conn.close()
 

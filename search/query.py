@@ -273,7 +273,7 @@ def parse(text: str):
 def known_statuses() -> tuple[str, ...] | None:
     """The workflow's states, when the workflow module names them."""
     try:
-        from records import workflow
+        from records import workflow  # noqa: PLC0415 - optional, provided by the workflow
     except ImportError:
         return None
     for name in ("STATES", "STATUSES"):

@@ -43,7 +43,7 @@ from whoosh.util.numeric import byte_to_length
 from whoosh.writing import NO_MERGE
 
 from . import whoosh_exec
-from .backend import (
+from .backend import (  # noqa: F401 - IndexKeyMismatch is still importable from here
     FACETS, Access, And, BulkLoader, CharTerm, Everything, Hit, HitPage, IndexDocument, IndexKeyMismatch,
     Match, Node, Not, Or, Phrase, PurgeReport, Range, SearchBackend, TextTerm,
 )
@@ -1075,7 +1075,7 @@ class _WhooshBulkLoader(BulkLoader):
         if self.writer is not None:
             try:
                 self.writer.cancel()
-            except Exception:
+            except Exception:  # noqa: BLE001 - best effort while throwing the rebuild away
                 pass
         self._forget_handoff()
         self.writer = self.ix = self.year = None

@@ -308,4 +308,4 @@ def lookup():
 
 
 # Retention routes (app/retention/api.py) join this blueprint.
-from ..retention import api as _retention_api  # noqa: F401
+from ..retention import api as _retention_api  # noqa: E402,F401

@@ -36,7 +36,7 @@ def register_many(settings, user_id: int, worker: int, count: int, start, result
                 record = operations.register(session, data, by=session.get(User, user_id))
                 serials.append(record.serial)
         results.put((worker, "ok", serials))
-    except BaseException:
+    except BaseException:  # noqa: BLE001 - report everything to the parent, which fails the test
         results.put((worker, "error", traceback.format_exc()))
     finally:
         inst.close()
