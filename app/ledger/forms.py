@@ -11,7 +11,8 @@ from ..labels import CATEGORY_LABELS, CHANNEL_LABELS
 
 
 class RecordForm(FlaskForm):
-    channel = SelectField(_l("Channel"), choices=options((c, CHANNEL_LABELS[c]) for c in CHANNELS), validate_choice=False)
+    channel = SelectField(_l("Channel"), choices=options((c, CHANNEL_LABELS[c]) for c in CHANNELS),
+                          validate_choice=False)
     received_at = StringField(_l("Received at"), render_kw={"type": "datetime-local"})
     region = SelectField(_l("Region"), choices=[], validate_choice=False)
     category = SelectField(_l("Category"), choices=options((c, CATEGORY_LABELS[c]) for c in CATEGORIES),

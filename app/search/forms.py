@@ -22,7 +22,8 @@ class SearchForm(FlaskForm):
 
     q = StringField(_l("Search"), render_kw={"maxlength": 500, "autocomplete": "off", "type": "search"})
     status = SelectField(_l("Status"), choices=[], validate_choice=False)
-    channel = SelectField(_l("Channel"), choices=options([("", _l("All"))] + [(c, CHANNEL_LABELS[c]) for c in CHANNELS]),
+    channel = SelectField(_l("Channel"),
+                          choices=options([("", _l("All"))] + [(c, CHANNEL_LABELS[c]) for c in CHANNELS]),
                           validate_choice=False)
     region = SelectField(_l("Region"), choices=[], validate_choice=False)
     category = SelectField(_l("Category"),

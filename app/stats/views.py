@@ -204,11 +204,12 @@ def _roster_page(month: str, build: RosterBuildForm | None = None, assign: Roste
     can_manage = policy.can(user, policy.MANAGE_ROSTER)
     if build is None:
         build = RosterBuildForm(formdata=None, month=month)
+    staff = _people_options(roster.DUTY_ROLES)
     build.leaders.choices = _people_options(roster.RECEIVING_ROLES)
-    build.staff.choices = _people_options(roster.DUTY_ROLES)
+    build.staff.choices = staff
     if assign is None:
         assign = RosterAssignForm(formdata=None)
-    assign.username.choices = _people_options(roster.DUTY_ROLES)
+    assign.username.choices = staff
     first = days[0].on
     prev_month = (first - dt.timedelta(days=1)).strftime("%Y-%m")
     next_month = (first + dt.timedelta(days=32)).strftime("%Y-%m")
