@@ -140,24 +140,33 @@ def _whoosh_docs(docs, token_lists, chars_lists):
                             denied=frozenset(), text=toks, chars=chars)
 
 
-def run_encrypted(work: Path, procs: int) -> dict:
-    """Ours, from sealed letters in memory: unwrap, decrypt, analyse, blind, index; query."""
+def _sealed(docs):
+    """Setup of the encrypted pipelines (not timed): each letter sealed under its own data
+    key as the database holds it, in year order (a reindex reads the database year by
+    year); the keyring and the blinder."""
     from records import crypto
     from search import blind
-    from search.backend import IndexDocument
-    from search.whoosh_backend import WhooshBackend
 
-    docs, queries = _load(work)
     ring = crypto.Keyring.generate()
     sealed = []
-    for d in docs:   # setup: what the database holds (not timed)
+    for d in docs:
         uid = f"u{d['i']}"
         dek = crypto.new_key()
         ref, wrapped = crypto.wrap_data_key(ring, uid, dek)
         sealed.append((d, uid, ref, wrapped, crypto.seal_json(dek, {"subject": d["subject"], "body": d["body"]},
                                                                crypto.aad(uid, "document", 1))))
-    sealed.sort(key=lambda x: x[0]["received_at"][:4])   # a reindex reads the database year by year
-    blinder = blind.Blinder(ring.purpose_key("blind-token"))
+    sealed.sort(key=lambda x: x[0]["received_at"][:4])
+    return ring, sealed, blind.Blinder(ring.purpose_key("blind-token"))
+
+
+def run_encrypted(work: Path, procs: int) -> dict:
+    """Ours, from sealed letters in memory: unwrap, decrypt, analyse, blind, index; query."""
+    from records import crypto
+    from search.backend import IndexDocument
+    from search.whoosh_backend import WhooshBackend
+
+    docs, queries = _load(work)
+    ring, sealed, blinder = _sealed(docs)
     folder = work / f"idx-encrypted-{procs}"
     shutil.rmtree(folder, ignore_errors=True)
     backend = WhooshBackend(folder, blinder.key_id, procs=procs, limitmb=LIMIT_MB)
@@ -208,20 +217,11 @@ def run_pg(work: Path, admin_url: str, updates: int) -> dict:
     from sqlalchemy import create_engine, text
 
     from records import crypto
-    from search import blind, indexer, pg_backend
+    from search import indexer, pg_backend
     from search.backend import IndexDocument
 
     docs, queries = _load(work)
-    ring = crypto.Keyring.generate()
-    sealed = []
-    for d in docs:   # setup: what the database holds (not timed)
-        uid = f"u{d['i']}"
-        dek = crypto.new_key()
-        ref, wrapped = crypto.wrap_data_key(ring, uid, dek)
-        sealed.append((d, uid, ref, wrapped, crypto.seal_json(dek, {"subject": d["subject"], "body": d["body"]},
-                                                               crypto.aad(uid, "document", 1))))
-    sealed.sort(key=lambda x: x[0]["received_at"][:4])
-    blinder = blind.Blinder(ring.purpose_key("blind-token"))
+    ring, sealed, blinder = _sealed(docs)
     url, drop = _pg_database(admin_url)
     engine = create_engine(url)
     try:

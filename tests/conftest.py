@@ -68,20 +68,26 @@ def compiled_translations():
     ensure_compiled()
 
 
-@pytest.fixture(scope="module")
-def settings(tmp_path_factory) -> Settings:
-    home = tmp_path_factory.mktemp("instance")
+def fresh_instance(tmp_path_factory, name: str = "instance", **extra):
+    """A new instance folder, initialised, with its own database (SQLite in the folder, or a
+    new PostgreSQL database dropped afterwards); yields its settings (``extra`` as given)."""
+    home = tmp_path_factory.mktemp(name)
     admin = _pg_admin_url()
     pg_name = None
     if admin:
         pg_name, url = _create_pg_database(admin)
     else:
         url = f"sqlite:///{home / 'xinfang.sqlite3'}"
-    s = Settings.from_env({}, home=str(home), database_url=url)
+    s = Settings.from_env({}, home=str(home), database_url=url, **({"extra": extra} if extra else {}))
     init_instance(s)
     yield s
     if pg_name:
         _drop_pg_database(admin, pg_name)
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory) -> Settings:
+    yield from fresh_instance(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

@@ -15,9 +15,8 @@ from pathlib import Path
 import pytest
 
 from records.config import Settings
-from records.setup import init_instance
 from search import indexer
-from tests.conftest import _create_pg_database, _drop_pg_database, _pg_admin_url
+from tests.conftest import _pg_admin_url, fresh_instance
 
 #: The PostgreSQL backend keeps its table in the instance's database: it runs when the suite does.
 BACKENDS = ("whoosh", "postgresql") if _pg_admin_url() else ("whoosh",)
@@ -43,18 +42,7 @@ def search_backend(request) -> str:
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory, search_backend) -> Settings:
     """As tests/conftest.py's, with ``extra["search_backend"]`` set to the module's backend."""
-    home = tmp_path_factory.mktemp(f"instance-{search_backend}")
-    admin = _pg_admin_url()
-    pg_name = None
-    if admin:
-        pg_name, url = _create_pg_database(admin)
-    else:
-        url = f"sqlite:///{home / 'xinfang.sqlite3'}"
-    s = Settings.from_env({}, home=str(home), database_url=url, extra={"search_backend": search_backend})
-    init_instance(s)
-    yield s
-    if pg_name:
-        _drop_pg_database(admin, pg_name)
+    yield from fresh_instance(tmp_path_factory, f"instance-{search_backend}", search_backend=search_backend)
 
 
 @pytest.fixture(autouse=True)
