@@ -9,8 +9,9 @@ import click
 from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
-from records import accounts, audit, policy
-from records.catalog import ROLES
+from records.accounts import operations as accounts
+from records import audit, policy
+from records.reference.vocab import ROLES
 from records.errors import XinfangError
 
 
@@ -65,7 +66,7 @@ def init_command(demo: bool):
 
 
 def _demo(users: bool, count: int) -> None:
-    from records.demo import add_demo_records, advance_demo_records, create_demo_users
+    from records.demo.generator import add_demo_records, advance_demo_records, create_demo_users
 
     inst = _instance()
     settings = inst.settings
@@ -170,7 +171,7 @@ def users_list():
     """List accounts with their roles and office."""
     from sqlalchemy import select
 
-    from records.models import User
+    from records.accounts.models import User
 
     with _instance().unit_of_work() as session:
         for u in session.execute(select(User).order_by(User.username)).scalars():
@@ -275,7 +276,7 @@ def workflow_group():
 def workflow_table(as_json: bool):
     """Print the workflow: states, per transition its permission, fields, guards, effects and
     letter, and the time limits in force."""
-    from records import deadlines, workflow
+    from records.cases import deadlines, workflow
 
     if as_json:
         import json

@@ -6,7 +6,7 @@ import secrets
 
 from flask import Flask
 
-from records.config import Settings
+from records.settings import Settings
 
 
 def load_config(app: Flask, overrides: dict | None = None) -> None:

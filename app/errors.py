@@ -31,7 +31,7 @@ def write_kept_audit(exc: XinfangError) -> None:
     if not exc.audit:
         return
     from records import audit
-    from records.models import User
+    from records.accounts.models import User
 
     from .web import db
 

@@ -52,7 +52,7 @@ QUERIES = ("拖欠工資", "工资", "社保", "欠薪", "養老保險", "勞動
 def wide_queries(seed: int, count: int = 2000) -> list[str]:
     """``count`` queries of one or two phrases (both must match) drawn from about 80
     phrases of the demo letters: most are met for the first time in a run."""
-    from records import demo
+    from records.demo import generator as demo
 
     words = sorted(set(QUERIES) | set(demo._EVIDENCE) | set(demo._MED_EVIDENCE) | set(demo._PRETEXTS)
                    | set(demo._BUSINESSES) | set(demo._PROJECTS) | set(demo._FACTORIES)
@@ -71,8 +71,8 @@ def build_instance(home: Path, records: int, seed: int) -> None:
     """Create the instance, the demo users and ``records`` letters (in this process)."""
     from sqlalchemy import func, select
 
-    from records.config import Settings
-    from records.demo import add_demo_records, create_demo_users
+    from records.settings import Settings
+    from records.demo.generator import add_demo_records, create_demo_users
     from records.instance import Instance
     from records.models import Record
     from records.setup import init_instance
@@ -112,8 +112,8 @@ def issue_tokens(home: Path) -> tuple[dict[str, str], list[str], int]:
     """API tokens of a clerk and the chief for this run, serials to view, letters held."""
     from sqlalchemy import func, select
 
-    from records import accounts
-    from records.config import Settings
+    from records.accounts import operations as accounts
+    from records.settings import Settings
     from records.instance import Instance
     from records.models import Record
 

@@ -1,7 +1,7 @@
 """Bulk reindex benchmark: ``xinfang search reindex`` of an instance holding N letters of the
 benchmark corpus (``corpus.py``), timed with 1 and/or 2 writer processes.
 
-The letters are registered through ``records.operations.register`` (encrypted, with
+The letters are registered through ``records.cases.operations.register`` (encrypted, with
 identity tokens and audit entries, as a clerk would), once; ``--home`` keeps that instance
 so the timed rebuild can be repeated. Prints letters/s, the time for all letters, the mean
 letter length, the index size and whether ``check`` passes afterwards.
@@ -28,10 +28,11 @@ def _dir_bytes(path: Path) -> int:
 
 
 def build(home: Path, size: int, seed: int) -> None:
-    from records import accounts, operations
-    from records.config import Settings
+    from records.accounts import operations as accounts
+    from records.cases import operations
+    from records.settings import Settings
     from records.instance import Instance
-    from records.models import User
+    from records.accounts.models import User
     from records.setup import init_instance
 
     from .corpus import corpus
@@ -69,7 +70,7 @@ def main(argv=None) -> int:
 
     from sqlalchemy import func, select
 
-    from records.config import Settings
+    from records.settings import Settings
     from records.instance import Instance
     from records.models import Record
     from search import indexer

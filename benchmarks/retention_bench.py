@@ -24,10 +24,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import select, update  # noqa: E402
 
 import retention  # noqa: E402,F401
-from records import accounts, operations  # noqa: E402
-from records.config import Settings  # noqa: E402
+from records.accounts import operations as accounts  # noqa: E402
+from records.cases import operations  # noqa: E402
+from records.settings import Settings  # noqa: E402
 from records.instance import Instance  # noqa: E402
-from records.models import Record, User  # noqa: E402
+from records.models import Record  # noqa: E402
+from records.accounts.models import User  # noqa: E402
 from records.setup import init_instance  # noqa: E402
 from retention import destroy  # noqa: E402
 from retention import operations as ret  # noqa: E402

@@ -28,7 +28,7 @@ indexing rate (letters/s), p50/p95 query latency, index size on disk and peak RS
                      from a trigram index: those queries fall back to ``LIKE '%xx%'``, a
                      scan of the table, reported separately.
 * ``database``       the real thing on an instance: letters registered through
-                     ``records.operations.register`` (setup, not timed as indexing), then
+                     ``records.cases.operations.register`` (setup, not timed as indexing), then
                      ``xinfang search reindex`` with 1 and 2 processes, registration latency
                      including the index update (commit + outbox drain, as after a web
                      request), and the full search service (access filter, facets, re-check,
@@ -475,10 +475,11 @@ def run_fts5(work: Path) -> dict:
 def run_database(work: Path, registrations: int, service_queries: int) -> dict:
     """An instance: register the corpus, reindex it (1 and 2 processes), then time
     registration with its index update and the full search service."""
-    from records import accounts, operations
-    from records.config import Settings
+    from records.accounts import operations as accounts
+    from records.cases import operations
+    from records.settings import Settings
     from records.instance import Instance
-    from records.models import User
+    from records.accounts.models import User
     from records.setup import init_instance
     from search import indexer, query
 

@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from .instance import instance_of, is_read_only, write_after_read
-from .models import AuditEntry, AuditHead, User, utcnow
+from records.instance import instance_of, is_read_only, write_after_read
+from records.models import AuditEntry, AuditHead
+from records.accounts.models import User
+from records.db import utcnow
 
 GENESIS = "0" * 64
 
@@ -112,7 +114,7 @@ def check_anchor(session: Session, anchor: str) -> bool:
     """Does entry N still carry HASH (``anchor`` = "N:HASH", a head printed earlier)?"""
     number, _, digest = (anchor or "").partition(":")
     if not number.isdigit() or len(digest) != 64:
-        from .errors import ValidationError
+        from records.errors import ValidationError
 
         raise ValidationError("An anchor looks like 1234:<64 hex digits>.")
     entry = session.get(AuditEntry, int(number))

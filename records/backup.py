@@ -38,11 +38,11 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from . import audit, sealing
-from .config import Settings
-from .errors import ConfigurationError, Conflict, CryptoError, ValidationError
-from .instance import Instance
-from .models import Attachment, Record, RecordEvent, RecordVersion
+from records import audit, sealing
+from records.settings import Settings
+from records.errors import ConfigurationError, Conflict, CryptoError, ValidationError
+from records.instance import Instance
+from records.models import Attachment, Record, RecordEvent, RecordVersion
 
 DB_NAME = "xinfang.sqlite3"
 MANIFEST = "manifest.json"
@@ -235,7 +235,7 @@ def restore(settings: Settings, src: Path, keys_src: Path, *,
 
 def verify_instance(settings: Settings) -> RestoreReport:
     """Open every record's document, earlier versions, event notes and attachments; check the audit chain."""
-    from .db import upgrade
+    from records.db import upgrade
 
     report = RestoreReport()
     inst = Instance(settings)

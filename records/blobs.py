@@ -9,7 +9,7 @@ import os
 import re
 from pathlib import Path
 
-from .errors import NotFound
+from records.errors import NotFound
 
 _NAME = re.compile(r"[0-9a-f]{32}")
 

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from .errors import ConfigurationError, CryptoError
+from records.errors import ConfigurationError, CryptoError
 
 FORMAT_V1 = b"\x01"
 NONCE_BYTES = 12

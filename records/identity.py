@@ -8,7 +8,7 @@ import re
 import unicodedata
 from functools import lru_cache
 
-from . import crypto
+from records import crypto
 
 KINDS = ("id_number", "phone", "name")
 

@@ -9,10 +9,10 @@ from functools import cached_property
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from . import crypto
-from .blobs import BlobStore
-from .config import Settings
-from .db import Database
+from records import crypto
+from records.blobs import BlobStore
+from records.settings import Settings
+from records.db import Database
 
 
 class Instance:

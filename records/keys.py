@@ -17,10 +17,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
-from . import audit, crypto
-from .errors import ConfigurationError, Conflict, NotFound
-from .instance import Instance
-from .models import Record, RecordKey, utcnow
+from records import audit, crypto
+from records.errors import ConfigurationError, Conflict, NotFound
+from records.instance import Instance
+from records.models import Record, RecordKey
+from records.db import utcnow
 
 BATCH = 500
 

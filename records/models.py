@@ -1,117 +1,27 @@
-"""The records schema. Clear metadata in columns; everything a person wrote or said
-is sealed (AES-256-GCM) in ``*_sealed`` columns with the record's own data key."""
+"""The record and what belongs to it: its data key, versions, events, exclusions,
+attachments, identity tokens, and the audit chain and index outbox. Clear metadata in
+columns; everything a person wrote or said is sealed (AES-256-GCM) in ``*_sealed`` columns
+with the record's own data key.
+
+Each feature keeps its tables beside it (``accounts.models``, ``reference.models``,
+``cases.models``, ``reporting.models``); they are imported here because the record names
+them, so importing this module registers every table on ``Base.metadata``."""
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 
 from sqlalchemy import (
-    Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text,
-    TypeDecorator, UniqueConstraint,
+    ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, event,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .db import Base
+from records.accounts.models import User
+from records.cases.models import Finding
+from records.db import Base, UTCDateTime, new_uid, utcnow
+from records.reference.models import Office, Region
+from records.reporting.models import DutyDay, TermCount
 
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-class UTCDateTime(TypeDecorator):
-    """Aware UTC datetimes in Python, naive UTC in the database (same on SQLite and PostgreSQL)."""
-
-    impl = DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value, dialect):
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        return value.astimezone(dt.UTC).replace(tzinfo=None)
-
-    def process_result_value(self, value, dialect):
-        if value is None:
-            return None
-        return value.replace(tzinfo=dt.UTC)
-
-
-def new_uid() -> str:
-    return uuid.uuid4().hex
-
-
-class Office(Base):
-    __tablename__ = "offices"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    code: Mapped[str] = mapped_column(String(32), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
-    #: The petition office's intake: every new record starts here, every leader oversees it.
-    is_intake: Mapped[bool] = mapped_column(Boolean, default=False)
-    #: External units (county/district departments) receive transfers; they have no users here.
-    is_external: Mapped[bool] = mapped_column(Boolean, default=False)
-
-
-class Region(Base):
-    __tablename__ = "regions"
-
-    code: Mapped[str] = mapped_column(String(12), primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
-
-
-class User(Base):
-    __tablename__ = "users"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    username: Mapped[str] = mapped_column(String(64), unique=True)
-    display_name: Mapped[str] = mapped_column(String(200))
-    password_hash: Mapped[str] = mapped_column(String(255))
-    #: Space-separated role codes from ``catalog.ROLES``.
-    roles: Mapped[str] = mapped_column(String(200))
-    office_id: Mapped[int | None] = mapped_column(ForeignKey("offices.id"))
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    #: Bumped on password change or deactivation; sessions carrying an older value end.
-    session_epoch: Mapped[int] = mapped_column(Integer, default=0)
-
-    office: Mapped[Office | None] = relationship(lazy="joined")
-    overseen: Mapped[list[Office]] = relationship(secondary="leader_offices", lazy="selectin")
-
-    @property
-    def role_set(self) -> frozenset[str]:
-        return frozenset(self.roles.split())
-
-    def has_role(self, *roles: str) -> bool:
-        return bool(self.role_set.intersection(roles))
-
-
-class LeaderOffice(Base):
-    """Which offices a leader oversees (分管)."""
-
-    __tablename__ = "leader_offices"
-
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
-    office_id: Mapped[int] = mapped_column(ForeignKey("offices.id", ondelete="CASCADE"), primary_key=True)
-
-
-class ApiToken(Base):
-    __tablename__ = "api_tokens"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    #: SHA-256 of the token; the token itself is shown once and never stored.
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    #: First characters of the token, so a user can tell their tokens apart.
-    prefix: Mapped[str] = mapped_column(String(16))
-    label: Mapped[str] = mapped_column(String(200), default="")
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-
-    user: Mapped[User] = relationship(lazy="joined")
+__all__ = ["Base", "DutyDay", "Finding", "Office", "Region", "TermCount", "User"]
 
 
 class SerialCounter(Base):
@@ -346,99 +256,5 @@ def _give_uid(target, args, kwargs) -> None:
         target.uid = new_uid()
 
 
-from sqlalchemy import event as _event  # noqa: E402
-
-_event.listen(Record, "init", _give_uid)
-_event.listen(Attachment, "init", _give_uid)
-
-
-class Finding(Base):
-    """What the investigation found (P1-3, P1-4): the outcome is clear metadata for statistics;
-    the corrective action and the evidence notes are sealed with the record's data key."""
-
-    __tablename__ = "findings"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    record_id: Mapped[int] = mapped_column(ForeignKey("records.id", ondelete="CASCADE"), index=True)
-    #: ``handling`` (first reply), ``review`` (複查) or ``rereview`` (複核).
-    stage: Mapped[str] = mapped_column(String(16))
-    #: ``substantiated``, ``partly_substantiated`` or ``not_substantiated``.
-    outcome: Mapped[str] = mapped_column(String(24), index=True)
-    corrective_action_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
-    evidence_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-
-    record: Mapped[Record] = relationship(back_populates="findings")
-    created_by: Mapped[User | None] = relationship(lazy="joined")
-
-
-# -- sign-in protection (records/lockout.py, records/totp.py) ------------------------------
-class LoginThrottle(Base):
-    """Failed sign-ins counted per account and per address, in the database so every
-    process of the service agrees; a lock with back-off follows repeated failures."""
-
-    __tablename__ = "login_throttles"
-
-    #: ``user`` (key: the user name as typed, lower-cased) or ``address`` (key: the client address).
-    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
-    key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    failures: Mapped[int] = mapped_column(Integer, default=0)
-    last_failure_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-
-
-class TotpSecret(Base):
-    """A user's authenticator (TOTP) secret, sealed with the ``totp`` purpose key."""
-
-    __tablename__ = "totp_secrets"
-
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
-    secret_sealed: Mapped[bytes] = mapped_column(LargeBinary)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    #: Set when the first code was entered; until then the secret is an enrolment in progress.
-    confirmed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    #: The last 30-second step a code was accepted for: a code is never accepted twice.
-    last_step: Mapped[int] = mapped_column(Integer, default=0)
-
-
-class RecoveryCode(Base):
-    """One-time recovery code for a lost authenticator; only a keyed hash is stored."""
-
-    __tablename__ = "recovery_codes"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    code_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-
-
-# -- statistics and the duty roster (records/stats.py, records/roster.py) -------------------
-class TermCount(Base):
-    """How many letters registered in a month matched a term of the fixed issue vocabulary
-    (``stats.TERMS``). An aggregate only: no record id, no text, no identity."""
-
-    __tablename__ = "term_counts"
-
-    #: ``YYYY-MM`` of the (office-local) day the letter was received.
-    month: Mapped[str] = mapped_column(String(7), primary_key=True)
-    term: Mapped[str] = mapped_column(String(32), primary_key=True)
-    count: Mapped[int] = mapped_column(Integer, default=0)
-
-
-class DutyDay(Base):
-    """One person on the duty roster (Art 20) for one day: a leader's reception day
-    (``reception``) or a member of staff on duty (``duty``)."""
-
-    __tablename__ = "duty_days"
-    __table_args__ = (UniqueConstraint("on", "kind", "user_id"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    on: Mapped[dt.date] = mapped_column(index=True)
-    kind: Mapped[str] = mapped_column(String(16))
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-
-    user: Mapped[User] = relationship(foreign_keys=[user_id], lazy="joined")
+event.listen(Record, "init", _give_uid)
+event.listen(Attachment, "init", _give_uid)

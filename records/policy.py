@@ -14,8 +14,10 @@ import unicodedata
 from sqlalchemy import false, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
-from .errors import AccessDenied, NotFound
-from .models import LeaderOffice, Office, Record, RecordExclusion, User
+from records.errors import AccessDenied, NotFound
+from records.accounts.models import LeaderOffice, User
+from records.reference.models import Office
+from records.models import Record, RecordExclusion
 
 # -- permissions --------------------------------------------------------------
 REGISTER = "register"

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from . import crypto
-from .instance import instance_of
-from .models import Record, RecordKey, utcnow
+from records import crypto
+from records.instance import instance_of
+from records.models import Record, RecordKey
+from records.db import utcnow
 
 _CACHE = "xinfang.data_keys"
 

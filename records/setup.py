@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import inspect
 
-from . import crypto
-from .config import Settings
-from .db import Database, upgrade
-from .errors import ConfigurationError
+from records import crypto
+from records.settings import Settings
+from records.db import Database, upgrade
+from records.errors import ConfigurationError
 
 
 @dataclass
@@ -65,9 +65,9 @@ def init_instance(settings: Settings) -> InitReport:
             report.created.append(f"session secret {secret}")
         if has_db:
             report.existing.append("database")
-        from .db import current_revisions
+        from records.db import current_revisions
         from alembic.script import ScriptDirectory
-        from .db import alembic_config
+        from records.db import alembic_config
 
         heads = set(ScriptDirectory.from_config(alembic_config(settings.database_url)).get_heads())
         if current_revisions(db) != heads:
@@ -76,8 +76,8 @@ def init_instance(settings: Settings) -> InitReport:
         if db.is_sqlite and db.engine.url.database:
             # The database and its -wal/-shm companions are the instance's own: owner only.
             os.chmod(db.engine.url.database, 0o600)
-        from .instance import Instance
-        from .reference import ensure_reference_data
+        from records.instance import Instance
+        from records.reference.seed import ensure_reference_data
 
         inst = Instance(settings)
         try:

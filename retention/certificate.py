@@ -19,11 +19,13 @@ from sqlalchemy.orm import Session
 
 from records import audit
 from records.errors import ValidationError
-from records.models import AuditEntry, IdentityToken, Record, Region, utcnow
+from records.models import AuditEntry, IdentityToken, Record
+from records.reference.models import Region
+from records.db import utcnow
 
 from . import keystore, residue
 from .models import Batch, Certificate, DestroyedLetter, DestructionRun, RunStep
-from .policy import REASONS
+from retention.schedules import REASONS
 
 FORMAT = "xinfang-destruction-certificate-1"
 
@@ -260,7 +262,7 @@ def pdf(body: dict, settings=None) -> bytes:
     """The certificate as a PDF (in memory), in Traditional Chinese with English field names."""
     from fpdf.enums import Align, XPos, YPos
 
-    from records.replies import cjk_pdf
+    from records.cases.notices import cjk_pdf
 
     doc = cjk_pdf(f"銷毀證明 {body.get('number', '')}", margin=18, settings=settings)
     w = doc.epw

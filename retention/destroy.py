@@ -32,12 +32,14 @@ from sqlalchemy.orm import Session
 from records import audit
 from records.db import Base
 from records.errors import Conflict, NotFound
-from records.models import Attachment, OutboxEntry, Record, RecordKey, User, utcnow
+from records.models import Attachment, OutboxEntry, Record, RecordKey
+from records.accounts.models import User
+from records.db import utcnow
 
 from . import keystore, residue
 from .models import Batch, BatchLetter, DestroyedLetter, DestructionRun, RunStep
 from .operations import LIVE_STATES, ensure_key, held_serials, rekey, retention_policy, sync_batch
-from .policy import today_in
+from retention.schedules import today_in
 
 CHUNK = 500
 PHASES = ("prepared", "deleted", "purged", "key_destroyed", "compacted", "certified")

@@ -12,7 +12,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from records.db import Base
-from records.models import User, UTCDateTime, utcnow
+from records.accounts.models import User
+from records.db import UTCDateTime, utcnow
 
 #: Batch states, in order. ``certified`` batches may be proposed again for letters that
 #: survived a run (held, excluded, or stored after the list was approved).

@@ -18,11 +18,14 @@ from sqlalchemy.orm import Session
 from records import audit, policy, sealing
 from records.errors import AccessDenied, Conflict, NotFound, ValidationError
 from records.instance import instance_of
-from records.models import Record, RecordKey, Region, User, utcnow
+from records.models import Record, RecordKey
+from records.reference.models import Region
+from records.accounts.models import User
+from records.db import utcnow
 
 from . import keystore
 from .models import Batch, BatchLetter, Certificate, DestroyedLetter, Hold
-from .policy import REASONS, RetentionPolicy, today_in, year_closed
+from retention.schedules import REASONS, RetentionPolicy, today_in, year_closed
 
 #: Letter states that still have a letter behind them (and a data key under the batch key).
 LIVE_STATES = ("member", "listed", "excluded")

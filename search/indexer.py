@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import delete, event, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from records import audit, operations, policy
+from records import audit, policy
+from records.cases import operations
 from records.instance import Instance
 from records.models import OutboxEntry, Record
 

@@ -15,10 +15,13 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from records import audit, identity, operations, policy
+from records import audit, identity, policy
+from records.cases import operations
 from records.errors import ValidationError, XinfangError
 from records.instance import instance_of
-from records.models import AuditEntry, IdentityToken, Record, User, utcnow
+from records.models import AuditEntry, IdentityToken, Record
+from records.accounts.models import User
+from records.db import utcnow
 
 KINDS = identity.KINDS
 #: Minimum length of a reason, in display columns (a CJK character counts two).

@@ -29,11 +29,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from records import audit, operations, policy
-from records.catalog import CATEGORIES, CHANNELS
+from records import audit, policy
+from records.cases import operations
+from records.reference.vocab import CATEGORIES, CHANNELS
 from records.errors import ValidationError
 from records.instance import instance_of
-from records.models import Record, RecordExclusion, User
+from records.models import Record, RecordExclusion
+from records.accounts.models import User
 
 from . import analysis, highlight
 from .backend import (
@@ -273,7 +275,7 @@ def parse(text: str):
 def known_statuses() -> tuple[str, ...] | None:
     """The workflow's states, when the workflow module names them."""
     try:
-        from records import workflow  # noqa: PLC0415 - optional, provided by the workflow
+        from records.cases import workflow  # noqa: PLC0415 - optional, provided by the workflow
     except ImportError:
         return None
     for name in ("STATES", "STATUSES"):

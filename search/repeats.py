@@ -19,10 +19,12 @@ from dataclasses import dataclass, field
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from records import audit, operations, policy
+from records import audit, policy
+from records.cases import operations
 from records.errors import ValidationError
 from records.instance import instance_of
-from records.models import IdentityToken, Record, RecordEvent, User
+from records.models import IdentityToken, Record, RecordEvent
+from records.accounts.models import User
 
 from . import analysis
 from .backend import Access
@@ -83,7 +85,7 @@ class RepeatReport:
 def is_final_after_rereview(record: Record) -> bool:
     """The next level answered the re-review (複核): the matter is final (Art 11)."""
     try:
-        from records.workflow import is_final
+        from records.cases.workflow import is_final
     except ImportError:  # pragma: no cover - the workflow names it; this is its definition
         return getattr(record, "rereview_replied_on", None) is not None
     return is_final(record)

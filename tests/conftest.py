@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from records import accounts, operations
-from records.config import Settings
+from records.accounts import operations as accounts
+from records.cases import operations
+from records.settings import Settings
 from records.instance import Instance
 from records.setup import init_instance
 
@@ -52,7 +53,7 @@ def _drop_pg_database(admin_url: str, name: str) -> None:
 @pytest.fixture(scope="session", autouse=True)
 def cheap_password_hashing():
     """Argon2 with the smallest cost: the suite signs in thousands of times. Production keeps
-    the library's defaults (see records.accounts.use_hasher)."""
+    the library's defaults (see records.accounts.operations.use_hasher)."""
     from argon2 import PasswordHasher
 
     accounts.use_hasher(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
@@ -143,7 +144,7 @@ def make_user(inst):
                                         display_name=name)
             user_id = user.id
         with inst.unit_of_work() as s:
-            from records.models import User
+            from records.accounts.models import User
             u = s.get(User, user_id)
             _ = u.overseen, u.office
             return u
@@ -195,7 +196,7 @@ def make_record(inst):
     """make_record(by=user, **fields, uploads=[...]) -> serial."""
     def _make(by, uploads=(), **overrides):
         with inst.unit_of_work() as s:
-            from records.models import User
+            from records.accounts.models import User
             record = operations.register(s, letter_data(**overrides), by=s.get(User, by.id), uploads=list(uploads))
             return record.serial
     return _make
@@ -217,7 +218,7 @@ def api_token(inst):
     """api_token(user) -> bearer token string."""
     def _token(user) -> str:
         with inst.unit_of_work() as s:
-            from records.models import User
+            from records.accounts.models import User
             return accounts.issue_token(s, s.get(User, user.id), label="test")
     return _token
 

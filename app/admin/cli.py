@@ -9,7 +9,8 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from records import accounts, audit, keys, lockout, totp
+from records.accounts import operations as accounts, lockout, totp
+from records import audit, keys
 from records.errors import XinfangError
 
 

@@ -1,9 +1,9 @@
-"""Account forms for administrators. The rules are in ``records.accounts``."""
+"""Account forms for administrators. The rules are in ``records.accounts.operations``."""
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
 
-from records.catalog import ROLES
+from records.reference.vocab import ROLES
 
 from ..forms import CheckboxesField, options
 from ..labels import ROLE_LABELS

@@ -6,9 +6,11 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from records import accounts, policy, totp
+from records.accounts import operations as accounts, totp
+from records import policy
 from records.errors import ValidationError
-from records.models import Office, User
+from records.reference.models import Office
+from records.accounts.models import User
 
 from ..auth.session import login_required, me
 from ..forms import options

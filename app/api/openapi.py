@@ -1,7 +1,7 @@
 """The OpenAPI 3.1 document of /api/v1, kept next to the views it describes."""
 from __future__ import annotations
 
-from records.catalog import CATEGORIES, CHANNELS
+from records.reference.vocab import CATEGORIES, CHANNELS
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -160,7 +160,7 @@ def openapi_document() -> dict:
 
 # -- the life of a matter (records/workflow.py, records/board.py) ----------------------------------
 def _workflow_names() -> list[str]:
-    from records.workflow import NAMES
+    from records.cases.workflow import NAMES
 
     return list(NAMES)
 
@@ -374,7 +374,7 @@ def _retention_paths() -> dict:
 
 # -- statistics (records/stats.py) -------------------------------------------------------------------
 def stats_paths() -> dict:
-    from records.stats import MIN_COUNT
+    from records.reporting.stats import MIN_COUNT
 
     counts = {"type": "object", "additionalProperties": {"type": "integer"}}
     return {

@@ -7,10 +7,12 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, g, jsonify, request, url_for
 from werkzeug.exceptions import BadRequest as MalformedBody
 
-from records import accounts, operations, policy, workflow
-from records import board as board_service
+from records.accounts import operations as accounts
+from records.cases import operations, workflow
+from records import policy
+from records.cases import board as board_service
 from records.errors import ValidationError, XinfangError
-from records.operations import LedgerFilters, Upload
+from records.cases.operations import LedgerFilters, Upload
 
 from ..auth.session import csrf
 from ..web import client_address, db, instance
@@ -198,7 +200,7 @@ def get_attachment(serial: str, attachment_id: str):
     return response
 
 
-#: The body of POST /records/<serial>/transitions (see records.workflow.transition).
+#: The body of POST /records/<serial>/transitions (see records.cases.workflow.transition).
 TRANSITION_BODY = ("transition", "reason", "note", "office", "unit", "days", "text", "on", "received_on", "finding",
                    "repeat_of")
 
@@ -247,7 +249,8 @@ def board():
 @token_required
 def statistics():
     """Counts over the caller's ledger scope (records/stats.py); ``by`` picks the breakdowns."""
-    from records import deadlines, stats
+    from records.cases import deadlines
+    from records.reporting import stats
 
     from ..stats.views import BREAKDOWNS
 

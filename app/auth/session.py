@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_login import LoginManager, current_user, logout_user
 from flask_wtf.csrf import CSRFProtect
 
-from records.models import User
+from records.accounts.models import User
 
 login_manager = LoginManager()
 csrf = CSRFProtect()
@@ -59,7 +59,7 @@ def init_auth(app: Flask) -> None:
                 session["seen_at"] = now
             return
         from records import audit
-        from records.models import User
+        from records.accounts.models import User
 
         from ..web import client_address, db
 

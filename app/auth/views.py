@@ -10,9 +10,10 @@ from flask_babel import gettext as _
 from flask_login import logout_user
 from markupsafe import Markup
 
-from records import accounts, audit, lockout, totp
+from records.accounts import operations as accounts, lockout, totp
+from records import audit
 from records.errors import ValidationError
-from records.models import User
+from records.accounts.models import User
 
 from ..errors import write_kept_audit
 from ..web import client_address, db, landing_url, writes_on_get

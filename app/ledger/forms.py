@@ -1,10 +1,10 @@
 """The registration form. WTForms renders it and checks CSRF; the rules themselves live in
-``records.schemas`` so the web, the API and the CLI accept exactly the same input."""
+``records.cases.schemas`` so the web, the API and the CLI accept exactly the same input."""
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import MultipleFileField, SelectField, StringField, TextAreaField
 
-from records.catalog import CATEGORIES, CHANNELS
+from records.reference.vocab import CATEGORIES, CHANNELS
 
 from ..forms import options
 from ..labels import CATEGORY_LABELS, CHANNEL_LABELS

@@ -12,10 +12,13 @@ from flask import (
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from records import operations, policy, roster
+from records.cases import operations
+from records import policy
+from records.reporting import roster
 from records.errors import TooLarge, ValidationError
-from records.models import Region, User
-from records.operations import LedgerFilters, Upload
+from records.reference.models import Region
+from records.accounts.models import User
+from records.cases.operations import LedgerFilters, Upload
 
 from ..auth.session import login_required, me
 from ..forms import offered, options

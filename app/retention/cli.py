@@ -12,7 +12,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from records import accounts
+from records.accounts import operations as accounts
 from records.errors import XinfangError
 
 import retention  # noqa: F401  (wires re-keying and batch keys)

@@ -1,7 +1,7 @@
 """OpenAPI paths of /api/v1/retention (merged into app/api/openapi.py's document)."""
 from __future__ import annotations
 
-from retention.policy import REASONS
+from retention.schedules import REASONS
 
 
 def _err(description: str) -> dict:

@@ -16,7 +16,7 @@ import retention  # noqa: F401
 from retention import certificate as certs
 from retention import destroy
 from retention import operations as ret
-from retention.policy import REASONS
+from retention.schedules import REASONS
 
 from ..auth.session import login_required, me
 from ..web import client_address, db, instance

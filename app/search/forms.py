@@ -4,7 +4,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, StringField, TextAreaField
 
-from records.catalog import CATEGORIES, CHANNELS
+from records.reference.vocab import CATEGORIES, CHANNELS
 from search.lookups import MAX_REASON
 
 from ..forms import options

@@ -10,9 +10,11 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from records import operations, policy
+from records.cases import operations
+from records import policy
 from records.errors import ValidationError
-from records.models import Record, Region
+from records.models import Record
+from records.reference.models import Region
 from search import lookups, query, repeats
 from search.backend import FACETS
 

@@ -41,7 +41,7 @@ def _last_month() -> str:
 @with_appcontext
 def monthly_command(month: str | None, out: str):
     """Write the monthly statistical report (PDF) of the whole bureau."""
-    from records import reports
+    from records.reporting import reports
 
     month = month or _last_month()
     try:
@@ -71,8 +71,8 @@ def inspection_command(start: str, end: str):
     """Print each leader's reception work (Art 18) as tab-separated lines."""
     from sqlalchemy import select
 
-    from records import reports
-    from records.models import User
+    from records.reporting import reports
+    from records.accounts.models import User
 
     try:
         a, b = dt.date.fromisoformat(start), dt.date.fromisoformat(end)

@@ -20,10 +20,14 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from records import deadlines, exports, policy, reports, roster, stats
+from records.cases import deadlines
+from records.reporting import exports, reports, roster, stats
+from records import policy
 from records.errors import ValidationError
-from records.models import DutyDay, Office, User
-from records.operations import LedgerFilters
+from records.reporting.models import DutyDay
+from records.reference.models import Office
+from records.accounts.models import User
+from records.cases.operations import LedgerFilters
 
 from ..auth.session import login_required, me
 from ..forms import options

@@ -1,13 +1,13 @@
 """The forms of the workflow: one small form per transition on the record page (each with
 its own prefix, so several sit on one page), and the board's filters. The rules live in
-``records.workflow``; these forms only carry the fields each transition declares."""
+``records.cases.workflow``; these forms only carry the fields each transition declares."""
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, TextAreaField
 
-from records.workflow import FINDING_OUTCOMES, LEGAL_CHANNELS, STORED_REASONS, Transition
+from records.cases.workflow import FINDING_OUTCOMES, LEGAL_CHANNELS, STORED_REASONS, Transition
 
 from ..forms import options
 from ..labels import FINDING_LABELS, LEGAL_CHANNEL_LABELS, STORED_REASON_LABELS
@@ -77,7 +77,7 @@ class TransitionForm(FlaskForm):
         return out
 
     def params(self, spec: Transition) -> dict:
-        """The keyword arguments of ``records.workflow.transition`` from what was posted."""
+        """The keyword arguments of ``records.cases.workflow.transition`` from what was posted."""
         out = {}
         for name in spec.fields:
             if name == "reason":

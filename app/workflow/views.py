@@ -11,10 +11,13 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from records import board as board_service
-from records import operations, policy, workflow
+from records.cases import board as board_service
+from records.cases import operations, workflow
+from records import policy
 from records.errors import Conflict, ValidationError
-from records.models import Office, Record, User
+from records.reference.models import Office
+from records.models import Record
+from records.accounts.models import User
 
 from ..auth.session import login_required, me
 from ..labels import TRANSITION_LABELS, label

@@ -40,9 +40,12 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import select, update
 
-from records import accounts, operations
-from records.models import Office, Record, User
-from records.operations import Upload
+from records.accounts import operations as accounts
+from records.cases import operations
+from records.reference.models import Office
+from records.models import Record
+from records.accounts.models import User
+from records.cases.operations import Upload
 from tests.conftest import TEST_PASSWORD, letter_data, unique
 
 ROLES = ("anonymous", "clerk", "registrar", "handler", "other_handler", "leader", "other_leader", "chief",

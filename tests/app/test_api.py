@@ -9,9 +9,11 @@ import pytest
 from openapi_spec_validator import OpenAPIV31SpecValidator
 from sqlalchemy import func, select, update
 
-from records import accounts
-from records.catalog import CHANNELS
-from records.models import ApiToken, Attachment, AuditEntry, Office, Record, User
+from records.accounts import operations as accounts
+from records.reference.vocab import CHANNELS
+from records.accounts.models import ApiToken, User
+from records.models import Attachment, AuditEntry, Record
+from records.reference.models import Office
 from tests.conftest import letter_data
 
 SERIAL = re.compile(r"^XF-\d{4}-\d{6}$")
@@ -283,7 +285,7 @@ def test_reads_are_audited(client, inst, auth, held_by_ldjc):
 def april(inst, app):
     """Seven records received in April 2025 (a month no other test here uses), registered by one
     clerk: (serial, channel, region, local received_at)."""
-    from records import operations
+    from records.cases import operations
 
     rows = [("letter", "110101", "2025-04-01T10:00"), ("visit", "110105", "2025-04-01T15:00"),
             ("letter", "110105", "2025-04-02T00:30"), ("email", "110101", "2025-04-02T11:00"),

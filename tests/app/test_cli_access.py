@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from app.cli import cli
 from records import policy
-from records.catalog import ROLES
+from records.reference.vocab import ROLES
 
 
 def table(*args: str) -> str:

@@ -32,7 +32,7 @@ def clerk(inst):
     """One clerk for the module (Argon2 makes every new user cost a few tenths of a second)."""
     from types import SimpleNamespace
 
-    from records import accounts
+    from records.accounts import operations as accounts
 
     with inst.unit_of_work() as s:
         user = accounts.create_user(s, "csrfclerk", TEST_PASSWORD, ["clerk"], office="XFB")

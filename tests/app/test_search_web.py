@@ -22,7 +22,7 @@ def quick_password_hashing():
     """Cheap Argon2 parameters for the accounts made here (the real ones: tests/records)."""
     from argon2 import PasswordHasher
 
-    from records import accounts
+    from records.accounts import operations as accounts
 
     saved = accounts._hasher
     accounts._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)

@@ -12,8 +12,8 @@ from openpyxl import load_workbook
 from pypdf import PdfReader
 
 from app.cli import cli
-from records import roster
-from records.models import User
+from records.reporting import roster
+from records.accounts.models import User
 from tests.conftest import login
 
 SUBJECT = "金絲雀網頁主題"
@@ -26,7 +26,8 @@ CANARIES = (SUBJECT, BODY, "金絲雀", NAME, ID_NUMBER, PHONE, "諸葛")
 
 @pytest.fixture(scope="module")
 def seeded(inst):
-    from records import accounts, operations
+    from records.accounts import operations as accounts
+    from records.cases import operations
     from tests.conftest import letter_data, unique
 
     with inst.unit_of_work() as s:
@@ -105,7 +106,7 @@ def test_exports_are_audited(client, make_user, inst, seeded):
 
 
 def test_api_stats_equals_the_service(client, make_user, api_token, inst, seeded):
-    from records import stats
+    from records.reporting import stats
 
     inspector = make_user("inspector")
     token = api_token(inspector)

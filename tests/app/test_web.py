@@ -11,9 +11,12 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import func, select, update
 
-from records import accounts, operations
-from records.models import Attachment, AuditEntry, Office, Record, RecordVersion, User
-from records.operations import Upload
+from records.accounts import operations as accounts
+from records.cases import operations
+from records.models import Attachment, AuditEntry, Record, RecordVersion
+from records.reference.models import Office
+from records.accounts.models import User
+from records.cases.operations import Upload
 from tests.conftest import TEST_PASSWORD, letter_data, login
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"

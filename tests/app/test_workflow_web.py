@@ -9,8 +9,10 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from records import accounts, replies
-from records.models import AuditEntry, Record, User
+from records.accounts import operations as accounts
+from records.cases import notices as replies
+from records.models import AuditEntry, Record
+from records.accounts.models import User
 from tests.conftest import TEST_PASSWORD, login, unique
 
 

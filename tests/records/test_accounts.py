@@ -7,9 +7,11 @@ import hashlib
 import pytest
 from sqlalchemy import select, update
 
-from records import accounts, policy
+from records.accounts import operations as accounts
+from records import policy
 from records.errors import Conflict, NotFound, ValidationError
-from records.models import ApiToken, User, utcnow
+from records.accounts.models import ApiToken, User
+from records.db import utcnow
 from tests.conftest import TEST_PASSWORD, login
 
 
@@ -19,7 +21,7 @@ def _cheap_argon2():
     the hash is not what they test (test_accounts checks the production parameters)."""
     from argon2 import PasswordHasher
 
-    from records import accounts as _accounts
+    from records.accounts import operations as _accounts
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(_accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))

@@ -8,8 +8,10 @@ import pytest
 from sqlalchemy import func, select, text
 
 from app.cli import cli
-from records import accounts, audit
-from records.models import AuditEntry, AuditHead, User
+from records.accounts import operations as accounts
+from records import audit
+from records.models import AuditEntry, AuditHead
+from records.accounts.models import User
 from tests.conftest import TEST_PASSWORD, letter_data, login
 
 
@@ -19,7 +21,7 @@ def _cheap_argon2():
     the hash is not what they test (test_accounts checks the production parameters)."""
     from argon2 import PasswordHasher
 
-    from records import accounts as _accounts
+    from records.accounts import operations as _accounts
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(_accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
@@ -81,7 +83,7 @@ def test_fresh_chain_verifies(inst, runner, some_entries):
 
 
 def test_empty_chain_verifies(tmp_path):
-    from records.config import Settings
+    from records.settings import Settings
     from records.instance import Instance
     from records.setup import init_instance
 

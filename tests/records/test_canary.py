@@ -21,10 +21,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from records import operations
+from records.cases import operations
 from records.identity import id_check_char
-from records.models import Record, User
-from records.operations import Upload
+from records.models import Record
+from records.accounts.models import User
+from records.cases.operations import Upload
 from tests.conftest import letter_data, login
 
 
@@ -34,7 +35,7 @@ def _cheap_argon2():
     the hash is not what they test (test_accounts checks the production parameters)."""
     from argon2 import PasswordHasher
 
-    from records import accounts as _accounts
+    from records.accounts import operations as _accounts
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(_accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))

@@ -10,11 +10,13 @@ import stat
 import pytest
 from sqlalchemy import select, text
 
-from records import crypto, operations
+from records import crypto
+from records.cases import operations
 from records.errors import ConfigurationError, CryptoError
 from records.instance import Instance
-from records.models import Attachment, Record, User
-from records.operations import Upload
+from records.models import Attachment, Record
+from records.accounts.models import User
+from records.cases.operations import Upload
 from records.setup import init_instance
 from tests.conftest import letter_data, login
 
@@ -25,7 +27,7 @@ def _cheap_argon2():
     the hash is not what they test (test_accounts checks the production parameters)."""
     from argon2 import PasswordHasher
 
-    from records import accounts as _accounts
+    from records.accounts import operations as _accounts
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(_accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
@@ -261,7 +263,7 @@ def test_tampered_document_fails_loudly(inst, make_user, make_record, app):
     assert letter_data()["subject"] not in page
 
     # and through the API: JSON, same generic message
-    from records import accounts
+    from records.accounts import operations as accounts
     with inst.unit_of_work() as s:
         token = accounts.issue_token(s, s.get(User, clerk.id))
     r = client.get(f"/api/v1/records/{serial}", headers={"Authorization": f"Bearer {token}"})
@@ -341,7 +343,7 @@ def test_wrong_master_key_fails(settings, inst, make_user, make_record):
 
 def test_key_of_another_instance_fails(tmp_path, inst, make_user, make_record):
     """A keyring from a different instance (its own key file) cannot read these records."""
-    from records.config import Settings
+    from records.settings import Settings
 
     other_settings = Settings.from_env({}, home=str(tmp_path / "other"))
     init_instance(other_settings)

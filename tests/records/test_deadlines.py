@@ -9,11 +9,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from records import accounts, deadlines, workflow
-from records.config import Settings
-from records.deadlines import Calendar, Limits
+from records.accounts import operations as accounts
+from records.cases import deadlines, workflow
+from records.settings import Settings
+from records.cases.deadlines import Calendar, Limits
 from records.errors import ConfigurationError, Conflict, ValidationError
-from records.models import Record, User
+from records.models import Record
+from records.accounts.models import User
 from tests.conftest import TEST_PASSWORD, unique
 
 D = dt.date
@@ -142,7 +144,7 @@ def _in_progress(session, make_record, p, accepted: dt.date, *, start: bool = Tr
 @pytest.fixture
 def no_letters(monkeypatch):
     """The letters are tested in test_replies.py; here a stand-in keeps the boundaries fast."""
-    from records import replies
+    from records.cases import notices as replies
 
     monkeypatch.setattr(replies, "render", lambda kind, context, settings=None: b"%PDF-1.4\n%stand-in\n%%EOF\n")
 

@@ -12,10 +12,11 @@ from openpyxl import load_workbook
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from records import exports, reports
+from records.reporting import exports, reports
 from records.errors import AccessDenied
-from records.models import AuditEntry, User
-from records.operations import LedgerFilters
+from records.models import AuditEntry
+from records.accounts.models import User
+from records.cases.operations import LedgerFilters
 from tests.conftest import letter_data
 
 SUBJECT = "金絲雀主題甲乙丙"
@@ -28,7 +29,8 @@ CANARIES = (SUBJECT, BODY, "金絲雀", NAME, ID_NUMBER, PHONE, "13912345678"[3:
 
 @pytest.fixture(scope="module")
 def seeded(inst):
-    from records import accounts, operations
+    from records.accounts import operations as accounts
+    from records.cases import operations
     from tests.conftest import unique
 
     with inst.unit_of_work() as s:
@@ -140,7 +142,8 @@ def test_export_needs_permission(inst, make_user):
 
 
 def test_inspection_report_per_leader(inst, make_user):
-    from records import operations, roster
+    from records.cases import operations
+    from records.reporting import roster
 
     leader, chief, inspector, clerk = make_user("leader"), make_user("chief"), make_user("inspector"), make_user("clerk")
     with inst.unit_of_work() as s:

@@ -6,10 +6,14 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select, update
 
-from records import accounts, operations, policy
+from records.accounts import operations as accounts
+from records.cases import operations
+from records import policy
 from records.errors import AccessDenied, NotFound
-from records.models import Office, Record, RecordExclusion, User
-from records.operations import Upload
+from records.reference.models import Office
+from records.models import Record, RecordExclusion
+from records.accounts.models import User
+from records.cases.operations import Upload
 from tests.conftest import TEST_PASSWORD, letter_data
 
 
@@ -19,7 +23,7 @@ def _cheap_argon2():
     the hash is not what they test (test_accounts checks the production parameters)."""
     from argon2 import PasswordHasher
 
-    from records import accounts as _accounts
+    from records.accounts import operations as _accounts
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(_accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
@@ -259,7 +263,7 @@ def test_global_permissions(inst, world):
 
 
 def test_every_permission_names_known_roles_and_scopes():
-    from records.catalog import ROLES
+    from records.reference.vocab import ROLES
 
     scopes = {policy.ALL, policy.OWN, policy.OFFICE, policy.OVERSEEN, policy.GLOBAL}
     for perm, grants in policy.table():

@@ -2,7 +2,7 @@
 
 Runs on PostgreSQL when XINFANG_TEST_DATABASE_URL is set (``scripts/test.sh`` does), on
 SQLite otherwise. Each process is spawned fresh (no inherited connections or keys), builds
-its own Instance from the same Settings and registers through ``records.operations``.
+its own Instance from the same Settings and registers through ``records.cases.operations``.
 """
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ import traceback
 
 from sqlalchemy import func, select
 
-from records import audit, operations
+from records import audit
+from records.cases import operations
 from records.instance import Instance
-from records.models import Record, SerialCounter, User
+from records.models import Record, SerialCounter
+from records.accounts.models import User
 from tests.conftest import letter_data
 
 PROCESSES = 4
@@ -121,7 +123,7 @@ def test_nul_characters_are_refused_alike_on_both_backends(inst, client, make_us
     r = client.post("/login", data={"username": clerk.username + "\x00", "password": "x"})
     assert r.status_code in (400, 401, 422)
     token_user = make_user("clerk")
-    from records import accounts
+    from records.accounts import operations as accounts
 
     with inst.unit_of_work() as s:
         token = accounts.issue_token(s, s.get(User, token_user.id), label="nul")

@@ -6,10 +6,12 @@ import time
 import pytest
 from sqlalchemy import func, select, text
 
-from records import audit, operations
+from records import audit
+from records.cases import operations
 from records.db import ReadOnlyWrite
 from records.instance import is_read_only
-from records.models import AuditEntry, Record, User
+from records.models import AuditEntry, Record
+from records.accounts.models import User
 
 
 def _entries(inst, target: str) -> list[AuditEntry]:

@@ -10,13 +10,15 @@ import json
 import pytest
 from sqlalchemy import select, text
 
-from records import identity, operations
-from records.catalog import CHANNELS
+from records import identity
+from records.cases import operations
+from records.reference.vocab import CHANNELS
 from records.errors import AccessDenied, NotFound, TooLarge, ValidationError
 from records.identity import id_check_char
-from records.models import IdentityToken, Record, RecordEvent, User
-from records.operations import Upload
-from records.schemas import MAX_BODY, MAX_NOTES, MAX_SUBJECT, validate_registration
+from records.models import IdentityToken, Record, RecordEvent
+from records.accounts.models import User
+from records.cases.operations import Upload
+from records.cases.schemas import MAX_BODY, MAX_NOTES, MAX_SUBJECT, validate_registration
 from tests.conftest import letter_data, login
 
 
@@ -26,7 +28,7 @@ def _cheap_argon2():
     the hash is not what they test (test_accounts checks the production parameters)."""
     from argon2 import PasswordHasher
 
-    from records import accounts as _accounts
+    from records.accounts import operations as _accounts
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(_accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
@@ -90,7 +92,7 @@ def id_ending_in_x() -> str:
 @pytest.fixture(scope="module")
 def registrar(inst):
     """One clerk for the many validation cases (creating a user per case costs an Argon2 hash)."""
-    from records import accounts
+    from records.accounts import operations as accounts
     from tests.conftest import TEST_PASSWORD
 
     with inst.unit_of_work() as s:

@@ -10,7 +10,7 @@ import re
 import pytest
 from pypdf import PdfReader
 
-from records import operations, replies, workflow
+from records.cases import operations, notices as replies, workflow
 from records.errors import ConfigurationError
 from records.instance import instance_of
 from records.models import Record

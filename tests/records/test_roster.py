@@ -7,9 +7,11 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from records import roster
+from records.reporting import roster
 from records.errors import AccessDenied, ValidationError
-from records.models import AuditEntry, DutyDay, User
+from records.models import AuditEntry
+from records.reporting.models import DutyDay
+from records.accounts.models import User
 
 
 def test_calendar_of_october_2026():

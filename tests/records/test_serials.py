@@ -7,9 +7,10 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-from records import operations
-from records.models import Attachment, Record, SerialCounter, User
-from records.operations import SERIAL_RE, Upload
+from records.cases import operations
+from records.models import Attachment, Record, SerialCounter
+from records.accounts.models import User
+from records.cases.operations import SERIAL_RE, Upload
 from tests.conftest import letter_data
 
 
@@ -19,7 +20,7 @@ def _cheap_argon2():
     the hash is not what they test (test_accounts checks the production parameters)."""
     from argon2 import PasswordHasher
 
-    from records import accounts as _accounts
+    from records.accounts import operations as _accounts
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(_accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))

@@ -13,11 +13,11 @@ from sqlalchemy import func, select
 
 from app.cli import cli
 from records import crypto
-from records.config import Settings
+from records.settings import Settings
 from records.errors import ConfigurationError
 from records.instance import Instance
-from records.models import Office, Region
-from records.reference import OFFICES, REGIONS
+from records.reference.models import Office, Region
+from records.reference.seed import OFFICES, REGIONS
 from records.setup import init_instance
 
 #: Variables that would point the command somewhere else than the test's folder.

@@ -8,9 +8,12 @@ from collections import Counter
 import pytest
 from sqlalchemy import select, update
 
-from records import stats
+from records.reporting import stats
 from records.errors import AccessDenied, ValidationError
-from records.models import Office, Record, TermCount, User
+from records.reference.models import Office
+from records.models import Record
+from records.reporting.models import TermCount
+from records.accounts.models import User
 
 # (channel, category, region, received_at, people, id_number, text)
 SPECS = [
@@ -29,7 +32,8 @@ SPECS = [
 @pytest.fixture(scope="module")
 def data(inst):
     """Register SPECS once; move some to offices and give them due dates and replies."""
-    from records import accounts, operations
+    from records.accounts import operations as accounts
+    from records.cases import operations
     from tests.conftest import letter_data, unique
 
     with inst.unit_of_work() as s:

@@ -10,9 +10,13 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from records import accounts, audit, deadlines, operations, policy, replies, sealing, workflow
+from records.accounts import operations as accounts
+from records import audit, policy, sealing
+from records.cases import deadlines, operations, notices as replies, workflow
 from records.errors import AccessDenied, Conflict, NotFound, ValidationError
-from records.models import AuditEntry, Finding, OutboxEntry, Record, RecordEvent, User
+from records.models import AuditEntry, OutboxEntry, Record, RecordEvent
+from records.cases.models import Finding
+from records.accounts.models import User
 from tests.conftest import TEST_PASSWORD, letter_data, unique
 
 D = dt.date

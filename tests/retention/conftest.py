@@ -7,7 +7,8 @@ import pytest
 from sqlalchemy import select
 
 import retention  # noqa: F401  (wires re-keying and batch keys into the core)
-from records.models import Record, User
+from records.models import Record
+from records.accounts.models import User
 from tests.conftest import letter_data
 
 #: A day on which every batch of 2020-2026 is due under the default policy (2 years).
@@ -21,7 +22,7 @@ def store_letters(inst):
 
     Registers through the normal service, then stores each letter the way the workflow does
     (status and reason set, committed): the retention hook re-keys it into its batch."""
-    from records import operations
+    from records.cases import operations
 
     def _make(by, n, *, region="110101", year=2024, reason=None, canary=None, uploads=()):
         serials = []

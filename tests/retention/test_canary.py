@@ -16,12 +16,13 @@ import pytest
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
-from records import operations
-from records.config import Settings
+from records.cases import operations
+from records.settings import Settings
 from records.errors import CryptoError
 from records.instance import Instance
-from records.models import Attachment, Record, User
-from records.operations import Upload
+from records.models import Attachment, Record
+from records.accounts.models import User
+from records.cases.operations import Upload
 from retention import destroy, residue
 from retention import operations as ret
 from retention.models import Batch, Certificate

@@ -11,9 +11,10 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from records import operations
+from records.cases import operations
 from records.errors import CryptoError
-from records.models import Record, User
+from records.models import Record
+from records.accounts.models import User
 from retention import operations as ret
 from retention.models import Batch, BatchLetter, Certificate, DestroyedLetter, DestructionRun
 
@@ -23,7 +24,7 @@ SCRIPT = textwrap.dedent("""
     import datetime as dt, os, signal, sys
     import retention
     from retention import destroy
-    from records.config import Settings
+    from records.settings import Settings
     from records.instance import Instance
 
     kill_at = sys.argv[1]
@@ -72,7 +73,7 @@ def _consistent(inst, serials, reader_id) -> tuple[int, int]:
 
 
 def test_killed_runs_leave_letters_intact_or_destroyed_and_resume(inst, settings, make_user, store_letters):
-    from records.operations import Upload
+    from records.cases.operations import Upload
 
     clerk, archivist, leader = make_user("clerk"), make_user("archivist"), make_user("leader")
     serials = store_letters(clerk, 10, region="110113", year=2020, uploads=[Upload("a.txt", "附件".encode())])

@@ -6,9 +6,10 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from records import operations
+from records.cases import operations
 from records.errors import AccessDenied, Conflict
-from records.models import Record, User
+from records.models import Record
+from records.accounts.models import User
 from retention import destroy, keystore
 from retention import operations as ret
 from retention.certificate import verify

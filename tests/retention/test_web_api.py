@@ -15,7 +15,7 @@ SECRET = "保密內容XYZ"
 def test_web_flow_and_archivist_sees_no_content(app, inst, make_user, store_letters, api_token, monkeypatch):
     import retention.operations as ret_ops
     import retention.destroy as ret_destroy
-    from retention import policy as ret_policy
+    from retention import schedules as ret_policy
 
     monkeypatch.setattr(ret_ops, "today_in", lambda settings: TODAY)
     monkeypatch.setattr(ret_destroy, "today_in", lambda settings: TODAY)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from records.config import Settings
+from records.settings import Settings
 from search import indexer
 from tests.conftest import _pg_admin_url, fresh_instance
 
@@ -105,7 +105,7 @@ def quick_password_hashing():
     tested in tests/records); restored afterwards."""
     from argon2 import PasswordHasher
 
-    from records import accounts
+    from records.accounts import operations as accounts
 
     saved = accounts._hasher
     accounts._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)

@@ -4,7 +4,9 @@ from sqlalchemy import select
 
 from records import policy
 from records.errors import AccessDenied
-from records.models import Office, OutboxEntry, Record, RecordExclusion, User
+from records.reference.models import Office
+from records.models import OutboxEntry, Record, RecordExclusion
+from records.accounts.models import User
 from search import query
 
 from .conftest import word

@@ -5,8 +5,10 @@ import base64
 
 from sqlalchemy import select
 
-from records import operations, sealing
-from records.models import OutboxEntry, Record, User
+from records.cases import operations
+from records import sealing
+from records.models import OutboxEntry, Record
+from records.accounts.models import User
 from search import analysis, indexer
 
 from .conftest import index_bytes, index_files, uses_database

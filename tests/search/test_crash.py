@@ -19,10 +19,10 @@ def run_killed(settings, body: str) -> subprocess.CompletedProcess:
     """Run ``body`` in a fresh Python process on this instance; it ends by SIGKILL."""
     prelude = textwrap.dedent(f"""
         import os, signal
-        from records.config import Settings
+        from records.settings import Settings
         from records.instance import Instance
-        from records import operations
-        from records.models import User
+        from records.cases import operations
+        from records.accounts.models import User
         from sqlalchemy import select
         from tests.conftest import letter_data
         inst = Instance(Settings.from_env({{}}, home={str(settings.home)!r}, database_url={settings.database_url!r}))

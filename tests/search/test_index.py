@@ -6,8 +6,9 @@ import pytest
 from sqlalchemy import delete, select, update
 
 from app.cli import cli
-from records import operations
-from records.models import OutboxEntry, Record, User
+from records.cases import operations
+from records.models import OutboxEntry, Record
+from records.accounts.models import User
 from search import analysis, backends, indexer, query
 from search.whoosh_backend import IndexKeyMismatch
 

@@ -5,7 +5,8 @@ import pytest
 from sqlalchemy import select
 
 from records.errors import AccessDenied, ValidationError
-from records.models import AuditEntry, User
+from records.models import AuditEntry
+from records.accounts.models import User
 from search import lookups
 from tests.conftest import new_person
 
@@ -60,7 +61,8 @@ def test_only_leaders_and_the_chief(inst, make_user, petitioner):
 def test_a_leader_sees_only_offices_they_oversee(inst, make_user, make_record, petitioner):
     from sqlalchemy import update
 
-    from records.models import Office, Record
+    from records.reference.models import Office
+    from records.models import Record
 
     with inst.unit_of_work() as s:
         rsk = s.execute(select(Office.id).where(Office.code == "RSK")).scalar_one()

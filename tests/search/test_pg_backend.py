@@ -17,10 +17,11 @@ import pytest
 from sqlalchemy import inspect, select, text
 
 from app.cli import cli
-from records.config import Settings
+from records.settings import Settings
 from records.errors import ConfigurationError
 from records.instance import Instance
-from records.models import OutboxEntry, Record, User
+from records.models import OutboxEntry, Record
+from records.accounts.models import User
 from records.setup import init_instance
 from search import analysis, backends, indexer, pg_backend, query
 from search.backend import (
@@ -217,7 +218,7 @@ def test_the_writer_lock_holds_across_machines(inst, settings, make_user, make_r
     other_home = tmp_path / "machine-b"
     script = textwrap.dedent(f"""
         import sys, time
-        from records.config import Settings
+        from records.settings import Settings
         from records.instance import Instance
         from search import indexer
         inst = Instance(Settings.from_env({{}}, home={str(other_home)!r}, database_url={settings.database_url!r},

@@ -3,7 +3,8 @@ import pytest
 from sqlalchemy import select
 
 from records.errors import ValidationError
-from records.models import OutboxEntry, Record, User
+from records.models import OutboxEntry, Record
+from records.accounts.models import User
 from search import query
 from search.query import PBool, PFilter, PNot, PText
 

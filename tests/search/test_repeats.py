@@ -7,7 +7,8 @@ import pytest
 from sqlalchemy import select, update
 
 from records.errors import AccessDenied, NotFound, ValidationError
-from records.models import AuditEntry, Record, User
+from records.models import AuditEntry, Record
+from records.accounts.models import User
 from search import repeats
 from tests.conftest import new_person
 
@@ -91,7 +92,7 @@ def test_final_matter_suggests_storing(inst, clerk, make_record, drain):
 
 
 def test_candidates_are_limited_to_what_the_user_may_see(inst, make_user, make_record, drain):
-    from records.models import Office
+    from records.reference.models import Office
 
     p = person()
     clerk = make_user("clerk")

@@ -47,7 +47,7 @@ def test_index_written_with_the_codec_is_searchable_after_merges(inst, make_user
     serials = [make_record(by=clerk, body=f"鄰居噪音擾民 {w} 第{n}次") for n in range(5)]
     drain()
     indexer.service(inst).backend.purge()   # rewrites every segment through the codec
-    from records.models import User
+    from records.accounts.models import User
     from search import query
     with inst.unit_of_work() as s:
         found = {h.record.serial for h in query.search(s, s.get(User, chief.id), f"噪音擾民 {w}").hits}
@@ -122,7 +122,7 @@ def test_rebuild_writes_bounded_segments_that_merging_leaves_alone(inst, make_us
                                                                    monkeypatch):
     """A rebuild commits a segment every SEGMENT_DOCS documents (its posting pool never
     spills to disk); the merge policy leaves segments of that size alone, smaller ones merge."""
-    from records.models import User
+    from records.accounts.models import User
     from search import indexer, query, whoosh_backend
 
     monkeypatch.setattr(whoosh_backend, "SEGMENT_DOCS", 4)

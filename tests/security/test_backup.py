@@ -7,13 +7,14 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-from records import accounts, operations
+from records.accounts import operations as accounts
+from records.cases import operations
 from records.backup import backup, restore
-from records.config import Settings
+from records.settings import Settings
 from records.errors import Conflict, ValidationError
 from records.instance import Instance
 from records.models import Record
-from records.operations import Upload
+from records.cases.operations import Upload
 from records.setup import init_instance
 from tests.conftest import letter_data
 
@@ -45,7 +46,7 @@ def test_backup_while_registering_then_restore(own, tmp_path):
         with own.unit_of_work() as s:
             clerk = accounts.get_user(s, "clerk1")
             clerk_id = clerk.id
-        from records.models import User
+        from records.accounts.models import User
 
         while not stop.is_set():
             with own.unit_of_work() as s:

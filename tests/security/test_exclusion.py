@@ -8,10 +8,12 @@ import re
 import pytest
 from sqlalchemy import select, update
 
-from records import operations, policy
+from records.cases import operations
+from records import policy
 from records.errors import NotFound, ValidationError
-from records.models import AuditEntry, Record, RecordExclusion, User
-from records.operations import Upload
+from records.models import AuditEntry, Record, RecordExclusion
+from records.accounts.models import User
+from records.cases.operations import Upload
 from tests.conftest import letter_data, login
 
 

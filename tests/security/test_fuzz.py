@@ -42,7 +42,7 @@ def _counts(inst):
 
 @pytest.fixture(scope="module")
 def actors(inst, app):
-    from records import accounts
+    from records.accounts import operations as accounts
     from tests.conftest import TEST_PASSWORD
 
     with inst.unit_of_work() as s:

@@ -5,7 +5,8 @@ import re
 
 from sqlalchemy import select, update
 
-from records.models import Office, Record
+from records.reference.models import Office
+from records.models import Record
 from tests.conftest import login
 
 

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from records import crypto, keys, operations
-from records.config import Settings
+from records import crypto, keys
+from records.cases import operations
+from records.settings import Settings
 from records.errors import Conflict
 from records.instance import Instance
 from records.models import Record
@@ -27,7 +28,7 @@ def own(tmp_path):
     s = Settings.from_env({}, home=str(tmp_path / "inst"), database_url=f"sqlite:///{tmp_path / 'inst' / 'x.sqlite3'}")
     init_instance(s)
     inst = Instance(s)
-    from records import accounts
+    from records.accounts import operations as accounts
 
     with inst.unit_of_work() as sess:
         clerk = accounts.create_user(sess, "clerk1", "test-password-123", ["clerk"], office="XFB")
@@ -86,7 +87,7 @@ def test_retire_is_refused_while_in_use(own):
 _KILLABLE = r"""
 import sys, time
 from records import keys
-from records.config import Settings
+from records.settings import Settings
 from records.instance import Instance
 s = Settings.from_env({}, home=sys.argv[1], database_url=sys.argv[2])
 inst = Instance(s)

@@ -6,9 +6,10 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from records import accounts, lockout
+from records.accounts import operations as accounts, lockout
 from records.instance import Instance
-from records.models import AuditEntry, LoginThrottle
+from records.models import AuditEntry
+from records.accounts.models import LoginThrottle
 from tests.conftest import TEST_PASSWORD, login
 
 

@@ -15,7 +15,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def api_world(app, inst):
-    from records import accounts, operations
+    from records.accounts import operations as accounts
+    from records.cases import operations
 
     with inst.unit_of_work() as s:
         clerk = accounts.create_user(s, "fuzz-clerk", "test-password-123", ["clerk"], office="XFB")

@@ -8,8 +8,9 @@ import time
 import pytest
 from sqlalchemy import select, update
 
-from records import accounts
-from records.models import ApiToken, AuditEntry, User
+from records.accounts import operations as accounts
+from records.accounts.models import ApiToken, User
+from records.models import AuditEntry
 from tests.conftest import TEST_PASSWORD, csrf_token, login
 
 

@@ -9,13 +9,14 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import select
 
-from records import totp
-from records.models import AuditEntry, RecoveryCode, TotpSecret, User
+from records.accounts import totp
+from records.models import AuditEntry
+from records.accounts.models import RecoveryCode, TotpSecret, User
 from tests.conftest import login
 
 
 class _StoppedClock:
-    """``records.totp``'s clock, stopped in the middle of a 30-second step: a slow run can
+    """``records.accounts.totp``'s clock, stopped in the middle of a 30-second step: a slow run can
     not cross into the next step between two requests of one test."""
 
     def __init__(self):

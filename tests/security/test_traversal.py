@@ -5,7 +5,7 @@ import pytest
 
 from records.blobs import BlobStore
 from records.errors import NotFound
-from records.operations import Upload
+from records.cases.operations import Upload
 from tests.conftest import login
 
 TRICKS = ["../../keys/master.key", "..%2F..%2Fkeys%2Fmaster.key", "%2e%2e%2f%2e%2e%2fxinfang.sqlite3",

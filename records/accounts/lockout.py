@@ -16,8 +16,9 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .errors import XinfangError
-from .models import LoginThrottle, utcnow
+from records.errors import XinfangError
+from records.accounts.models import LoginThrottle
+from records.db import utcnow
 
 ACCOUNT_THRESHOLD = 5
 ADDRESS_THRESHOLD = 30

@@ -21,10 +21,10 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from . import operations
-from .errors import ConfigurationError, ValidationError
-from .instance import instance_of
-from .models import Office
+from records.cases import operations
+from records.errors import ConfigurationError, ValidationError
+from records.instance import instance_of
+from records.reference.models import Office
 
 log = logging.getLogger("xinfang.replies")
 

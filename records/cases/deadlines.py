@@ -37,7 +37,7 @@ import os
 from dataclasses import dataclass, field, fields
 from zoneinfo import ZoneInfo
 
-from .errors import ConfigurationError
+from records.errors import ConfigurationError
 
 # -- limits -------------------------------------------------------------------------------
 
@@ -149,7 +149,7 @@ class Calendar:
 
 def calendar_for(session) -> Calendar:
     """The calendar of the instance behind ``session``."""
-    from .instance import instance_of
+    from records.instance import instance_of
 
     settings = instance_of(session).settings
     return Calendar(limits=limits_of(settings), tz=ZoneInfo(settings.timezone))

@@ -16,9 +16,12 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from . import audit, deadlines, policy
-from .errors import ValidationError
-from .models import Office, Record, User
+from records import audit, policy
+from records.cases import deadlines
+from records.errors import ValidationError
+from records.reference.models import Office
+from records.models import Record
+from records.accounts.models import User
 
 #: What the board can show; the default is everything in the first four.
 BUCKETS = ("overdue", "due_soon", "extended", "in_review", "open")

@@ -11,11 +11,13 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from . import audit, policy
-from .catalog import ROLES
-from .errors import Conflict, NotFound, ValidationError
-from .instance import write_after_read
-from .models import ApiToken, Office, User, utcnow
+from records import audit, policy
+from records.reference.vocab import ROLES
+from records.errors import Conflict, NotFound, ValidationError
+from records.instance import write_after_read
+from records.accounts.models import ApiToken, User
+from records.reference.models import Office
+from records.db import utcnow
 
 _hasher = PasswordHasher()
 _dummy_hash: str | None = None
@@ -168,7 +170,7 @@ def set_active(session: Session, user: User, active: bool, *, by: User | None = 
 def authenticate(session: Session, username: str, password: str, *, address: str = "") -> User | None:
     """Check a password; every attempt, good or bad, is audited. Repeated failures lock the
     account and the address with back-off (``lockout.Locked``, raised before any check)."""
-    from . import lockout
+    from records.accounts import lockout
 
     wait = lockout.locked_for(session, username, address)
     if wait:

@@ -29,20 +29,16 @@ from dataclasses import dataclass, field, fields
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
-from . import audit, deadlines, policy, sealing
-from .deadlines import Calendar
-from .errors import Conflict, ValidationError
-from .models import (
-    Finding,
-    IdentityToken,
-    Office,
-    OutboxEntry,
-    Record,
-    RecordEvent,
-    User,
-    utcnow,
-)
-from .schemas import clean_text
+from records import audit, policy, sealing
+from records.cases import deadlines
+from records.cases.deadlines import Calendar
+from records.errors import Conflict, ValidationError
+from records.cases.models import Finding
+from records.models import IdentityToken, OutboxEntry, Record, RecordEvent
+from records.reference.models import Office
+from records.accounts.models import User
+from records.db import utcnow
+from records.cases.schemas import clean_text
 
 # -- vocabularies -------------------------------------------------------------------------
 
@@ -774,7 +770,7 @@ def transition(session: Session, record: Record, name: str, *, by: User, reason:
 
     document = None
     if spec.letter and c.letter is not None:
-        from . import replies
+        from records.cases import notices as replies
 
         kind, letter_context = c.letter
         document = replies.issue(session, record, kind, letter_context, by=by)
@@ -835,8 +831,8 @@ def final_matters_for(session: Session, tokens: Iterable[tuple[str, bytes]], *,
 
 def final_matters_for_petitioner(session: Session, petitioner: dict) -> list[Record]:
     """:func:`final_matters_for` from a petitioner block as registered (name, id_number, phone)."""
-    from . import identity
-    from .instance import instance_of
+    from records import identity
+    from records.instance import instance_of
 
     key = instance_of(session).purpose_key("identity")
     return final_matters_for(session, identity.tokens_for(key, petitioner))

@@ -31,11 +31,15 @@ from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from . import deadlines, policy
-from .catalog import CATEGORIES, CHANNELS
-from .errors import ValidationError
-from .instance import instance_of
-from .models import IdentityToken, Office, Record, Region, TermCount, User
+from records.cases import deadlines
+from records import policy
+from records.reference.vocab import CATEGORIES, CHANNELS
+from records.errors import ValidationError
+from records.instance import instance_of
+from records.models import IdentityToken, Record
+from records.reference.models import Office, Region
+from records.reporting.models import TermCount
+from records.accounts.models import User
 
 #: Below this, counts derived from identities or terms are withheld.
 MIN_COUNT = 3

@@ -21,10 +21,13 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import audit, deadlines, operations, policy
-from .errors import CryptoError, ValidationError
-from .models import Office, Record, User
-from .operations import LedgerFilters
+from records import audit, policy
+from records.cases import deadlines, operations
+from records.errors import CryptoError, ValidationError
+from records.reference.models import Office
+from records.models import Record
+from records.accounts.models import User
+from records.cases.operations import LedgerFilters
 
 #: Columns every export has (codes; the labels are the second item).
 BASE_COLUMNS: tuple[tuple[str, str], ...] = (

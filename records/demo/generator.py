@@ -20,14 +20,15 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import accounts, operations
-from .catalog import CATEGORIES, CHANNELS
-from .config import INTAKE_OFFICE_CODE
-from .errors import ValidationError
-from .identity import id_check_char
-from .instance import instance_of
-from .models import User
-from .reference import DISTRICTS, MUNICIPALITY, ensure_reference_data
+from records.accounts import operations as accounts
+from records.cases import operations
+from records.reference.vocab import CATEGORIES, CHANNELS
+from records.settings import INTAKE_OFFICE_CODE
+from records.errors import ValidationError
+from records.identity import id_check_char
+from records.instance import instance_of
+from records.accounts.models import User
+from records.reference.seed import DISTRICTS, MUNICIPALITY, ensure_reference_data
 
 
 # -- accounts -------------------------------------------------------------------
@@ -796,8 +797,8 @@ def advance_demo_records(session: Session, serials: list[str], *, seed: int | No
     """Take sample matters through the workflow, as the demo leader, chief and handlers would,
     dated after their receipt, so the ledger, the supervision board and the retention pages
     show every stage. Returns how many steps were applied."""
-    from . import workflow
-    from .models import Record
+    from records.cases import workflow
+    from records.models import Record
 
     rng = random.Random(seed)
     users = {u.username: u for u in session.execute(

@@ -10,9 +10,9 @@ import unicodedata
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from .catalog import CATEGORIES, CHANNELS
-from .errors import ValidationError
-from .identity import valid_id_number, valid_phone
+from records.reference.vocab import CATEGORIES, CHANNELS
+from records.errors import ValidationError
+from records.identity import valid_id_number, valid_phone
 
 MAX_SUBJECT = 200
 MAX_BODY = 20_000
@@ -137,7 +137,7 @@ def validate_registration(raw: dict, *, tz: ZoneInfo, now: dt.datetime | None = 
     if petitioner["id_number"] and "id_number" not in pet_errors and not valid_id_number(petitioner["id_number"]):
         pet_errors["id_number"] = "Not a valid resident ID number (18 characters with a correct check digit)."
     if petitioner["id_number"] and "id_number" not in pet_errors:
-        from .identity import normalise_id_number
+        from records.identity import normalise_id_number
         petitioner["id_number"] = normalise_id_number(petitioner["id_number"])
     if petitioner["phone"] and "phone" not in pet_errors and not valid_phone(petitioner["phone"]):
         pet_errors["phone"] = "Not a valid phone number."

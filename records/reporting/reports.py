@@ -1,9 +1,9 @@
 """Periodic reports: the monthly statistical report (PDF, for reporting up, Art 14 and
 Art 39 of the national regulation) and the inspection report of leaders' reception work
-(Art 18). Both are built from clear metadata only (``records.stats``, the duty roster, the
+(Art 18). Both are built from clear metadata only (``records.reporting.stats``, the duty roster, the
 records' channel, first responder and dates): they carry counts, never content or identity.
 
-PDFs are made in memory with fpdf2 and the CJK font of ``records.replies.find_font``.
+PDFs are made in memory with fpdf2 and the CJK font of ``records.cases.notices.find_font``.
 """
 from __future__ import annotations
 
@@ -13,9 +13,13 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from . import audit, deadlines, policy, stats
-from .errors import ValidationError
-from .models import DutyDay, Record, User
+from records import audit, policy
+from records.cases import deadlines
+from records.reporting import stats
+from records.errors import ValidationError
+from records.reporting.models import DutyDay
+from records.models import Record
+from records.accounts.models import User
 
 CHANNEL_ZH = {"letter": "來信", "email": "電子郵件", "fax": "傳真", "phone": "來電", "visit": "來訪", "online": "網上信訪"}
 CATEGORY_ZH = {
@@ -73,7 +77,7 @@ def render_monthly(s: stats.Stats, *, settings=None, scope_note: str = "") -> by
     """The monthly report as PDF bytes (in memory)."""
     from fpdf.enums import Align, XPos, YPos
 
-    from .replies import cjk_pdf
+    from records.cases.notices import cjk_pdf
 
     month = s.filters.date_from
     pdf = cjk_pdf(f"信訪工作月報 {month:%Y-%m}", margin=22, margin_top=20, settings=settings)
@@ -104,7 +108,7 @@ def monthly_pdf(session: Session, user: User | None, month: str, *, today: dt.da
                 address: str = "", actor_name: str | None = None) -> bytes:
     """Compute and render the month's report; the export is audited."""
     s = monthly(session, user, month, today=today)
-    from .instance import instance_of
+    from records.instance import instance_of
 
     grants = policy.PERMISSIONS[policy.VIEW_LEDGER]
     bureau_wide = user is None or any(grants.get(r) == policy.ALL for r in user.role_set)

@@ -16,10 +16,11 @@ import pyotp
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from . import audit, crypto
-from .errors import ValidationError
-from .instance import instance_of
-from .models import RecoveryCode, TotpSecret, User, utcnow
+from records import audit, crypto
+from records.errors import ValidationError
+from records.instance import instance_of
+from records.accounts.models import RecoveryCode, TotpSecret, User
+from records.db import utcnow
 
 ISSUER = "Xinfang Records"
 STEP = 30

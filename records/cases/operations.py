@@ -16,15 +16,25 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from . import audit, identity, policy, sealing, stats
-from .catalog import CHANNELS
-from .errors import AccessDenied, CryptoError, NotFound, TooLarge, ValidationError
-from .instance import instance_of
-from .models import (
-    Attachment, IdentityToken, OutboxEntry, Record, RecordEvent, RecordExclusion, RecordVersion, Region,
-    SerialCounter, User, new_uid, utcnow,
+from records import audit, identity, policy, sealing
+from records.reporting import stats
+from records.reference.vocab import CHANNELS
+from records.errors import AccessDenied, CryptoError, NotFound, TooLarge, ValidationError
+from records.instance import instance_of
+from records.models import (
+    Attachment,
+    IdentityToken,
+    OutboxEntry,
+    Record,
+    RecordEvent,
+    RecordExclusion,
+    RecordVersion,
+    SerialCounter,
 )
-from .schemas import RegistrationData, validate_registration
+from records.reference.models import Region
+from records.accounts.models import User
+from records.db import new_uid, utcnow
+from records.cases.schemas import RegistrationData, validate_registration
 
 SERIAL_RE = re.compile(r"^XF-(\d{4})-(\d{6})$")
 #: Shown in the ledger instead of the subject of a record whose ciphertext fails to decrypt.
@@ -143,7 +153,7 @@ def _tz(session: Session) -> ZoneInfo:
 
 
 def _intake_office(session: Session):
-    from .models import Office
+    from records.reference.models import Office
 
     office = session.execute(select(Office).where(Office.is_intake.is_(True))).scalars().first()
     if office is None:
@@ -225,7 +235,7 @@ def exclude(session: Session, record: Record, usernames: list[str], *, by: User,
     """Name more staff the record complains about; from now on they are refused it. Returns how many were added."""
     policy.require(by, policy.EXCLUDE_STAFF, record)
     errors: dict[str, str] = {}
-    from .schemas import parse_accused
+    from records.cases.schemas import parse_accused
 
     names = parse_accused(usernames, errors)
     users = _resolve_accused(session, names, errors) if not errors else []
@@ -252,7 +262,7 @@ def lift_exclusion(session: Session, record: Record, username: str, *, by: User,
     The accused person can never do this: the policy refuses them the record entirely."""
     policy.require(by, policy.LIFT_EXCLUSION, record)
     errors: dict[str, str] = {}
-    from .schemas import clean_text
+    from records.cases.schemas import clean_text
 
     reason = clean_text(reason, "reason", errors, required=True, max_len=500, multiline=True)
     target = session.execute(select(User).where(User.username == username)).scalar_one_or_none() \

@@ -12,8 +12,8 @@ from typing import NamedTuple
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .config import INTAKE_OFFICE_CODE
-from .models import Office, Region
+from records.settings import INTAKE_OFFICE_CODE
+from records.reference.models import Office, Region
 
 
 class OfficeSpec(NamedTuple):

@@ -23,9 +23,11 @@ from dataclasses import dataclass, field
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from . import audit, policy, stats
-from .errors import NotFound, ValidationError
-from .models import DutyDay, User
+from records import audit, policy
+from records.reporting import stats
+from records.errors import NotFound, ValidationError
+from records.reporting.models import DutyDay
+from records.accounts.models import User
 
 KINDS = ("reception", "duty")
 #: Roles that may hold a reception day, and roles that may be on duty.
