@@ -1,0 +1,21 @@
+"""regions, categories, units, calendar and letterhead as data (issue 14)
+
+Revision ID: 20261203_0007
+Revises: 20261125_0006
+Create Date: 2026-12-03 09:00:00
+"""
+import sqlalchemy as sa  # noqa: F401
+from alembic import op  # noqa: F401
+
+revision = '20261203_0007'
+down_revision = '20261125_0006'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

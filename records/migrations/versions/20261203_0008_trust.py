@@ -1,0 +1,21 @@
+"""server-side sessions, token scopes, role grants awaiting confirmation (issue 15)
+
+Revision ID: 20261203_0008
+Revises: 20261203_0007
+Create Date: 2026-12-03 09:00:00
+"""
+import sqlalchemy as sa  # noqa: F401
+from alembic import op  # noqa: F401
+
+revision = '20261203_0008'
+down_revision = '20261203_0007'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

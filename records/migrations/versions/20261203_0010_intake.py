@@ -1,0 +1,21 @@
+"""extracted attachment text and e-mail import (issue 20)
+
+Revision ID: 20261203_0010
+Revises: 20261203_0009
+Create Date: 2026-12-03 09:00:00
+"""
+import sqlalchemy as sa  # noqa: F401
+from alembic import op  # noqa: F401
+
+revision = '20261203_0010'
+down_revision = '20261203_0009'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
