@@ -1,0 +1,100 @@
+"""The guards of the workflow's transitions: each returns why a step cannot be taken, or None."""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+from records.cases import deadlines
+from records.cases.declarations import STAGE_OF_STATUS, Context, is_final
+from records.models import Record
+
+
+
+def extension_allowed(c: Context) -> str | None:
+    return deadlines.extension_refusal(c.cal, c.record, c.today)
+
+
+def extension_days(c: Context) -> str | None:
+    return deadlines.extension_days_problem(c.cal, c.params.days)
+
+
+def return_window(c: Context) -> str | None:
+    window = deadlines.return_window(c.cal, c.record)
+    if window is None:
+        return "This matter was not routed, so there is nothing to return."
+    if c.today > window.on:
+        return (f"A mis-sent matter can be returned within {window.days} working days; that window closed on "
+                f"{window.on.isoformat()} ({window.explain()}).")
+    return None
+
+
+def request_window(kind: str, what: str) -> Callable[[Context], str | None]:
+    def check(c: Context) -> str | None:
+        make = deadlines.review_request_window if kind == "review" else deadlines.rereview_request_window
+        on = c.params.on or c.today
+        if on > c.today:
+            return f"The {what} cannot be dated in the future ({on.isoformat()})."
+        return deadlines.window_refusal(make(c.cal, c.record), on, what)
+    return check
+
+
+def finding_for_stage(c: Context) -> str | None:
+    stage = STAGE_OF_STATUS.get(c.record.status)
+    if c.params.finding is None and not any(f.stage == stage for f in c.record.findings):
+        return ("Record what the investigation found first (substantiated, partly substantiated or not "
+                "substantiated): send 'finding' with this reply, or apply 'record_finding'.")
+    return None
+
+
+def reply_dates(c: Context) -> str | None:
+    on = c.params.on or c.today
+    start = _stage_start(c.record)
+    if on > c.today:
+        return f"The reply cannot be dated in the future ({on.isoformat()})."
+    if start and on < start:
+        return f"The reply cannot be dated {on.isoformat()}, before {start.isoformat()} when this stage began."
+    received = c.params.received_on
+    if received is not None and not on <= received <= c.today:
+        return (f"The day the petitioner received the reply must be between the reply ({on.isoformat()}) "
+                f"and today ({c.today.isoformat()}).")
+    return None
+
+
+def _stage_start(record: Record) -> dt.date | None:
+    if record.status == "review_requested":
+        return record.review_requested_on
+    if record.status == "rereview_requested":
+        return record.rereview_requested_on
+    return record.accepted_on
+
+
+def receipt_dates(c: Context) -> str | None:
+    replied = c.record.replied_on if c.record.status == "replied" else c.record.review_replied_on
+    on = c.params.on
+    if on is None:
+        return None
+    if on > c.today:
+        return f"The day of receipt cannot be in the future ({on.isoformat()})."
+    if replied and on < replied:
+        return f"The reply was issued on {replied.isoformat()}; it cannot have been received before."
+    return None
+
+
+def conclusion_reason(c: Context) -> str | None:
+    window = deadlines.current_due(c.cal, c.record)
+    if window is not None and window.is_window and window.met_on is None and c.today <= window.on \
+            and not c.params.reason:
+        return (f"The petitioner may still ask for a review until {window.on.isoformat()}; concluding before then "
+                "needs a reason (e.g. the petitioner declared the matter settled).")
+    return None
+
+
+def repeat_is_final(c: Context) -> str | None:
+    other = c.params.repeat_of
+    if other is None:
+        return None
+    if other.id == c.record.id:
+        return "A letter cannot repeat itself."
+    if c.params.reason == "concluded_after_rereview" and not is_final(other):
+        return f"{other.serial} is not final (no re-review answered), so this cannot be stored as concluded after re-review."
+    return None
