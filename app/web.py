@@ -149,11 +149,11 @@ def set_language(code: str):
 def _index_answers(inst: Instance) -> bool:
     """The configured search backend opens and counts its documents (the embedded index only
     where its folder exists: a missing folder is an error, not something to create afresh)."""
-    from search import backends
+    from search import factory
     from search.indexer import service
 
     try:
-        if backends.kind(inst) == backends.WHOOSH and not inst.settings.index_dir.is_dir():
+        if factory.kind(inst) == factory.WHOOSH and not inst.settings.index_dir.is_dir():
             return False
         service(inst).backend.doc_count()
         return True

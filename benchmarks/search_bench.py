@@ -108,7 +108,7 @@ def _backend_query_figures(backend, blinder, queries) -> dict:
     """Latency of the queries through a search backend as a leader sees them (no facets,
     then with the five facets), by kind, and the mean number of hits."""
     from search import query
-    from search.backend import Access
+    from search.interface import Access
 
     access = Access(principals=frozenset({"chief:all"}))
 
@@ -131,7 +131,7 @@ def _by_kind(queries, times) -> dict:
 
 # -- pipelines (each runs in a child process) ---------------------------------------------------
 def _whoosh_docs(docs, token_lists, chars_lists):
-    from search.backend import IndexDocument
+    from search.interface import IndexDocument
 
     for d, toks, chars in zip(docs, token_lists, chars_lists):
         yield IndexDocument(uid=f"u{d['i']}", record_id=d["i"], serial=f"XF-{d['i']}", year=int(d["received_at"][:4]),
@@ -162,7 +162,7 @@ def _sealed(docs):
 def run_encrypted(work: Path, procs: int) -> dict:
     """Ours, from sealed letters in memory: unwrap, decrypt, analyse, blind, index; query."""
     from records import crypto
-    from search.backend import IndexDocument
+    from search.interface import IndexDocument
     from search.whoosh_backend import WhooshBackend
 
     docs, queries = _load(work)
@@ -218,7 +218,7 @@ def run_pg(work: Path, admin_url: str, updates: int) -> dict:
 
     from records import crypto
     from search import indexer, pg_backend
-    from search.backend import IndexDocument
+    from search.interface import IndexDocument
 
     docs, queries = _load(work)
     ring, sealed, blinder = _sealed(docs)

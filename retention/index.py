@@ -1,7 +1,7 @@
 """The search index seen from retention: delete destroyed letters' documents and purge
 their year shard, then clear the outbox's delete operations for them.
 
-Uses the instance's configured search backend (``search.backends``: Whoosh, or the
+Uses the instance's configured search backend (``search.factory``: Whoosh, or the
 PostgreSQL table), its ``delete`` and ``purge(years)``. When no index has been built yet
 there is nothing to purge."""
 from __future__ import annotations
@@ -16,7 +16,7 @@ def _backend(inst):
     getter = getattr(inst, "search_backend", None)
     if callable(getter):
         return getter()
-    from search.backends import existing_backend
+    from search.factory import existing_backend
     from search.blind import key_id
 
     return existing_backend(inst, key_id(inst.purpose_key("blind-token")))

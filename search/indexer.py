@@ -32,8 +32,8 @@ from records.cases import operations
 from records.instance import Instance
 from records.models import OutboxEntry, Record
 
-from . import analysis, backends
-from .backend import IndexDocument, IndexKeyMismatch, SearchBackend
+from . import analysis, factory
+from .interface import IndexDocument, IndexKeyMismatch, SearchBackend
 from .blind import Blinder
 
 try:  # POSIX; the lock is a plain file lock so it also holds between processes
@@ -71,7 +71,7 @@ def service(inst: Instance) -> SearchService:
             svc = _services.get(inst)
             if svc is None:
                 blinder = Blinder(inst.purpose_key("blind-token"))
-                backend = backends.make_backend(inst, blinder.key_id)
+                backend = factory.make_backend(inst, blinder.key_id)
                 svc = _services[inst] = SearchService(blinder=blinder, backend=backend)
     return svc
 
@@ -141,7 +141,7 @@ def _rebuild_marker(inst: Instance):
 
 def _uses_files(inst: Instance) -> bool:
     """Whether the index lives in the instance folder (Whoosh), as opposed to the database."""
-    return backends.kind(inst) == backends.WHOOSH
+    return factory.kind(inst) == factory.WHOOSH
 
 
 @contextlib.contextmanager
@@ -361,7 +361,7 @@ def reindex(inst: Instance, *, progress: Callable[[int], None] | None = None,
             procs = procs or auto_procs(total)
             backend = svc.backend
             if procs != getattr(backend, "procs", procs):   # Whoosh's sub-writers; the database has none
-                backend = backends.make_backend(inst, backend.key_id, procs=procs)
+                backend = factory.make_backend(inst, backend.key_id, procs=procs)
             loader = backend.bulk_loader()
             with inst.session(read_only=True) as s:
                 years = list(s.execute(select(Record.year).distinct().order_by(Record.year)).scalars())

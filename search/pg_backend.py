@@ -1,6 +1,6 @@
 """The search backend for several machines: the blind tokens in the instance's PostgreSQL database.
 
-Chosen with ``XINFANG_SEARCH_BACKEND=postgresql`` (see ``search.backends``). It holds exactly
+Chosen with ``XINFANG_SEARCH_BACKEND=postgresql`` (see ``search.factory``). It holds exactly
 what the Whoosh index holds — blind tokens with their positions, blind CJK characters, clear
 metadata and principals — in one table of the instance's own database, so every application
 machine searches the same index and the indexer can run anywhere. The table and its indexes
@@ -66,7 +66,7 @@ from collections.abc import Iterable, Iterator
 from sqlalchemy import text as sql
 from sqlalchemy.engine import Engine
 
-from .backend import (
+from .interface import (
     FACETS, META_FIELDS, Access, And, BulkLoader, CharTerm, Everything, Hit, HitPage, IndexDocument,
     IndexKeyMismatch, Match, Node, Not, Or, Phrase, PurgeReport, Range, SearchBackend, TextTerm,
 )

@@ -38,7 +38,7 @@ from records.models import Record, RecordExclusion
 from records.accounts.models import User
 
 from . import analysis, highlight
-from .backend import (
+from .interface import (
     FACETS, SORTS, Access, And, CharTerm, Everything, Match, Node, Not, Or, Phrase, Range,
 )
 from .blind import Blinder

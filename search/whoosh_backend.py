@@ -43,7 +43,7 @@ from whoosh.util.numeric import byte_to_length
 from whoosh.writing import NO_MERGE
 
 from . import whoosh_exec
-from .backend import (  # noqa: F401 - IndexKeyMismatch is still importable from here
+from .interface import (  # noqa: F401 - IndexKeyMismatch is still importable from here
     FACETS, Access, And, BulkLoader, CharTerm, Everything, Hit, HitPage, IndexDocument, IndexKeyMismatch,
     Match, Node, Not, Or, Phrase, PurgeReport, Range, SearchBackend, TextTerm,
 )

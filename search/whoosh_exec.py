@@ -35,7 +35,7 @@ from itertools import chain
 import numpy as np
 from whoosh.codec.whoosh3 import W3LeafMatcher
 
-from .backend import And, CharTerm, Everything, Match, Node, Not, Or, Phrase, Range, TextTerm
+from .interface import And, CharTerm, Everything, Match, Node, Not, Or, Phrase, Range, TextTerm
 
 #: Whoosh's BM25F defaults (``whoosh.scoring.BM25F``).
 B, K1 = 0.75, 1.2

@@ -16,7 +16,7 @@ from records.errors import ValidationError
 from records.models import Record
 from records.reference.models import Region
 from search import lookups, query, repeats
-from search.backend import FACETS
+from search.interface import FACETS
 
 from ..auth.session import login_required, me
 from ..forms import options

@@ -9,7 +9,7 @@ from app.cli import cli
 from records.cases import operations
 from records.models import OutboxEntry, Record
 from records.accounts.models import User
-from search import analysis, backends, indexer, query
+from search import analysis, factory, indexer, query
 from search.whoosh_backend import IndexKeyMismatch
 
 from .conftest import index_bytes, index_files, whoosh_only, word
@@ -203,7 +203,7 @@ def test_reindex_with_two_processes(inst, clerk, make_record, drain):
 def test_index_built_with_another_key_is_refused(inst, svc, make_user, make_record, drain):
     make_record(by=make_user("clerk"), body=f"有了索引 {word()}")
     drain()   # the index exists, built with the instance's key
-    other = backends.make_backend(inst, "000000000000")
+    other = factory.make_backend(inst, "000000000000")
     with pytest.raises(IndexKeyMismatch):
         list(other.stored_documents())
 

@@ -23,8 +23,8 @@ from records.instance import Instance
 from records.models import OutboxEntry, Record
 from records.accounts.models import User
 from records.setup import init_instance
-from search import analysis, backends, indexer, pg_backend, query
-from search.backend import (
+from search import analysis, factory, indexer, pg_backend, query
+from search.interface import (
     Access, And, CharTerm, Everything, IndexDocument, Match, Not, Or, Phrase, Range, TextTerm,
 )
 from search.whoosh_backend import WhooshBackend
@@ -49,13 +49,13 @@ def test_the_backend_is_chosen_by_configuration(tmp_path):
     def settings(**extra):
         return Settings.from_env({}, home=str(tmp_path), database_url="sqlite:///x.sqlite3", extra=extra)
 
-    assert backends.configured(settings(), {}) == "whoosh"
-    assert backends.configured(settings(), {"XINFANG_SEARCH_BACKEND": "postgresql"}) == "postgresql"
-    assert backends.configured(settings(), {"XINFANG_SEARCH_BACKEND": " PostgreSQL "}) == "postgresql"
+    assert factory.configured(settings(), {}) == "whoosh"
+    assert factory.configured(settings(), {"XINFANG_SEARCH_BACKEND": "postgresql"}) == "postgresql"
+    assert factory.configured(settings(), {"XINFANG_SEARCH_BACKEND": " PostgreSQL "}) == "postgresql"
     # the settings win over the environment
-    assert backends.configured(settings(search_backend="whoosh"), {"XINFANG_SEARCH_BACKEND": "postgresql"}) == "whoosh"
+    assert factory.configured(settings(search_backend="whoosh"), {"XINFANG_SEARCH_BACKEND": "postgresql"}) == "whoosh"
     with pytest.raises(ConfigurationError) as err:
-        backends.configured(settings(search_backend="elastic"), {})
+        factory.configured(settings(search_backend="elastic"), {})
     assert "whoosh, postgresql" in err.value.message
 
 

@@ -77,7 +77,7 @@ def test_lean_writing_path_writes_what_whooshs_own_writes(tmp_path):
     from whoosh.codec.whoosh3 import W3Codec
 
     from search.whoosh_backend import _fields_of, make_schema
-    from search.backend import IndexDocument
+    from search.interface import IndexDocument
 
     rng = random.Random(5)
     vocab = [f"t{n:03d}" for n in range(300)]

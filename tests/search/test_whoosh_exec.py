@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 from whoosh import query as wq, sorting
 
-from search.backend import (
+from search.interface import (
     Access, And, CharTerm, Everything, IndexDocument, Match, Not, Or, Phrase, Range, TextTerm,
 )
 from search.whoosh_backend import WhooshBackend, to_whoosh
@@ -223,7 +223,7 @@ def test_writing_a_held_uid_again_replaces_it_across_writes_and_merges(tmp_path)
 
 def test_cache_budget_is_read_from_the_environment():
     from records.errors import ConfigurationError
-    from search.backends import cache_bytes
+    from search.factory import cache_bytes
 
     assert cache_bytes({}) == 96 * 1024 * 1024
     assert cache_bytes({"XINFANG_SEARCH_CACHE_MB": "512"}) == 512 * 1024 * 1024

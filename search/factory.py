@@ -18,7 +18,7 @@ import os
 
 from records.errors import ConfigurationError
 
-from .backend import SearchBackend
+from .interface import SearchBackend
 
 WHOOSH = "whoosh"
 POSTGRESQL = "postgresql"
