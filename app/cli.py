@@ -12,7 +12,9 @@ from flask.cli import FlaskGroup, with_appcontext
 from records.accounts import operations as accounts
 from records import audit, policy
 from records.reference.vocab import ROLES
-from records.errors import XinfangError
+from records.errors import AccessDenied, NotFound, XinfangError
+
+from .composition import build_instance
 
 
 def _create_app():
@@ -52,7 +54,7 @@ def init_command(demo: bool):
 
     settings = current_app.config["XINFANG_SETTINGS"]
     try:
-        report = init_instance(settings)
+        report = init_instance(settings, build=build_instance)
     except XinfangError as exc:
         _fail(str(exc))
     for line in report.created:

@@ -12,6 +12,8 @@ from sqlalchemy import text
 
 from records.instance import Instance, is_read_only
 
+from .composition import build_instance
+
 
 class InMemoryRequest(Request):
     """Uploads stay in memory: Werkzeug would otherwise spool large ones to a temporary file,
@@ -61,7 +63,7 @@ def client_address() -> str:
 
 
 def init_unit_of_work(app: Flask) -> None:
-    app.extensions["xinfang"] = Instance(app.config["XINFANG_SETTINGS"])
+    app.extensions["xinfang"] = build_instance(app.config["XINFANG_SETTINGS"])
 
     @app.after_request
     def _commit(response):

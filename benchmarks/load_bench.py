@@ -73,7 +73,7 @@ def build_instance(home: Path, records: int, seed: int) -> None:
 
     from records.settings import Settings
     from records.demo.generator import add_demo_records, create_demo_users
-    from records.instance import Instance
+    from app.composition import build_instance
     from records.models import Record
     from records.setup import init_instance
     from search.indexer import drain
@@ -82,13 +82,13 @@ def build_instance(home: Path, records: int, seed: int) -> None:
     started_marker = home / ".load-bench-started"
     if not started_marker.exists():
         init_instance(settings)
-        inst = Instance(settings)
+        inst = build_instance(settings)
         with inst.unit_of_work() as s:
             create_demo_users(s)
         started_marker.write_text("")
         done = 0
     else:   # a build that was interrupted goes on where it stopped
-        inst = Instance(settings)
+        inst = build_instance(settings)
         with inst.session() as s:
             done = s.execute(select(func.count()).select_from(Record)).scalar_one()
     started = time.perf_counter()
@@ -114,10 +114,10 @@ def issue_tokens(home: Path) -> tuple[dict[str, str], list[str], int]:
 
     from records.accounts import operations as accounts
     from records.settings import Settings
-    from records.instance import Instance
+    from app.composition import build_instance
     from records.models import Record
 
-    inst = Instance(Settings.from_env({}, home=str(home)))
+    inst = build_instance(Settings.from_env({}, home=str(home)))
     with inst.unit_of_work() as s:
         tokens = {name: accounts.issue_token(s, accounts.get_user(s, name), label="load benchmark", days=1)
                   for name in ("clerk", "chief")}

@@ -31,7 +31,7 @@ def build(home: Path, size: int, seed: int) -> None:
     from records.accounts import operations as accounts
     from records.cases import operations
     from records.settings import Settings
-    from records.instance import Instance
+    from app.composition import build_instance
     from records.accounts.models import User
     from records.setup import init_instance
 
@@ -39,7 +39,7 @@ def build(home: Path, size: int, seed: int) -> None:
 
     settings = Settings.from_env({}, home=str(home))
     init_instance(settings)
-    inst = Instance(settings)
+    inst = build_instance(settings)
     with inst.unit_of_work() as s:
         clerk = accounts.create_user(s, "benchclerk", "bench-password-1", ["clerk"], office="XFB").id
     started, done, batch = time.perf_counter(), 0, []
@@ -71,7 +71,7 @@ def main(argv=None) -> int:
     from sqlalchemy import func, select
 
     from records.settings import Settings
-    from records.instance import Instance
+    from app.composition import build_instance
     from records.models import Record
     from search import indexer
 
@@ -80,7 +80,7 @@ def main(argv=None) -> int:
         home.mkdir(parents=True, exist_ok=True)
         print(f"Instance {home}: registering {args.size} letters of the benchmark corpus")
         build(home, args.size, args.seed)
-    inst = Instance(Settings.from_env({}, home=str(home)))
+    inst = build_instance(Settings.from_env({}, home=str(home)))
     with inst.session() as s:
         held = s.execute(select(func.count()).select_from(Record)).scalar_one()
     from .corpus import corpus

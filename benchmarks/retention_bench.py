@@ -23,11 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import select, update  # noqa: E402
 
-import retention  # noqa: E402,F401
 from records.accounts import operations as accounts  # noqa: E402
 from records.cases import operations  # noqa: E402
 from records.settings import Settings  # noqa: E402
-from records.instance import Instance  # noqa: E402
+from app.composition import build_instance  # noqa: E402
 from records.models import Record  # noqa: E402
 from records.accounts.models import User  # noqa: E402
 from records.setup import init_instance  # noqa: E402
@@ -67,7 +66,7 @@ def bench(batch_size: int, others: int) -> dict:
     try:
         settings = Settings.from_env({}, home=str(home))
         init_instance(settings)
-        inst = Instance(settings)
+        inst = build_instance(settings)
         with inst.unit_of_work() as s:
             ids = {r: accounts.create_user(s, r, "bench-password-1", [role], office="XFB" if role == "clerk" else None).id
                    for r, role in (("clerk", "clerk"), ("archivist", "archivist"), ("leader", "leader"))}

@@ -478,7 +478,7 @@ def run_database(work: Path, registrations: int, service_queries: int) -> dict:
     from records.accounts import operations as accounts
     from records.cases import operations
     from records.settings import Settings
-    from records.instance import Instance
+    from app.composition import build_instance
     from records.accounts.models import User
     from records.setup import init_instance
     from search import indexer, query
@@ -488,7 +488,7 @@ def run_database(work: Path, registrations: int, service_queries: int) -> dict:
     shutil.rmtree(home, ignore_errors=True)
     settings = Settings.from_env({}, home=str(home))
     init_instance(settings)
-    inst = Instance(settings)
+    inst = build_instance(settings)
     with inst.unit_of_work() as s:
         clerk = accounts.create_user(s, "benchclerk", "bench-password-1", ["clerk"], office="XFB").id
         leader = accounts.create_user(s, "benchleader", "bench-password-1", ["leader"], oversees=["LDJC"]).id

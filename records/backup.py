@@ -176,9 +176,11 @@ def _is_fresh(settings: Settings) -> list[str]:
     return problems
 
 
-def restore(settings: Settings, src: Path, keys_src: Path, *,
+def restore(settings: Settings, src: Path, keys_src: Path, *, build: Callable[[Settings], Instance],
             progress: Callable[[str], None] | None = None) -> RestoreReport:
-    """Restore a backup into a fresh instance at ``settings.home`` and verify every record."""
+    """Restore a backup into a fresh instance at ``settings.home`` and verify every record.
+    ``build`` makes the instance that verifies (the caller's composition root: stored
+    letters open only through the batch key provider it registers)."""
     src, keys_src = Path(src).resolve(), Path(keys_src).resolve()
     if (src / "data" / MANIFEST).exists():
         src = src / "data"
@@ -214,7 +216,7 @@ def restore(settings: Settings, src: Path, keys_src: Path, *,
         say("index")
         _copy_tree(src / "index", settings.index_dir)
         say("verify")
-        report = verify_instance(settings)
+        report = verify_instance(settings, build=build)
         if report.problems:
             raise CryptoError(f"The restored instance does not verify: {len(report.problems)} problem(s), "
                               f"first: {report.problems[0]}")
@@ -233,12 +235,13 @@ def restore(settings: Settings, src: Path, keys_src: Path, *,
         raise
 
 
-def verify_instance(settings: Settings) -> RestoreReport:
-    """Open every record's document, earlier versions, event notes and attachments; check the audit chain."""
+def verify_instance(settings: Settings, *, build: Callable[[Settings], Instance]) -> RestoreReport:
+    """Open every record's document, earlier versions, event notes and attachments; check the
+    audit chain. ``build`` makes the instance (``app.composition.build_instance``)."""
     from records.db import upgrade
 
     report = RestoreReport()
-    inst = Instance(settings)
+    inst = build(settings)
     try:
         upgrade(inst.db)
         with inst.unit_of_work() as s:

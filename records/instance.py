@@ -1,10 +1,18 @@
 """One Xinfang instance: settings, database, master keyring and blob store, bundled so
-services reach them through the session (``instance_of(session)``)."""
+services reach them through the session (``instance_of(session)``), and the typed slots its
+collaborators are registered in.
+
+An ``Instance`` built here is bare: its slots are empty. ``app.composition.build_instance``
+is the one place that fills them (key providers, key store, search service, the hooks run
+when a letter is stored, the holders of material wrapped by the master key, the job
+handlers); every entry point (web, API, CLI, jobs, benchmarks, tests) builds through it.
+Nothing registers itself on import."""
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
 from functools import cached_property
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
@@ -13,6 +21,56 @@ from records import crypto
 from records.blobs import BlobStore
 from records.settings import Settings
 from records.db import Database
+from records.errors import ConfigurationError
+from records.jobs.registry import JobRegistry
+
+if TYPE_CHECKING:
+    from records.models import Record
+
+
+class KeyStore(Protocol):
+    """Keys kept outside the database (retention's batch keys), each sealed under the master key."""
+
+    def create(self, key_id: str) -> None: ...
+
+    def exists(self, key_id: str) -> bool: ...
+
+    def load(self, key_id: str) -> bytes: ...
+
+    def destroy(self, key_id: str) -> bool: ...
+
+    def key_ids(self) -> list[str]: ...
+
+
+class MasterWrappedHolder(Protocol):
+    """Something that keeps material wrapped by the master key (``record_keys`` rows, batch key
+    files…). Key rotation re-wraps every registered holder; retiring a version is refused
+    while any holder still has material wrapped by it."""
+
+    #: What it holds, as an operator reads it ("record keys", "batch key files").
+    name: str
+
+    def usage(self, inst: "Instance") -> dict[str, int]:
+        """How many items each key wraps, e.g. ``{"master:1": 3, "master:2": 40}`` (only
+        master refs matter to rotation; others may be listed)."""
+        ...
+
+    def rewrap_step(self, inst: "Instance", stale: list[str], limit: int) -> int:
+        """Re-wrap up to ``limit`` items wrapped by one of the ``stale`` refs under the
+        current master key, durably (its own transaction / atomic file replace). Returns
+        how many were re-wrapped; 0 once none is left."""
+        ...
+
+
+class SearchService(Protocol):
+    """The search index of an instance: the blinder (key in memory) and the backend."""
+
+    blinder: object
+    backend: object
+
+
+#: A hook called when a letter becomes stored (存信), in the transaction that stores it.
+StoredHook = Callable[[Session, "Record"], object]
 
 
 class Instance:
@@ -21,9 +79,55 @@ class Instance:
         self._keyring = keyring
         #: (mtime_ns, size) of the key file the keyring was read from; None when injected or from env.
         self._key_stamp: tuple[int, int] | None = None
-        #: Key kind (``batch``…) -> factory(instance) of the provider unwrapping it; overrides
-        #: the process-wide ``sealing.UNWRAPPERS`` for this instance only.
-        self.unwrappers: dict = {}
+        #: Key kind other than ``master`` (``batch``…) -> the provider wrapping and unwrapping
+        #: data keys under keys of that kind (``records.sealing`` asks it).
+        self.key_providers: dict[str, crypto.MasterKeyProvider] = {}
+        #: Where keys outside the database live (retention's batch keys); None until registered.
+        self.keystore: KeyStore | None = None
+        self._search: SearchService | None = None
+        #: Called, in order, in the transaction that stores a letter (the workflow's ``store``).
+        self.on_stored: list[StoredHook] = []
+        #: Everything that keeps material wrapped by the master key (see ``records.keys``).
+        self.master_wrapped: list[MasterWrappedHolder] = []
+        #: Handlers of background jobs by kind (``records.jobs``).
+        self.jobs = JobRegistry()
+        #: Called, in order, when an attachment is added to a record (in that transaction):
+        #: ``hook(session, record, attachment, by)``; intake queues its text extraction.
+        self.on_attachment: list = []
+        #: The OCR engine (``records.intake.ocr.Engine``), set by the composition root.
+        self.ocr = None
+
+    @property
+    def search(self) -> SearchService:
+        if self._search is None:
+            raise ConfigurationError("This instance has no search service; build it with "
+                                     "app.composition.build_instance.")
+        return self._search
+
+    @search.setter
+    def search(self, service: SearchService) -> None:
+        self._search = service
+
+    def key_provider(self, kind: str) -> crypto.MasterKeyProvider:
+        """The provider of keys of ``kind`` (``master``: the keyring)."""
+        if kind == "master":
+            return self.keyring
+        try:
+            return self.key_providers[kind]
+        except KeyError:
+            raise ConfigurationError(f"No provider of {kind!r} keys is registered on this instance "
+                                     "(build it with app.composition.build_instance).") from None
+
+    def use_keyring(self, ring: crypto.Keyring) -> None:
+        """From now on this process wraps and unwraps with ``ring`` (after a rotation or a
+        retirement rewrote the key file)."""
+        self._keyring = ring
+        self._key_stamp = self._key_file_stamp()
+
+    def stored(self, session: Session, record: "Record") -> None:
+        """Run the ``on_stored`` hooks for ``record``, which has just become stored."""
+        for hook in self.on_stored:
+            hook(session, record)
 
     @cached_property
     def db(self) -> Database:

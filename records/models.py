@@ -18,6 +18,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from records.accounts.models import User
 from records.cases.models import Finding
 from records.db import Base, UTCDateTime, new_uid, utcnow
+from records.jobs.models import Job  # noqa: F401 - registers the jobs table
+from records.intake.models import AttachmentText, MailImport  # noqa: F401 - registers intake's tables
 from records.reference.models import Office, Region
 from records.reporting.models import DutyDay, TermCount
 

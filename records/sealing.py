@@ -18,20 +18,10 @@ def _cache(session: Session) -> dict[str, bytes]:
     return session.info.setdefault(_CACHE, {})
 
 
-#: Key kinds other than ``master`` -> factory(instance) giving their provider. Packages that
-#: wrap data keys under keys of their own (retention's batch keys, ``batch:<id>``) register
-#: here when imported, so ``records`` never imports them; ``Instance.unwrappers`` overrides
-#: per instance (a KMS in production, a fake in a test).
-UNWRAPPERS: dict = {}
-
-
-def key_unwrapper(session: Session, ref: str):
-    """The provider that can unwrap keys wrapped by ``ref`` (a master key version, or a batch key)."""
-    inst = instance_of(session)
-    kind = ref.partition(":")[0]
-    hook = (getattr(inst, "unwrappers", {}).get(kind) or session.info.get("xinfang.unwrappers", {}).get(kind)
-            or UNWRAPPERS.get(kind))
-    return hook(inst) if hook else inst.keyring
+def key_unwrapper(session: Session, ref: str) -> crypto.MasterKeyProvider:
+    """The provider that can unwrap keys wrapped by ``ref``: the master keyring, or the
+    provider the instance registered for the kind (``batch:<id>.<generation>`` refs)."""
+    return instance_of(session).key_provider(ref.partition(":")[0])
 
 
 def new_data_key(session: Session, record: Record) -> bytes:

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import inspect
 
 from records import crypto
+from records.instance import Instance
 from records.settings import Settings
 from records.db import Database, upgrade
 from records.errors import ConfigurationError
@@ -29,10 +31,11 @@ def _has_schema(db: Database) -> bool:
     return "records" in inspect(db.engine).get_table_names()
 
 
-def init_instance(settings: Settings) -> InitReport:
+def init_instance(settings: Settings, *, build: Callable[[Settings], Instance] | None = None) -> InitReport:
     """Create what is missing. Refuses (ConfigurationError) when the database exists without
     its key, or the key without its database: creating the other would lose letters or mix
-    instances."""
+    instances. ``build`` makes the instance that seeds the reference data (the caller's
+    composition root; seeding needs only the database, so a bare ``Instance`` is the default)."""
     report = InitReport()
     home = settings.home
     for folder in (home, settings.blob_dir, settings.index_dir, settings.keystore_dir):
@@ -76,10 +79,9 @@ def init_instance(settings: Settings) -> InitReport:
         if db.is_sqlite and db.engine.url.database:
             # The database and its -wal/-shm companions are the instance's own: owner only.
             os.chmod(db.engine.url.database, 0o600)
-        from records.instance import Instance
         from records.reference.seed import ensure_reference_data
 
-        inst = Instance(settings)
+        inst = (build or Instance)(settings)
         try:
             with inst.unit_of_work() as session:
                 added = ensure_reference_data(session)

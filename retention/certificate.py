@@ -24,6 +24,7 @@ from records.reference.models import Region
 from records.db import utcnow
 
 from . import keystore, residue
+from .compaction import affected_tables, compact, keyed_tables
 from .models import Batch, Certificate, DestroyedLetter, DestructionRun, RunStep
 from retention.schedules import REASONS
 
@@ -78,8 +79,6 @@ def residue_check(inst, session: Session, run_id: int) -> residue.ScanResult:
                                                     else "files"))
     if engine.dialect.name != "sqlite":
         # the database is on the server: ask it, and scan its relation files when readable here
-        from .destroy import affected_tables, keyed_tables
-
         ids = session.execute(select(RunStep.record_id).where(RunStep.run_id == run_id)).scalars().all()
         residue.scan_postgresql(engine, needles, record_ids=[i for i in ids if i is not None],
                                 keyed_tables=keyed_tables(), affected=affected_tables(), result=result)
@@ -154,8 +153,6 @@ def issue(inst, run_id: int, progress=None) -> Certificate:
                              "letters": len(manifest), "clean": verification["clean"], "run": run.id})
         s.flush()
         s.expunge(cert)
-    from .destroy import compact
-
     compact(inst)  # the journal's fingerprints were just cleared: leave nothing of them behind
     return cert
 

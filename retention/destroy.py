@@ -29,15 +29,18 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import LargeBinary, delete, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from records import audit
+from records import audit, policy
 from records.db import Base
 from records.errors import Conflict, NotFound
 from records.models import Attachment, OutboxEntry, Record, RecordKey
 from records.accounts.models import User
 from records.db import utcnow
+from search import indexer
 
 from . import keystore, residue
-from .models import Batch, BatchLetter, DestroyedLetter, DestructionRun, RunStep
+from .certificate import issue
+from .compaction import _dependent_tables, affected_tables, compact, keyed_tables  # noqa: F401 - re-exported
+from .models import Batch, BatchLetter, Certificate, DestroyedLetter, DestructionRun, RunStep
 from .operations import LIVE_STATES, ensure_key, held_serials, rekey, retention_policy, sync_batch
 from retention.schedules import today_in
 
@@ -129,6 +132,25 @@ def _unfinished(session: Session, batch_id: int | None = None) -> list[Destructi
     return session.execute(q).scalars().all()
 
 
+def check_run(session: Session, batch: Batch, *, user: User | None = None,
+              today: dt.date | None = None) -> RunReport:
+    """THE checks before a destruction of ``batch`` starts, for every caller (web, API, CLI,
+    the job itself): the user (None: the system, e.g. cron) may approve destructions, and the
+    batch has an unfinished run to resume, or is approved, due and has unheld letters listed.
+    Returns what the run would do; raises AccessDenied or Conflict (naming why) otherwise."""
+    if user is not None:
+        policy.require(user, policy.APPROVE_DESTRUCTION)
+    reports = plan(session, batch_id=batch.id, today=today)
+    if reports and reports[0].resumed:
+        return reports[0]
+    if batch.state != "approved":
+        raise Conflict(f"The batch {batch.label} is {batch.state}; only an approved list can be run.")
+    if not reports or not reports[0].letters:
+        raise Conflict((reports[0].note if reports and reports[0].note else "nothing to destroy")
+                       + f" (batch {batch.label}).")
+    return reports[0]
+
+
 # -- the run ----------------------------------------------------------------------------------
 def run(inst, *, batch_id: int | None = None, by_id: int | None = None, today: dt.date | None = None,
         progress: Progress | None = None) -> list[RunReport]:
@@ -152,19 +174,6 @@ def run(inst, *, batch_id: int | None = None, by_id: int | None = None, today: d
             continue
         reports.append(_finish(inst, run_id, progress))
     return reports
-
-
-def _dependent_tables():
-    """Tables with a foreign key to records.id (their rows belong to one letter)."""
-    records = Base.metadata.tables["records"]
-    out = []
-    for table in Base.metadata.sorted_tables:
-        if table.name in ("records",) or table.name.startswith("retention_"):
-            continue
-        for fk in table.foreign_keys:
-            if fk.column.table is records and fk.column.name == "id":
-                out.append((table, fk.parent))
-    return out
 
 
 def _fingerprints(inst, session: Session, ids: list[int]) -> dict[int, list]:
@@ -277,8 +286,6 @@ def _finish(inst, run_id: int, progress: Progress, resumed: bool = False) -> Run
         phase = _set_phase(inst, run_id, "compacted")
         progress("compact", 1, 1)
     if phase == "compacted":
-        from .certificate import issue
-
         cert = issue(inst, run_id, progress)
         report.certificate, report.residue_clean = cert.number, cert.residue_clean
         _checkpoint("certified")
@@ -286,8 +293,6 @@ def _finish(inst, run_id: int, progress: Progress, resumed: bool = False) -> Run
         report.letters = s.execute(select(RunStep.serial).where(RunStep.run_id == run_id)
                                    .order_by(RunStep.serial)).scalars().all()
         if report.certificate is None:
-            from .models import Certificate
-
             cert = s.execute(select(Certificate).where(Certificate.run_id == run_id)).scalar_one_or_none()
             if cert is not None:
                 report.certificate, report.residue_clean = cert.number, cert.residue_clean
@@ -371,13 +376,11 @@ def _delete_chunk(s: Session, run: DestructionRun, steps: list[RunStep], tz: Zon
 
 def _purge_index(inst, run_id: int, progress: Progress) -> None:
     """Phase 3: index documents deleted, their shard merged, the delete ops cleared."""
-    from .index import purge_deleted
-
     with inst.unit_of_work() as s:
         run = s.get(DestructionRun, run_id)
         year = run.batch.year
     progress("index", 0, 1)
-    purge_deleted(inst, years=[year])
+    indexer.purge_deleted(inst, years=[year])
     progress("index", 1, 1)
 
 
@@ -405,80 +408,3 @@ def _destroy_keys(inst, run_id: int) -> None:
     with inst.unit_of_work() as s:
         audit.record(s, "retention.key.destroy", actor_name="retention-run", target=f"batch:{batch_id}",
                      detail={"run": run_id, "keys": destroyed})
-
-
-def compact(inst, run_id: int | None = None) -> None:
-    """Phase 5: make deleted rows unrecoverable from the database files."""
-    engine = inst.db.engine
-    if engine.dialect.name == "sqlite":
-        # outside any transaction (VACUUM refuses to run in one); the pool's idle connections
-        # hold no read snapshot, so the checkpoint can truncate the WAL to zero bytes
-        raw = engine.raw_connection()
-        try:
-            dbapi = raw.driver_connection
-            dbapi.isolation_level = None
-            for sql in ("PRAGMA wal_checkpoint(TRUNCATE)", "VACUUM", "PRAGMA wal_checkpoint(TRUNCATE)"):
-                dbapi.execute(sql).fetchall()
-        finally:
-            raw.close()
-    else:
-        # PostgreSQL: DELETE only marks tuples dead; VACUUM FULL rewrites each table (and its
-        # TOAST table and indexes) into new files holding live rows only, and the old files
-        # are truncated at commit. What this cannot reach (WAL, archives, replicas, backups,
-        # blocks the file system freed) is covered by the destroyed batch key: see the README.
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            _wait_for_older_snapshots(conn)
-            for name in affected_tables():
-                if conn.execute(text("SELECT to_regclass(:n)"), {"n": name}).scalar() is None:
-                    continue   # a table of a later migration this database does not have
-                conn.execute(text(f"VACUUM FULL {conn.dialect.identifier_preparer.quote(name)}"))
-
-
-#: PostgreSQL: how long ``compact`` waits for transactions older than the deletions to end.
-COMPACT_WAIT = 60.0
-
-
-def _wait_for_older_snapshots(conn, timeout: float | None = None) -> bool:
-    """Wait until no transaction that began before now can still see the deleted rows.
-
-    VACUUM FULL copies a deleted row into the new files while any snapshot older than the
-    deletion may still need it ("recently dead"): an app request in progress, a ``pg_dump``
-    running, and — through the xmin of VACUUM FULL's own snapshot — a transaction of any
-    database of the cluster that holds an xid. Waits for those (up to ``timeout`` seconds);
-    returns False when some are still running then: VACUUM FULL goes ahead, and the residue
-    check reports whatever it kept."""
-    timeout = COMPACT_WAIT if timeout is None else timeout
-    horizon = int(conn.execute(text("SELECT pg_snapshot_xmax(pg_current_snapshot())::text")).scalar_one())
-    deadline = time.monotonic() + timeout
-    while True:
-        oldest_xid = int(conn.execute(text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")).scalar_one())
-        older = conn.execute(text(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-            "AND pid <> pg_backend_pid() AND backend_xmin IS NOT NULL "
-            "AND age(backend_xmin) > age(CAST(:x AS xid))"), {"x": str(horizon % (1 << 32))}).scalar_one()
-        if oldest_xid >= horizon and not older:
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.2)
-
-
-#: PostgreSQL: the search backend's table of blind tokens (``search.pg_backend``; created by
-#: the migrations on PostgreSQL whichever backend is chosen, empty with Whoosh).
-SEARCH_TABLES = ("search_documents",)
-
-
-def affected_tables() -> list[str]:
-    """Tables a run deletes from or writes the journal to: compacted after the run and, on
-    PostgreSQL, whose relation files the residue check scans (the search table included)."""
-    names = ["records", "retention_batch_letters", "retention_run_steps", "outbox",
-             *(t.name for t, _ in _dependent_tables()), *SEARCH_TABLES]
-    return list(dict.fromkeys(names))
-
-
-def keyed_tables() -> list[tuple[str, str]]:
-    """(table, column) pairs holding a letter's ``records.id``: none may keep a destroyed id."""
-    records = Base.metadata.tables["records"]
-    own = [("records", c.name) for c in records.columns if c.name == "id" or any(
-        fk.column.table is records for fk in c.foreign_keys)]   # a repeat's link to a destroyed letter
-    return [*own, *((t.name, c.name) for t, c in _dependent_tables())]

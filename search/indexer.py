@@ -20,7 +20,6 @@ import logging
 import os
 import threading
 import time
-import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -52,28 +51,45 @@ REINDEX_BATCH = 250
 # -- the service of one instance -------------------------------------------------------------
 @dataclass
 class SearchService:
-    blinder: Blinder
-    backend: SearchBackend
-    #: Whether this process has cleaned up after crashed writers yet (once is enough: a
-    #: crash later leaves orphans that the next commit of that shard removes anyway).
-    recovered: bool = False
+    """The blinder (key in memory) and backend of one instance, built on first use. The
+    composition root puts one in ``inst.search``."""
 
+    def __init__(self, inst: Instance):
+        self._inst = inst
+        self._lock = threading.Lock()
+        self._blinder: Blinder | None = None
+        self._backend: SearchBackend | None = None
+        #: Whether this process has cleaned up after crashed writers yet (once is enough: a
+        #: crash later leaves orphans that the next commit of that shard removes anyway).
+        self.recovered = False
 
-_services: "weakref.WeakKeyDictionary[Instance, SearchService]" = weakref.WeakKeyDictionary()
-_services_lock = threading.Lock()
+    @property
+    def blinder(self) -> Blinder:
+        if self._blinder is None:
+            with self._lock:
+                if self._blinder is None:
+                    self._blinder = Blinder(self._inst.purpose_key("blind-token"))
+        return self._blinder
+
+    @property
+    def backend(self) -> SearchBackend:
+        if self._backend is None:
+            blinder = self.blinder
+            with self._lock:
+                if self._backend is None:
+                    self._backend = factory.make_backend(self._inst, blinder.key_id)
+        return self._backend
+
+    def existing_backend(self) -> SearchBackend | None:
+        """The backend when an index exists (nothing is created), else None."""
+        if self._backend is not None:
+            return self._backend
+        return factory.existing_backend(self._inst, self.blinder.key_id)
 
 
 def service(inst: Instance) -> SearchService:
-    """The blinder (key in memory) and backend of ``inst``, built once per process."""
-    svc = _services.get(inst)
-    if svc is None:
-        with _services_lock:
-            svc = _services.get(inst)
-            if svc is None:
-                blinder = Blinder(inst.purpose_key("blind-token"))
-                backend = factory.make_backend(inst, blinder.key_id)
-                svc = _services[inst] = SearchService(blinder=blinder, backend=backend)
-    return svc
+    """The search service registered on ``inst`` (``inst.search``)."""
+    return inst.search  # type: ignore[return-value]
 
 
 # -- documents ----------------------------------------------------------------------------------
@@ -424,6 +440,29 @@ def purge(inst: Instance, years: list[int] | None = None):
 
 def _load_batch(session: Session, last_id: int, size: int, year: int | None = None) -> list[Record]:
     cond = [Record.id > last_id] + ([Record.year == year] if year is not None else [])
+def purge_deleted(inst: Instance, years: list[int]) -> int:
+    """After a destruction: apply the outbox's pending deletes to the index, purge the
+    storage of ``years`` so no deleted document survives (Whoosh: merge the year's shards;
+    PostgreSQL: ``VACUUM FULL``), then clear those outbox rows. Nothing to purge when no
+    index was ever built. Returns how many documents were removed."""
+    with inst.unit_of_work() as s:
+        rows = s.execute(select(OutboxEntry.id, OutboxEntry.record_uid).where(OutboxEntry.op == "delete")).all()
+    uids = sorted({r.record_uid for r in rows})
+    removed = 0
+    backend = service(inst).existing_backend()
+    if backend is not None:
+        with writer_lock(inst):  # the one writer: never beside a drain or a reindex
+            if uids:
+                removed = backend.delete(uids, purge=False)
+            backend.purge(years)
+    if rows:
+        ids = [r.id for r in rows]
+        with inst.unit_of_work() as s:
+            for i in range(0, len(ids), 500):
+                s.execute(delete(OutboxEntry).where(OutboxEntry.id.in_(ids[i:i + 500])))
+    return removed
+
+
     return list(session.execute(
         select(Record).where(*cond).order_by(Record.id).limit(size)
         .options(selectinload(Record.key), selectinload(Record.excluded_users))

@@ -18,6 +18,7 @@ import pytest
 from records.accounts import operations as accounts
 from records.cases import operations
 from records.settings import Settings
+from app.composition import build_instance
 from records.instance import Instance
 from records.setup import init_instance
 
@@ -93,7 +94,7 @@ def settings(tmp_path_factory) -> Settings:
 
 @pytest.fixture(scope="module")
 def inst(settings) -> Instance:
-    instance = Instance(settings)
+    instance = build_instance(settings)
     yield instance
     instance.close()
 

@@ -13,6 +13,8 @@ from records.accounts import operations as accounts, lockout, totp
 from records import audit, keys
 from records.errors import XinfangError
 
+from ..composition import build_instance
+
 
 def _instance():
     return current_app.extensions["xinfang"]
@@ -32,7 +34,8 @@ def keys_group():
 @keys_group.command("status")
 @with_appcontext
 def keys_status():
-    """Show the keyring's versions and how many data keys each wraps."""
+    """Show the keyring's versions and, per holder of wrapped material (record keys, batch
+    key files), how many items each version wraps."""
     inst = _instance()
     try:
         ring = inst.keyring
@@ -41,10 +44,18 @@ def keys_status():
         _fail(exc.message)
     for version in sorted(ring.versions):
         mark = " (current)" if version == ring.current else ""
-        click.echo(f"master:{version}{mark}: {counts.get(f'master:{version}', 0)} data keys")
-    for ref, n in sorted(counts.items()):
-        if not ref.startswith("master:"):
-            click.echo(f"{ref}: {n} data keys")
+        ref = f"master:{version}"
+        per = ", ".join(f"{name}: {held.get(ref, 0)}" for name, held in counts.items())
+        click.echo(f"{ref}{mark}: {per}")
+    retired = sorted({ref for held in counts.values() for ref in held
+                      if ref.startswith("master:") and int(ref.partition(":")[2]) not in ring.versions})
+    for ref in retired:
+        click.secho(f"{ref} (NOT IN THE KEYRING): " + ", ".join(
+            f"{name}: {held.get(ref, 0)}" for name, held in counts.items()), fg="red")
+    for name, held in counts.items():
+        other = sum(n for ref, n in held.items() if not ref.startswith("master:"))
+        if other:
+            click.echo(f"{name} under other keys (stored letters under their batch keys): {other}")
 
 
 @keys_group.command("rotate")
@@ -53,16 +64,16 @@ def keys_status():
 @click.option("--resume-only", is_flag=True, help="Only finish an interrupted rotation; add no version.")
 @with_appcontext
 def keys_rotate(batch: int, resume_only: bool):
-    """Add a master key version and re-wrap every data key under it (no document is
-    re-encrypted). Safe to kill: run it again and it carries on where it stopped.
-    Restart the web server afterwards, so it loads the new version."""
+    """Add a master key version and re-wrap everything wrapped by an older one under it:
+    record keys and the batch key files of the key store (no document is re-encrypted).
+    Safe to kill: run it again and it carries on where it stopped."""
     inst = _instance()
     bar = None
 
     def progress(done: int, total: int) -> None:
         nonlocal bar
         if bar is None:
-            bar = click.progressbar(length=max(total, 1), label="Re-wrapping data keys")
+            bar = click.progressbar(length=max(total, 1), label="Re-wrapping record keys and batch key files")
             bar.__enter__()
         bar.update(done - bar.pos)
 
@@ -77,7 +88,8 @@ def keys_rotate(batch: int, resume_only: bool):
         click.echo(f"Added master key version {report.version}.")
     else:
         click.echo(f"Resumed the rotation to master key version {report.version}.")
-    click.echo(f"Re-wrapped {report.rewrapped} data keys; {report.remaining} still under older versions.")
+    per = ", ".join(f"{name}: {n}" for name, n in report.by_holder.items()) or "nothing to do"
+    click.echo(f"Re-wrapped {report.rewrapped} ({per}); {report.remaining} still under older versions.")
     click.echo("Restart the web server so it uses the new version; then retire the old one with "
                "'xinfang keys retire VERSION'.")
 
@@ -86,7 +98,8 @@ def keys_rotate(batch: int, resume_only: bool):
 @click.argument("version", type=click.IntRange(1, None))
 @with_appcontext
 def keys_retire(version: int):
-    """Remove an old master key VERSION; refused while any data key still uses it."""
+    """Remove an old master key VERSION; refused, naming what, while anything (a record key,
+    a batch key file) is still wrapped by it."""
     try:
         keys.retire(_instance(), version)
     except XinfangError as exc:
@@ -128,7 +141,8 @@ def restore_command(src: Path, keys_src: Path):
 
     settings = current_app.config["XINFANG_SETTINGS"]
     try:
-        report = restore(settings, src, keys_src, progress=lambda step: click.echo(f"restoring {step}…"))
+        report = restore(settings, src, keys_src, build=build_instance,
+                         progress=lambda step: click.echo(f"restoring {step}…"))
     except XinfangError as exc:
         _fail(exc.message)
     click.echo(f"Restored into {settings.home}: {report.records} records, {report.versions} earlier versions and "

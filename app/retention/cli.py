@@ -15,7 +15,6 @@ from sqlalchemy import select
 from records.accounts import operations as accounts
 from records.errors import XinfangError
 
-import retention  # noqa: F401  (wires re-keying and batch keys)
 from retention import certificate as certs
 from retention import destroy
 from retention import operations as ret

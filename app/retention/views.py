@@ -12,7 +12,6 @@ from flask_babel import lazy_gettext as _l
 from records import policy
 from records.errors import Conflict, NotFound, ValidationError, XinfangError
 
-import retention  # noqa: F401
 from retention import certificate as certs
 from retention import destroy
 from retention import operations as ret

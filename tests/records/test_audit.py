@@ -84,12 +84,12 @@ def test_fresh_chain_verifies(inst, runner, some_entries):
 
 def test_empty_chain_verifies(tmp_path):
     from records.settings import Settings
-    from records.instance import Instance
+    from app.composition import build_instance
     from records.setup import init_instance
 
     settings = Settings.from_env({}, home=str(tmp_path / "empty"))
     init_instance(settings)
-    inst = Instance(settings)
+    inst = build_instance(settings)
     try:
         result = _verify(inst)
         assert result.ok and result.checked == 0

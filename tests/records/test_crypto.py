@@ -13,7 +13,7 @@ from sqlalchemy import select, text
 from records import crypto
 from records.cases import operations
 from records.errors import ConfigurationError, CryptoError
-from records.instance import Instance
+from app.composition import build_instance
 from records.models import Attachment, Record
 from records.accounts.models import User
 from records.cases.operations import Upload
@@ -328,7 +328,7 @@ def test_wrong_master_key_fails(settings, inst, make_user, make_record):
     clerk = make_user("clerk")
     serial = make_record(clerk)
     assert _view(inst, serial, clerk).content is not None
-    other = Instance(settings, keyring=crypto.Keyring.generate())
+    other = build_instance(settings, keyring=crypto.Keyring.generate())
     try:
         with pytest.raises(CryptoError):
             _view(other, serial, clerk)
@@ -350,7 +350,7 @@ def test_key_of_another_instance_fails(tmp_path, inst, make_user, make_record):
     ring = crypto.load_keyring("file", other_settings.key_file, "X")
     clerk = make_user("clerk")
     serial = make_record(clerk)
-    other = Instance(inst.settings, keyring=ring)
+    other = build_instance(inst.settings, keyring=ring)
     try:
         with pytest.raises(CryptoError):
             _view(other, serial, clerk)

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from records import audit
 from records.cases import operations
-from records.instance import Instance
+from app.composition import build_instance
 from records.models import Record, SerialCounter
 from records.accounts.models import User
 from tests.conftest import letter_data
@@ -27,7 +27,7 @@ YEAR = 2025
 
 def register_many(settings, user_id: int, worker: int, count: int, start, results) -> None:
     """One process: wait for the others, then register ``count`` letters, one unit of work each."""
-    inst = Instance(settings)
+    inst = build_instance(settings)
     serials = []
     try:
         start.wait(timeout=60)

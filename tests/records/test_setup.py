@@ -15,7 +15,7 @@ from app.cli import cli
 from records import crypto
 from records.settings import Settings
 from records.errors import ConfigurationError
-from records.instance import Instance
+from app.composition import build_instance
 from records.reference.models import Office, Region
 from records.reference.seed import OFFICES, REGIONS
 from records.setup import init_instance
@@ -51,7 +51,7 @@ def test_init_creates_a_fresh_instance(tmp_path):
         assert (home / folder).is_dir() and _mode(home / folder) == 0o700
     # the key file is a valid keyring and the database has its reference data
     crypto.Keyring.from_json(key.read_text())
-    inst = Instance(Settings.from_env({}, home=str(home)))
+    inst = build_instance(Settings.from_env({}, home=str(home)))
     try:
         with inst.unit_of_work() as s:
             assert s.execute(select(func.count()).select_from(Office)).scalar_one() == len(OFFICES)
@@ -121,7 +121,7 @@ def test_an_unreadable_key_file_is_not_replaced(tmp_path):
     init_instance(settings)
     assert settings.key_file.read_bytes() == b"damaged"
     with pytest.raises(ConfigurationError):
-        _ = Instance(settings).keyring
+        _ = build_instance(settings).keyring
 
 
 def test_the_key_file_is_never_overwritten_across_runs(tmp_path):

@@ -6,7 +6,6 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-import retention  # noqa: F401  (wires re-keying and batch keys into the core)
 from records.models import Record
 from records.accounts.models import User
 from tests.conftest import letter_data
@@ -20,8 +19,9 @@ REASONS = ("concluded_after_rereview", "repeat_already_answered", "no_reference_
 def store_letters(inst):
     """store_letters(by, n, region=..., year=..., reason=None, canary=None, uploads=()) -> serials.
 
-    Registers through the normal service, then stores each letter the way the workflow does
-    (status and reason set, committed): the retention hook re-keys it into its batch."""
+    Registers through the normal service, then stores each letter the way the workflow does:
+    status and reason set, then the instance's ``on_stored`` hooks (retention re-keys it
+    into its batch), in the same transaction."""
     from records.cases import operations
 
     def _make(by, n, *, region="110101", year=2024, reason=None, canary=None, uploads=()):
@@ -36,6 +36,8 @@ def store_letters(inst):
                 record = operations.register(s, data, by=user, uploads=list(uploads))
                 record.status = "stored"
                 record.stored_reason = reason or REASONS[i % 4]
+                s.flush()
+                inst.stored(s, record)
                 serials.append(record.serial)
         return serials
     return _make
@@ -46,3 +48,6 @@ def set_status(inst, serial: str, status: str, reason: str | None = None) -> Non
         record = s.execute(select(Record).where(Record.serial == serial)).scalar_one()
         record.status = status
         record.stored_reason = reason
+        s.flush()
+        if status == "stored":
+            inst.stored(s, record)

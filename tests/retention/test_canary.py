@@ -19,11 +19,12 @@ from sqlalchemy.engine import make_url
 from records.cases import operations
 from records.settings import Settings
 from records.errors import CryptoError
+from app.composition import build_instance
 from records.instance import Instance
 from records.models import Attachment, Record
 from records.accounts.models import User
 from records.cases.operations import Upload
-from retention import destroy, residue
+from retention import compaction, destroy, residue
 from retention import operations as ret
 from retention.models import Batch, Certificate
 
@@ -91,12 +92,12 @@ class _Backup:
             dump.unlink()   # the test keeps the restored database, not the dump
             url = target.render_as_string(hide_password=False)
         self.settings = Settings.from_env({}, home=str(home), database_url=url)
-        self.inst = Instance(self.settings)
+        self.inst = build_instance(self.settings)
 
     def reopen(self) -> Instance:
         """A fresh instance on the copy (no key cached in memory from before the run)."""
         self.inst.close()
-        self.inst = Instance(self.settings)
+        self.inst = build_instance(self.settings)
         return self.inst
 
     def close(self):
@@ -233,8 +234,8 @@ def test_compaction_waits_for_snapshots_older_than_the_deletions(inst, settings)
         reader.execute(text("SELECT count(*) FROM records")).scalar_one()   # takes the snapshot
         with inst.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("SELECT pg_current_xact_id()"))   # a write committed after the snapshot
-            assert destroy._wait_for_older_snapshots(conn, timeout=0.5) is False
+            assert compaction._wait_for_older_snapshots(conn, timeout=0.5) is False
             reader.rollback()
-            assert destroy._wait_for_older_snapshots(conn, timeout=10) is True
+            assert compaction._wait_for_older_snapshots(conn, timeout=10) is True
     finally:
         reader.close()

@@ -22,10 +22,10 @@ from .conftest import TODAY
 
 SCRIPT = textwrap.dedent("""
     import datetime as dt, os, signal, sys
-    import retention
+
     from retention import destroy
     from records.settings import Settings
-    from records.instance import Instance
+    from app.composition import build_instance
 
     kill_at = sys.argv[1]
     destroy.CHUNK = 3
@@ -35,7 +35,7 @@ SCRIPT = textwrap.dedent("""
             os.kill(os.getpid(), signal.SIGKILL)
 
     destroy.checkpoint_hook = hook
-    inst = Instance(Settings.from_env())
+    inst = build_instance(Settings.from_env())
     destroy.run(inst, batch_id=int(sys.argv[2]), today=dt.date.fromisoformat(sys.argv[3]))
     print("finished")
 """)

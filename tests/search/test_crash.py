@@ -20,12 +20,12 @@ def run_killed(settings, body: str) -> subprocess.CompletedProcess:
     prelude = textwrap.dedent(f"""
         import os, signal
         from records.settings import Settings
-        from records.instance import Instance
+        from app.composition import build_instance
         from records.cases import operations
         from records.accounts.models import User
         from sqlalchemy import select
         from tests.conftest import letter_data
-        inst = Instance(Settings.from_env({{}}, home={str(settings.home)!r}, database_url={settings.database_url!r}))
+        inst = build_instance(Settings.from_env({{}}, home={str(settings.home)!r}, database_url={settings.database_url!r}))
         def die():
             os.kill(os.getpid(), signal.SIGKILL)
     """)

@@ -102,9 +102,9 @@ def test_rate_limit_counts_the_audit_trail(inst, make_user, petitioner, monkeypa
         look(inst, leader, "phone", petitioner["ident"]["phone"])
     assert err.value.status == 429 and err.value.audit["action"] == "identity.lookup_refused"
     # counted from the database, so another process (another Instance) sees the same count
-    from records.instance import Instance
+    from app.composition import build_instance
 
-    other = Instance(inst.settings)
+    other = build_instance(inst.settings)
     try:
         with other.unit_of_work() as s:
             assert lookups.used_this_hour(s, s.get(User, leader.id)) == 3

@@ -19,7 +19,7 @@ from sqlalchemy import inspect, select, text
 from app.cli import cli
 from records.settings import Settings
 from records.errors import ConfigurationError
-from records.instance import Instance
+from app.composition import build_instance
 from records.models import OutboxEntry, Record
 from records.accounts.models import User
 from records.setup import init_instance
@@ -63,7 +63,7 @@ def test_postgresql_search_is_refused_on_sqlite(tmp_path):
     s = Settings.from_env({}, home=str(tmp_path / "inst"), database_url=f"sqlite:///{tmp_path / 'db.sqlite3'}",
                           extra={"search_backend": "postgresql"})
     init_instance(s)
-    inst = Instance(s)
+    inst = build_instance(s)
     try:
         with pytest.raises(ConfigurationError) as err:
             indexer.service(inst)
@@ -219,9 +219,9 @@ def test_the_writer_lock_holds_across_machines(inst, settings, make_user, make_r
     script = textwrap.dedent(f"""
         import sys, time
         from records.settings import Settings
-        from records.instance import Instance
+        from app.composition import build_instance
         from search import indexer
-        inst = Instance(Settings.from_env({{}}, home={str(other_home)!r}, database_url={settings.database_url!r},
+        inst = build_instance(Settings.from_env({{}}, home={str(other_home)!r}, database_url={settings.database_url!r},
                                           extra={{"search_backend": "postgresql"}}))
         with indexer.writer_lock(inst, 5) as held:
             print("held" if held else "not held", flush=True)
@@ -348,7 +348,7 @@ def test_purge_rewrites_the_table_files(inst, make_user, make_record, drain, svc
 
 def test_destruction_purges_the_search_table(inst, make_user, make_record, drain, svc):
     from retention import destroy
-    from retention.index import purge_deleted
+    from search.indexer import purge_deleted
 
     assert pg_backend.TABLE in destroy.affected_tables()
     secret = "雪豹巡山隊偷偷搭建營地"   # no pair of it in any other letter of this module

@@ -12,7 +12,7 @@ from records.cases import operations
 from records.backup import backup, restore
 from records.settings import Settings
 from records.errors import Conflict, ValidationError
-from records.instance import Instance
+from app.composition import build_instance
 from records.models import Record
 from records.cases.operations import Upload
 from records.setup import init_instance
@@ -23,7 +23,7 @@ from tests.conftest import letter_data
 def own(tmp_path):
     s = Settings.from_env({}, home=str(tmp_path / "live"), database_url=f"sqlite:///{tmp_path / 'live' / 'x.sqlite3'}")
     init_instance(s)
-    inst = Instance(s)
+    inst = build_instance(s)
     with inst.unit_of_work() as sess:
         clerk = accounts.create_user(sess, "clerk1", "test-password-123", ["clerk"], office="XFB")
         for i in range(15):
@@ -74,7 +74,7 @@ def test_backup_while_registering_then_restore(own, tmp_path):
     result = restore(target, data, keys)
     assert result.records == report.records and not result.problems
     assert result.attachments == report.attachments
-    inst = Instance(target)
+    inst = build_instance(target)
     try:
         with inst.unit_of_work() as s:
             n = s.execute(select(func.count()).select_from(Record)).scalar_one()

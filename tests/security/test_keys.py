@@ -16,7 +16,7 @@ from records import crypto, keys
 from records.cases import operations
 from records.settings import Settings
 from records.errors import Conflict
-from records.instance import Instance
+from app.composition import build_instance
 from records.models import Record
 from records.setup import init_instance
 from tests.conftest import letter_data
@@ -27,7 +27,7 @@ def own(tmp_path):
     """An instance of this test's own (rotation changes the key file)."""
     s = Settings.from_env({}, home=str(tmp_path / "inst"), database_url=f"sqlite:///{tmp_path / 'inst' / 'x.sqlite3'}")
     init_instance(s)
-    inst = Instance(s)
+    inst = build_instance(s)
     from records.accounts import operations as accounts
 
     with inst.unit_of_work() as sess:
@@ -44,7 +44,7 @@ def _documents(inst) -> dict[str, bytes]:
 
 
 def _readable(inst) -> int:
-    fresh = Instance(inst.settings)   # a new process's view: keyring read from the file
+    fresh = build_instance(inst.settings)   # a new process's view: keyring read from the file
     try:
         n = 0
         with fresh.unit_of_work() as s:
@@ -62,7 +62,7 @@ def test_rotate_rewraps_without_reencrypting(own):
     report = keys.rotate(own, batch=7, progress=lambda d, t: seen.append((d, t)))
     assert report.added_version and report.version == 2 and report.rewrapped == 40 and report.remaining == 0
     assert seen[-1] == (40, 40) and len(seen) == 6
-    assert keys.usage(own) == {"master:2": 40}
+    assert keys.usage(own) == {"record keys": {"master:2": 40}, "batch key files": {}}
     assert _documents(own) == before, "no document was re-encrypted"
     assert _readable(own) == 40
     ring = json.loads(own.settings.key_file.read_text())
@@ -88,9 +88,9 @@ _KILLABLE = r"""
 import sys, time
 from records import keys
 from records.settings import Settings
-from records.instance import Instance
+from app.composition import build_instance
 s = Settings.from_env({}, home=sys.argv[1], database_url=sys.argv[2])
-inst = Instance(s)
+inst = build_instance(s)
 def slow(done, total):
     print(done, flush=True)
     time.sleep(0.3)
@@ -111,14 +111,14 @@ def test_kill_mid_rotation_then_resume(own):
     finally:
         if proc.poll() is None:
             proc.kill()
-    usage = keys.usage(own)
+    usage = keys.usage(own)["record keys"]
     assert 0 < usage.get("master:2", 0) < 40 and usage.get("master:1", 0) > 0
     assert _readable(own) == 40, "half-rotated data stays readable"
-    fresh = Instance(own.settings)
+    fresh = build_instance(own.settings)
     try:
         report = keys.rotate(fresh, batch=5)
         assert not report.added_version and report.remaining == 0
-        assert keys.usage(fresh) == {"master:2": 40}
+        assert keys.usage(fresh)["record keys"] == {"master:2": 40}
         keys.retire(fresh, 1)
     finally:
         fresh.close()
@@ -128,7 +128,7 @@ def test_kill_mid_rotation_then_resume(own):
 def test_env_keyring_is_not_rotated_in_place(own):
     s = own.settings.with_(master_key_source="env")
     ring = crypto.Keyring.from_json(own.settings.key_file.read_text())
-    inst = Instance(s, keyring=ring)
+    inst = build_instance(s, keyring=ring)
     try:
         from records.errors import ConfigurationError
 
@@ -148,7 +148,8 @@ def test_cli(own, tmp_path):
     assert r.exit_code == 0, r.output
     assert "Added master key version 2" in r.output and "Re-wrapped 40" in r.output
     r = runner.invoke(cli, args=["keys", "status"])
-    assert "master:2 (current): 40 data keys" in r.output and "master:1: 0 data keys" in r.output
+    assert "master:2 (current): record keys: 40, batch key files: 0" in r.output
+    assert "master:1: record keys: 0, batch key files: 0" in r.output
     r = runner.invoke(cli, args=["keys", "retire", "2"])
     assert r.exit_code == 1 and "current" in r.output
     r = runner.invoke(cli, args=["keys", "retire", "1"])

@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import select
 
 from records.accounts import operations as accounts, lockout
-from records.instance import Instance
+from app.composition import build_instance
 from records.models import AuditEntry
 from records.accounts.models import LoginThrottle
 from tests.conftest import TEST_PASSWORD, login
@@ -35,7 +35,7 @@ def test_back_off_doubles_and_is_capped():
 
 def test_counts_are_shared_between_processes(settings, inst, make_user):
     clerk = make_user("clerk")
-    other = Instance(settings)   # a second process: its own engine and connections
+    other = build_instance(settings)   # a second process: its own engine and connections
     try:
         for i in range(lockout.ACCOUNT_THRESHOLD):
             owner = inst if i % 2 else other

@@ -1,0 +1,103 @@
+"""Where a destruction's deleted rows live on disk, and making them unrecoverable there.
+
+``affected_tables`` (what a run deletes from and journals into), ``keyed_tables`` (columns
+holding a letter's id), ``compact`` (phase 5 of a run: SQLite ``VACUUM``, PostgreSQL
+``VACUUM FULL``). Used by the run (``destroy``) and the residue check (``certificate``).
+Never called inside a web request: a run is a job (``retention.jobs``)."""
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import text
+
+from records.db import Base
+
+
+def _dependent_tables():
+    """Tables with a foreign key to records.id (their rows belong to one letter)."""
+    records = Base.metadata.tables["records"]
+    out = []
+    for table in Base.metadata.sorted_tables:
+        if table.name in ("records",) or table.name.startswith("retention_"):
+            continue
+        for fk in table.foreign_keys:
+            if fk.column.table is records and fk.column.name == "id":
+                out.append((table, fk.parent))
+    return out
+
+
+def compact(inst, run_id: int | None = None) -> None:
+    """Phase 5: make deleted rows unrecoverable from the database files."""
+    engine = inst.db.engine
+    if engine.dialect.name == "sqlite":
+        # outside any transaction (VACUUM refuses to run in one); the pool's idle connections
+        # hold no read snapshot, so the checkpoint can truncate the WAL to zero bytes
+        raw = engine.raw_connection()
+        try:
+            dbapi = raw.driver_connection
+            dbapi.isolation_level = None
+            for sql in ("PRAGMA wal_checkpoint(TRUNCATE)", "VACUUM", "PRAGMA wal_checkpoint(TRUNCATE)"):
+                dbapi.execute(sql).fetchall()
+        finally:
+            raw.close()
+    else:
+        # PostgreSQL: DELETE only marks tuples dead; VACUUM FULL rewrites each table (and its
+        # TOAST table and indexes) into new files holding live rows only, and the old files
+        # are truncated at commit. What this cannot reach (WAL, archives, replicas, backups,
+        # blocks the file system freed) is covered by the destroyed batch key: see the README.
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            _wait_for_older_snapshots(conn)
+            for name in affected_tables():
+                if conn.execute(text("SELECT to_regclass(:n)"), {"n": name}).scalar() is None:
+                    continue   # a table of a later migration this database does not have
+                conn.execute(text(f"VACUUM FULL {conn.dialect.identifier_preparer.quote(name)}"))
+
+
+#: PostgreSQL: how long ``compact`` waits for transactions older than the deletions to end.
+COMPACT_WAIT = 60.0
+
+
+def _wait_for_older_snapshots(conn, timeout: float | None = None) -> bool:
+    """Wait until no transaction that began before now can still see the deleted rows.
+
+    VACUUM FULL copies a deleted row into the new files while any snapshot older than the
+    deletion may still need it ("recently dead"): an app request in progress, a ``pg_dump``
+    running, and — through the xmin of VACUUM FULL's own snapshot — a transaction of any
+    database of the cluster that holds an xid. Waits for those (up to ``timeout`` seconds);
+    returns False when some are still running then: VACUUM FULL goes ahead, and the residue
+    check reports whatever it kept."""
+    timeout = COMPACT_WAIT if timeout is None else timeout
+    horizon = int(conn.execute(text("SELECT pg_snapshot_xmax(pg_current_snapshot())::text")).scalar_one())
+    deadline = time.monotonic() + timeout
+    while True:
+        oldest_xid = int(conn.execute(text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")).scalar_one())
+        older = conn.execute(text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND backend_xmin IS NOT NULL "
+            "AND age(backend_xmin) > age(CAST(:x AS xid))"), {"x": str(horizon % (1 << 32))}).scalar_one()
+        if oldest_xid >= horizon and not older:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.2)
+
+
+#: PostgreSQL: the search backend's table of blind tokens (``search.pg_backend``; created by
+#: the migrations on PostgreSQL whichever backend is chosen, empty with Whoosh).
+SEARCH_TABLES = ("search_documents",)
+
+
+def affected_tables() -> list[str]:
+    """Tables a run deletes from or writes the journal to: compacted after the run and, on
+    PostgreSQL, whose relation files the residue check scans (the search table included)."""
+    names = ["records", "retention_batch_letters", "retention_run_steps", "outbox",
+             *(t.name for t, _ in _dependent_tables()), *SEARCH_TABLES]
+    return list(dict.fromkeys(names))
+
+
+def keyed_tables() -> list[tuple[str, str]]:
+    """(table, column) pairs holding a letter's ``records.id``: none may keep a destroyed id."""
+    records = Base.metadata.tables["records"]
+    own = [("records", c.name) for c in records.columns if c.name == "id" or any(
+        fk.column.table is records for fk in c.foreign_keys)]   # a repeat's link to a destroyed letter
+    return [*own, *((t.name, c.name) for t, c in _dependent_tables())]
