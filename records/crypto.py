@@ -28,7 +28,8 @@ NONCE_BYTES = 12
 KEY_BYTES = 32
 
 #: Purposes of derived keys; one key per purpose, never shared.
-PURPOSES = ("blind-token", "identity", "audit", "token-hash", "totp", "recovery-code")
+PURPOSES = ("blind-token", "identity", "audit", "token-hash", "totp", "recovery-code",
+            "mail-id")  # mail-id: imported e-mails by Message-ID (records.intake)
 
 
 def new_key() -> bytes:

@@ -22,6 +22,8 @@ class Settings:
     allowed_attachment_types: tuple[str, ...] = (
         "application/pdf", "image/jpeg", "image/png", "image/tiff", "image/gif",
         "message/rfc822", "text/plain",
+        # Word documents (e-mail attachments): their text is extracted (records.intake)
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     )
     timezone: str = "Asia/Shanghai"
     extra: dict = field(default_factory=dict)
