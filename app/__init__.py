@@ -57,7 +57,9 @@ def configure_security_headers(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from .admin.grants import bp as grants_bp
     from .admin.views import bp as admin_bp
+    from .auth.account import bp as account_bp
     from .api.views import bp as api_bp
     from .auth.views import bp as auth_bp
     from .ledger.views import bp as ledger_bp
@@ -70,6 +72,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(core_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(auth_bp)
+    app.register_blueprint(account_bp)
+    app.register_blueprint(grants_bp)
     app.register_blueprint(ledger_bp)
     app.register_blueprint(search_bp)
     app.register_blueprint(api_bp)

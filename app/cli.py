@@ -9,7 +9,7 @@ import click
 from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
-from records.accounts import operations as accounts
+from records.accounts import grants, operations as accounts, tokens, totp
 from records import audit, policy
 from records.reference.vocab import ROLES
 from records.errors import AccessDenied, NotFound, XinfangError
@@ -138,33 +138,132 @@ def users_group():
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @with_appcontext
 def users_create(name, roles, office, oversees, display_name, password_stdin):
-    """Create an account NAME (password from a prompt or --password-stdin)."""
+    """Create an account NAME (password from a prompt or --password-stdin).
+
+    While the instance has no active chief (set-up), every role takes effect at once. Once
+    it has one, a role that reads letters (clerk, handler, leader, chief) or the admin role
+    waits until the chief or an administrator confirms it: on the web (Role grants) or with
+    `xinfang users confirm-grant NAME --by CONFIRMER`."""
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
         with _instance().unit_of_work() as session:
-            accounts.create_user(session, name, password, list(roles), office=office,
-                                 display_name=display_name, oversees=list(oversees))
+            user = accounts.create_user(session, name, password, list(roles), office=office,
+                                        display_name=display_name, oversees=list(oversees), console=True)
+            held = sorted(user.role_set)
+            waiting = [g.role for g in grants.pending(session, user)]
     except XinfangError as exc:
         _fail(exc.message + "".join(f"\n  {k}: {v}" for k, v in exc.fields.items()))
-    click.echo(f"Created user {name} ({', '.join(roles)}).")
+    click.echo(f"Created user {name} ({', '.join(held) or 'no role yet'}).")
+    if waiting:
+        click.secho(f"Waiting for a second person's confirmation: {', '.join(waiting)}. The chief or an "
+                    f"administrator confirms on the web (Role grants) or with "
+                    f"'xinfang users confirm-grant {name} --by THEIR_NAME'.", fg="yellow")
+
+
+@users_group.command("grants")
+@with_appcontext
+def users_grants():
+    """List role grants waiting for a second person's confirmation."""
+    with _instance().unit_of_work() as session:
+        for g in grants.pending(session):
+            asked = g.requested_by.username if g.requested_by else "console"
+            click.echo(f"{g.id:<6} {g.user.username:<16} {g.role:<10} asked by {asked} at "
+                       f"{g.requested_at:%Y-%m-%d %H:%M} UTC")
+
+
+@users_group.command("confirm-grant")
+@click.argument("name")
+@click.option("--by", "by_name", required=True, help="The confirming person: the chief or an administrator "
+              "other than the one who asked. Their password is asked for.")
+@click.option("--role", "roles", multiple=True, type=click.Choice(ROLES), help="Only this role (default: all waiting).")
+@click.option("--refuse", is_flag=True, help="Refuse instead of confirming.")
+@click.option("--password-stdin", is_flag=True, help="Read the confirming person's password from standard input.")
+@with_appcontext
+def users_confirm_grant(name, by_name, roles, refuse, password_stdin):
+    """Confirm (or --refuse) the roles of NAME waiting for a second person."""
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else \
+        click.prompt(f"Password of {by_name}", hide_input=True)
+    try:
+        with _instance().unit_of_work() as session:
+            by = accounts.authenticate(session, by_name, password, address="console")
+            if by is None:
+                raise AccessDenied(f"Wrong password for {by_name}, or the account is inactive.")
+            if totp.is_enrolled(session, by):
+                code = click.prompt(f"Authenticator code of {by_name}")
+                if not totp.verify(session, by, code):
+                    raise AccessDenied("The code is not right.")
+            waiting = [g for g in grants.pending(session, accounts.get_user(session, name))
+                       if not roles or g.role in roles]
+            if not waiting:
+                raise NotFound(f"Nothing of {name} waits for confirmation.")
+            for g in waiting:
+                (grants.refuse if refuse else grants.confirm)(session, g, by=by, address="console")
+            done = [g.role for g in waiting]
+    except XinfangError as exc:
+        _fail(exc.message)
+    click.echo(f"{'Refused' if refuse else 'Granted'} {', '.join(done)} for {name} (by {by_name}).")
 
 
 @users_group.command("token")
 @click.argument("name")
-@click.option("--label", default="", help="What the token is for.")
-@click.option("--days", default=365, show_default=True, type=click.IntRange(1, 3650), help="Days until it expires.")
+@click.option("--name", "token_name", default="", help="What the token is for (shown in the lists).")
+@click.option("--label", default="", hidden=True, help="Old spelling of --name.")
+@click.option("--scope", "scopes", multiple=True, type=click.Choice(list(policy.TOKEN_SCOPES)),
+              help="What it may do; repeat for several (default: every scope the roles use, "
+                   "lookup only with a second factor).")
+@click.option("--expires-days", "--days", "days", default=tokens.DEFAULT_DAYS, show_default=True,
+              type=click.IntRange(1, tokens.MAX_DAYS), help="Days until it expires.")
 @with_appcontext
-def users_token(name, label, days):
-    """Issue an API token for NAME and print it once (only its hash is kept)."""
+def users_token(name, token_name, label, scopes, days):
+    """Issue an API token for NAME and print it once (only its hash is kept).
+
+    A role that signs in with a second factor gets a token only once it is set up."""
     try:
         with _instance().unit_of_work() as session:
-            token = accounts.issue_token(session, accounts.get_user(session, name), label=label, days=days)
+            token = tokens.issue(session, accounts.get_user(session, name), name=token_name or label,
+                                 scopes=list(scopes) or None, days=days,
+                                 second_factor_roles=current_app.config.get("XINFANG_SECOND_FACTOR_ROLES",
+                                                                            totp.DEFAULT_REQUIRED_ROLES))
     except XinfangError as exc:
         _fail(exc.message)
     click.echo(token)
+
+
+@users_group.command("tokens")
+@click.argument("name")
+@click.option("--all", "show_all", is_flag=True, help="Also revoked and expired tokens.")
+@with_appcontext
+def users_tokens(name, show_all):
+    """List NAME's API tokens: prefix, name, scopes, expiry, last use."""
+    with _instance().unit_of_work() as session:
+        try:
+            rows = tokens.listing(session, accounts.get_user(session, name), include_ended=show_all)
+        except XinfangError as exc:
+            _fail(exc.message)
+        for t in rows:
+            state = " (revoked)" if t.revoked_at else ""
+            expires = f"{t.expires_at:%Y-%m-%d}" if t.expires_at else "never"
+            used = f"{t.last_used_at:%Y-%m-%d %H:%M}" if t.last_used_at else "never"
+            click.echo(f"{t.prefix:<12} {t.label[:24]:<24} {t.scopes:<32} expires {expires} last used {used}{state}")
+
+
+@users_group.command("revoke-token")
+@click.argument("name")
+@click.argument("prefix")
+@with_appcontext
+def users_revoke_token(name, prefix):
+    """Revoke NAME's token whose listing starts with PREFIX (e.g. xf_AbC123d)."""
+    try:
+        with _instance().unit_of_work() as session:
+            n = tokens.revoke(session, accounts.get_user(session, name), prefix)
+    except XinfangError as exc:
+        _fail(exc.message)
+    if not n:
+        _fail(f"No live token of {name} starts with {prefix}.")
+    click.echo(f"Revoked {n} token(s) of {name}.")
 
 
 @users_group.command("list")

@@ -49,6 +49,12 @@ EXPORT_LEDGER = "export_ledger"        # ledger to XLSX/CSV (identity columns pe
 VIEW_INSPECTION = "view_inspection"    # the reception-activity report of each leader (Art 18)
 VIEW_ROSTER = "view_roster"            # the duty roster and who receives today
 MANAGE_ROSTER = "manage_roster"        # build and change the duty roster (Art 20)
+# separation of duties (MLPS 2.0 level 3, GB/T 22239-2019)
+CONFIRM_GRANT = "confirm_grant"        # confirm or refuse a grant of a role that reads letters (second person)
+USE_ACCOUNT = "use_account"            # one's own account page: sessions, API tokens
+# reference data (records/reference/): regions, categories, units, calendar, letterhead
+VIEW_REFERENCE = "view_reference"      # look up regions, categories, units, the calendar
+MANAGE_REFERENCE = "manage_reference"  # change them, the jurisdiction and the letterhead
 
 # -- scopes -------------------------------------------------------------------
 ALL = "all"
@@ -94,9 +100,50 @@ PERMISSIONS: dict[str, dict[str, str]] = {
     VIEW_INSPECTION: {"chief": GLOBAL, "inspector": GLOBAL},
     VIEW_ROSTER:    {"clerk": GLOBAL, "handler": GLOBAL, "leader": GLOBAL, "chief": GLOBAL, "inspector": GLOBAL},
     MANAGE_ROSTER:  {"leader": GLOBAL, "chief": GLOBAL},
+    CONFIRM_GRANT:  {"admin": GLOBAL, "chief": GLOBAL},
+    USE_ACCOUNT:    {"clerk": GLOBAL, "handler": GLOBAL, "leader": GLOBAL, "chief": GLOBAL,
+                     "archivist": GLOBAL, "inspector": GLOBAL, "admin": GLOBAL},
+    VIEW_REFERENCE: {"clerk": GLOBAL, "handler": GLOBAL, "leader": GLOBAL, "chief": GLOBAL,
+                     "archivist": GLOBAL, "inspector": GLOBAL, "admin": GLOBAL},
+    MANAGE_REFERENCE: {"admin": GLOBAL},
     USE_API:        {"clerk": GLOBAL, "handler": GLOBAL, "leader": GLOBAL, "chief": GLOBAL,
                      "archivist": GLOBAL, "inspector": GLOBAL, "admin": GLOBAL},
 }
+
+
+#: What an API token's scope lets it do: the permissions it carries (a token never does more
+#: than its user may; a token without the scope is refused the request).
+TOKEN_SCOPES: dict[str, frozenset[str]] = {
+    "read": frozenset({VIEW_LEDGER, VIEW_CONTENT, VIEW_IDENTITY, VIEW_BOARD, VIEW_RETENTION, SEARCH,
+                       VIEW_STATS, EXPORT_LEDGER, VIEW_INSPECTION, VIEW_ROSTER, VIEW_AUDIT, VIEW_REFERENCE}),
+    "register": frozenset({REGISTER, CORRECT_RECORD, EXCLUDE_STAFF}),
+    "workflow": frozenset({DECIDE, STORE_LETTER, HANDLE, APPROVE_EXTENSION, REGISTER_REVIEW, LIFT_EXCLUSION}),
+    "lookup": frozenset({IDENTITY_LOOKUP}),
+    "retention": frozenset({MANAGE_RETENTION, APPROVE_DESTRUCTION, PLACE_HOLD}),
+    "reference": frozenset({MANAGE_REFERENCE}),
+}
+#: Scopes a token may only carry once its user has a second factor set up.
+SECOND_FACTOR_SCOPES = frozenset({"lookup"})
+
+
+def token_scopes_for(user: User | None) -> list[str]:
+    """The token scopes ``user``'s roles give any use to, in table order."""
+    return [scope for scope, perms in TOKEN_SCOPES.items() if any(holds(user, p) for p in perms)]
+
+
+def content_roles() -> frozenset[str]:
+    """The roles that read letters: granting one needs a second person's confirmation, and
+    none may be held together with ``admin`` (MLPS 2.0: no administrator reads petitions)."""
+    return frozenset(PERMISSIONS[VIEW_CONTENT]) | frozenset(PERMISSIONS[VIEW_IDENTITY])
+
+
+def role_conflict(roles) -> str | None:
+    """Why this set of roles may not be held by one account, else None."""
+    roles = set(roles)
+    if "admin" in roles and roles & (content_roles() | set(PERMISSIONS[VIEW_AUDIT])):
+        return ("An administrator cannot also hold a role that reads letters or the audit trail "
+                "(clerk, handler, leader, chief, inspector): separation of duties.")
+    return None
 
 
 def _overseen_ids(user: User) -> set[int]:

@@ -220,7 +220,8 @@ def api_token(inst):
     def _token(user) -> str:
         with inst.unit_of_work() as s:
             from records.accounts.models import User
-            return accounts.issue_token(s, s.get(User, user.id), label="test")
+            # as the test app: no role asks a second factor (tests/security/test_tokens.py tests that rule)
+            return accounts.issue_token(s, s.get(User, user.id), label="test", second_factor_roles=())
     return _token
 
 

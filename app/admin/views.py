@@ -6,7 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from records.accounts import operations as accounts, totp
+from records.accounts import grants, operations as accounts, totp
 from records import policy
 from records.errors import ValidationError
 from records.reference.models import Office
@@ -62,8 +62,17 @@ def new_user():
             db().rollback()
             flash(_(exc.message), "error")
             return render_template("admin/edit.html", form=form, user=None), exc.status
+        _flash_waiting(user)
         return render_template("admin/password.html", user=user, password=password)
     return render_template("admin/edit.html", form=form, user=None)
+
+
+def _flash_waiting(user: User) -> None:
+    """Say which roles wait for a second person's confirmation (separation of duties)."""
+    waiting = [g.role for g in grants.pending(db(), user)]
+    if waiting:
+        flash(_("The role(s) %(roles)s take effect when the chief or another administrator confirms them "
+                "(Role grants page).", roles=", ".join(waiting)), "info")
 
 
 def _load(username: str) -> User:
@@ -86,6 +95,7 @@ def edit_user(username: str):
             return render_template("admin/edit.html", form=form, user=user, actions=ConfirmForm(),
                                    second_factor=totp.is_enrolled(db(), user)), 422
         flash(_("The account was updated."), "success")
+        _flash_waiting(user)
         return redirect(url_for("admin.users"))
     form.username.data = user.username
     form.display_name.data = user.display_name
@@ -93,7 +103,8 @@ def edit_user(username: str):
     form.office.data = user.office.code if user.office else ""
     form.oversees.data = [o.code for o in user.overseen]
     return render_template("admin/edit.html", form=form, user=user, actions=ConfirmForm(),
-                           second_factor=totp.is_enrolled(db(), user))
+                           second_factor=totp.is_enrolled(db(), user),
+                           waiting=[g.role for g in grants.pending(db(), user)])
 
 
 @bp.post("/users/<username>/active")

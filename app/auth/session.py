@@ -15,12 +15,18 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 
 
-class LoginUser:
-    """Flask-Login's view of a user: the id carries the session epoch, so a password change
-    or deactivation ends every open session."""
+#: The key of the server-side session id in the cookie (``records.accounts.sessions``).
+SESSION_ID = "sid"
 
-    def __init__(self, user: User):
+
+class LoginUser:
+    """Flask-Login's view of a user: the id carries the session epoch, and the cookie the id
+    of a server-side session row; ending either ends the session."""
+
+    def __init__(self, user: User, server_session=None):
         self.user = user
+        #: The ``UserSession`` row in use (the account page marks it "this browser").
+        self.server_session = server_session
 
     is_authenticated = True
     is_active = True
@@ -63,8 +69,11 @@ def init_auth(app: Flask) -> None:
 
         from ..web import client_address, db
 
+        from records.accounts import sessions as server_sessions
+
         uid = str(session.get("_user_id", "")).partition(":")[0]
         actor = db().get(User, int(uid)) if uid.isdigit() else None
+        server_sessions.end(db(), session.get(SESSION_ID), "expired")
         audit.record(db(), "session.expired", actor=actor, address=client_address(),
                      detail={"why": "idle" if isinstance(seen, (int, float)) and isinstance(started, (int, float))
                              and now - started <= app.config["XINFANG_SESSION_LIFETIME"] else "lifetime"})
@@ -77,20 +86,26 @@ def init_auth(app: Flask) -> None:
     def _load(user_id: str):
         from ..web import db
 
+        from records.accounts import sessions as server_sessions
+
         uid, _, epoch = user_id.partition(":")
-        if not uid.isdigit() or not epoch.isdigit():
+        if not uid.isdigit() or not epoch.isdigit() or len(uid) > 12 or len(epoch) > 12:
+            return None
+        row = server_sessions.find(db(), session.get(SESSION_ID))
+        if row is None or row.user_id != int(uid):
             return None
         user = db().get(User, int(uid))
         if user is None or not user.active or user.session_epoch != int(epoch):
             return None
-        return LoginUser(user)
+        return LoginUser(user, row)
 
     @app.context_processor
     def _user():
         from records import policy
 
         user = current_user.user if current_user.is_authenticated else None
-        return {"me": user, "can_register_nav": policy.can(user, policy.REGISTER)}
+        return {"me": user, "can_register_nav": policy.can(user, policy.REGISTER),
+                "can_grants_nav": policy.can(user, policy.CONFIRM_GRANT)}
 
 
 def end_session() -> None:
@@ -102,10 +117,17 @@ def end_session() -> None:
 
 
 def begin_session(user: User) -> None:
-    """Sign ``user`` in on a fresh session (no state carried over from before sign-in)."""
+    """Sign ``user`` in on a fresh session (no state carried over from before sign-in), with
+    a server-side session row the cookie points to."""
     from flask_login import login_user
 
+    from records.accounts import sessions as server_sessions
+
+    from ..web import client_address, db
+
     end_session()
+    session[SESSION_ID] = server_sessions.start(db(), user, address=client_address(),
+                                                user_agent=request.headers.get("User-Agent", ""))
     login_user(LoginUser(user))
     now = time.time()
     session["auth_at"] = now

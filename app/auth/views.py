@@ -18,7 +18,7 @@ from records.accounts.models import User
 from ..errors import write_kept_audit
 from ..web import client_address, db, landing_url, writes_on_get
 from .forms import CodeForm, LoginForm
-from .session import begin_session, end_session, login_required, me
+from .session import SESSION_ID, begin_session, end_session, login_required, me
 
 bp = Blueprint("auth", __name__)
 
@@ -168,7 +168,10 @@ def enrol():
 @bp.post("/logout")
 @login_required
 def logout():
+    from records.accounts import sessions as server_sessions
+
     audit.record(db(), "logout", actor=me(), address=client_address())
+    server_sessions.end(db(), session.get(SESSION_ID), "logout")
     logout_user()
     end_session()
     flash(_("You have signed out."), "info")

@@ -1,21 +1,19 @@
 """Accounts: users with roles and an office, Argon2 passwords, API tokens, sign-in."""
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
 import re
 import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from records import audit, policy
 from records.reference.vocab import ROLES
 from records.errors import Conflict, NotFound, ValidationError
-from records.instance import write_after_read
-from records.accounts.models import ApiToken, User
+from records.accounts import grants, passwords, sessions, tokens, totp
+from records.accounts.models import User
 from records.reference.models import Office
 from records.db import utcnow
 
@@ -38,21 +36,17 @@ def _dummy_password_hash() -> str:
         _dummy_hash = _hasher.hash("xinfang-dummy-password")
     return _dummy_hash
 
-MIN_PASSWORD = 10
-TOKEN_PREFIX = "xf_"
+MIN_PASSWORD = passwords.MIN_PASSWORD
+TOKEN_PREFIX = tokens.TOKEN_PREFIX
 
 
-def check_password_policy(password: str) -> None:
-    problems = []
-    if not isinstance(password, str) or len(password) < MIN_PASSWORD:
-        problems.append(f"at least {MIN_PASSWORD} characters")
-    elif len(password) > 256:
-        problems.append("at most 256 characters")
-    elif len(set(password)) < 4:
-        problems.append("at least 4 different characters")
-    if problems:
-        raise ValidationError("The password is too weak: " + ", ".join(problems) + ".",
-                              fields={"password": "; ".join(problems)})
+def check_password_policy(password: str, *, user_inputs: tuple[str, ...] | list[str] = ()) -> None:
+    """Refuse a weak password, saying why (``records.accounts.passwords``)."""
+    passwords.check(password, user_inputs=user_inputs)
+
+
+def _inputs(username: str, display_name: str | None, office: str | None = None) -> list[str]:
+    return [w for w in (username, display_name, office, "xinfang", "petition") if w]
 
 
 def get_user(session: Session, username: str) -> User:
@@ -71,8 +65,11 @@ def get_office(session: Session, code: str) -> Office:
 
 def create_user(session: Session, username: str, password: str, roles: list[str] | tuple[str, ...], *,
                 office: str | None = None, display_name: str | None = None,
-                oversees: list[str] | tuple[str, ...] = (), by: User | None = None) -> User:
-    """Create an account; ``by`` is the administrator (None for the CLI and set-up)."""
+                oversees: list[str] | tuple[str, ...] = (), by: User | None = None,
+                console: bool = False) -> User:
+    """Create an account; ``by`` is the administrator (None for the console and set-up).
+    Privileged roles asked by an administrator (or the console, once a chief exists) wait
+    for a second person's confirmation (``records.accounts.grants``)."""
     if by is not None:
         policy.require(by, policy.MANAGE_USERS)
     fields = {}
@@ -83,31 +80,34 @@ def create_user(session: Session, username: str, password: str, roles: list[str]
         fields["roles"] = "Choose one or more of: " + ", ".join(ROLES) + "."
     if fields:
         raise ValidationError("The account cannot be created.", fields=fields)
-    check_password_policy(password)
+    check_password_policy(password, user_inputs=_inputs(username, display_name, office))
     if session.execute(select(User.id).where(User.username == username)).first():
         raise Conflict(f"A user named {username!r} exists already.")
     if set(roles) & {"clerk", "handler"} and not office:
         raise ValidationError("Clerks and handlers belong to an office.", fields={"office": "Required for this role."})
-    user = User(username=username, display_name=display_name or username,
-                password_hash=_hasher.hash(password), roles=" ".join(sorted(set(roles))),
-                office=get_office(session, office) if office else None)
     if oversees and not set(roles) & {"leader", "chief"}:
         raise ValidationError("Only leaders and the chief oversee offices.",
                               fields={"oversees": "Only for leaders and the chief."})
+    now, waiting = grants.split(session, None, set(roles), by=by, console=console)
+    user = User(username=username, display_name=display_name or username,
+                password_hash=_hasher.hash(password), roles=" ".join(sorted(now)),
+                office=get_office(session, office) if office else None)
     user.overseen = [get_office(session, c) for c in oversees]
     session.add(user)
     session.flush()
     audit.record(session, "user.create", actor=by, actor_name=None if by else "system",
-                 target=username, detail={"roles": sorted(set(roles)), "office": office,
-                                          "oversees": sorted(oversees)})
+                 target=username, detail={"roles": sorted(now), "office": office,
+                                          "oversees": sorted(oversees), "awaiting": sorted(waiting)})
+    grants.request(session, user, waiting, by=by)
     return user
 
 
 def update_user(session: Session, user: User, *, roles: list[str] | tuple[str, ...], office: str | None,
                 oversees: list[str] | tuple[str, ...] = (), display_name: str | None = None,
-                by: User | None = None) -> User:
+                by: User | None = None, console: bool = False) -> User:
     """Change an account's roles, office, oversight and name (an administrator's act, audited).
-    A change of roles or office ends the user's open sessions."""
+    A change of roles or office ends the user's open sessions; an added privileged role
+    waits for a second person's confirmation."""
     if by is not None:
         policy.require(by, policy.MANAGE_USERS)
     fields = {}
@@ -126,19 +126,22 @@ def update_user(session: Session, user: User, *, roles: list[str] | tuple[str, .
         raise ValidationError("The account cannot be changed.", fields=fields)
     before = {"roles": user.roles, "office": user.office.code if user.office else None,
               "oversees": sorted(o.code for o in user.overseen)}
+    now, waiting = grants.split(session, user, set(roles), by=by, console=console)
     new_office = get_office(session, office) if office else None
-    user.roles = " ".join(sorted(set(roles)))
+    user.roles = " ".join(sorted(now))
     user.office = new_office
     user.office_id = new_office.id if new_office else None
     user.overseen = [get_office(session, c) for c in oversees]
     if display_name is not None:
         user.display_name = display_name.strip()
     after = {"roles": user.roles, "office": office or None, "oversees": sorted(oversees)}
-    if (before["roles"], before["office"]) != (after["roles"], after["office"]):
+    if (before["roles"], before["office"], before["oversees"]) != (after["roles"], after["office"], after["oversees"]):
         user.session_epoch += 1
+        sessions.end_all(session, user, "roles")
     session.flush()
     audit.record(session, "user.update", actor=by, actor_name=None if by else "system", target=user.username,
-                 detail={"before": before, "after": after})
+                 detail={"before": before, "after": after, "awaiting": sorted(waiting)})
+    grants.request(session, user, waiting, by=by)
     return user
 
 
@@ -150,9 +153,11 @@ def generate_password() -> str:
 def set_password(session: Session, user: User, password: str, *, by: User | None = None) -> None:
     if by is not None and by.id != user.id:
         policy.require(by, policy.MANAGE_USERS)
-    check_password_policy(password)
+    check_password_policy(password, user_inputs=_inputs(user.username, user.display_name,
+                                                        user.office.code if user.office else None))
     user.password_hash = _hasher.hash(password)
     user.session_epoch += 1
+    sessions.end_all(session, user, "password")
     audit.record(session, "user.password", actor=by, actor_name=None if by else "system", target=user.username)
 
 
@@ -161,8 +166,13 @@ def set_active(session: Session, user: User, active: bool, *, by: User | None = 
         policy.require(by, policy.MANAGE_USERS)
         if by.id == user.id and not active:
             raise ValidationError("You cannot deactivate your own account.")
+    if active:
+        problem = policy.role_conflict(user.role_set)
+        if problem:
+            raise ValidationError(problem)
     user.active = active
     user.session_epoch += 1
+    sessions.end_all(session, user, "deactivated")
     audit.record(session, "user.activate" if active else "user.deactivate", actor=by,
                  actor_name=None if by else "system", target=user.username)
 
@@ -200,44 +210,17 @@ def authenticate(session: Session, username: str, password: str, *, address: str
     return None
 
 
-def _hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def issue_token(session: Session, user: User, *, label: str = "", days: int | None = 365,
-                by: User | None = None) -> str:
-    """Create an API token and return it; only its hash is stored, so it is shown once."""
-    if not policy.can(user, policy.USE_API):
-        raise ValidationError("This account may not use the API.")
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    expires = utcnow() + dt.timedelta(days=days) if days else None
-    session.add(ApiToken(user_id=user.id, token_hash=_hash_token(token), prefix=token[:10],
-                         label=label[:200], expires_at=expires))
-    session.flush()
-    audit.record(session, "token.issue", actor=by or user, target=user.username,
-                 detail={"prefix": token[:10], "expires_at": expires.isoformat() if expires else None})
-    return token
+def issue_token(session: Session, user: User, *, label: str = "", days: int | None = tokens.DEFAULT_DAYS,
+                scopes=None, by: User | None = None, second_factor_roles=totp.DEFAULT_REQUIRED_ROLES) -> str:
+    """Create an API token and return it once (``records.accounts.tokens.issue``)."""
+    return tokens.issue(session, user, name=label, scopes=scopes, days=days, by=by,
+                        second_factor_roles=second_factor_roles)
 
 
 def user_for_token(session: Session, token: str) -> User | None:
-    if not isinstance(token, str) or not token.startswith(TOKEN_PREFIX) or len(token) > 100:
-        return None
-    row = session.execute(select(ApiToken).where(ApiToken.token_hash == _hash_token(token))).scalar_one_or_none()
-    now = utcnow()
-    if row is None or row.revoked_at or (row.expires_at and row.expires_at <= now) or not row.user.active:
-        return None
-    if row.last_used_at is None or now - row.last_used_at > dt.timedelta(minutes=5):
-        token_id = row.id
-        write_after_read(session, lambda w: w.execute(
-            update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now)))
-    return row.user
+    row = tokens.find(session, token)
+    return row.user if row is not None else None
 
 
 def revoke_token(session: Session, user: User, prefix: str, *, by: User | None = None) -> int:
-    rows = session.execute(select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.prefix == prefix,
-                                                  ApiToken.revoked_at.is_(None))).scalars().all()
-    for row in rows:
-        row.revoked_at = utcnow()
-    audit.record(session, "token.revoke", actor=by or user, target=user.username,
-                 detail={"prefix": prefix, "count": len(rows)})
-    return len(rows)
+    return tokens.revoke(session, user, prefix, by=by)

@@ -169,8 +169,14 @@ def reset(session: Session, user: User, *, by: User | None = None) -> None:
     session.execute(delete(TotpSecret).where(TotpSecret.user_id == user.id))
     session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     user.session_epoch += 1
+    # every session and API token ends: they were opened with the factor now withdrawn
+    from records.accounts import sessions, tokens
+
+    ended = sessions.end_all(session, user, "second_factor")
+    revoked = tokens.revoke_all(session, user)
     session.flush()
-    audit.record(session, "totp.reset", actor=by, actor_name=None if by else "system", target=user.username)
+    audit.record(session, "totp.reset", actor=by, actor_name=None if by else "system", target=user.username,
+                 detail={"sessions_ended": ended, "tokens_revoked": revoked})
 
 
 def current_code(secret: str, at: dt.datetime | float | None = None) -> str:

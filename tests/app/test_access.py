@@ -126,6 +126,19 @@ ROUTES: dict[str, list[tuple]] = {
     "admin.toggle_active": [("POST", "/admin/users/{target}/active", allow(*ADMINS), {})],
     "admin.reset_password": [("POST", "/admin/users/{target}/password", allow(*ADMINS), {})],
     "admin.reset_second_factor": [("POST", "/admin/users/{target}/second-factor", allow(*ADMINS), {})],
+    # -- role grants waiting for a second person (issue 15): the chief or an administrator;
+    #    a missing grant is denied to everyone, the permission wall is checked first
+    "grants.index": [("GET", "/grants", allow("chief", "admin"))],
+    "grants.confirm": [("POST", "/grants/999999/confirm", allow(), {})],
+    "grants.refuse": [("POST", "/grants/999999/refuse", allow(), {})],
+    # -- one's own account: sessions and API tokens (every signed-in user; a missing session
+    #    of one's own is denied to everyone)
+    "account.index": [("GET", "/account", allow(*SIGNED_IN))],
+    "account.end_session": [("POST", "/account/sessions/999999/end", allow(), {})],
+    "account.end_others": [("POST", "/account/sessions/end-others", allow(*SIGNED_IN), {})],
+    "account.new_token": [("POST", "/account/tokens", allow(*SIGNED_IN), {"name": "access", "scopes": "read",
+                                                                          "days": "30"})],
+    "account.revoke_token": [("POST", "/account/tokens/xf_nothing/revoke", allow(*SIGNED_IN), {})],
     # -- core ---------------------------------------------------------------
     "core.home": [("GET", "/", allow(*EVERYONE))],   # anonymous: a plain redirect to /login, no bounce
     "core.set_language": [("GET", "/lang/en", allow(*EVERYONE))],
@@ -307,7 +320,8 @@ def world(inst, app) -> World:
         for role, (roles, office, oversees) in specs.items():
             user = accounts.create_user(s, unique(role.replace("_", "-")), TEST_PASSWORD, list(roles),
                                         office=office, oversees=list(oversees))
-            tokens[role] = accounts.issue_token(s, user, label="access test")
+            # the test app asks no second factor (XINFANG_SECOND_FACTOR_ROLES = ()), nor does its tokens' issue
+            tokens[role] = accounts.issue_token(s, user, label="access test", second_factor_roles=())
             users[role] = user
         s.flush()
         ids = {role: u.id for role, u in users.items()}
@@ -416,6 +430,10 @@ def test_access(app, inst, world, endpoint, case, role):
     if is_api:
         if role != "anonymous":
             headers["Authorization"] = f"Bearer {world.tokens[role]}"
+    elif role != "anonymous" and endpoint == "auth.logout":
+        # sessions are server-side (issue 15): signing out ends the session, so not the shared one
+        assert client.post("/login", data={"username": world.users[role].username,
+                                           "password": TEST_PASSWORD}).status_code == 302
     elif role != "anonymous":
         client.set_cookie(app.config["SESSION_COOKIE_NAME"], world.cookies[role])
 

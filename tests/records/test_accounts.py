@@ -37,9 +37,11 @@ def _user(s, user) -> User:
 
 
 # -- password policy ----------------------------------------------------------------------
-@pytest.mark.parametrize("password", ["", "short", "123456789", "a" * 10, "abababababab", "x" * 257, None, 12345678901])
+@pytest.mark.parametrize("password", ["", "short", "123456789", "a" * 10, "abababababab", "x" * 257, None, 12345678901,
+                                      "abcd123456", "x" * 200 + "abcd"])
 def test_weak_passwords_are_refused(password):
-    """Too short, too long, too few different characters, not text."""
+    """Too short, too long, too few different characters, not text, too easy to guess
+    (issue 15: the strength estimator refuses common patterns)."""
     with pytest.raises(ValidationError) as info:
         accounts.check_password_policy(password)
     assert "password" in info.value.fields
@@ -47,7 +49,8 @@ def test_weak_passwords_are_refused(password):
         assert password not in info.value.message
 
 
-@pytest.mark.parametrize("password", ["abcd123456", "正確的馬電池釘書針很長", "x" * 200 + "abcd", "P@ss w0rd!!"])
+@pytest.mark.parametrize("password", ["plum-river-4071", "正確的馬電池釘書針很長", "Ocean tide 58 mirror; " + "x" * 200,
+                                      "P@ss w0rd!!"])
 def test_reasonable_passwords_are_accepted(password):
     accounts.check_password_policy(password)
 
@@ -190,7 +193,7 @@ def test_token_issue_use_and_hash_only(inst, make_user):
         row = s.execute(select(ApiToken).where(ApiToken.user_id == user.id)).scalar_one()
         assert row.token_hash == hashlib.sha256(token.encode()).hexdigest()
         assert row.prefix == token[:10] and row.label == "integration"
-        assert row.expires_at - utcnow() > dt.timedelta(days=364)
+        assert dt.timedelta(days=89) < row.expires_at - utcnow() <= dt.timedelta(days=90)  # issue 15: 90 days
         assert row.last_used_at is not None
 
 

@@ -22,7 +22,8 @@ def api_world(app, inst):
         clerk = accounts.create_user(s, "fuzz-clerk", "test-password-123", ["clerk"], office="XFB")
         leader = accounts.create_user(s, "fuzz-leader", "test-password-123", ["leader"], oversees=["LDJC"])
         record = operations.register(s, letter_data(), by=clerk)
-        tokens = {"clerk": accounts.issue_token(s, clerk), "leader": accounts.issue_token(s, leader)}
+        tokens = {"clerk": accounts.issue_token(s, clerk),
+                  "leader": accounts.issue_token(s, leader, second_factor_roles=())}  # as the test app
         serial = record.serial
     return tokens, serial
 
