@@ -1,17 +1,39 @@
 """Translated labels for the stored codes (channels, categories, statuses, roles)."""
+from collections.abc import Mapping
+
 from flask_babel import lazy_gettext as _l
 
 CHANNEL_LABELS = {
     "letter": _l("Letter"), "email": _l("E-mail"), "fax": _l("Fax"), "phone": _l("Phone"),
     "visit": _l("Visit"), "online": _l("Online"),
 }
-CATEGORY_LABELS = {
-    "labour_wages": _l("Labour and wages"), "land_housing": _l("Land and housing"),
-    "social_security": _l("Social security"), "environment": _l("Environment"),
-    "law_enforcement": _l("Law enforcement"), "staff_conduct": _l("Staff conduct"),
-    "policy_consultation": _l("Policy consultation"), "urban_management": _l("Urban management"),
-    "other": _l("Other"),
-}
+class CategoryLabels(Mapping):
+    """code -> the bureau's category (records.reference.categories) in the request's
+    language; read from the vocabulary once per request, deactivated ones included."""
+
+    def _table(self) -> dict[str, str]:
+        from flask import g
+        from flask_babel import get_locale
+
+        from records.reference import categories
+
+        from .web import db
+
+        if "category_labels" not in g:
+            g.category_labels = categories.labels(db(), str(get_locale() or "zh_Hant"))
+        return g.category_labels
+
+    def __getitem__(self, code: str) -> str:
+        return self._table()[code]
+
+    def __iter__(self):
+        return iter(self._table())
+
+    def __len__(self) -> int:
+        return len(self._table())
+
+
+CATEGORY_LABELS = CategoryLabels()
 STATUS_LABELS = {
     "registered": _l("Registered"),
     # the life of a matter (records/workflow.py)
@@ -34,10 +56,17 @@ EVENT_LABELS = {
     "answer_directly": _l("Answered directly"), "decline_outside_authority": _l("Not accepted: outside our authority"),
     "decline_legal_channel": _l("Not accepted: legal channel"), "store": _l("Stored"),
     "start": _l("Investigation started"), "extend": _l("Time limit extended"), "reply": _l("Written reply issued"),
-    "request_review": _l("Review requested"), "reply_review": _l("Review answered"),
-    "request_rereview": _l("Re-review requested"), "reply_rereview": _l("Re-review answered"),
+    "request_review": _l("Review requested from the superior body"),
+    "record_review_outcome": _l("Review decision of the superior body recorded"),
+    "request_rereview": _l("Re-review requested"), "record_rereview_outcome": _l("Re-review decision recorded"),
     "conclude": _l("Concluded"), "record_finding": _l("Finding recorded"),
-    "record_receipt": _l("Receipt of the answer recorded"),
+    "acknowledge_receipt": _l("Receipt of the answer recorded"),
+    "request_extension": _l("Extension asked for"), "approve_extension": _l("Extension approved"),
+    "refuse_extension": _l("Extension refused"), "confirm_corrective_action": _l("Corrective action confirmed"),
+    "record_handed_down": _l("Recorded as handed down (交辦件)"), "report_back": _l("Reported back (報結)"),
+    "flag_major": _l("Flagged as a major case"), "record_representatives": _l("Representatives recorded"),
+    "record_conduct": _l("Conduct during the visit noted"), "record_cessation": _l("Petitioning stopped (息訪)"),
+    "auto_conclude": _l("Concluded: the review window closed"),
     # repeat letters (search/repeats.py)
     "marked_repeat": _l("Marked as a repeat letter"), "unmarked_repeat": _l("No longer marked as a repeat"),
 }
@@ -50,9 +79,29 @@ TRANSITION_LABELS = {
     "decline_legal_channel": _l("Not accept: legal channel"), "store": _l("Store (存信)"),
     "start": _l("Start the investigation"), "extend": _l("Extend the time limit"),
     "reply": _l("Issue the written reply"), "request_review": _l("Register a review request"),
-    "reply_review": _l("Answer the review"), "request_rereview": _l("Register a re-review request"),
-    "reply_rereview": _l("Record the re-review answer"), "conclude": _l("Conclude"),
-    "record_finding": _l("Record a finding"), "record_receipt": _l("Record receipt of the answer"),
+    "record_review_outcome": _l("Record the superior body's review decision"),
+    "request_rereview": _l("Register a re-review request"),
+    "record_rereview_outcome": _l("Record the re-review decision"), "conclude": _l("Conclude"),
+    "record_finding": _l("Record a finding"), "acknowledge_receipt": _l("Record receipt of the answer"),
+    "request_extension": _l("Ask for an extension"), "approve_extension": _l("Approve the extension"),
+    "refuse_extension": _l("Refuse the extension"), "confirm_corrective_action": _l("Confirm a corrective action"),
+    "record_handed_down": _l("Record as handed down (交辦件)"), "report_back": _l("Report back (報結)"),
+    "flag_major": _l("Flag as a major case"), "record_representatives": _l("Record the representatives"),
+    "record_conduct": _l("Note conduct during the visit"), "record_cessation": _l("Record that petitioning stopped"),
+}
+REVIEW_OUTCOME_LABELS = {"upheld": _l("Upheld"), "changed": _l("Changed"), "revoked": _l("Revoked")}
+REMIT_LABELS = {
+    "staff_or_family": _l("Staff, retirees or their families"),
+    "bureau_functions": _l("About the bureau's functions"), "bureau_stability": _l("About the bureau's stability"),
+}
+CONDUCT_KIND_LABELS = {
+    "abuse": _l("Verbal abuse"), "obstruction": _l("Obstructing work"), "threat": _l("Threats"),
+    "self_harm_threat": _l("Threat of self-harm"), "property_damage": _l("Damage to property"),
+    "violence": _l("Violence"), "other": _l("Other"),
+}
+CONDUCT_ACTION_LABELS = {
+    "stopped": _l("Stopped"), "persuaded": _l("Persuaded"), "police_called": _l("Police called"),
+    "medical_help": _l("Medical help called"),
 }
 STORED_REASON_LABELS = {
     "concluded_after_rereview": _l("Concluded after re-review"),
@@ -72,21 +121,23 @@ DUE_KIND_LABELS = {
     "decision": _l("Acceptance decision"), "conclusion": _l("Conclusion"),
     "return": _l("Return window"), "review_request": _l("Review request window"),
     "review_reply": _l("Review answer"), "rereview_request": _l("Re-review request window"),
-    "rereview_reply": _l("Re-review answer"),
+    "rereview_reply": _l("Re-review answer"), "handed_down": _l("Deadline of the handing-down body"),
 }
 #: What starts each clock (deadlines.KINDS).
 DUE_START_LABELS = {
     "received": _l("received"), "accepted": _l("accepted"), "routed": _l("assigned or transferred"),
     "reply received": _l("reply received"), "review requested": _l("review requested"),
     "review answer received": _l("review answer received"), "re-review requested": _l("re-review requested"),
+    "handed down": _l("handed down"),
 }
 BOARD_BUCKET_LABELS = {
     "overdue": _l("Overdue"), "due_soon": _l("Due within 7 days"), "extended": _l("Extended"),
-    "in_review": _l("In review"), "open": _l("All open matters"),
+    "in_review": _l("In review"), "major": _l("Major cases"), "handed_down": _l("Handed down"),
+    "open": _l("All open matters"),
 }
 
 
-def label(table: dict, code: str | None) -> str:
+def label(table: Mapping, code: str | None) -> str:
     if code is None:
         return ""
     return str(table.get(code, code))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import (
-    ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, event,
+    Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, event, false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -115,6 +115,36 @@ class Record(Base):
     rereview_replied_on: Mapped[dt.date | None] = mapped_column()
     rereview_reply_received_on: Mapped[dt.date | None] = mapped_column()
     concluded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # -- round two (issue 16): reviews above us, extensions asked for, matters handed down --
+    #: The superior body the petitioner asked for review (複查), and its outcome (upheld/changed/revoked).
+    review_body: Mapped[str | None] = mapped_column(String(200))
+    review_outcome: Mapped[str | None] = mapped_column(String(16))
+    #: The document number (文號) of the superior body's review decision.
+    review_document_number: Mapped[str | None] = mapped_column(String(64))
+    rereview_body: Mapped[str | None] = mapped_column(String(200))
+    rereview_outcome: Mapped[str | None] = mapped_column(String(16))
+    rereview_document_number: Mapped[str | None] = mapped_column(String(64))
+    #: Code of the subordinate unit whose decision this matter asks us to review (30 days to answer).
+    review_of_unit: Mapped[str | None] = mapped_column(String(32))
+    #: Art 4: why the petitioner is within the bureau's remit, recorded at acceptance.
+    remit: Mapped[str | None] = mapped_column(String(32))
+    #: Art 15: an extension the handling office asked for, awaiting the overseeing leader.
+    extension_requested_days: Mapped[int | None] = mapped_column(Integer)
+    extension_requested_on: Mapped[dt.date | None] = mapped_column()
+    extension_requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: 交辦件: the higher body that handed the matter down, its document number and its own deadline.
+    handed_down_by: Mapped[str | None] = mapped_column(String(200))
+    handed_down_number: Mapped[str | None] = mapped_column(String(64))
+    handed_down_due_on: Mapped[dt.date | None] = mapped_column(index=True)
+    report_back_required: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    reported_back_on: Mapped[dt.date | None] = mapped_column()
+    #: 重大信訪案件 (Art 5): flagged by a leader; under the chief's oversight.
+    major_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+    major_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: Sealed JSON list of a collective visit's representatives (at most 5).
+    representatives_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    #: 息訪 (Art 17): the day the petitioner stopped petitioning; apart from the matter's conclusion.
+    petitioning_ceased_on: Mapped[dt.date | None] = mapped_column()
 
     decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
     approved_by: Mapped[User | None] = relationship(foreign_keys=[approved_by_id])

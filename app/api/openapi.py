@@ -1,7 +1,7 @@
 """The OpenAPI 3.1 document of /api/v1, kept next to the views it describes."""
 from __future__ import annotations
 
-from records.reference.vocab import CATEGORIES, CHANNELS
+from records.reference.vocab import CHANNELS
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -32,7 +32,8 @@ def openapi_document() -> dict:
             "received_at": {"type": "string", "description": "ISO 8601 date or date-time; naive values are "
                             "in the office's time zone. Not in the future.", "examples": ["2026-11-25T09:30"]},
             "region": {"type": "string", "pattern": "^[0-9]{6}$"},
-            "category": {"type": "string", "enum": list(CATEGORIES)},
+            "category": {"type": "string", "description": "A code of the bureau's vocabulary "
+                         "(GET /api/v1/categories); deactivated codes are refused."},
             "subject": {"type": "string", "minLength": 1, "maxLength": 200},
             "body": {"type": "string", "minLength": 1, "maxLength": 20000},
             "notes": {"type": "string", "maxLength": 5000},
@@ -170,7 +171,7 @@ DUE = {
     "description": "A time limit or window and how it was computed (records/deadlines.py).",
     "properties": {
         "kind": {"type": "string", "enum": ["decision", "conclusion", "return", "review_request", "review_reply",
-                                            "rereview_request", "rereview_reply"]},
+                                            "rereview_request", "rereview_reply", "handed_down"]},
         "party": {"type": "string", "enum": ["office", "petitioner", "unit"],
                   "description": "Whose clock: a limit the office must meet, or a window to ask or return in."},
         "on": {"type": "string", "format": "date"}, "start": {"type": "string", "format": "date"},
@@ -181,6 +182,8 @@ DUE = {
             "days": {"type": "integer"}, "on": {"type": "string", "format": "date"}, "by": {"type": "string"},
             "reason": {"type": "string", "description": "Only for callers who may read the content."}}},
         "met_on": {"type": ["string", "null"], "format": "date"},
+        "assumed": {"type": ["string", "null"],
+                    "description": "What the start assumes (e.g. the day of receipt not yet recorded)."},
         "days_left": {"type": ["integer", "null"]}, "overdue": {"type": "boolean"},
         "explanation": {"type": "string", "examples": [
             "accepted 2026-03-02 + 60 days = 2026-05-01; extended 30 days on 2026-04-20 by 王局長: … = 2026-05-31"]},

@@ -1,11 +1,9 @@
 """JSON API /api/v1, authenticated by per-user bearer tokens (no cookies, so no CSRF)."""
 from __future__ import annotations
 
-import functools
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, g, jsonify, request, url_for
-from werkzeug.exceptions import BadRequest as MalformedBody
+from flask import g, jsonify, request, url_for
 
 from records.accounts import operations as accounts
 from records.cases import operations, workflow
@@ -14,54 +12,13 @@ from records.cases import board as board_service
 from records.errors import ValidationError, XinfangError
 from records.cases.operations import LedgerFilters, Upload
 
-from ..auth.session import csrf
 from ..web import client_address, db, instance
+from .base import _json_body, bp, token_required, token_scope
 from .openapi import openapi_document
-
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
-csrf.exempt(bp)
-
-
-class Unauthorized(XinfangError):
-    status = 401
-
-
-class BadRequest(XinfangError):
-    """A body that is not JSON at all (the OpenAPI document promises 400 for it)."""
-
-    status = 400
 
 
 def _tz() -> ZoneInfo:
     return ZoneInfo(instance().settings.timezone)
-
-
-def token_required(view):
-    @functools.wraps(view)
-    def wrapped(*args, **kwargs):
-        header = request.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            raise Unauthorized("Send an API token as 'Authorization: Bearer <token>'.")
-        user = accounts.user_for_token(db(), token.strip())
-        if user is None:
-            raise Unauthorized("The API token is unknown, expired or revoked.")
-        policy.require(user, policy.USE_API)
-        g.api_user = user
-        return view(*args, **kwargs)
-    return wrapped
-
-
-def _json_body() -> dict:
-    if not request.is_json:
-        raise BadRequest("Send a JSON body with 'Content-Type: application/json'.")
-    try:
-        body = request.get_json()
-    except MalformedBody:  # Flask's on_json_loading_failed (a 413 for a too large body passes on)
-        raise BadRequest("The request body is not valid JSON.") from None
-    if not isinstance(body, dict):
-        raise ValidationError("The request body must be a JSON object.")
-    return body
 
 
 def record_json(view: operations.RecordView) -> dict:
@@ -139,6 +96,7 @@ def openapi():
 
 @bp.post("/records")
 @token_required
+@token_scope("register")
 def create_record():
     record = operations.register(db(), _json_body(), by=g.api_user, address=client_address())
     return jsonify({"serial": record.serial, "url": url_for("api.get_record", serial=record.serial)}), 201, {
@@ -174,6 +132,7 @@ def get_record(serial: str):
 
 @bp.post("/records/<serial>/attachments")
 @token_required
+@token_scope("register")
 def add_attachment(serial: str):
     user = g.api_user
     record = operations.get_record(db(), serial, user)
@@ -200,9 +159,9 @@ def get_attachment(serial: str, attachment_id: str):
     return response
 
 
-#: The body of POST /records/<serial>/transitions (see records.cases.workflow.transition).
-TRANSITION_BODY = ("transition", "reason", "note", "office", "unit", "days", "text", "on", "received_on", "finding",
-                   "repeat_of")
+#: The body of POST /records/<serial>/transitions: the transition's name and its fields
+#: (records.cases.workflow.FIELDS; each transition declares which it takes).
+TRANSITION_BODY = ("transition", *workflow.FIELDS)
 
 
 @bp.post("/records/<serial>/transitions")
@@ -227,6 +186,9 @@ def apply_transition(serial: str):
         "document": None if applied.document is None else {
             "id": applied.document.uid, "kind": applied.document.kind,
             "url": url_for("api.get_attachment", serial=record.serial, attachment_id=applied.document.uid)},
+        "documents": [{"id": d.uid, "kind": d.kind,
+                       "url": url_for("api.get_attachment", serial=record.serial, attachment_id=d.uid)}
+                      for d in applied.documents],
     }
     return jsonify(out)
 
@@ -293,6 +255,7 @@ def search():
 
 @bp.post("/lookups")
 @token_required
+@token_scope("lookup")
 def lookup():
     from search import lookups
 
@@ -308,7 +271,3 @@ def lookup():
         "items": [operations.ledger_dict(operations.LedgerLine(record=line.record, subject=line.subject), tz)
                   for line in result.lines],
     })
-
-
-# Retention routes (app/retention/api.py) join this blueprint.
-from ..retention import api as _retention_api  # noqa: E402,F401

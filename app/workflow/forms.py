@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField, TextAreaField
+from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField
 
+from records.cases.declarations import CONDUCT_ACTIONS, CONDUCT_KINDS, REMIT_GROUNDS, REVIEW_OUTCOMES
 from records.cases.workflow import FINDING_OUTCOMES, LEGAL_CHANNELS, STORED_REASONS, Transition
 
 from ..forms import options
-from ..labels import FINDING_LABELS, LEGAL_CHANNEL_LABELS, STORED_REASON_LABELS
+from ..labels import (CONDUCT_ACTION_LABELS, CONDUCT_KIND_LABELS, FINDING_LABELS, LEGAL_CHANNEL_LABELS,
+                      REMIT_LABELS, REVIEW_OUTCOME_LABELS, STORED_REASON_LABELS)
 
 #: Labels that depend on the transition: (transition, field) -> label.
 FIELD_LABELS = {
@@ -26,7 +28,19 @@ FIELD_LABELS = {
     ("reply_rereview", "on"): _l("Date of the answer (default: today)"),
     ("request_review", "on"): _l("Date of the request (default: today)"),
     ("request_rereview", "on"): _l("Date of the request (default: today)"),
-    ("record_receipt", "on"): _l("Day the petitioner received the answer"),
+    ("acknowledge_receipt", "on"): _l("Day the petitioner received the answer (e.g. from the postal receipt)"),
+    ("request_review", "body"): _l("Superior body asked for review (default: the letterhead's superior body)"),
+    ("request_rereview", "body"): _l("Body asked for re-review"),
+    ("record_review_outcome", "on"): _l("Date of the superior body's decision"),
+    ("record_rereview_outcome", "on"): _l("Date of the re-review decision"),
+    ("request_extension", "reason"): _l("Reason for the extension (told to the petitioner)"),
+    ("refuse_extension", "reason"): _l("Why the extension is refused"),
+    ("record_handed_down", "body"): _l("Body that handed the matter down"),
+    ("flag_major", "reason"): _l("Why it is a major case"),
+    ("report_back", "text"): _l("What is reported back"),
+    ("report_back", "on"): _l("Date of the report (default: today)"),
+    ("record_cessation", "on"): _l("Day the petitioner stopped petitioning (default: today)"),
+    ("confirm_corrective_action", "on"): _l("Day it was carried out (default: today)"),
 }
 
 
@@ -49,6 +63,28 @@ class TransitionForm(FlaskForm):
     repeat_of = StringField(_l("Serial of the earlier matter (optional)"),
                             render_kw={"placeholder": "XF-2026-000001"})
     note = TextAreaField(_l("Internal note"), render_kw={"rows": 2})
+    body = StringField(_l("Body"))
+    document_number = StringField(_l("Its document number (文號)"))
+    outcome = SelectField(_l("Decision"), choices=options([("", "—")] + [(c, REVIEW_OUTCOME_LABELS[c])
+                                                                           for c in REVIEW_OUTCOMES]),
+                          validate_choice=False)
+    due_on = StringField(_l("Deadline set by that body"), render_kw={"type": "date"})
+    report_back = SelectField(_l("Report-back (報結) required"), choices=[("yes", _l("Yes")), ("no", _l("No"))],
+                              validate_choice=False)
+    finding_id = StringField(_l("Number of the finding"), render_kw={"inputmode": "numeric"})
+    remit = SelectField(_l("Within our remit because (Art 4)"),
+                        choices=options([("", "—")] + [(c, REMIT_LABELS[c]) for c in REMIT_GROUNDS]),
+                        validate_choice=False)
+    review_of_unit = SelectField(_l("Review of a decision of this subordinate unit (optional)"), choices=[],
+                                 validate_choice=False)
+    representatives = TextAreaField(_l("Representatives, one per line: name, ID number, phone (at most 5)"),
+                                    render_kw={"rows": 5})
+    conduct_kinds = SelectMultipleField(_l("What happened"), choices=options(
+        (c, CONDUCT_KIND_LABELS[c]) for c in CONDUCT_KINDS), validate_choice=False)
+    conduct_actions = SelectMultipleField(_l("What staff did"), choices=options(
+        (c, CONDUCT_ACTION_LABELS[c]) for c in CONDUCT_ACTIONS), validate_choice=False)
+    conduct_description = TextAreaField(_l("Description"), render_kw={"rows": 3})
+    conduct_on = StringField(_l("Day of the visit"), render_kw={"type": "date"})
 
     def prepare(self, spec: Transition, offices: list[tuple[str, str]], units: list[tuple[str, str]]) -> TransitionForm:
         """Set the choices and labels for ``spec``."""
@@ -58,6 +94,7 @@ class TransitionForm(FlaskForm):
             self.reason_code.choices = options((c, LEGAL_CHANNEL_LABELS[c]) for c in LEGAL_CHANNELS)
         self.office.choices = options(offices)
         self.unit.choices = options(units)
+        self.review_of_unit.choices = options([("", "—")] + list(units))
         for (name, field_name), text in FIELD_LABELS.items():
             if name == spec.name:
                 target = self.reason_code if field_name == "reason" and spec.reason_codes else self[field_name]
@@ -72,6 +109,8 @@ class TransitionForm(FlaskForm):
                 out.append(self.reason_code if spec.reason_codes else self.reason)
             elif name == "finding":
                 out.extend([self.finding_outcome, self.corrective_action, self.evidence])
+            elif name == "conduct":
+                out.extend([self.conduct_kinds, self.conduct_actions, self.conduct_description, self.conduct_on])
             else:
                 out.append(self[name])
         return out
@@ -88,6 +127,22 @@ class TransitionForm(FlaskForm):
                            "evidence": self.evidence.data or ""}
                 if finding["outcome"] or finding["corrective_action"] or finding["evidence"]:
                     out["finding"] = finding
+            elif name == "representatives":
+                out[name] = _people(self.representatives.data or "")
+            elif name == "conduct":
+                out[name] = {"kinds": self.conduct_kinds.data or [], "actions": self.conduct_actions.data or [],
+                             "description": self.conduct_description.data or "",
+                             "occurred_on": self.conduct_on.data or None}
             else:
                 out[name] = self[name].data or None
         return out
+
+
+def _people(text: str) -> list[dict]:
+    """Representatives typed one per line as "name, ID number, phone" (commas of either width)."""
+    people = []
+    for line in text.splitlines():
+        parts = [p.strip() for p in line.replace("，", ",").split(",")]
+        if parts and parts[0]:
+            people.append(dict(zip(("name", "id_number", "phone"), parts + ["", ""], strict=False)))
+    return people

@@ -17,8 +17,10 @@ limit                       default  what it bounds
 ==========================  =======  ==========================================================
 
 Days are calendar days unless ``working_days`` is set; the return window always counts
-working days (weekends and the configured ``holidays`` excluded, configured ``workdays`` —
-weekend days that are worked, 調休 — included). Configure them in
+working days on the official calendar kept as data (``records.reference.calendar``: the
+State Council's holidays excluded, its weekend make-up working days, 調休, included; a due
+date counted through a year with no calendar entered says "provisional"), and the
+configured ``holidays``/``workdays`` on top of it. Configure them in
 ``Settings.extra["deadlines"]`` (or the ``XINFANG_DEADLINES`` environment variable, a JSON
 object), e.g. ``{"working_days": false, "holidays": ["2026-10-01", "2026-10-02"]}``.
 
@@ -38,6 +40,8 @@ from dataclasses import dataclass, field, fields
 from zoneinfo import ZoneInfo
 
 from records.errors import ConfigurationError
+from records.reference.calendar import WorkingCalendar
+from records.reference.calendar import load as official_calendar
 
 # -- limits -------------------------------------------------------------------------------
 
@@ -120,6 +124,8 @@ class Calendar:
 
     limits: Limits = field(default_factory=Limits)
     tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
+    #: The official calendar from the database (records.reference.calendar); None: Monday to Friday.
+    official: WorkingCalendar | None = None
 
     def local_date(self, instant: dt.datetime) -> dt.date:
         return instant.astimezone(self.tz).date()
@@ -128,11 +134,21 @@ class Calendar:
         return dt.datetime.now(self.tz).date()
 
     def is_working_day(self, day: dt.date) -> bool:
+        """The configured exceptions first, then the official calendar (holidays, make-up days)."""
         if day in self.limits.workdays:
             return True
         if day in self.limits.holidays:
             return False
+        if self.official is not None:
+            return self.official.is_working_day(day)
         return day.weekday() < 5
+
+    def provisional_years(self, start: dt.date, end: dt.date) -> tuple[int, ...]:
+        """The years from ``start`` to ``end`` whose official calendar is not entered (a count of
+        working days through them is provisional)."""
+        if self.official is None:
+            return ()
+        return tuple(self.official.provisional_years(start, end))
 
     def add(self, start: dt.date, days: int, *, working: bool | None = None) -> dt.date:
         """``start`` + ``days``: calendar days, or working days (the day after ``start`` is day 1)."""
@@ -152,7 +168,7 @@ def calendar_for(session) -> Calendar:
     from records.instance import instance_of
 
     settings = instance_of(session).settings
-    return Calendar(limits=limits_of(settings), tz=ZoneInfo(settings.timezone))
+    return Calendar(limits=limits_of(settings), tz=ZoneInfo(settings.timezone), official=official_calendar(session))
 
 
 # -- due dates ---------------------------------------------------------------------------------
@@ -166,6 +182,9 @@ KINDS: dict[str, tuple[str, str, str]] = {
     "review_reply": ("review requested", "office", "review_reply_days"),
     "rereview_request": ("review answer received", "petitioner", "rereview_request_days"),
     "rereview_reply": ("re-review requested", "office", "rereview_reply_days"),
+    #: 交辦件: the deadline the higher body set (a date, not a number of days), met by the report-back
+    #: (報結) or, when none is required, by the written answer.
+    "handed_down": ("handed down", "office", ""),
 }
 
 
@@ -195,6 +214,10 @@ class Due:
     extension: Extension | None = None
     #: The day the step it waits for happened: the clock stopped then.
     met_on: dt.date | None = None
+    #: Set when the start is an assumption (e.g. the day of receipt not yet recorded): says which.
+    assumed: str | None = None
+    #: Years counted in working days with no official calendar entered: the date is provisional.
+    provisional: tuple[int, ...] = ()
 
     @property
     def start_event(self) -> str:
@@ -222,6 +245,10 @@ class Due:
         if self.days == 1:
             unit = unit[:-1]
         text = f"{self.start_event} {self.start.isoformat()} + {self.days} {unit} = {self.base_on.isoformat()}"
+        if self.kind == "handed_down":
+            text = f"deadline set by the body that handed the matter down: {self.on.isoformat()}"
+        if self.assumed:
+            text += f" (assumed: {self.assumed})"
         ext = self.extension
         if ext is not None:
             ext_unit = "working days" if self.working else "days"
@@ -233,6 +260,9 @@ class Due:
             text += f" = {self.on.isoformat()}"
         if self.met_on is not None:
             text += f" (met on {self.met_on.isoformat()})"
+        if self.provisional:
+            years = ", ".join(str(y) for y in self.provisional)
+            text += f" (provisional: no official holiday calendar entered for {years})"
         return text
 
     def as_dict(self, today: dt.date, *, with_reason: bool) -> dict:
@@ -250,6 +280,8 @@ class Due:
                 "days": ext.days, "on": ext.on.isoformat(), "by": ext.by,
                 **({"reason": ext.reason} if with_reason and ext.reason else {})},
             "met_on": self.met_on.isoformat() if self.met_on else None,
+            "assumed": self.assumed,
+            "provisional": list(self.provisional),
             "days_left": None if self.met_on else self.days_left(today),
             "overdue": self.overdue(today),
             "explanation": self.explain(with_reason=with_reason),
@@ -257,15 +289,16 @@ class Due:
 
 
 def _due(cal: Calendar, kind: str, start: dt.date, *, met_on=None, extension: Extension | None = None,
-         working: bool | None = None) -> Due:
-    limit_name = KINDS[kind][2]
+         working: bool | None = None, limit: str | None = None, assumed: str | None = None) -> Due:
+    limit_name = limit or KINDS[kind][2]
     days = getattr(cal.limits, limit_name)
     working = cal.limits.working_days if working is None else working
     base = cal.add(start, days, working=working)
     on = cal.add(base, extension.days, working=working) if extension else base
     cap = cal.add(base, cal.limits.max_extension_days, working=working) if kind == "conclusion" else base
+    provisional = cal.provisional_years(start, on) if working else ()
     return Due(kind=kind, start=start, days=days, working=working, base_on=base, on=on, cap=cap,
-               extension=extension, met_on=met_on)
+               extension=extension, met_on=met_on, assumed=assumed, provisional=provisional)
 
 
 def decision_due(cal: Calendar, record) -> Due:
@@ -280,7 +313,9 @@ def conclusion_due(cal: Calendar, record, *, extension_reason: str | None = None
     if record.extended_days:
         by = record.extension_approved_by.display_name if record.extension_approved_by else ""
         ext = Extension(days=record.extended_days, on=record.extended_on, by=by, reason=extension_reason)
-    return _due(cal, "conclusion", record.accepted_on, met_on=record.replied_on, extension=ext)
+    # a review of a subordinate unit's decision is answered within the review limit (Art 9)
+    limit = "review_reply_days" if getattr(record, "review_of_unit", None) else None
+    return _due(cal, "conclusion", record.accepted_on, met_on=record.replied_on, extension=ext, limit=limit)
 
 
 def return_window(cal: Calendar, record) -> Due | None:
@@ -289,10 +324,18 @@ def return_window(cal: Calendar, record) -> Due | None:
     return _due(cal, "return", record.routed_on, working=True)
 
 
+#: What a window assumes while the petitioner's receipt of the answer is not recorded.
+ASSUMED_RECEIPT = "receipt not recorded; counted from the day the answer was issued"
+
+
 def review_request_window(cal: Calendar, record) -> Due | None:
-    if record.reply_received_on is None:
+    """Art 9: 30 days from the day the petitioner received the written reply; until that day is
+    recorded (``acknowledge_receipt``), from the day of the reply, and the explanation says so."""
+    start = record.reply_received_on or record.replied_on
+    if start is None:
         return None
-    return _due(cal, "review_request", record.reply_received_on, met_on=record.review_requested_on)
+    return _due(cal, "review_request", start, met_on=record.review_requested_on,
+                assumed=None if record.reply_received_on else ASSUMED_RECEIPT)
 
 
 def review_reply_due(cal: Calendar, record) -> Due | None:
@@ -302,9 +345,22 @@ def review_reply_due(cal: Calendar, record) -> Due | None:
 
 
 def rereview_request_window(cal: Calendar, record) -> Due | None:
-    if record.review_reply_received_on is None:
+    start = record.review_reply_received_on or record.review_replied_on
+    if start is None:
         return None
-    return _due(cal, "rereview_request", record.review_reply_received_on, met_on=record.rereview_requested_on)
+    return _due(cal, "rereview_request", start, met_on=record.rereview_requested_on,
+                assumed=None if record.review_reply_received_on else ASSUMED_RECEIPT)
+
+
+def handed_down_due(cal: Calendar, record) -> Due | None:
+    """The deadline of a matter handed down (交辦件), set by the higher body itself."""
+    on = getattr(record, "handed_down_due_on", None)
+    if on is None:
+        return None
+    start = cal.local_date(record.received_at)
+    met = record.reported_back_on if record.report_back_required else record.replied_on
+    return Due(kind="handed_down", start=start, days=(on - start).days, working=False, base_on=on, on=on, cap=on,
+               met_on=met)
 
 
 def rereview_reply_due(cal: Calendar, record) -> Due | None:
@@ -336,7 +392,8 @@ def dues(cal: Calendar, record, *, extension_reason: str | None = None) -> list[
         window = return_window(cal, record)
         if window:
             out.append(window)
-    for make in (review_request_window, review_reply_due, rereview_request_window, rereview_reply_due):
+    for make in (review_request_window, review_reply_due, rereview_request_window, rereview_reply_due,
+                 handed_down_due):
         due = make(cal, record)
         if due:
             out.append(due)
@@ -352,9 +409,24 @@ def current_due(cal: Calendar, record, *, extension_reason: str | None = None) -
 
 
 def office_due(cal: Calendar, record) -> Due | None:
-    """The time limit the office must meet now (what the supervision board tracks), if any."""
+    """The time limit the office must meet now (what the supervision board tracks), if any: the
+    clock of the record's status, or a handed-down matter's own deadline when that comes first
+    (or is the only one still running, e.g. a report-back owed after the reply)."""
     due = current_due(cal, record)
-    return due if due is not None and due.party == "office" else None
+    due = due if due is not None and due.party == "office" else None
+    handed = handed_down_due(cal, record) if record.status not in ("stored", "concluded") else None
+    if handed is not None and handed.met_on is None and (due is None or handed.on < due.on):
+        return handed
+    return due
+
+
+def office_due_as_of(cal: Calendar, record, day: dt.date) -> Due | None:
+    """The time limit the office had to meet on ``day`` (for reports as of a past date): the one
+    that had started by then and whose step had not happened by then."""
+    for due in dues(cal, record):
+        if due.party == "office" and due.start <= day and (due.met_on is None or due.met_on > day):
+            return due
+    return None
 
 
 # -- checks the workflow's guards use --------------------------------------------------------------

@@ -28,6 +28,17 @@ STAGE_OF_STATUS = {
     "review_requested": "review", "rereview_requested": "rereview",
 }
 
+#: Art 9: what the superior body decided on review (複查) or re-review (複核).
+REVIEW_OUTCOMES = ("upheld", "changed", "revoked")
+#: Art 4: on what ground the petitioner is within the bureau's remit (recorded at acceptance).
+REMIT_GROUNDS = ("staff_or_family", "bureau_functions", "bureau_stability")
+#: Art 16: what happened during a visit, and what the staff did.
+CONDUCT_KINDS = ("abuse", "obstruction", "threat", "self_harm_threat", "property_damage", "violence", "other")
+CONDUCT_ACTIONS = ("stopped", "persuaded", "police_called", "medical_help")
+#: A collective visit (5 or more people) chooses at most this many representatives.
+MAX_REPRESENTATIVES = 5
+COLLECTIVE_VISIT = 5
+
 MAX_REASON = 2000
 MAX_NOTE = 5000
 MAX_TEXT = 20000
@@ -77,6 +88,18 @@ class Params:
     received_on: dt.date | None = None
     finding: dict | None = None
     repeat_of: Record | None = None
+    #: The superior body asked for review, or the higher body that handed the matter down.
+    body: str | None = None
+    #: An outside document's number (文號): the superior body's decision, the handing-down letter.
+    document_number: str | None = None
+    outcome: str | None = None
+    due_on: dt.date | None = None
+    report_back: bool | None = None
+    finding_id: int | None = None
+    remit: str | None = None
+    review_of_unit: Office | None = None
+    representatives: list[dict] | None = None
+    conduct: dict | None = None
 
 
 @dataclass
@@ -92,8 +115,10 @@ class Context:
     params: Params
     #: Clear details for the audit entry (codes, ids, dates; never text).
     detail: dict = field(default_factory=dict)
-    #: The letter to issue: (template, context), set by an effect.
-    letter: tuple[str, dict] | None = None
+    #: The letters to issue: (template, context), added by the effects.
+    letters: list[tuple[str, dict]] = field(default_factory=list)
+    #: Structured content the step adds to its sealed note (e.g. a conduct note), as JSON text.
+    sealed_extra: str | None = None
 
 
 @dataclass(frozen=True)
@@ -124,7 +149,8 @@ class Transition:
     optional: tuple[str, ...] = ()
     guards: tuple[Guard, ...] = ()
     effects: tuple[Effect, ...] = ()
-    #: The letter template (records/replies.py) the transition issues, if any.
+    #: The letter template(s) (records/cases/notices.py) the transition issues, if any: one name, or
+    #: several joined by "+" (a transfer writes to the unit and to the petitioner).
     letter: str | None = None
     #: When ``reason`` is a code rather than free text: the codes allowed.
     reason_codes: tuple[str, ...] = ()

@@ -5,9 +5,8 @@ import datetime as dt
 from collections.abc import Callable
 
 from records.cases import deadlines
-from records.cases.declarations import STAGE_OF_STATUS, Context, is_final
+from records.cases.declarations import COLLECTIVE_VISIT, STAGE_OF_STATUS, Context, is_final
 from records.models import Record
-
 
 
 def extension_allowed(c: Context) -> str | None:
@@ -98,3 +97,80 @@ def repeat_is_final(c: Context) -> str | None:
     if c.params.reason == "concluded_after_rereview" and not is_final(other):
         return f"{other.serial} is not final (no re-review answered), so this cannot be stored as concluded after re-review."
     return None
+
+
+def repeat_named(c: Context) -> str | None:
+    """Art 11: "concluded after re-review" refers to the final matter it repeats."""
+    if c.params.reason == "concluded_after_rereview" and c.params.repeat_of is None:
+        return "Name the final matter (its serial) this letter repeats: it is stored as concluded after re-review."
+    return None
+
+
+def no_extension_pending(c: Context) -> str | None:
+    if c.record.extension_requested_days:
+        return (f"An extension of {c.record.extension_requested_days} days was asked for on "
+                f"{c.record.extension_requested_on.isoformat()}; the overseeing leader decides it first.")
+    return None
+
+
+def extension_pending(c: Context) -> str | None:
+    if not c.record.extension_requested_days:
+        return "No extension has been asked for (the handling office asks with 'request_extension')."
+    return None
+
+
+def requested_extension_days(c: Context) -> str | None:
+    return deadlines.extension_days_problem(c.cal, c.record.extension_requested_days)
+
+
+def not_major(c: Context) -> str | None:
+    return "The matter is already flagged as a major case." if c.record.major_at else None
+
+
+def collective_visit(c: Context) -> str | None:
+    if (c.record.people_count or 1) < COLLECTIVE_VISIT:
+        return (f"Representatives are chosen by a collective visit ({COLLECTIVE_VISIT} or more people); "
+                f"this matter has {c.record.people_count or 1}.")
+    return None
+
+
+def a_visit(c: Context) -> str | None:
+    return None if c.record.channel == "visit" else "Conduct during a visit is noted on a visit (channel 'visit')."
+
+
+def still_petitioning(c: Context) -> str | None:
+    if c.record.petitioning_ceased_on:
+        return f"The petitioner stopped petitioning (息訪) on {c.record.petitioning_ceased_on.isoformat()}."
+    return None
+
+
+def dated_not_future(c: Context) -> str | None:
+    on = c.params.on or c.today
+    return f"The date cannot be in the future ({on.isoformat()})." if on > c.today else None
+
+
+def handed_down_due(c: Context) -> str | None:
+    received = c.cal.local_date(c.record.received_at)
+    if c.params.due_on is not None and c.params.due_on < received:
+        return f"The deadline cannot be before the matter came in ({received.isoformat()})."
+    return None
+
+
+def report_back_owed(c: Context) -> str | None:
+    r = c.record
+    if not r.handed_down_by:
+        return "Only a matter handed down from a higher level (交辦件) is reported back (報結)."
+    if r.reported_back_on:
+        return f"Reported back already on {r.reported_back_on.isoformat()}."
+    return None
+
+
+def action_to_confirm(c: Context) -> str | None:
+    finding = next((f for f in c.record.findings if f.id == c.params.finding_id), None)
+    if finding is None:
+        return "No finding with that number on this matter."
+    if finding.corrective_action_sealed is None:
+        return "That finding has no corrective action to confirm."
+    if finding.action_confirmed_on:
+        return f"Confirmed already on {finding.action_confirmed_on.isoformat()}."
+    return dated_not_future(c)

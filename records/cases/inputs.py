@@ -6,7 +6,9 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from records.cases.declarations import FINDING_OUTCOMES, MAX_NOTE, MAX_REASON, MAX_TEXT, Params, Transition
+from records.cases.declarations import (CONDUCT_ACTIONS, CONDUCT_KINDS, FINDING_OUTCOMES, MAX_NOTE, MAX_REASON,
+                                        MAX_REPRESENTATIVES, MAX_TEXT, REMIT_GROUNDS, REVIEW_OUTCOMES, Params,
+                                        Transition)
 from records.cases.schemas import clean_text
 from records.errors import ValidationError
 from records.models import Record
@@ -52,9 +54,9 @@ def _finding(raw, errors: dict) -> dict | None:
     if raw is None or raw == {}:
         return None
     if not isinstance(raw, dict):
-        errors["finding"] = "Must be an object with outcome, corrective_action, evidence."
+        errors["finding"] = "Must be an object with outcome, corrective_action, action_due_on, evidence."
         return None
-    unknown = set(raw) - {"outcome", "corrective_action", "evidence"}
+    unknown = set(raw) - {"outcome", "corrective_action", "action_due_on", "evidence"}
     if unknown:
         errors["finding"] = "Unknown field(s): " + ", ".join(sorted(str(k) for k in unknown)[:5]) + "."
         return None
@@ -65,13 +67,126 @@ def _finding(raw, errors: dict) -> dict | None:
                         max_len=MAX_NOTE, multiline=True)
     evidence = clean_text(raw.get("evidence"), "finding.evidence", errors, required=False, max_len=MAX_TEXT,
                           multiline=True)
-    return {"outcome": outcome, "corrective_action": action, "evidence": evidence}
+    due = _parse_date(raw.get("action_due_on"), "finding.action_due_on", errors)
+    if due is not None and not action:
+        errors["finding.action_due_on"] = "A due date needs the corrective action it is for."
+    return {"outcome": outcome, "corrective_action": action, "evidence": evidence, "action_due_on": due}
+
+
+def _codes(value, name: str, codes: tuple[str, ...], errors: dict) -> str | None:
+    if value not in codes:
+        errors[name] = "Must be one of: " + ", ".join(codes) + "."
+        return None
+    return value
+
+
+def _whole(value, name: str, errors: dict, what: str = "a whole number of days") -> int | None:
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int):
+        errors[name] = f"Must be {what}."
+        return None
+    return value
+
+
+def _flag(value, name: str, errors: dict) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("yes", "true", "1", "no", "false", "0"):
+        return value.strip().lower() in ("yes", "true", "1")
+    errors[name] = "Must be yes or no."
+    return None
+
+
+def _short(value, name: str, errors: dict, max_len: int) -> str | None:
+    return clean_text(value, name, errors, required=True, max_len=max_len) or None
+
+
+def _serial(session: Session, value, errors: dict) -> Record | None:
+    other = session.execute(select(Record).where(Record.serial == value)).scalar_one_or_none() \
+        if isinstance(value, str) else None
+    if other is None:
+        errors["repeat_of"] = "No record with that serial."
+    return other
+
+
+def _people(raw, errors: dict) -> list[dict] | None:
+    """A collective visit's representatives: name required, ID number and phone optional."""
+    if not isinstance(raw, list) or not raw:
+        errors["representatives"] = "Must be a list of people (name, id_number, phone)."
+        return None
+    if len(raw) > MAX_REPRESENTATIVES:
+        errors["representatives"] = f"At most {MAX_REPRESENTATIVES} representatives."
+        return None
+    out = []
+    for i, person in enumerate(raw):
+        if not isinstance(person, dict) or set(person) - {"name", "id_number", "phone"}:
+            errors[f"representatives.{i}"] = "Must be an object with name, id_number, phone."
+            continue
+        out.append({k: clean_text(person.get(k), f"representatives.{i}.{k}", errors, required=k == "name",
+                                  max_len=64) for k in ("name", "id_number", "phone")})
+    return out
+
+
+def _conduct(raw, errors: dict) -> dict | None:
+    """Art 16: what happened during a visit (kinds), what staff did (actions), a description."""
+    if not isinstance(raw, dict) or set(raw) - {"kinds", "actions", "description", "occurred_on"}:
+        errors["conduct"] = "Must be an object with kinds, actions, description, occurred_on."
+        return None
+    out: dict = {}
+    for key, codes in (("kinds", CONDUCT_KINDS), ("actions", CONDUCT_ACTIONS)):
+        values = raw.get(key) or []
+        values = [values] if isinstance(values, str) else values
+        if not isinstance(values, list) or not values or any(v not in codes for v in values):
+            errors[f"conduct.{key}"] = "Choose one or more of: " + ", ".join(codes) + "."
+        else:
+            out[key] = sorted(set(values), key=codes.index)
+    out["description"] = clean_text(raw.get("description"), "conduct.description", errors, required=True,
+                                    max_len=MAX_NOTE, multiline=True)
+    occurred = _parse_date(raw.get("occurred_on"), "conduct.occurred_on", errors)
+    out["occurred_on"] = occurred.isoformat() if occurred else None
+    return out
+
+
+def _reason(spec: Transition, value, errors: dict) -> str | None:
+    if spec.reason_codes:
+        return _codes(value, "reason", spec.reason_codes, errors)
+    return clean_text(value, "reason", errors, required=True, max_len=MAX_REASON, multiline=True) or None
+
+
+#: field -> (Params attribute, cleaner(session, spec, value, errors)).
+_FIELDS = {
+    "reason": ("reason", lambda s, spec, v, e: _reason(spec, v, e)),
+    "note": ("note", lambda s, spec, v, e: clean_text(v, "note", e, required=False, max_len=MAX_NOTE,
+                                                      multiline=True) or None),
+    "text": ("text", lambda s, spec, v, e: clean_text(v, "text", e, required=True, max_len=MAX_TEXT,
+                                                      multiline=True) or None),
+    "office": ("office", lambda s, spec, v, e: _office(s, v, "office", e, external=False)),
+    "unit": ("unit", lambda s, spec, v, e: _office(s, v, "unit", e, external=True)),
+    "review_of_unit": ("review_of_unit", lambda s, spec, v, e: _office(s, v, "review_of_unit", e, external=True)),
+    "days": ("days", lambda s, spec, v, e: _whole(v, "days", e)),
+    "on": ("on", lambda s, spec, v, e: _parse_date(v, "on", e)),
+    "received_on": ("received_on", lambda s, spec, v, e: _parse_date(v, "received_on", e)),
+    "due_on": ("due_on", lambda s, spec, v, e: _parse_date(v, "due_on", e)),
+    "finding": ("finding", lambda s, spec, v, e: _finding(v, e)),
+    "finding_id": ("finding_id", lambda s, spec, v, e: _whole(v, "finding_id", e, "the number of a finding")),
+    "repeat_of": ("repeat_of", lambda s, spec, v, e: _serial(s, v, e)),
+    "body": ("body", lambda s, spec, v, e: _short(v, "body", e, 200)),
+    "document_number": ("document_number", lambda s, spec, v, e: _short(v, "document_number", e, 64)),
+    "outcome": ("outcome", lambda s, spec, v, e: _codes(v, "outcome", REVIEW_OUTCOMES, e)),
+    "remit": ("remit", lambda s, spec, v, e: _codes(v, "remit", REMIT_GROUNDS, e)),
+    "report_back": ("report_back", lambda s, spec, v, e: _flag(v, "report_back", e)),
+    "representatives": ("representatives", lambda s, spec, v, e: _people(v, e)),
+    "conduct": ("conduct", lambda s, spec, v, e: _conduct(v, e)),
+}
+#: Every input field a transition may declare.
+FIELDS = tuple(_FIELDS)
 
 
 def parse(session: Session, spec: Transition, raw: dict) -> Params:
     """Clean the input of ``spec``: required fields present, unused ones refused, each named."""
     errors: dict[str, str] = {}
-    given = {k: v for k, v in raw.items() if v is not None and v != "" and v != {}}
+    given = {k: v for k, v in raw.items() if v is not None and v != "" and v != {} and v != []}
     if spec.name == "transfer" and "unit" not in given and "office" in given:
         given["unit"] = given.pop("office")   # the API's generic 'office' names the unit of a transfer
     for name in sorted(set(given) - set(spec.fields)):
@@ -80,44 +195,10 @@ def parse(session: Session, spec: Transition, raw: dict) -> Params:
         if name not in given:
             errors[name] = "This field is required."
     p = Params()
-    if "reason" in given:
-        if spec.reason_codes:
-            if given["reason"] not in spec.reason_codes:
-                errors["reason"] = "Must be one of: " + ", ".join(spec.reason_codes) + "."
-            else:
-                p.reason = given["reason"]
-        else:
-            p.reason = clean_text(given["reason"], "reason", errors, required=True, max_len=MAX_REASON,
-                                  multiline=True) or None
-    if "note" in given:
-        p.note = clean_text(given["note"], "note", errors, required=False, max_len=MAX_NOTE, multiline=True) or None
-    if "text" in given:
-        p.text = clean_text(given["text"], "text", errors, required=True, max_len=MAX_TEXT, multiline=True) or None
-    if "office" in given and "office" in spec.fields:
-        p.office = _office(session, given["office"], "office", errors, external=False)
-    if "unit" in given and "unit" in spec.fields:
-        p.unit = _office(session, given["unit"], "unit", errors, external=True)
-    if "days" in given:
-        days = given["days"]
-        if isinstance(days, str) and days.strip().lstrip("-").isdigit():
-            days = int(days.strip())
-        if isinstance(days, bool) or not isinstance(days, int):
-            errors["days"] = "Must be a whole number of days."
-        else:
-            p.days = days
-    if "on" in given:
-        p.on = _parse_date(given["on"], "on", errors)
-    if "received_on" in given:
-        p.received_on = _parse_date(given["received_on"], "received_on", errors)
-    if "finding" in given and "finding" in spec.fields:
-        p.finding = _finding(given["finding"], errors)
-    if "repeat_of" in given and "repeat_of" in spec.fields:
-        serial = given["repeat_of"]
-        other = session.execute(select(Record).where(Record.serial == serial)).scalar_one_or_none() \
-            if isinstance(serial, str) else None
-        if other is None:
-            errors["repeat_of"] = "No record with that serial."
-        p.repeat_of = other
+    for name, value in given.items():
+        if name in spec.fields:
+            attribute, clean = _FIELDS[name]
+            setattr(p, attribute, clean(session, spec, value, errors))
     if errors:
         raise ValidationError(f"The '{spec.name}' step cannot be applied as given.", fields=errors)
     return p

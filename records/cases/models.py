@@ -31,6 +31,10 @@ class Finding(Base):
     evidence_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: The corrective action's due date, and when (and by whom) it was confirmed carried out.
+    action_due_on: Mapped[dt.date | None] = mapped_column()
+    action_confirmed_on: Mapped[dt.date | None] = mapped_column()
+    action_confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     record: Mapped[Record] = relationship(back_populates="findings")
-    created_by: Mapped[User | None] = relationship(lazy="joined")
+    created_by: Mapped[User | None] = relationship(lazy="joined", foreign_keys=[created_by_id])

@@ -1,4 +1,6 @@
-"""Written replies (書面答覆) and notices (告知書) as PDF letters, one template per outcome.
+"""Written replies (書面答覆) and notices (告知書, 函) as PDF letters: one engine for every notice,
+with the bureau's letterhead and a document number (文號) from its per-year sequence; the
+wording of each kind is in :mod:`records.cases.letters`.
 
 The letters are built in memory with fpdf2 and a CJK font from a Debian package
 (``fonts-noto-cjk``; see :data:`FONT_CANDIDATES`), then stored only encrypted, as an
@@ -12,19 +14,17 @@ picks face n) or ``$XINFANG_CJK_FONT``.
 """
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import select
-
 from records.cases import operations
+from records.cases.letters import CLOSINGS, TEMPLATES, Template, chinese_date, paragraphs  # noqa: F401
 from records.errors import ConfigurationError, ValidationError
 from records.instance import instance_of
-from records.reference.models import Office
+from records.reference import letterhead
 
 log = logging.getLogger("xinfang.replies")
 
@@ -111,126 +111,131 @@ def cjk_pdf(title: str, *, margin: float, settings=None, margin_top: float | Non
     return pdf
 
 
-# -- templates ---------------------------------------------------------------------------------
+# -- the letter, exactly as printed -----------------------------------------------------------
 
-FINDING_SENTENCES = {
-    "substantiated": "經調查核實，您反映的問題屬實。",
-    "partly_substantiated": "經調查核實，您反映的問題部分屬實。",
-    "not_substantiated": "經調查核實，您反映的問題不屬實。",
-}
-#: legal channel code -> (its name, what the petitioner should do)
-LEGAL_CHANNELS = {
-    "litigation": ("訴訟", "向有管轄權的人民法院提起訴訟"),
-    "arbitration": ("仲裁", "向勞動人事爭議仲裁委員會申請仲裁"),
-    "administrative_reconsideration": ("行政復議", "向有權的行政復議機關申請行政復議"),
-}
+#: Punctuation that may not begin a line (避頭點): it hangs at the end of the line before.
+NO_LINE_START = "。，、；：？！）》」』〕】”’…—・%"
+#: What a preview shows where the document number will be (numbers are allocated on issue only).
+NUMBER_PENDING = "（文號於簽發時編定）"
 
 
-@dataclass(frozen=True)
-class Template:
-    #: The attachment kind it is stored as: ``reply`` (書面答覆) or ``notice`` (告知書).
-    attachment_kind: str
+@dataclass
+class Letter:
+    """Everything printed on a notice, in order: the letterhead, the title, the document number,
+    the addressee, the body (the handler's words as written, with the template's parts only
+    where the handler did not write them), the closing, the signature block, date and seal
+    line, and the footnote. :func:`render` draws exactly these lines; :func:`preview_text`
+    shows them."""
+
+    kind: str
+    bureau: str
     title: str
-    file_stem: str
+    number: str
+    serial: str
+    addressee: str
+    body: list[str]
     closing: str
+    signature: str
+    date: str
+    seal_line: str
+    footnote: str
+
+    def lines(self) -> list[str]:
+        out = [self.bureau, self.title, self.number, f"信訪編號：{self.serial}", "", f"{self.addressee}："]
+        out += ["\u3000\u3000" + line.strip() for para in self.body for line in para.split("\n") if line.strip()]
+        if self.closing:
+            out.append("\u3000\u3000" + self.closing)
+        out += ["", *[line for line in self.signature.split("\n") if line.strip()], self.date, self.seal_line]
+        if self.footnote:
+            out += ["", self.footnote]
+        return out
 
 
-TEMPLATES: dict[str, Template] = {
-    "direct_answer": Template("reply", "信訪事項答覆意見書", "答覆意見書", "特此答覆。"),
-    "not_accepted_outside_authority": Template("notice", "信訪事項不予受理告知書", "不予受理告知書", "特此告知。"),
-    "not_accepted_legal_channel": Template("notice", "信訪事項不予受理告知書", "不予受理告知書", "特此告知。"),
-    "extension_notice": Template("notice", "信訪事項延期辦理告知書", "延期辦理告知書", "特此告知。"),
-    "reply": Template("reply", "信訪事項處理意見書", "處理意見書", "特此答覆。"),
-    "review_reply": Template("reply", "信訪事項複查意見書", "複查意見書", "特此答覆。"),
-    "rereview_reply": Template("reply", "信訪事項複核意見書", "複核意見書", "特此答覆。"),
-}
+def _salutation(text: str) -> str | None:
+    """The handler's own salutation (a short first line ending in a colon), if any."""
+    first = text.strip().split("\n", 1)[0].strip()
+    return first[:-1].strip() if first.endswith(("：", ":")) and 0 < len(first) <= 40 else None
 
 
-def chinese_date(day: dt.date) -> str:
-    return f"{day.year}年{day.month}月{day.day}日"
-
-
-def paragraphs(kind: str, c: dict) -> tuple[list[str], str]:
-    """The body paragraphs and the footnote of letter ``kind`` for context ``c``."""
-    received = chinese_date(c["received_on"])
-    text = (c.get("text") or "").strip()
-    finding = FINDING_SENTENCES.get(c.get("finding") or "", "")
-    action = (c.get("corrective_action") or "").strip()
-    footnote = ""
-    if kind == "direct_answer":
-        body = [f"您於{received}反映的事項，本機關已收悉。經研究，現答覆如下：", text]
-    elif kind == "not_accepted_outside_authority":
-        body = [f"您於{received}提出的信訪事項，經審查，不屬於本機關職權範圍，依照規定本機關不予受理。",
-                (c.get("reason") or "").strip(),
-                "請您向有權處理的機關提出。"]
-    elif kind == "not_accepted_legal_channel":
-        name, how = LEGAL_CHANNELS[c["channel"]]
-        body = [f"您於{received}提出的信訪事項，屬於應當通過{name}途徑解決的事項。依照規定，本機關不予受理。",
-                f"請您依法{how}。"]
-    elif kind == "extension_notice":
-        body = [(f"您於{received}提出、本機關於{chinese_date(c['accepted_on'])}受理的信訪事項，因情況複雜，"
-                 f"經本機關負責人批准，辦理期限延長{c['days']}日，至{chinese_date(c['due_on'])}。"),
-                f"延期理由：{(c.get('reason') or '').strip()}"]
-    elif kind == "reply":
-        body = [f"您於{received}反映的事項，本機關於{chinese_date(c['accepted_on'])}依法受理。{finding}"]
-        if action:
-            body.append(f"已採取的糾正措施：{action}")
-        body.append(text)
-        footnote = (f"如對本處理意見不服，可自收到本意見書之日起{c['window_days']}日內"
-                    "向本機關請求複查。")
-    elif kind == "review_reply":
-        body = [f"您於{chinese_date(c['requested_on'])}提出的複查請求，本機關已依法進行複查。{finding}"]
-        if action:
-            body.append(f"已採取的糾正措施：{action}")
-        body.append(text)
-        footnote = (f"如對本複查意見不服，可自收到本意見書之日起{c['window_days']}日內"
-                    "向上一級機關請求複核。")
-    elif kind == "rereview_reply":
-        body = [f"您於{chinese_date(c['requested_on'])}提出的複核請求，已依法進行複核。{finding}"]
-        if action:
-            body.append(f"已採取的糾正措施：{action}")
-        body.append(text)
-        footnote = "本複核意見為終結意見。就同一事項再次提出的信訪，不再受理。"
-    else:
-        raise ValidationError(f"No letter template named {kind!r}.")
-    return [p for p in body if p], footnote
-
-
-def render(kind: str, context: dict, *, settings=None) -> bytes:
-    """The letter ``kind`` as PDF bytes (in memory only).
-
-    ``context``: serial, issuer (office name), addressee (petitioner's name or ""), issued_on,
-    received_on, and what the template needs (text, finding, corrective_action, reason,
-    channel, days, accepted_on, due_on, requested_on, window_days)."""
-    from fpdf.enums import Align, WrapMode, XPos, YPos
-
+def compose(kind: str, context: dict) -> Letter:
+    """The letter ``kind`` for ``context`` (serial, addressee, issued_on, the letterhead fields
+    ``bureau_name``, ``signature_block``, ``seal_line``, ``superior_body``, ``number``, and
+    what the wording needs). A salutation, closing or review notice the handler wrote in the
+    text is not written a second time."""
     template = TEMPLATES.get(kind)
     if template is None:
         raise ValidationError(f"No letter template named {kind!r}.")
-    body, footnote = paragraphs(kind, context)
-    pdf = cjk_pdf(f"{template.title} {context['serial']}", margin=25, settings=settings)
+    text = (context.get("text") or "").strip()
+    own = _salutation(text)
+    if own is not None:
+        text = text.split("\n", 1)[1].strip() if "\n" in text.strip() else ""
+    body, footnote = paragraphs(kind, {**context, "text": text})
+    closing = template.closing
+    if text and any(text.rstrip().endswith(c) or c in text.split("\n")[-1] for c in CLOSINGS):
+        closing = ""
+    if footnote and text and ("請求複查" in text or "請求複核" in text or "終結意見" in text):
+        footnote = ""
+    default = {"petitioner": "信訪人", "unit": context.get("to") or "", "higher": context.get("to") or ""}
+    addressee = own or (context.get("addressee") or "").strip() or default[template.to] or "信訪人"
+    head = {**letterhead.DEFAULT, **{k: v for k, v in context.items() if k in letterhead.FIELDS and v}}
+    return Letter(kind=kind, bureau=head["bureau_name"], title=template.title,
+                  number=context.get("number") or NUMBER_PENDING, serial=context["serial"], addressee=addressee,
+                  body=body, closing=closing, signature=head["signature_block"],
+                  date=chinese_date(context["issued_on"]), seal_line=head["seal_line"], footnote=footnote)
+
+
+def preview_text(letter: Letter) -> str:
+    """The letter as plain text, line for line as it will be printed."""
+    return "\n".join(letter.lines())
+
+
+def break_lines(measure, text: str, width: float) -> list[str]:
+    """``text`` broken into lines no wider than ``width`` (``measure`` gives a string's width),
+    character by character as Chinese is set, never starting a line with closing punctuation:
+    such a mark hangs at the end of the line before."""
+    lines, line = [], ""
+    for ch in text:
+        if line and measure(line + ch) > width and ch not in NO_LINE_START:
+            lines.append(line)
+            line = ""
+        line += ch
+    if line:
+        lines.append(line)
+    return lines
+
+
+def render(kind: str, context: dict, *, settings=None) -> bytes:
+    """The letter ``kind`` as PDF bytes (in memory only), drawn from :func:`compose`."""
+    from fpdf.enums import Align, XPos, YPos
+
+    letter = compose(kind, context)
+    pdf = cjk_pdf(f"{letter.title} {letter.serial}", margin=25, settings=settings)
     width = pdf.epw
 
-    pdf.set_font("cjk", size=20)
-    pdf.cell(width, 14, template.title, align=Align.C, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.set_font("cjk", size=11)
-    pdf.cell(width, 8, f"編號：{context['serial']}", align=Align.R, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    def para(text: str, size: int, height: float, align=Align.L) -> None:
+        pdf.set_font("cjk", size=size)
+        for line in break_lines(pdf.get_string_width, text, width) or [""]:
+            pdf.cell(width, height, line, align=align, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+    para(letter.bureau, 22, 12, Align.C)
+    para(letter.title, 18, 12, Align.C)
+    para(letter.number, 11, 7, Align.C)
+    para(f"信訪編號：{letter.serial}", 11, 7, Align.R)
     pdf.ln(4)
-    pdf.set_font("cjk", size=13)
-    addressee = (context.get("addressee") or "").strip() or "信訪人"
-    pdf.multi_cell(width, 8, f"{addressee}：", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    for para in body:
-        for line in para.split("\n"):
-            pdf.multi_cell(width, 8, "\u3000\u3000" + line.strip(), new_x=XPos.LMARGIN, new_y=YPos.NEXT,
-                           wrapmode=WrapMode.CHAR)
-    pdf.multi_cell(width, 8, "\u3000\u3000" + template.closing, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    para(f"{letter.addressee}：", 13, 8)
+    for paragraph in letter.body:
+        for line in paragraph.split("\n"):
+            if line.strip():
+                para("\u3000\u3000" + line.strip(), 13, 8)
+    if letter.closing:
+        para("\u3000\u3000" + letter.closing, 13, 8)
     pdf.ln(10)
-    pdf.cell(width, 8, context.get("issuer") or "信訪辦公室", align=Align.R, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.cell(width, 8, chinese_date(context["issued_on"]), align=Align.R, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    if footnote:
+    for line in [*letter.signature.split("\n"), letter.date, letter.seal_line]:
+        if line.strip():
+            para(line.strip(), 13, 8, Align.R)
+    if letter.footnote:
         pdf.ln(8)
-        pdf.set_font("cjk", size=10)
-        pdf.multi_cell(width, 6, footnote, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        para(letter.footnote, 10, 6)
     data = bytes(pdf.output())
     missing = sum(len(f.missing_glyphs) for f in pdf.fonts.values() if hasattr(f, "missing_glyphs"))
     if missing:
@@ -239,22 +244,31 @@ def render(kind: str, context: dict, *, settings=None) -> bytes:
     return data
 
 
-def issue(session, record, kind: str, context: dict, *, by):
-    """Render letter ``kind`` for ``record`` and store it, encrypted, as an attachment.
+def _context(session, record, kind: str, context: dict) -> dict:
+    """The context completed with the serial, the addressee and the letterhead in force."""
+    head = letterhead.current(session)
+    to = TEMPLATES[kind].to if kind in TEMPLATES else "petitioner"
+    addressee = ""
+    if to == "petitioner":
+        doc = operations.document(session, record)
+        addressee = (doc.get("petitioner") or {}).get("name", "")
+    return {"serial": record.serial, "addressee": addressee, **head.as_dict(), **context}
 
-    The serial, the issuing office and the addressee (the petitioner's name, from the sealed
-    document) are filled in here; ``context`` gives the rest (see :func:`render`)."""
+
+def preview(session, record, kind: str, context: dict) -> Letter:
+    """What :func:`issue` would print (without a document number, none being allocated)."""
+    return compose(kind, _context(session, record, kind, context))
+
+
+def issue(session, record, kind: str, context: dict, *, by):
+    """Number letter ``kind`` (the letterhead's per-year sequence), render it and store it,
+    encrypted, as an attachment of ``record``; the number is written back into ``context``."""
     settings = instance_of(session).settings
     template = TEMPLATES[kind]
-    doc = operations.document(session, record)
-    intake = session.execute(select(Office).where(Office.is_intake.is_(True))).scalars().first()
-    full = {
-        "serial": record.serial,
-        "issuer": (settings.extra or {}).get("issuer_name") or (intake.name if intake else "信訪辦公室"),
-        "addressee": (doc.get("petitioner") or {}).get("name", ""),
-        **context,
-    }
+    full = _context(session, record, kind, context)
+    full["number"] = letterhead.next_document_number(session, full["issued_on"].year)
     data = render(kind, full, settings=settings)
     upload = operations.Upload(filename=f"{template.file_stem}-{record.serial}.pdf", data=data)
+    context["number"] = full["number"]   # for the caller's audit entry
     return operations.add_attachment(session, record, upload, "application/pdf", by=by,
                                      kind=template.attachment_kind)

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
@@ -40,7 +40,7 @@ from records.cases.deadlines import Calendar
 from records.cases.declarations import (FINDING_OUTCOMES, LEGAL_CHANNELS, STAGE_OF_STATUS, STATES,  # noqa: F401
                                         STORED_REASONS, TERMINAL, Context, Effect, Guard, Params, State,
                                         Transition, is_final)
-from records.cases.inputs import parse
+from records.cases.inputs import FIELDS, parse  # noqa: F401
 from records.cases.transitions import NAMES, TRANSITIONS, format_table, table  # noqa: F401
 from records.db import utcnow
 from records.errors import Conflict, ValidationError
@@ -57,8 +57,10 @@ class Applied:
 
     record: Record
     event: RecordEvent
-    #: The letter issued (an encrypted attachment), if the transition issues one.
+    #: The (first) letter issued (an encrypted attachment), if the transition issues one.
     document: object | None = None
+    #: Every letter issued (a transfer writes to the unit and to the petitioner).
+    documents: list = field(default_factory=list)
 
 
 def _now_for(cal: Calendar, today: dt.date | None) -> tuple[dt.date, dt.datetime]:
@@ -83,15 +85,14 @@ def _state_refusal(spec: Transition, record: Record, c: Context) -> str:
     return message
 
 
-def transition(session: Session, record: Record, name: str, *, by: User, reason: str | None = None,
-               office: str | None = None, unit: str | None = None, days: int | str | None = None,
-               text: str | None = None, note: str | None = None, on=None, received_on=None,
-               finding: dict | None = None, repeat_of: str | None = None, today: dt.date | None = None,
-               address: str = "") -> Applied:
+def transition(session: Session, record: Record, name: str, *, by: User, today: dt.date | None = None,
+               address: str = "", **given) -> Applied:
     """Apply transition ``name`` to ``record`` as ``by``; see the module's docstring for the order of checks.
 
-    ``today`` fixes the office's date of the step (the default is the real date; tests and
-    imports of old matters pass it)."""
+    ``given`` are the transition's fields (:data:`FIELDS`: reason, office, unit, days, text, note,
+    on, received_on, finding, repeat_of, body, document_number, outcome, due_on, …); each
+    transition declares which it requires or accepts. ``today`` fixes the office's date of the
+    step (the default is the real date; tests and imports of old matters pass it)."""
     spec = TRANSITIONS.get(name) if isinstance(name, str) else None
     if spec is None:
         raise ValidationError("Unknown transition.", fields={"transition": "Must be one of: " + ", ".join(NAMES) + "."})
@@ -103,13 +104,31 @@ def transition(session: Session, record: Record, name: str, *, by: User, reason:
     session.refresh(record)
     cal = deadlines.calendar_for(session)
     day, now = _now_for(cal, today)
-    probe = Context(session, record, by, cal, day, now, Params())
     if record.status not in spec.sources:
-        raise Conflict(_state_refusal(spec, record, probe))
-    raw = {"reason": reason, "office": office, "unit": unit, "days": days, "text": text, "note": note, "on": on,
-           "received_on": received_on, "finding": finding, "repeat_of": repeat_of}
-    params = parse(session, spec, raw)
-    c = Context(session, record, by, cal, day, now, params)
+        raise Conflict(_state_refusal(spec, record, Context(session, record, by, cal, day, now, Params())))
+    c = Context(session, record, by, cal, day, now, parse(session, spec, given))
+    _check_guards(spec, c)
+    old = record.status
+    for effect in spec.effects:
+        effect.apply(c)
+    if spec.target is not None:
+        record.status = spec.target
+    record.updated_at = utcnow()
+    event = _event(c, spec, old)
+    documents = _issue_letters(c)
+    session.add(OutboxEntry(record_uid=record.uid, op="index"))
+    session.flush()
+    if record.status == "stored":  # the instance's on_stored hooks (retention: batch, re-key), in this transaction
+        instance_of(session).stored(session, record)
+    detail = {"transition": spec.name, "from": old, "to": record.status, "on": day.isoformat(), **c.detail}
+    if spec.reason_codes and c.params.reason:
+        detail["reason"] = c.params.reason
+    audit.record(session, "record.transition", actor=by, target=record.serial, address=address, detail=detail)
+    return Applied(record=record, event=event, document=documents[0] if documents else None, documents=documents)
+
+
+def _check_guards(spec: Transition, c: Context) -> None:
+    """The guards that do not look at the input first (a conflict), then those that do."""
     for guard in spec.guards:
         if not guard.uses_input:
             problem = guard.check(c)
@@ -123,37 +142,32 @@ def transition(session: Session, record: Record, name: str, *, by: User, reason:
                     raise ValidationError(problem, fields={guard.field: problem})
                 raise Conflict(problem)
 
-    old = record.status
-    for effect in spec.effects:
-        effect.apply(c)
-    if spec.target is not None:
-        record.status = spec.target
-    record.updated_at = utcnow()
 
-    event = RecordEvent(record=record, actor_id=by.id, kind=spec.name, from_status=old, to_status=record.status)
-    session.add(event)
-    session.flush()
-    note_text = "\n\n".join(t for t in ((params.reason if not spec.reason_codes else None), params.text,
-                                       params.note) if t)
+def _event(c: Context, spec: Transition, old: str) -> RecordEvent:
+    """The step's event, with its free text (reason, text, note, structured additions) sealed."""
+    event = RecordEvent(record=c.record, actor_id=c.by.id if c.by else None, kind=spec.name, from_status=old,
+                        to_status=c.record.status)
+    c.session.add(event)
+    c.session.flush()
+    p = c.params
+    note_text = "\n\n".join(t for t in ((p.reason if not spec.reason_codes else None), p.text, p.note,
+                                         c.sealed_extra) if t)
     if note_text:
-        event.note_sealed = sealing.seal_json(session, record, "event-note", note_text, event.id)
+        event.note_sealed = sealing.seal_json(c.session, c.record, "event-note", note_text, event.id)
+    return event
 
-    document = None
-    if spec.letter and c.letter is not None:
-        from records.cases import notices as replies
 
-        kind, letter_context = c.letter
-        document = replies.issue(session, record, kind, letter_context, by=by)
-        c.detail["document"] = document.uid
-    session.add(OutboxEntry(record_uid=record.uid, op="index"))
-    session.flush()
-    if record.status == "stored":  # the instance's on_stored hooks (retention: batch, re-key), in this transaction
-        instance_of(session).stored(session, record)
-    detail = {"transition": spec.name, "from": old, "to": record.status, "on": day.isoformat(), **c.detail}
-    if spec.reason_codes and params.reason:
-        detail["reason"] = params.reason
-    audit.record(session, "record.transition", actor=by, target=record.serial, address=address, detail=detail)
-    return Applied(record=record, event=event, document=document)
+def _issue_letters(c: Context) -> list:
+    """Render, number and store (encrypted) every letter the effects prepared."""
+    if not c.letters:
+        return []
+    from records.cases import notices  # noqa: PLC0415 - notices import the operations that import us
+
+    documents = [notices.issue(c.session, c.record, kind, context, by=c.by) for kind, context in c.letters]
+    c.detail["document"] = documents[0].uid
+    c.detail["letters"] = [{"kind": kind, "number": context.get("number"), "document": d.uid}
+                           for (kind, context), d in zip(c.letters, documents, strict=True)]
+    return documents
 
 
 def available(session: Session, record: Record, user: User, *, today: dt.date | None = None) -> list[str]:
@@ -233,7 +247,8 @@ class Summary:
 
 def extension_reason(session: Session, record: Record) -> str | None:
     """The sealed reason of the extension (content: only for those who may read it)."""
-    event = next((e for e in reversed(record.events) if e.kind == "extend"), None)
+    kinds = ("extend", "request_extension") if record.extended_days else ("extend",)
+    event = next((e for e in reversed(record.events) if e.kind in kinds), None)
     if event is None or event.note_sealed is None:
         return None
     return sealing.open_json(session, record, "event-note", event.note_sealed, event.id)

@@ -129,11 +129,15 @@ def test_the_extension_notice_is_a_real_pdf_for_those_who_may_read_it(app, inst,
     post_step(leader, serial, "assign", office="LDJC")
     post_step(leader, serial, "extend", days="20", reason="需會同社保部門核查")
     page = handler.get(f"/records/{serial}").get_data(as_text=True)
-    link = re.search(rf'href="(/records/{serial}/attachments/[0-9a-f]{{32}})"', page).group(1)
-    r = handler.get(link)
-    assert r.status_code == 200 and r.mimetype == "application/pdf"
-    text = re.sub(r"[\s\x00]+", "", "".join(p.extract_text() for p in PdfReader(io.BytesIO(r.data)).pages))
-    assert serial in text and "延期辦理告知書" in text and "需會同社保部門核查" in text
+    texts = {}
+    # the acceptance notice, the assignment letter and its notice to the petitioner, the extension notice
+    for link in re.findall(rf'href="(/records/{serial}/attachments/[0-9a-f]{{32}})"', page):
+        r = handler.get(link)
+        assert r.status_code == 200 and r.mimetype == "application/pdf"
+        texts[link] = re.sub(r"[\s\x00]+", "", "".join(p.extract_text() for p in PdfReader(io.BytesIO(r.data)).pages))
+    link, text = next((k, t) for k, t in texts.items() if "延期辦理告知書" in t)
+    assert serial in text and "需會同社保部門核查" in text and "〔2026〕" in text
+    assert len({re.search(r"〔2026〕\d+號", t).group(0) for t in texts.values()}) == len(texts) == 4
     assert signed_in(app, team["other_handler"]).get(link).status_code == 404
     assert signed_in(app, team["inspector"]).get(link).status_code in (403, 404)
 
@@ -211,7 +215,8 @@ def test_api_record_shows_status_due_and_transitions(client, team, make_record, 
     assert body["due"][0]["kind"] == "decision" and body["due"][0]["on"] == "2026-03-17"
     assert body["due"][0]["explanation"] == "received 2026-03-02 + 15 days = 2026-03-17"
     assert body["transitions"] == ["accept", "answer_directly", "decline_outside_authority",
-                                   "decline_legal_channel", "store"]
+                                   "decline_legal_channel", "store", "record_handed_down", "flag_major",
+                                   "record_cessation"]
     clerk_view = client.get(f"/api/v1/records/{serial}", headers=bearer(api_token, team["clerk"])).get_json()
     assert clerk_view["transitions"] == ["store"]
 
@@ -276,4 +281,4 @@ def test_cli_prints_the_workflow_table(settings):
     assert "extend: assigned | transferred | in_progress -> extended" in result.output
     assert "conclusion_days         45" in result.output
     result = CliRunner().invoke(cli, ["workflow", "table", "--json"], env=env, catch_exceptions=False)
-    assert result.exit_code == 0 and '"transition": "reply_rereview"' in result.output
+    assert result.exit_code == 0 and '"transition": "record_rereview_outcome"' in result.output

@@ -174,7 +174,7 @@ def test_review_requested_on_day_30_accepted_day_31_refused(session, make_record
     record = _in_progress(session, make_record, people, D(2026, 1, 10))
     workflow.transition(session, record, "reply", by=people.handler, text="答覆", today=D(2026, 1, 31),
                         finding={"outcome": "not_substantiated"})
-    assert record.reply_received_on == D(2026, 1, 31)
+    assert record.reply_received_on is None           # not recorded: the window assumes the reply's date
     asked = D(2026, 1, 31) + dt.timedelta(days=day)       # day 30 = 2026-03-02 (February has 28 days)
     if ok:
         workflow.transition(session, record, "request_review", by=people.clerk, on=asked, today=asked)
@@ -190,10 +190,10 @@ def test_rereview_window_counts_from_the_recorded_receipt(session, make_record, 
     workflow.transition(session, record, "reply", by=people.handler, text="答覆", today=D(2026, 2, 1),
                         finding={"outcome": "substantiated"})
     workflow.transition(session, record, "request_review", by=people.clerk, today=D(2026, 2, 10))
-    workflow.transition(session, record, "reply_review", by=people.handler, text="複查意見", today=D(2026, 3, 1),
-                        finding={"outcome": "substantiated"})
+    workflow.transition(session, record, "record_review_outcome", by=people.clerk, outcome="upheld",
+                        today=D(2026, 3, 1))
     # the review answer reached the petitioner a week later: the re-review window moves with it
-    workflow.transition(session, record, "record_receipt", by=people.clerk, on="2026-03-08", today=D(2026, 3, 9))
+    workflow.transition(session, record, "acknowledge_receipt", by=people.clerk, on="2026-03-08", today=D(2026, 3, 9))
     late = D(2026, 3, 8) + dt.timedelta(days=30)
     workflow.transition(session, record, "request_rereview", by=people.clerk, on=late, today=late)
     assert record.rereview_due_on == late + dt.timedelta(days=30)
