@@ -64,6 +64,8 @@ def register_blueprints(app: Flask) -> None:
     from .auth.views import bp as auth_bp
     from .ledger.views import bp as ledger_bp
     from .search.views import bp as search_bp
+    from .reference import api as _reference_api_routes  # noqa: F401 - reference routes of the API blueprint
+    from .reference.views import bp as reference_bp
     from .retention.views import bp as retention_bp
     from .stats.views import bp as stats_bp
     from .web import bp as core_bp
@@ -80,3 +82,4 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(retention_bp)
     app.register_blueprint(workflow_bp)
     app.register_blueprint(stats_bp)
+    app.register_blueprint(reference_bp)

@@ -4,19 +4,22 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import MultipleFileField, SelectField, StringField, TextAreaField
 
-from records.reference.vocab import CATEGORIES, CHANNELS
+from records.reference.vocab import CHANNELS
 
 from ..forms import options
-from ..labels import CATEGORY_LABELS, CHANNEL_LABELS
+from ..labels import CHANNEL_LABELS
 
 
 class RecordForm(FlaskForm):
     channel = SelectField(_l("Channel"), choices=options((c, CHANNEL_LABELS[c]) for c in CHANNELS),
                           validate_choice=False)
     received_at = StringField(_l("Received at"), render_kw={"type": "datetime-local"})
-    region = SelectField(_l("Region"), choices=[], validate_choice=False)
-    category = SelectField(_l("Category"), choices=options((c, CATEGORY_LABELS[c]) for c in CATEGORIES),
-                           validate_choice=False)
+    #: A region code typed or picked from the jurisdiction's list (a datalist; any code of the
+    #: national list is accepted, see /reference/regions to find one by name).
+    region = StringField(_l("Region code"), render_kw={"list": "region-options", "inputmode": "numeric",
+                                                       "maxlength": 6, "autocomplete": "off"})
+    #: the bureau's vocabulary: filled by the view
+    category = SelectField(_l("Category"), choices=[], validate_choice=False)
     people_count = StringField(_l("Number of people"), default="1",
                                render_kw={"inputmode": "numeric", "type": "number", "min": "1"})
     subject = StringField(_l("Subject"))

@@ -13,10 +13,10 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from records.cases import operations
+from records.reference import regions
 from records import policy
 from records.reporting import roster
 from records.errors import TooLarge, ValidationError
-from records.reference.models import Region
 from records.accounts.models import User
 from records.cases.operations import LedgerFilters, Upload
 
@@ -26,6 +26,7 @@ from ..web import client_address, db, instance
 from ..workflow.views import panel_context
 from ..search.views import repeat_panel
 from .forms import RecordForm
+from ..reference.pickers import category_options, region_note, region_options
 
 bp = Blueprint("ledger", __name__)
 
@@ -34,12 +35,24 @@ def _tz() -> ZoneInfo:
     return ZoneInfo(instance().settings.timezone)
 
 
-def _fill_choices(form: RecordForm) -> None:
-    regions = db().execute(select(Region).order_by(Region.code)).scalars().all()
-    form.region.choices = options((r.code, f"{r.code} {r.name}") for r in regions)
+def _fill_choices(form: RecordForm, *, category: str | None = None) -> None:
+    form.category.choices = category_options(db(), current=category)
+    form.region_options = region_options(db())
     users = db().execute(select(User).where(User.active.is_(True)).order_by(User.display_name)).scalars().all()
     form.first_responder.choices = options([("", _("Myself"))] + [
         (u.username, u.display_name) for u in users if u.has_role("clerk", "leader", "chief", "handler")])
+
+
+def _suggest_region(form: RecordForm) -> bool:
+    """No region given: the first six digits of the ID number suggest the petitioner's home
+    region; the form comes back with it filled in, to be confirmed (or changed)."""
+    region = regions.from_id_number(db(), form.petitioner_id_number.data)
+    if region is None:
+        return False
+    form.region.data = region.code
+    flash(_("Region %(code)s %(name)s was suggested from the ID number: check it and register again.",
+            code=region.code, name=regions.full_name(db(), region)), "info")
+    return True
 
 
 def _uploads(form: RecordForm) -> list[Upload]:
@@ -64,8 +77,9 @@ def index():
         errors = {}
     page = operations.ledger(db(), user, filters, page=page_no, per_page=current_app.config["LEDGER_PAGE_SIZE"],
                              address=client_address())
-    regions = db().execute(select(Region).order_by(Region.code)).scalars().all()
+    regions = region_options(db(), current=filters.region)
     return render_template("ledger/index.html", page=page, filters=filters, regions=regions,
+                           category_choices=category_options(db(), current=filters.category),
                            errors=errors, tz=_tz(), can_register=policy.can(user, policy.REGISTER))
 
 
@@ -84,6 +98,8 @@ def register():
             receiving = roster.receiving_leader(db(), datetime.now(_tz()).date())
             if receiving is not None and receiving.username in offered(form.first_responder):
                 form.first_responder.data = receiving.username
+    if form.validate_on_submit() and not form.region.data and _suggest_region(form):
+        return render_template("ledger/form.html", form=form, mode="new")
     if form.validate_on_submit():
         try:
             record = operations.register(db(), form.to_raw(), by=user, uploads=_uploads(form),
@@ -108,6 +124,7 @@ def show(serial: str):
     record = operations.get_record(db(), serial, user)
     view = operations.view(db(), record, user, address=client_address())
     return render_template("ledger/show.html", view=view, record=record, tz=_tz(), wf=panel_context(record, user),
+                           region=region_note(db(), record.region_code),
                            repeat=repeat_panel(record, user))
 
 
@@ -118,7 +135,7 @@ def edit(serial: str):
     record = operations.get_record(db(), serial, user)
     policy.require(user, policy.CORRECT_RECORD, record)
     form = RecordForm()
-    _fill_choices(form)
+    _fill_choices(form, category=record.category)
     form.first_responder.render_kw = {"disabled": True}
     if request.method == "GET":
         doc = operations.document(db(), record)

@@ -4,11 +4,11 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, StringField, TextAreaField
 
-from records.reference.vocab import CATEGORIES, CHANNELS
+from records.reference.vocab import CHANNELS
 from search.lookups import MAX_REASON
 
 from ..forms import options
-from ..labels import CATEGORY_LABELS, CHANNEL_LABELS
+from ..labels import CHANNEL_LABELS
 
 KIND_LABELS = {"id_number": _l("ID number"), "phone": _l("Phone"), "name": _l("Name")}
 SORT_LABELS = {"relevance": _l("Most relevant first"), "newest": _l("Newest first"), "oldest": _l("Oldest first")}
@@ -26,9 +26,8 @@ class SearchForm(FlaskForm):
                           choices=options([("", _l("All"))] + [(c, CHANNEL_LABELS[c]) for c in CHANNELS]),
                           validate_choice=False)
     region = SelectField(_l("Region"), choices=[], validate_choice=False)
-    category = SelectField(_l("Category"),
-                           choices=options([("", _l("All"))] + [(c, CATEGORY_LABELS[c]) for c in CATEGORIES]),
-                           validate_choice=False)
+    #: the bureau's vocabulary: filled by the view (app.search.views)
+    category = SelectField(_l("Category"), choices=[], validate_choice=False)
     year = StringField(_l("Year"), render_kw={"inputmode": "numeric", "maxlength": 9, "placeholder": "2026"})
     date_from = StringField(_l("From"), render_kw={"type": "date"})
     date_to = StringField(_l("To"), render_kw={"type": "date"})

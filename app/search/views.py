@@ -21,6 +21,7 @@ from search.interface import FACETS
 from ..auth.session import login_required, me
 from ..forms import options
 from ..labels import STATUS_LABELS
+from ..reference.pickers import category_options, region_options
 from ..web import client_address, db, instance
 from .forms import LookupForm, RepeatForm, SearchForm
 
@@ -45,15 +46,26 @@ def _statuses() -> list[str]:
     return list(query.known_statuses() or STATUS_LABELS)
 
 
+def _region_names(results) -> dict[str, str]:
+    """code -> name of the regions in the facets (any of the national list)."""
+    codes = set()
+    for name, counts in (getattr(results, "facets", None) or {}).items():
+        if name == "region":
+            codes.update(value for value, _n in (counts.items() if hasattr(counts, "items") else counts))
+    if not codes:
+        return {}
+    return dict(db().execute(select(Region.code, Region.name).where(Region.code.in_(codes))).all())
+
+
 @bp.get("/search")
 @login_required
 def index():
     user = me()
     policy.require(user, policy.SEARCH)
     form = SearchForm(request.args)
-    regions = db().execute(select(Region).order_by(Region.code)).scalars().all()
     form.status.choices = options([("", _("All"))] + [(s, STATUS_LABELS.get(s, s)) for s in _statuses()])
-    form.region.choices = options([("", _("All"))] + [(r.code, r.name) for r in regions])
+    form.region.choices = region_options(db(), current=request.args.get("region"), blank=_("All"))
+    form.category.choices = category_options(db(), current=request.args.get("category"), blank=_("All"))
     results, error, fields = None, None, {}
     asked = any(request.args.get(k) for k in ("q", *query.PARAM_FILTERS, "date_from", "date_to"))
     status = 200
@@ -70,7 +82,7 @@ def index():
             db().rollback()
             error, fields, status = exc.message, exc.fields, 422
     return render_template("search/index.html", form=form, results=results, error=error, fields=fields,
-                           regions={r.code: r.name for r in regions}, facet_names=FACETS, asked=asked,
+                           regions=_region_names(results), facet_names=FACETS, asked=asked,
                            tz=_tz()), status
 
 

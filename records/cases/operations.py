@@ -31,7 +31,7 @@ from records.models import (
     RecordVersion,
     SerialCounter,
 )
-from records.reference.models import Region
+from records.reference import categories, regions
 from records.accounts.models import User
 from records.db import new_uid, utcnow
 from records.cases.schemas import RegistrationData, validate_registration
@@ -167,8 +167,10 @@ def register(session: Session, raw: dict | RegistrationData, *, by: User, upload
     policy.require(by, policy.REGISTER)
     data = raw if isinstance(raw, RegistrationData) else validate_registration(raw, tz=_tz(session))
     errors = {}
-    if session.get(Region, data.region) is None:
-        errors["region"] = "Unknown region code."
+    for name, why in (("region", regions.problem(session, data.region)),
+                      ("category", categories.problem(session, data.category))):
+        if why:
+            errors[name] = why
     responder = by
     if data.first_responder:
         responder = session.execute(select(User).where(User.username == data.first_responder,
@@ -409,8 +411,13 @@ def correct(session: Session, record: Record, changes: dict, *, by: User, reason
         else:
             merged[k] = v
     data = validate_registration(merged, tz=_tz(session), now=utcnow() + dt.timedelta(days=1))
-    if session.get(Region, data.region) is None:
-        raise ValidationError("Some fields are missing or invalid.", fields={"region": "Unknown region code."})
+    errors = {}
+    for name, why in (("region", regions.problem(session, data.region)),
+                      ("category", categories.problem(session, data.category, allow_inactive=record.category))):
+        if why:
+            errors[name] = why
+    if errors:
+        raise ValidationError("Some fields are missing or invalid.", fields=errors)
     if data.received_at.astimezone(_tz(session)).year != record.year:
         raise ValidationError("The date of receipt cannot move to another year (the serial is per year).",
                               fields={"received_at": "Must stay in the same year."})

@@ -27,6 +27,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from records import audit
+from records.reference import require_manager
 from records.errors import ValidationError
 from records.reference.models import CalendarDay, CalendarYear
 
@@ -201,6 +202,7 @@ def parse(text: str) -> dict[int, list[tuple[dt.date, str, str]]]:
 
 def import_text(session: Session, text: str, *, by=None, address: str = "", source: str = "import") -> list[int]:
     """Replace the years the file names with its days (all or nothing); returns the years."""
+    require_manager(by)
     entries = parse(text)
     _replace_years(session, entries, source)
     audit.record(session, "reference.calendar.import", actor=by, address=address,
@@ -219,6 +221,7 @@ def set_day(session: Session, day: dt.date, kind: str | None, name: str = "", *,
             address: str = "") -> None:
     """Make one day a holiday or make-up working day, or (``kind`` None) an ordinary day again.
     The day's year counts as entered from then on."""
+    require_manager(by)
     if kind is not None and kind not in (HOLIDAY, WORKDAY):
         raise ValidationError("kind: holiday or workday.", fields={"kind": "holiday or workday."})
     if kind == WORKDAY and day.weekday() < 5:

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from records import audit
+from records.reference import require_manager
 from records.errors import Conflict, NotFound, ValidationError
 from records.reference.models import Category
 from records.reference.scripts import to_hans, to_hant
@@ -146,9 +147,9 @@ def problem(session: Session, code, *, allow_inactive: str | None = None) -> str
     cat = session.execute(select(Category).where(Category.code == code)).scalar_one_or_none()
     if cat is None:
         active = ", ".join(codes(session, active_only=True))
-        return f"Unknown category {code!r}; this instance's categories are: {active}."
+        return f"Unknown category: not one of this instance's categories ({active})."
     if not cat.active and code != allow_inactive:
-        return f"Category {code!r} is no longer in use (deactivated)."
+        return "This category is no longer in use (deactivated): choose another."
     return None
 
 
@@ -201,6 +202,7 @@ def _parent(session: Session, code, errors: dict, *, own: Category | None = None
 def add(session: Session, values: dict, *, by=None, address: str = "") -> Category:
     """A new category: ``code`` (a-z, 0-9, _), ``name`` or ``name_hans``, optional ``name_en``
     and ``parent`` (a top-level category's code)."""
+    require_manager(by)
     errors: dict[str, str] = {}
     code = values.get("code")
     if not isinstance(code, str) or not CODE.fullmatch(code):
@@ -224,6 +226,7 @@ def add(session: Session, values: dict, *, by=None, address: str = "") -> Catego
 
 def change(session: Session, code: str, values: dict, *, by=None, address: str = "") -> Category:
     """Rename, move under another parent, reactivate or deactivate (``active``) a category."""
+    require_manager(by)
     cat = get(session, code)
     unknown = sorted(set(values) - {"name", "name_hans", "name_en", "parent", "active"})
     errors: dict[str, str] = {k: "Unknown field (a code cannot change)." for k in unknown}
@@ -260,6 +263,7 @@ def change(session: Session, code: str, values: dict, *, by=None, address: str =
 
 def remove(session: Session, code: str, *, by=None, address: str = "") -> None:
     """Delete a category no record has ever carried (one in use is deactivated instead: 409)."""
+    require_manager(by)
     cat = get(session, code)
     used = in_use(session, code)
     if used:

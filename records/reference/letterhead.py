@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from records import audit
+from records.reference import require_manager
 from records.errors import ValidationError
 from records.reference.models import BureauProfile, DocumentCounter
 
@@ -126,6 +127,7 @@ def validate(values: dict) -> dict[str, str]:
 
 def update_letterhead(session: Session, values: dict, *, by=None, address: str = "") -> Letterhead:
     """Change some or all letterhead fields (the administrator's edit; audited)."""
+    require_manager(by)
     clean = validate(values)
     row = ensure_profile(session)
     changed = sorted(name for name, value in clean.items() if getattr(row, name) != value)

@@ -19,6 +19,7 @@ from sqlalchemy import insert, or_, select
 from sqlalchemy.orm import Session
 
 from records import audit
+from records.reference import require_manager
 from records.errors import ValidationError
 from records.reference.models import BureauProfile, Region
 
@@ -85,7 +86,7 @@ def problem(session: Session, code) -> str | None:
     if not isinstance(code, str) or not CODE.fullmatch(code):
         return "Must be a 6-digit region code (GB/T 2260)."
     if session.get(Region, code) is None:
-        return f"Unknown region code {code}: not in the national list of administrative divisions."
+        return "Unknown region code: not in the national list of administrative divisions (GB/T 2260)."
     return None
 
 
@@ -160,6 +161,7 @@ def outside_jurisdiction(session: Session, code: str) -> bool:
 
 def set_jurisdiction(session: Session, code: str, *, by=None, address: str = "") -> Region:
     """Make ``code`` the bureau's area (a current region; audited)."""
+    require_manager(by)
     from records.reference.letterhead import ensure_profile
 
     region = require(session, code, "jurisdiction")

@@ -13,6 +13,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from records import audit
+from records.reference import require_manager
 from records.errors import Conflict, NotFound, ValidationError
 from records.reference import regions as regions_mod
 from records.reference.models import Office, UnitRegion
@@ -92,6 +93,7 @@ def _name(values: dict, errors: dict, *, required: bool) -> str | None:
 
 def add(session: Session, values: dict, *, by=None, address: str = "") -> Office:
     """A new internal office or (``external``: true) external unit, with the regions it covers."""
+    require_manager(by)
     errors: dict[str, str] = {}
     code = values.get("code")
     if not isinstance(code, str) or not CODE.fullmatch(code):
@@ -119,6 +121,7 @@ def add(session: Session, values: dict, *, by=None, address: str = "") -> Office
 
 def change(session: Session, code: str, values: dict, *, by=None, address: str = "") -> Office:
     """Rename, change the regions covered, deactivate or reactivate (``active``) an office or unit."""
+    require_manager(by)
     office = get(session, code)
     unknown = sorted(set(values) - {"name", "regions", "active"})
     errors: dict[str, str] = {k: "Unknown field (a code and kind cannot change)." for k in unknown}
@@ -152,6 +155,7 @@ def change(session: Session, code: str, values: dict, *, by=None, address: str =
 
 def remove(session: Session, code: str, *, by=None, address: str = "") -> None:
     """Delete an office or unit nothing refers to (one in use is deactivated instead: 409)."""
+    require_manager(by)
     office = get(session, code)
     if office.is_intake:
         raise Conflict("The intake office cannot be removed.")

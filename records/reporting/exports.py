@@ -28,11 +28,12 @@ from records.reference.models import Office
 from records.models import Record
 from records.accounts.models import User
 from records.cases.operations import LedgerFilters
+from records.reference import categories as vocabulary
 
 #: Columns every export has (codes; the labels are the second item).
 BASE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("serial", "編號"), ("received_on", "收件日期"), ("channel", "渠道"), ("region", "地區"),
-    ("category", "類別"), ("office", "承辦單位"), ("transferred_unit", "轉辦單位"), ("status", "狀態"),
+    ("region_name", "地區名稱"), ("category", "類別"), ("category_name", "類別名稱"), ("office", "承辦單位"), ("transferred_unit", "轉辦單位"), ("status", "狀態"),
     ("people_count", "人數"), ("accepted_on", "受理日期"), ("due_on", "辦結期限"),
     ("review_due_on", "複查期限"), ("replied_on", "答覆日期"), ("concluded_on", "辦結日期"),
     ("first_responder", "首問責任人"), ("stored_reason", "存信原因"), ("repeat_of", "重複件"),
@@ -85,11 +86,14 @@ def collect(session: Session, user: User, filters: LedgerFilters | None = None, 
     columns = list(BASE_COLUMNS) + (list(IDENTITY_COLUMNS) if with_identity else [])
     repeat_serials = dict(session.execute(select(Record.id, Record.serial).where(
         Record.id.in_({r.repeat_of_id for r in records if r.repeat_of_id})) ).all()) if records else {}
+    category_names = vocabulary.labels(session)
     rows, unmasked, masked = [], 0, 0
     for r in records:
         row = {
             "serial": r.serial, "received_on": r.received_at.astimezone(tz).date().isoformat(),
-            "channel": r.channel, "region": r.region_code, "category": r.category, "office": r.office.code,
+            "channel": r.channel, "region": r.region_code, "region_name": r.region.name,
+            "category": r.category, "category_name": category_names.get(r.category, r.category),
+            "office": r.office.code,
             "transferred_unit": r.transferred_unit or "", "status": r.status, "people_count": r.people_count,
             "accepted_on": _date(r.accepted_on), "due_on": _date(r.due_on), "review_due_on": _date(r.review_due_on),
             "replied_on": _date(r.replied_on),

@@ -22,11 +22,6 @@ from records.models import Record
 from records.accounts.models import User
 
 CHANNEL_ZH = {"letter": "來信", "email": "電子郵件", "fax": "傳真", "phone": "來電", "visit": "來訪", "online": "網上信訪"}
-CATEGORY_ZH = {
-    "labour_wages": "勞動工資", "land_housing": "土地房屋", "social_security": "社會保障", "environment": "環境保護",
-    "law_enforcement": "行政執法", "staff_conduct": "幹部作風", "policy_consultation": "政策諮詢",
-    "urban_management": "城市管理", "other": "其他",
-}
 TERM_ZH = {
     "wage_arrears": "拖欠工資", "demolition": "拆遷補償", "land": "徵地", "housing": "住房物業", "pension": "養老金",
     "medical": "醫療保險", "social_aid": "社會救助", "pollution": "環境污染", "enforcement": "執法行為",
@@ -54,7 +49,7 @@ def monthly_lines(s: stats.Stats) -> list[tuple[str, list[tuple[str, str]]]]:
                          ("重複信訪人（人）", f"不足{s.min_count}，不予顯示" if s.repeat_petitioners is None
                           else str(s.repeat_petitioners))]),
         ("二、信訪渠道", [(CHANNEL_ZH.get(c, c), str(n)) for c, n in s.by_channel.items()] or [("無", "0")]),
-        ("三、反映問題類別", [(CATEGORY_ZH.get(c, c), str(n)) for c, n in s.by_category.items()] or [("無", "0")]),
+        ("三、反映問題類別", [(s.category_names.get(c, c), str(n)) for c, n in s.by_category.items()] or [("無", "0")]),
         ("四、被反映較多的單位", [(s.office_names.get(o, o), str(n)) for o, n in s.by_office.items()] or [("無", "0")]),
         ("五、交辦、轉辦與督辦", [
             ("交辦本局科室（件）", str(s.assigned)),
@@ -65,7 +60,7 @@ def monthly_lines(s: stats.Stats) -> list[tuple[str, list[tuple[str, str]]]]:
                ("本月書面答覆（件）", str(s.on_time_total.replied)),
                ("按期答覆率", _pct(s.on_time_total.rate))]
             + [("　" + r.office_name, f"{r.on_time}/{r.replied}（{_pct(r.rate)}）") for r in s.on_time]),
-        ("六、熱點問題", [("上升類別：" + CATEGORY_ZH.get(c, c), f"{n}（上期 {p}）") for c, n, p in s.hot_categories]
+        ("六、熱點問題", [("上升類別：" + s.category_names.get(c, c), f"{n}（上期 {p}）") for c, n, p in s.hot_categories]
          + [("高頻詞：" + TERM_ZH.get(t, t), str(n)) for t, n in s.frequent_terms]
          or [(f"無達到統計下限（{s.min_count}）的熱點", "")]),
         ("七、存信", [("存信（件）", str(s.stored))]),

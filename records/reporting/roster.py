@@ -1,13 +1,13 @@
 """The duty roster (Art 20): leaders' reception days (接待日) and staff on duty (值班), day by day.
 
-Working days come from the official calendar of the State Council as maintained in the
-``chinesecalendar`` package: public holidays are skipped and weekend make-up working days
-(調休上班) count as working days. The package covers the years the State Council has
-published. For a later year the roster can still be read, on a provisional calendar
+Working days come from the official calendar kept as data (``records.reference.calendar``:
+the State Council's notice as entered by the office, seeded from ``chinesecalendar``):
+public holidays are skipped and weekend make-up working days (調休上班) count as working
+days. For a year not entered yet the roster can still be read, on a provisional calendar
 (Monday to Friday, no public holidays, each day marked ``official=False``), and one person
 can still be put on a given day (:func:`assign`: the office must know who receives
-visitors today); but a month cannot be built (:func:`build` refuses with a message to
-update the package), since a plan made without the holidays would put people on them.
+visitors today); but a month cannot be built (:func:`build` refuses, asking for the year's
+calendar), since a plan made without the holidays would put people on them.
 
 The roster holds who and when only. Conflicts are flagged, not silently fixed: a person
 on a day that is not a working day, a working day without a receiving leader or without
@@ -27,6 +27,8 @@ from records import audit, policy
 from records.reporting import stats
 from records.errors import NotFound, ValidationError
 from records.reporting.models import DutyDay
+from records.reference.calendar import WorkingCalendar
+from records.reference.calendar import load as official_calendar
 from records.accounts.models import User
 
 KINDS = ("reception", "duty")
@@ -55,37 +57,31 @@ class Day:
         return [e.user for e in self.entries if e.kind == kind]
 
 
-def _calendar():
-    import chinese_calendar
-
-    return chinese_calendar
-
-
-def day_info(on: dt.date, *, provisional: bool = False) -> Day:
-    """The day on the official calendar; for a year it does not cover, the provisional one
-    when ``provisional`` (Monday to Friday are working days), else a ValidationError."""
-    cal = _calendar()
-    try:
-        workday = cal.is_workday(on)
-        is_holiday, name = cal.get_holiday_detail(on)
-    except NotImplementedError:
+def day_info(cal: WorkingCalendar, on: dt.date, *, provisional: bool = False) -> Day:
+    """The day on the official calendar ``cal`` (read from the database); for a year with no
+    calendar entered, the provisional one when ``provisional`` (Monday to Friday are working
+    days), else a ValidationError."""
+    if cal.is_provisional(on.year):
         if provisional:
             return Day(on=on, workday=on.weekday() < 5, official=False)
         raise ValidationError(
-            f"The official holiday calendar for {on.year} is not available yet: update the chinesecalendar package.",
-            fields={"month": "No official calendar for this year."}) from None
-    return Day(on=on, workday=workday, holiday=name if (is_holiday and name) else None)
+            f"The official holiday calendar for {on.year} has not been entered yet: an administrator "
+            "imports the State Council's notice (Administration → Calendar, or 'xinfang calendar import').",
+            fields={"month": "No official calendar for this year."})
+    name = cal.holiday_name(on) if on in cal.holidays else None
+    return Day(on=on, workday=cal.is_working_day(on), holiday=name or None)
 
 
-def month_days(month: str, *, provisional: bool = False) -> list[Day]:
+def month_days(cal: WorkingCalendar, month: str, *, provisional: bool = False) -> list[Day]:
     """Every day of ``YYYY-MM`` with its working-day status from the official calendar
     (see :func:`day_info` for ``provisional``)."""
     start, end = stats.month_period(month)
-    return [day_info(start + dt.timedelta(days=i), provisional=provisional) for i in range((end - start).days + 1)]
+    return [day_info(cal, start + dt.timedelta(days=i), provisional=provisional)
+            for i in range((end - start).days + 1)]
 
 
-def working_days(month: str) -> list[dt.date]:
-    return [d.on for d in month_days(month) if d.workday]
+def working_days(cal: WorkingCalendar, month: str) -> list[dt.date]:
+    return [d.on for d in month_days(cal, month) if d.workday]
 
 
 def _users(session: Session, usernames: list[str], roles: tuple[str, ...], name: str, errors: dict) -> list[User]:
@@ -106,7 +102,7 @@ def month(session: Session, user: User, month_code: str) -> list[Day]:
     """The roster of the month, day by day, with conflicts flagged; on the provisional
     calendar when the official one does not cover the year yet."""
     policy.require(user, policy.VIEW_ROSTER)
-    days = month_days(month_code, provisional=True)
+    days = month_days(official_calendar(session), month_code, provisional=True)
     start, end = days[0].on, days[-1].on
     entries = session.execute(select(DutyDay).where(DutyDay.on >= start, DutyDay.on <= end)
                               .order_by(DutyDay.on, DutyDay.kind, DutyDay.id)).scalars().all()
@@ -153,7 +149,7 @@ def build(session: Session, month_code: str, *, leaders: list[str], staff: list[
         errors["weekdays"] = "Choose reception weekdays (Monday to Sunday)."
     if errors:
         raise ValidationError("The roster cannot be built.", fields=errors)
-    days = month_days(month_code)
+    days = month_days(official_calendar(session), month_code)
     start, end = days[0].on, days[-1].on
     session.execute(delete(DutyDay).where(DutyDay.on >= start, DutyDay.on <= end))
     reception_i = duty_i = 0

@@ -33,7 +33,8 @@ from sqlalchemy.orm import Session
 
 from records.cases import deadlines
 from records import policy
-from records.reference.vocab import CATEGORIES, CHANNELS
+from records.reference.vocab import CHANNELS
+from records.reference import categories as vocabulary
 from records.errors import ValidationError
 from records.instance import instance_of
 from records.models import IdentityToken, Record
@@ -212,6 +213,8 @@ class Stats:
     frequent_terms: list[tuple[str, int]] = field(default_factory=list)
     office_names: dict[str, str] = field(default_factory=dict)
     region_names: dict[str, str] = field(default_factory=dict)
+    #: code -> the bureau's name of each category (records.reference.categories)
+    category_names: dict[str, str] = field(default_factory=dict)
 
     @property
     def on_time_total(self) -> OfficeRate:
@@ -291,7 +294,8 @@ def compute(session: Session, user: User | None, filters: StatsFilters, *, today
 
     s = Stats(filters=filters, today=today, min_count=min_count)
     s.office_names = {o.code: o.name for o in offices}
-    s.region_names = dict(session.execute(select(Region.code, Region.name)).all())
+    # the bureau's vocabulary (Traditional names; the web shows them in the reader's language)
+    s.category_names = vocabulary.labels(session)
     s.total, people = session.execute(
         select(func.count(Record.id), func.coalesce(func.sum(Record.people_count), 0)).where(*period)).one()
     s.people = int(people)
@@ -300,6 +304,8 @@ def compute(session: Session, user: User | None, filters: StatsFilters, *, today
     cats = _grouped(session, Record.category, period)
     s.by_category = dict(sorted(cats.items(), key=lambda kv: (-kv[1], kv[0])))
     s.by_region = dict(sorted(_grouped(session, Record.region_code, period).items(), key=lambda kv: (-kv[1], kv[0])))
+    s.region_names = dict(session.execute(select(Region.code, Region.name).where(
+        Region.code.in_(list(s.by_region)))).all()) if s.by_region else {}
     s.by_office = {by_id[k].code: n for k, n in sorted(_grouped(session, Record.office_id, period).items(),
                                                           key=lambda kv: (-kv[1], kv[0]))}
     s.by_status = _grouped(session, Record.status, period)
@@ -361,7 +367,7 @@ def hot_categories(session: Session, scope: list, filters: StatsFilters, tz: Zon
     plo, phi = _bounds(tz, prev_from, prev_to)
     previous = _grouped(session, Record.category, scope + [Record.received_at >= plo, Record.received_at < phi])
     rising = [(c, n, previous.get(c, 0)) for c, n in current.items()
-              if n >= min_count and n > previous.get(c, 0) and c in CATEGORIES]
+              if n >= min_count and n > previous.get(c, 0)]
     return sorted(rising, key=lambda t: (-(t[1] - t[2]), -t[1], t[0]))
 
 
