@@ -434,5 +434,15 @@ def _add_report_commands() -> None:
 _add_report_commands()
 
 
+def _add_intake_commands() -> None:
+    """intake mail|ocr (app/intake/cli.py)."""
+    from .intake.cli import intake_group
+
+    cli.add_command(intake_group)
+
+
+_add_intake_commands()
+
+
 def main() -> None:
     cli(prog_name="xinfang")

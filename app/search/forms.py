@@ -31,6 +31,9 @@ class SearchForm(FlaskForm):
     year = StringField(_l("Year"), render_kw={"inputmode": "numeric", "maxlength": 9, "placeholder": "2026"})
     date_from = StringField(_l("From"), render_kw={"type": "date"})
     date_to = StringField(_l("To"), render_kw={"type": "date"})
+    #: ``in``: where the text must be found (search.query.IN_VALUES).
+    where = SelectField(_l("Found in"), name="in", validate_choice=False,
+                        choices=options([("", _l("Anywhere")), ("attachments", _l("In attachments"))]))
     sort = SelectField(_l("Order"), choices=options(SORT_LABELS.items()), validate_choice=False)
 
 

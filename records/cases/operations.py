@@ -35,6 +35,7 @@ from records.reference import categories, regions
 from records.accounts.models import User
 from records.db import new_uid, utcnow
 from records.cases.schemas import RegistrationData, validate_registration
+from records.intake.extract import legacy_text
 
 SERIAL_RE = re.compile(r"^XF-(\d{4})-(\d{6})$")
 #: Shown in the ledger instead of the subject of a record whose ciphertext fails to decrypt.
@@ -87,7 +88,8 @@ def sniff_type(data: bytes) -> str | None:
             data.decode("utf-8")
             return "text/plain"
         except UnicodeDecodeError:
-            return None
+            # GBK, GB18030 or Big5 text (common in mail and from older Chinese systems)
+            return "text/plain" if legacy_text(data) else None
 
 
 def check_uploads(session: Session, uploads: list[Upload]) -> list[tuple[Upload, str]]:
@@ -127,6 +129,8 @@ def add_attachment(session: Session, record: Record, upload: Upload, mime: str, 
     inst = instance_of(session)
     inst.blobs.put(att.uid, sealing.seal_bytes(session, record, "attachment", upload.data, att.uid))
     _track_blob(session, att.uid)
+    for hook in inst.on_attachment:  # intake queues the extraction of its text
+        hook(session, record, att, by)
     return att
 
 

@@ -91,24 +91,59 @@ def _single(text: str) -> Document:
 
 
 # -- plain text and HTML ------------------------------------------------------------------
-#: Tried in order on text of unknown encoding: strict decoders, so a wrong guess fails.
-TEXT_ENCODINGS = ("utf-8", "gb18030", "big5")
-
-
 def decode_text(data: bytes, declared: str | None = None) -> str:
-    """Text of ``data``: the declared charset when it decodes cleanly, else UTF-8, GB18030
-    (a superset of GB2312 and GBK) or Big5, whichever decodes without error first."""
+    """Text of ``data``: the declared charset when it decodes cleanly, else UTF-8, else GB18030
+    (a superset of GB2312 and GBK) or Big5, whichever decodes into common characters."""
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
-    tried = ([_charset(declared)] if declared else []) + list(TEXT_ENCODINGS)
-    for enc in tried:
-        if not enc:
-            continue
+    for enc in ([_charset(declared)] if declared else []) + ["utf-8"]:
         try:
             return data.decode(enc)
         except (UnicodeDecodeError, LookupError):
             continue
+    # GB18030 and Big5 share their byte ranges: decode with both, keep the likelier
+    candidates = []
+    for enc, common in (("gb18030", _GB_COMMON), ("big5hkscs", _BIG5_COMMON)):
+        try:
+            text = data.decode(enc)
+        except UnicodeDecodeError:
+            continue
+        candidates.append((_common_share(text, enc, common), -len(candidates), text))
+    if candidates:
+        return max(candidates)[2]
     raise ExtractionError("The text is in an unknown character set (not UTF-8, GB2312/GBK/GB18030 or Big5).")
+
+
+#: Lead bytes of each charset's frequently used characters (GB2312 level 1, Big5 常用字):
+#: right decodings are made of them; a wrong one scatters over rare characters and symbols.
+_GB_COMMON = (0xB0, 0xD7)
+_BIG5_COMMON = (0xA4, 0xC6)
+
+
+def _common_share(text: str, enc: str, lead: tuple[int, int]) -> float:
+    chars = [c for c in text if ord(c) > 0x7F and not c.isspace()]
+    if not chars:
+        return 1.0
+    common = 0
+    for c in chars:
+        b = c.encode(enc)
+        common += len(b) == 2 and lead[0] <= b[0] <= lead[1]
+    return common / len(chars)
+
+
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0e-\x1a\x1c-\x1f\x7f]")
+
+
+def legacy_text(data: bytes) -> bool:
+    """Whether ``data`` is text in a Chinese legacy charset (GB18030 family or Big5): it
+    decodes strictly and holds no control characters (binary data always has some)."""
+    for enc in ("gb18030", "big5hkscs"):
+        try:
+            text = data.decode(enc)
+        except UnicodeDecodeError:
+            continue
+        return not _CONTROLS.search(text)
+    return False
 
 
 def _charset(name: str | None) -> str | None:

@@ -275,3 +275,7 @@ def message_token(session: Session, message_id: str) -> bytes:
     """Keyed hash of a normalised Message-ID (the clear id names the sender's server)."""
     key = instance_of(session).purpose_key("mail-id")
     return hmac.digest(key, message_id.strip().lower().encode("utf-8"), "sha256")
+
+
+def failed_count(session: Session) -> int:
+    return len(session.execute(select(AttachmentText.id).where(AttachmentText.status == "failed")).all())
