@@ -3,6 +3,7 @@ and the small core blueprint (home, health, language)."""
 from __future__ import annotations
 
 import io
+import unicodedata
 
 from flask import (
     Blueprint, Flask, Request, current_app, g, jsonify, redirect, request, session, url_for,
@@ -142,10 +143,32 @@ def set_language(code: str):
 
     if code in LOCALES:
         session["lang"] = code
-    target = request.args.get("next") or ""
-    if not target.startswith("/") or target.startswith("//"):
-        target = url_for("core.home")
-    return redirect(target)
+    return redirect(local_path(request.args.get("next")) or url_for("core.home"))
+
+
+def local_path(target) -> str | None:
+    """``target`` if it is a path on this site, else None (never an open redirect).
+
+    Browsers drop tabs and newlines from a URL and read a backslash as a slash, so
+    ``/\t/evil.example`` or ``/\\evil.example`` would leave the site: any control, format or
+    space character, any backslash, and a second slash or a scheme (also once percent-decoded)
+    make the target refused."""
+    from urllib.parse import unquote, urlsplit
+
+    if not isinstance(target, str) or not target or len(target) > 2048:
+        return None
+    decoded = unquote(target)
+    if any(c.isspace() or unicodedata.category(c)[0] in "CZ" for c in target):
+        return None
+    for t in (target, decoded):
+        if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in t):
+            return None
+        if not t.startswith("/") or t.startswith("//") or "\\" in t:
+            return None
+        parts = urlsplit(t)
+        if parts.scheme or parts.netloc:
+            return None
+    return target
 
 
 def _index_answers(inst: Instance) -> bool:

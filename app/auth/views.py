@@ -16,7 +16,7 @@ from records.errors import ValidationError
 from records.accounts.models import User
 
 from ..errors import write_kept_audit
-from ..web import client_address, db, landing_url, writes_on_get
+from ..web import client_address, db, landing_url, local_path, writes_on_get
 from .forms import CodeForm, LoginForm
 from .session import SESSION_ID, begin_session, end_session, login_required, me
 
@@ -28,16 +28,12 @@ _PENDING = "pending_2fa"
 
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return url_for("core.home")
+    return local_path(target) or url_for("core.home")
 
 
 def _after_sign_in(target: str | None, user) -> str:
     """The page asked for (a local path only), else the user's landing page."""
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return landing_url(user)
+    return local_path(target) or landing_url(user)
 
 
 def _second_factor_roles() -> tuple[str, ...]:
