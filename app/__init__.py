@@ -60,12 +60,15 @@ def register_blueprints(app: Flask) -> None:
     from .admin.grants import bp as grants_bp
     from .admin.views import bp as admin_bp
     from .auth.account import bp as account_bp
-    from .api.views import bp as api_bp
+    from .api import views as _api_routes  # noqa: F401 - the routes of the API blueprint
+    from .api.base import bp as api_bp
     from .auth.views import bp as auth_bp
     from .ledger.views import bp as ledger_bp
     from .search.views import bp as search_bp
     from .reference import api as _reference_api_routes  # noqa: F401 - reference routes of the API blueprint
     from .reference.views import bp as reference_bp
+    from .search.views import bp as search_bp
+    from .retention import api as _retention_api_routes  # noqa: F401 - retention routes of the API blueprint
     from .retention.views import bp as retention_bp
     from .stats.views import bp as stats_bp
     from .web import bp as core_bp

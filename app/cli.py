@@ -446,3 +446,13 @@ _add_intake_commands()
 
 def main() -> None:
     cli(prog_name="xinfang")
+def _add_job_commands() -> None:
+    """jobs run|list|show (app/jobs/cli.py)."""
+    from .jobs.cli import jobs_group
+
+    cli.add_command(jobs_group)
+
+
+_add_job_commands()
+
+

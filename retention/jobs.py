@@ -29,8 +29,8 @@ from .operations import get_batch
 DESTRUCTION = "destruction"
 #: A failed run (not a refusal) is tried again this many times in all; each attempt resumes.
 MAX_ATTEMPTS = 3
-PHASE_NOTES = {"prepare": "preparing the journal", "delete": "deleting letters", "index": "purging the index",
-               "compact": "compacting the database", "verify": "checking for residue"}
+#: The progress note of a destruction job is the run's phase: starting, prepare, delete,
+#: index, compact, verify (``destroy.run``'s progress phases), certified.
 
 
 def dedupe_key(batch_id: int) -> str:
@@ -84,7 +84,7 @@ def run_destruction(inst: Instance, ctx: JobContext) -> None:
     ctx.progress(0, None, "starting")
 
     def progress(phase: str, done: int, total: int) -> None:
-        ctx.progress(done, total, PHASE_NOTES.get(phase, phase))
+        ctx.progress(done, total, phase)
 
     reports = destroy.run(inst, batch_id=batch_id, by_id=by_id, today=today, progress=progress)
     done = [r for r in reports if r.certificate]

@@ -107,7 +107,11 @@ def app(settings):
                               "WTF_CSRF_ENABLED": False,
                               # leaders sign in with a password only here; the second factor is
                               # tested with an app of its own in tests/security/test_totp.py
-                              "XINFANG_SECOND_FACTOR_ROLES": ()})
+                              "XINFANG_SECOND_FACTOR_ROLES": (),
+                              # work handed off by a request waits in the queue: a test runs it
+                              # with records.jobs.runner.run_pending (tests/retention/test_jobs.py
+                              # starts real workers)
+                              "XINFANG_JOB_WORKER": "off"})
     yield application
     application.extensions["xinfang"].close()
 

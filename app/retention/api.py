@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import json
 
-from flask import g, jsonify, request
+from flask import g, jsonify, request, url_for
 
 from records import policy
 from records.errors import ValidationError
 
-import retention  # noqa: F401
-from retention import destroy
+from retention import jobs as retention_jobs
 from retention import operations as ret
 
-from ..api.views import _json_body, bp, token_required
-from ..web import client_address, db, instance
+from ..api.base import _json_body, bp, token_required
+from ..jobs import hand_off
+from ..web import client_address, db
 
 
 def _summary(x: ret.BatchSummary) -> dict:
@@ -41,6 +41,8 @@ def _batch_json(batch_id: int) -> dict:
                             "stored_on": bl.stored_at.date().isoformat(), "state": bl.state,
                             "excluded_reason": bl.excluded_reason}
                            for bl in ret.batch_letters(db(), batch, g.api_user)]
+    job = retention_jobs.latest_job(db(), batch.id)
+    out["run"] = retention_jobs.job_json(job) if job is not None else None
     return out
 
 
@@ -101,22 +103,16 @@ def retention_exclude(batch_id: int):
 @bp.post("/retention/batches/<int:batch_id>/runs")
 @token_required
 def retention_run(batch_id: int):
-    """A leader runs the destruction of one approved, due batch now (as cron would)."""
+    """A leader starts the destruction of one approved, due batch: a job a worker process
+    runs (never this request); 202 with the job. Its progress, then its certificate, show
+    in ``GET /retention/batches/<id>`` under ``run``."""
     policy.require(g.api_user, policy.APPROVE_DESTRUCTION)
     batch = ret.get_batch(db(), batch_id)
-    from records.errors import Conflict
-
-    if batch.state != "approved":
-        raise Conflict(f"The batch is {batch.state}; only an approved list can be run.")
-    user_id = g.api_user.id
+    job = retention_jobs.start_destruction(db(), batch, by=g.api_user)
     db().commit()
-    reports = destroy.run(instance(), batch_id=batch_id, by_id=user_id)
-    done = [r for r in reports if r.certificate]
-    if not done:
-        raise Conflict(reports[0].note if reports and reports[0].note else "Nothing to destroy in this batch.")
-    r = done[-1]
-    return jsonify({"batch": batch_id, "destroyed": len(r.letters), "certificate": r.certificate,
-                    "residue_clean": r.residue_clean, "seconds": round(r.seconds, 3)}), 201
+    hand_off([retention_jobs.DESTRUCTION])
+    return jsonify({"batch": batch_id, "run": retention_jobs.job_json(job)}), 202, {
+        "Location": url_for("api.retention_batch", batch_id=batch_id)}
 
 
 @bp.get("/retention/holds")

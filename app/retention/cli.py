@@ -185,13 +185,17 @@ def run_command(dry_run, batch_ref, actor, today):
     from records import policy
 
     with inst.unit_of_work() as s:
-        batch_id = _batch(s, batch_ref).id if batch_ref else None
-        by_id = None
-        if actor:
-            user = accounts.get_user(s, actor)
-            if not policy.can(user, policy.APPROVE_DESTRUCTION):
-                _fail(f"{actor} may not start a destruction run.")
-            by_id = user.id
+        batch = _batch(s, batch_ref) if batch_ref else None
+        batch_id = batch.id if batch is not None else None
+        user = accounts.get_user(s, actor) if actor else None
+        by_id = user.id if user is not None else None
+        if user is not None and not policy.can(user, policy.APPROVE_DESTRUCTION):
+            _fail(f"{actor} may not start a destruction run.")
+        if batch is not None and not dry_run:
+            try:
+                destroy.check_run(s, batch, user=user, today=_today(today))  # the checks every caller makes
+            except XinfangError as exc:
+                _fail(exc.message)
         if dry_run:
             items = destroy.plan(s, batch_id=batch_id, today=_today(today))
             if not items:

@@ -11,6 +11,20 @@ def _err(description: str) -> dict:
 ERRORS = {"401": _err("Missing, unknown, expired or revoked token."), "403": _err("The token's user may not do this.")}
 BATCH_ID = {"name": "batch_id", "in": "path", "required": True, "schema": {"type": "integer"}}
 COUNTS = {"type": "object", "properties": {r: {"type": "integer"} for r in REASONS}}
+RUN = {
+    "type": ["object", "null"], "description": "The batch's latest destruction job: status, progress (phase: "
+    "starting, prepare, delete, index, compact, verify, certified), then certificate and residue check.",
+    "properties": {
+        "id": {"type": "integer"}, "kind": {"type": "string"},
+        "status": {"type": "string", "enum": ["queued", "running", "done", "failed"]},
+        "attempts": {"type": "integer"},
+        "progress": {"type": "object", "properties": {"done": {"type": "integer"},
+                                                      "total": {"type": ["integer", "null"]},
+                                                      "note": {"type": "string"}}},
+        "certificate": {"type": ["string", "null"]}, "destroyed": {"type": ["integer", "null"]},
+        "residue_clean": {"type": ["boolean", "null"]}, "error": {"type": ["string", "null"]},
+        "created_at": {"type": ["string", "null"]}, "finished_at": {"type": ["string", "null"]}},
+}
 BATCH = {
     "type": "object", "description": "A (region, year) batch of stored letters: metadata only, never content.",
     "properties": {
@@ -24,6 +38,7 @@ BATCH = {
             "serial": {"type": "string"}, "reason": {"type": "string", "enum": list(REASONS)},
             "received_on": {"type": "string", "format": "date"}, "stored_on": {"type": "string", "format": "date"},
             "state": {"type": "string"}, "excluded_reason": {"type": ["string", "null"]}}}},
+        "run": RUN,
     },
 }
 HOLD = {"type": "object", "properties": {
@@ -70,11 +85,11 @@ def retention_paths() -> dict:
                                                          "properties": {"serial": {"type": "string"},
                                                                         "reason": {"type": "string"}}}}}}),
         "/retention/batches/{batch_id}/runs": {"post": {
-            "summary": "Destroy one approved, due batch now (leader); returns its certificate number.",
+            "summary": "Start the destruction of one approved, due batch (leader): a background job, not this "
+                       "request. Its progress and then its certificate show under 'run' in the batch.",
             "parameters": [BATCH_ID],
             "responses": {**_ok({"type": "object", "properties": {
-                "batch": {"type": "integer"}, "destroyed": {"type": "integer"}, "certificate": {"type": "string"},
-                "residue_clean": {"type": "boolean"}, "seconds": {"type": "number"}}}, "Destroyed", "201"),
+                "batch": {"type": "integer"}, "run": RUN}}, "Started (or already queued)", "202"),
                 **ERRORS, "404": _err("No such batch."), "409": _err("Not approved, not due, or all held.")}}},
         "/retention/holds": {
             "get": {"summary": "Holds (add ?active=1 for those not lifted).",

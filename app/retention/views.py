@@ -13,11 +13,12 @@ from records import policy
 from records.errors import Conflict, NotFound, ValidationError, XinfangError
 
 from retention import certificate as certs
-from retention import destroy
+from retention import jobs as retention_jobs
 from retention import operations as ret
 from retention.schedules import REASONS
 
 from ..auth.session import login_required, me
+from ..jobs import hand_off
 from ..web import client_address, db, instance
 from .forms import ActionForm, ExcludeForm, HoldForm, ReasonForm
 
@@ -32,6 +33,16 @@ LETTER_STATE_LABELS = {
     "destroyed": _l("Destroyed"), "withdrawn": _l("No longer stored"),
 }
 
+#: A destruction job's status and phase (``retention.jobs``; its progress note is the phase).
+JOB_STATUS_LABELS = {
+    "queued": _l("Queued"), "running": _l("Running"), "done": _l("Done"), "failed": _l("Failed"),
+}
+RUN_PHASE_LABELS = {
+    "starting": _l("Starting"), "prepare": _l("Preparing the journal"), "delete": _l("Deleting letters"),
+    "index": _l("Purging the search index"), "compact": _l("Compacting the database"),
+    "verify": _l("Checking for residue"), "certified": _l("Certified"),
+}
+
 
 @bp.app_context_processor
 def _nav():
@@ -43,7 +54,8 @@ def _nav():
 
 @bp.context_processor
 def _labels():
-    return {"BATCH_STATE_LABELS": BATCH_STATE_LABELS, "LETTER_STATE_LABELS": LETTER_STATE_LABELS}
+    return {"BATCH_STATE_LABELS": BATCH_STATE_LABELS, "LETTER_STATE_LABELS": LETTER_STATE_LABELS,
+            "JOB_STATUS_LABELS": JOB_STATUS_LABELS, "RUN_PHASE_LABELS": RUN_PHASE_LABELS}
 
 ACTIONS = {
     "seal": policy.MANAGE_RETENTION,
@@ -82,7 +94,8 @@ def batch(batch_id: int):
                            action_form=ActionForm(), exclude_form=ExcludeForm(), hold_form=HoldForm(),
                            can_manage=policy.can(user, policy.MANAGE_RETENTION),
                            can_approve=policy.can(user, policy.APPROVE_DESTRUCTION),
-                           can_hold=policy.can(user, policy.PLACE_HOLD))
+                           can_hold=policy.can(user, policy.PLACE_HOLD),
+                           run_job=retention_jobs.latest_job(db(), b.id))
 
 
 @bp.post("/batches/<int:batch_id>/<any(seal, propose, approve, run):action>")
@@ -106,15 +119,11 @@ def act(batch_id: int, action: str):
             ret.approve(db(), b, by=user, address=client_address())
             flash(_("The destruction list is approved."), "success")
         else:
-            if b.state != "approved":
-                raise Conflict("Only an approved list can be run.")
+            # a job, never inside this request: a worker process runs it; the page shows its progress
+            retention_jobs.start_destruction(db(), b, by=user)
             db().commit()
-            reports = destroy.run(instance(), batch_id=batch_id, by_id=user.id)
-            done = [r for r in reports if r.certificate]
-            if not done:
-                raise Conflict(reports[0].note if reports and reports[0].note else "Nothing to destroy.")
-            flash(_("%(n)s letters destroyed; certificate %(c)s.", n=len(done[-1].letters), c=done[-1].certificate),
-                  "success")
+            hand_off([retention_jobs.DESTRUCTION])
+            flash(_("The destruction run has started; its progress is shown on this page."), "success")
     except (Conflict, ValidationError) as exc:
         db().rollback()
         _flash_error(exc)

@@ -38,6 +38,8 @@ log = logging.getLogger("xinfang.jobs")
 HEARTBEAT_EVERY = 10.0
 #: A running job whose heartbeat is older than this (seconds) belongs to a dead process.
 STALE_AFTER = 60.0
+#: Seconds between two writes of a job's progress.
+PROGRESS_EVERY = 0.5
 
 #: ``on_progress(job_id, kind, done, total, note)``: the CLI's progress bar.
 ProgressListener = Callable[[int, str, int, "int | None", str], None]
@@ -90,8 +92,10 @@ def get(session: Session, job_id) -> Job:
 
 @dataclass
 class Context:
-    """What a handler sees of its job; ``progress`` and ``checkpoint`` write at once, in a
-    short transaction of their own, so the web shows them while the job runs."""
+    """What a handler sees of its job. ``progress`` is written by the job's heartbeat thread
+    within a moment, in a short transaction of its own (never blocking the handler, which
+    may hold a write transaction: SQLite has one writer), so the web shows it while the job
+    runs. ``checkpoint`` is written at once: call it between the handler's transactions."""
 
     inst: Instance
     job_id: int
@@ -102,22 +106,29 @@ class Context:
     attempt: int
     created_by_id: int | None = None
     listener: ProgressListener | None = field(default=None, repr=False)
-
-    def _write(self, **values) -> None:
-        with self.inst.db.engine.begin() as conn:
-            conn.execute(update(Job).where(Job.id == self.job_id).values(heartbeat_at=utcnow(), **values))
+    _pending: dict = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _wake: threading.Event = field(default_factory=threading.Event, repr=False)
 
     def progress(self, done: int, total: int | None = None, note: str = "") -> None:
         note = (note or "")[:200]
-        self._write(progress_done=int(done), progress_total=None if total is None else int(total),
-                    progress_note=note)
+        with self._lock:
+            self._pending = {"progress_done": int(done), "progress_total": None if total is None else int(total),
+                             "progress_note": note}
+        self._wake.set()
         if self.listener is not None:
             self.listener(self.job_id, self.kind, int(done), total, note)
+
+    def take_progress(self) -> dict:
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        return pending
 
     def checkpoint(self, state: dict) -> None:
         """Keep ``state`` (clear metadata): a resumed attempt starts with it in ``ctx.state``."""
         self.state = dict(state)
-        self._write(state=self.state)
+        with self.inst.db.engine.begin() as conn:
+            conn.execute(update(Job).where(Job.id == self.job_id).values(heartbeat_at=utcnow(), state=self.state))
 
 
 def _error_text(exc: BaseException) -> str:
@@ -155,19 +166,31 @@ def _candidates(inst: Instance, kinds: Iterable[str], skip: set[int]) -> list[in
 
 
 class _Heartbeat:
-    def __init__(self, inst: Instance, job_id: int):
-        self.inst, self.job_id = inst, job_id
+    """While a handler runs: touch ``heartbeat_at`` every ``HEARTBEAT_EVERY`` seconds and
+    write the latest progress soon after it is reported (at most every ``PROGRESS_EVERY``)."""
+
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, name=f"job-{job_id}-heartbeat", daemon=True)
+        self._thread = threading.Thread(target=self._beat, name=f"job-{ctx.job_id}-heartbeat", daemon=True)
 
     def _beat(self) -> None:
-        while not self._stop.wait(HEARTBEAT_EVERY):
+        ctx = self.ctx
+        while not self._stop.is_set():
+            ctx._wake.wait(HEARTBEAT_EVERY)
+            ctx._wake.clear()
+            if self._stop.is_set():
+                break
+            values = ctx.take_progress()
             try:
-                with self.inst.db.engine.begin() as conn:
-                    conn.execute(update(Job).where(Job.id == self.job_id, Job.status == "running")
-                                 .values(heartbeat_at=utcnow()))
+                with ctx.inst.db.engine.begin() as conn:
+                    conn.execute(update(Job).where(Job.id == ctx.job_id, Job.status == "running")
+                                 .values(heartbeat_at=utcnow(), **values))
             except Exception as exc:  # noqa: BLE001 - a missed beat is retried at the next one
-                log.warning("jobs: heartbeat of job %s failed (%s)", self.job_id, type(exc).__name__)
+                with ctx._lock:
+                    ctx._pending = {**values, **ctx._pending}
+                log.warning("jobs: heartbeat of job %s failed (%s)", ctx.job_id, type(exc).__name__)
+            self._stop.wait(PROGRESS_EVERY)
 
     def __enter__(self):
         self._thread.start()
@@ -175,6 +198,7 @@ class _Heartbeat:
 
     def __exit__(self, *exc) -> None:
         self._stop.set()
+        self.ctx._wake.set()
         self._thread.join()
 
 
@@ -200,7 +224,7 @@ def _execute(inst: Instance, job_id: int, listener: ProgressListener | None) -> 
                 error=f"Gave up after {max_attempts} attempts (the last one stopped without finishing).")
         return "failed"
     try:
-        with _Heartbeat(inst, job_id):
+        with _Heartbeat(ctx):
             spec.handler(inst, ctx)
     except Exception as exc:  # noqa: BLE001 - recorded on the job; retried or failed
         # a refusal (state, access, input: the system's own errors below 500) will not change by retrying
@@ -208,9 +232,9 @@ def _execute(inst: Instance, job_id: int, listener: ProgressListener | None) -> 
         status = "failed" if permanent or ctx.attempt >= max_attempts else "queued"
         log.warning("jobs: %s job %s attempt %s failed (%s)", ctx.kind, job_id, ctx.attempt, type(exc).__name__)
         _finish(inst, job_id, status=status, error=_error_text(exc),
-                finished_at=utcnow() if status == "failed" else None)
+                finished_at=utcnow() if status == "failed" else None, **ctx.take_progress())
         return status
-    _finish(inst, job_id, status="done", finished_at=utcnow(), error=None)
+    _finish(inst, job_id, status="done", finished_at=utcnow(), error=None, **ctx.take_progress())
     return "done"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from records.jobs import runner
 from retention.models import Batch, Certificate
 from tests.conftest import login
 
@@ -59,11 +60,15 @@ def test_web_flow_and_archivist_sees_no_content(app, inst, make_user, store_lett
     assert lead.post(f"/api/v1/retention/batches/{batch_id}/approve", headers=lh).status_code == 200
     assert lead.post(f"/retention/holds/{hold_id}/lift", data={"reason": "inquiry closed"}).status_code == 302
     r = lead.post(f"/retention/batches/{batch_id}/run", follow_redirects=True)
-    assert "certificate" in r.get_data(as_text=True).lower()
+    html = r.get_data(as_text=True)
+    assert 'id="destruction-run"' in html and "certificate" not in html.lower(), "queued, not run in the request"
+    assert runner.run_pending(inst) == 1     # the worker
     with inst.unit_of_work() as s:
         cert = s.execute(select(Certificate).where(Certificate.batch_id == batch_id)).scalar_one()
         assert cert.letters == 2 and cert.residue_clean
         number = cert.number
+    html = lead.get(f"/retention/batches/{batch_id}").get_data(as_text=True)
+    assert 'id="destruction-run"' in html and number in html
     pages += [arch.get("/retention/certificates"), arch.get(f"/retention/certificates/{number}.json"),
               api.get(f"/api/v1/retention/certificates/{number}", headers=hdr)]
     pdf = arch.get(f"/retention/certificates/{number}.pdf")
