@@ -163,7 +163,7 @@ def run_encrypted(work: Path, procs: int) -> dict:
     """Ours, from sealed letters in memory: unwrap, decrypt, analyse, blind, index; query."""
     from records import crypto
     from search.interface import IndexDocument
-    from search.whoosh_backend import WhooshBackend
+    from search.whoosh.backend import WhooshBackend
 
     docs, queries = _load(work)
     ring, sealed, blinder = _sealed(docs)
@@ -329,7 +329,7 @@ def _plain_search(ix_dir: Path):
     from whoosh import index as windex
 
     from search import query
-    from search.whoosh_backend import to_whoosh
+    from search.whoosh.execution import to_whoosh
 
     ix = windex.open_dir(str(ix_dir))
     searcher = ix.searcher()
@@ -348,7 +348,7 @@ def run_plain_lists(work: Path) -> dict:
     from whoosh import index as windex
 
     from search import analysis
-    from search.whoosh_backend import _fields_of, make_schema
+    from search.whoosh.schema import fields_of, make_schema
 
     docs, queries = _load(work)
     folder = work / "idx-plain-lists"
@@ -360,7 +360,7 @@ def run_plain_lists(work: Path) -> dict:
     for d in docs:
         a = analysis.analyse(_text(d))
         doc = next(_whoosh_docs([d], [a.tokens], [sorted(a.chars)]))
-        w.add_document(**_fields_of(doc))
+        w.add_document(**fields_of(doc))
     w.commit()
     seconds = time.perf_counter() - t0
     times, counts = _timed_queries(_plain_search(folder), queries)

@@ -24,7 +24,7 @@ WHOOSH = "whoosh"
 POSTGRESQL = "postgresql"
 BACKENDS = (WHOOSH, POSTGRESQL)
 ENV_VAR = "XINFANG_SEARCH_BACKEND"
-#: Megabytes of segment arrays a process keeps between Whoosh searches (``search.whoosh_exec``).
+#: Megabytes of segment arrays a process keeps between Whoosh searches (``search.whoosh.execution``).
 CACHE_ENV_VAR = "XINFANG_SEARCH_CACHE_MB"
 DEFAULT_CACHE_MB = 96
 
@@ -75,7 +75,7 @@ def make_backend(inst, key_id: str, *, procs: int | None = None) -> SearchBacken
         from .pg_backend import PostgresBackend
 
         return PostgresBackend(inst.db.engine, key_id)
-    from .whoosh_backend import WhooshBackend
+    from .whoosh.backend import WhooshBackend
 
     if procs is None:
         procs = int(inst.settings.extra.get("search_procs", 1) or 1)

@@ -2,8 +2,9 @@
 
 Callers (the indexer, queries, repeat detection) speak only this: documents of blind tokens
 and clear metadata, a backend-neutral query tree, principals. The Whoosh backend
-(``whoosh_backend.py``) is the embedded one; a database-native backend for deployments on
-several machines can implement the same class without touching any caller.
+(``search.whoosh``) is the embedded one; the PostgreSQL backend (``search.postgres``), for
+deployments on several machines, implements the same class without touching any caller.
+``search.factory`` chooses and builds the one an instance is configured with.
 """
 from __future__ import annotations
 

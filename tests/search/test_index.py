@@ -10,7 +10,7 @@ from records.cases import operations
 from records.models import OutboxEntry, Record
 from records.accounts.models import User
 from search import analysis, factory, indexer, query
-from search.whoosh_backend import IndexKeyMismatch
+from search.interface import IndexKeyMismatch
 
 from .conftest import index_bytes, index_files, whoosh_only, word
 
@@ -253,15 +253,15 @@ def test_follow_drains_until_stopped(inst, clerk, make_record):
 def test_sub_writers_get_ciphertext_only(svc):
     """In a multi-process rebuild the text reaches the sub-writers sealed under a key that
     only exists in memory; their analyzer opens it, a plain string is refused."""
-    from search import whoosh_backend as wb
+    from search.whoosh import handoff
 
     key_id = svc.blinder.key_id
     analyzer = svc.backend._schema["text"].analyzer
     text = "公司拖欠工資三個月 backpay"
-    wb._HANDOFF[key_id] = (os.urandom(32), svc.blinder)
+    handoff.start(key_id, os.urandom(32), svc.blinder)
     try:
-        value = wb.seal_handoff(key_id, text)
-        assert value.startswith(wb.HANDOFF_PREFIX)
+        value = handoff.seal(key_id, text)
+        assert value.startswith(handoff.PREFIX)
         assert all(part.encode() not in value.encode() for part in ("拖欠", "工資", "backpay"))
         got = [t.text for t in analyzer(value, positions=True)]
         assert got == svc.blinder.text(analysis.analyse(text).tokens)
@@ -270,7 +270,6 @@ def test_sub_writers_get_ciphertext_only(svc):
         with pytest.raises(TypeError):
             list(analyzer(text))
     finally:
-        wb._HANDOFF.pop(key_id, None)
-        wb._LAST_OPENED[:] = [None, None]
+        handoff.forget(key_id)
     with pytest.raises(TypeError):   # no rebuild in progress: no key to open it with
         list(analyzer(value))

@@ -27,7 +27,7 @@ from search import analysis, factory, indexer, pg_backend, query
 from search.interface import (
     Access, And, CharTerm, Everything, IndexDocument, Match, Not, Or, Phrase, Range, TextTerm,
 )
-from search.whoosh_backend import WhooshBackend
+from search.whoosh.backend import WhooshBackend
 from tests.conftest import _pg_admin_url
 
 from .conftest import index_bytes, word

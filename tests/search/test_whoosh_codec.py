@@ -4,7 +4,8 @@ written with it answer the same as before."""
 from whoosh import index as windex
 from whoosh.codec.whoosh3 import W3Codec, W3PerDocReader
 
-from search.whoosh_backend import INDEX_NAME, LengthsInMemoryCodec
+from search.whoosh.codec import LengthsInMemoryCodec
+from search.whoosh.shards import INDEX_NAME
 
 from .conftest import whoosh_only, word
 
@@ -76,7 +77,7 @@ def test_lean_writing_path_writes_what_whooshs_own_writes(tmp_path):
 
     from whoosh.codec.whoosh3 import W3Codec
 
-    from search.whoosh_backend import _fields_of, make_schema
+    from search.whoosh.schema import fields_of, make_schema
     from search.interface import IndexDocument
 
     rng = random.Random(5)
@@ -106,7 +107,7 @@ def test_lean_writing_path_writes_what_whooshs_own_writes(tmp_path):
         ix = windex.create_in(str(tmp_path / name), schema, indexname=INDEX_NAME)
         w = ix.writer(codec=codec)
         for d in docs:
-            w.add_document(**_fields_of(d))
+            w.add_document(**fields_of(d))
         w.commit()
         built[name] = _postings(ix)
         with ix.reader() as r:
@@ -123,9 +124,10 @@ def test_rebuild_writes_bounded_segments_that_merging_leaves_alone(inst, make_us
     """A rebuild commits a segment every SEGMENT_DOCS documents (its posting pool never
     spills to disk); the merge policy leaves segments of that size alone, smaller ones merge."""
     from records.accounts.models import User
-    from search import indexer, query, whoosh_backend
+    from search import indexer, query
+    from search.whoosh import segments as policy
 
-    monkeypatch.setattr(whoosh_backend, "SEGMENT_DOCS", 4)
+    monkeypatch.setattr(policy, "SEGMENT_DOCS", 4)
     clerk, chief = make_user("clerk"), make_user("chief")
     w = word()
     serials = {make_record(by=clerk, body=f"路燈不亮 {w} 第{n}盞", received_at="2026-03-02T10:00") for n in range(11)}
@@ -134,7 +136,7 @@ def test_rebuild_writes_bounded_segments_that_merging_leaves_alone(inst, make_us
     shard = next(p for p in inst.settings.index_dir.rglob("y2026") if p.is_dir())
     segments = windex.open_dir(str(shard), indexname=INDEX_NAME)._read_toc().segments
     assert len(segments) >= 3 and max(s.doc_count_all() for s in segments) <= 4
-    assert not any(s.doc_count_all() >= 4 for s in whoosh_backend._tiers_to_merge(segments * 10))
+    assert not any(s.doc_count_all() >= 4 for s in policy.tiers_to_merge(segments * 10))
     assert indexer.check(inst).ok
     with inst.unit_of_work() as s:
         found = {h.record.serial for h in query.search(s, s.get(User, chief.id), f"路燈不亮 {w}", per_page=50).hits}
@@ -144,7 +146,7 @@ def test_rebuild_writes_bounded_segments_that_merging_leaves_alone(inst, make_us
 def test_merges_stay_about_one_segment_size():
     """Ten segments of a tier are merged a few at a time, so that a merge writes about
     SEGMENT_DOCS documents; segments of that size are never merged."""
-    from search import whoosh_backend
+    from search.whoosh import segments
 
     class Seg:
         def __init__(self, n):
@@ -154,20 +156,20 @@ def test_merges_stay_about_one_segment_size():
             return self.n
 
     small = [Seg(5) for _ in range(10)]
-    assert whoosh_backend._tiers_to_merge(small) == small
+    assert segments.tiers_to_merge(small) == small
     mid = [Seg(600) for _ in range(10)]
-    picked = whoosh_backend._tiers_to_merge(mid)
-    assert 2 <= len(picked) <= 4 and sum(s.n for s in picked) <= whoosh_backend.SEGMENT_DOCS
-    big = [Seg(whoosh_backend.SEGMENT_DOCS) for _ in range(30)]
-    assert whoosh_backend._tiers_to_merge(big) == []
-    assert whoosh_backend._tiers_to_merge([Seg(5)] * 9) == []
+    picked = segments.tiers_to_merge(mid)
+    assert 2 <= len(picked) <= 4 and sum(s.n for s in picked) <= segments.SEGMENT_DOCS
+    big = [Seg(segments.SEGMENT_DOCS) for _ in range(30)]
+    assert segments.tiers_to_merge(big) == []
+    assert segments.tiers_to_merge([Seg(5)] * 9) == []
 
 
 def test_view_file_reads_as_bytesio_does():
     import io
     import random
 
-    from search.whoosh_backend import _ViewIO
+    from search.whoosh.internals import _ViewIO
 
     rng = random.Random(4)
     data = bytes(rng.choice(b"ab\ncd\x00") for _ in range(2000))
@@ -200,7 +202,7 @@ def test_searchers_read_compound_segments_in_place_and_read_what_whoosh_reads(in
     from whoosh.reading import SegmentReader
 
     from search import indexer
-    from search.whoosh_backend import _SegmentReader, _ViewFile
+    from search.whoosh.internals import _SegmentReader, _ViewFile
 
     clerk = make_user("clerk")
     for n in range(4):

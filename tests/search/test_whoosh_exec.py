@@ -1,4 +1,4 @@
-"""Queries run on arrays (``search.whoosh_exec``) answer exactly what Whoosh's own search
+"""Queries run on arrays (``search.whoosh.execution``) answer exactly what Whoosh's own search
 of the same query answers: the same hits in the same order with the same scores, the same
 totals and facet counts, over several shards and segments, with deletions and access."""
 from __future__ import annotations
@@ -12,8 +12,8 @@ from whoosh import query as wq, sorting
 from search.interface import (
     Access, And, CharTerm, Everything, IndexDocument, Match, Not, Or, Phrase, Range, TextTerm,
 )
-from search.whoosh_backend import WhooshBackend, to_whoosh
-from search.whoosh_exec import SegmentCache
+from search.whoosh.backend import WhooshBackend
+from search.whoosh.execution import SegmentCache, to_whoosh
 
 VOCAB = [f"t{n:02d}" for n in range(40)]
 CHARS = [f"c{n}" for n in range(12)]
@@ -125,9 +125,9 @@ def test_phrases_far_into_long_letters_match_as_whooshs(tmp_path, monkeypatch):
     """Positions past 255 and 65,535 are pickled with wider opcodes; near misses (the tokens
     in order with a gap, or apart) are not matches. The index's values are all read in one
     go, never one by one."""
-    import search.whoosh_exec
+    from search.whoosh import internals
 
-    monkeypatch.setattr(search.whoosh_exec, "_gaps_one_by_one", None)
+    monkeypatch.setattr(internals, "gaps_one_by_one", None)
     rng = random.Random(5)
     filler = [rng.choice(VOCAB[5:]) for _ in range(70_000)]
     texts = {
@@ -158,7 +158,7 @@ def test_phrases_far_into_long_letters_match_as_whooshs(tmp_path, monkeypatch):
 def test_positions_of_many_documents_are_read_at_once(trailing_stop):
     from whoosh.formats import Positions
 
-    from search.whoosh_exec import _positions
+    from search.whoosh.internals import positions
 
     fmt = Positions()
     rng = random.Random(3)
@@ -166,20 +166,20 @@ def test_positions_of_many_documents_are_read_at_once(trailing_stop):
     lists += [sorted(rng.sample(range(100_000), rng.randint(1, 40))) for _ in range(200)]
     values = [fmt.encode(ps) for ps in lists]
     values = [v if trailing_stop else v[:-1] for v in values]
-    counts, flat = _positions(values, fmt)
+    counts, flat = positions(values, fmt)
     assert counts.tolist() == [len(ps) for ps in lists]
     assert flat.tolist() == [p for ps in lists for p in ps]
 
 
 def test_positions_not_pickled_are_read_by_the_formats_own_decoder():
-    from search.whoosh_exec import _positions
+    from search.whoosh.internals import positions
 
     class Format:
         @staticmethod
         def decode_positions(value):
             return [int(x) for x in value[4:].split(b",")]
 
-    counts, flat = _positions([b"\x00\x00\x00\x023,9", b"\x00\x00\x00\x014"], Format())
+    counts, flat = positions([b"\x00\x00\x00\x023,9", b"\x00\x00\x00\x014"], Format())
     assert counts.tolist() == [2, 1] and flat.tolist() == [3, 9, 4]
 
 

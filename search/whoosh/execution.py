@@ -24,18 +24,16 @@ Whoosh's ``Searcher.search`` of the same query (``tests/search/test_whoosh_exec.
 from __future__ import annotations
 
 import math
-# pickle reads only the index's own posting values, as Whoosh itself does (_positions)
-import pickle  # nosec B403
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from itertools import chain
 
 import numpy as np
-from whoosh.codec.whoosh3 import W3LeafMatcher
+from whoosh import query as wq
 
-from .interface import And, CharTerm, Everything, Match, Node, Not, Or, Phrase, Range, TextTerm
+from ..interface import And, CharTerm, Everything, Match, Node, Not, Or, Phrase, Range, TextTerm
+from . import internals
 
 #: Whoosh's BM25F defaults (``whoosh.scoring.BM25F``).
 B, K1 = 0.75, 1.2
@@ -94,43 +92,12 @@ def _nbytes(value) -> int:
 
 # -- reading a segment ---------------------------------------------------------------------
 _EMPTY_IDS = np.zeros(0, dtype=np.int32)
-_EMPTY_WEIGHTS = np.zeros(0, dtype=np.float64)
-
-
-def _raw_postings(terms, schema, field: str, term: str, values: bool = False):
-    """Document numbers (deleted ones included), weights and, with ``values``, the raw
-    posting values of ``field:term`` in one segment (``terms``: its terms reader), read a
-    block at a time."""
-    schema_field = schema[field]
-    text = schema_field.to_bytes(term)
-    if (field, text) not in terms:
-        return _EMPTY_IDS, _EMPTY_WEIGHTS, []
-    m = terms.matcher(field, text, schema_field.format)
-    ids, weights, vals = [], [], []
-    if isinstance(m, W3LeafMatcher):
-        while m.is_active():
-            m._read_ids()
-            m._read_weights()
-            ids.append(np.asarray(m._ids, dtype=np.int32))
-            weights.append(np.asarray(m._weights, dtype=np.float64)[:m._blocklength])
-            if values:
-                m._read_values()
-                vals.extend(m._values)
-            m._next_block()
-        return np.concatenate(ids), np.concatenate(weights), vals
-    while m.is_active():   # a short list kept in the term's entry
-        ids.append(m.id())
-        weights.append(m.weight())
-        if values:
-            vals.append(m.value())
-        m.next()
-    return np.asarray(ids, dtype=np.int32), np.asarray(weights, dtype=np.float64), vals
 
 
 def holders(terms, schema, field: str, term: str) -> list[int]:
     """Document numbers of a segment (``terms``: its terms reader) holding ``field:term``,
     deleted ones included."""
-    return _raw_postings(terms, schema, field, term)[0].tolist()
+    return internals.raw_postings(terms, schema, field, term)[0].tolist()
 
 
 class Leaf:
@@ -146,7 +113,7 @@ class Leaf:
 
     def postings(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
         def build():
-            ids, weights, _ = _raw_postings(self.reader._terms, self.reader.schema, field, term)
+            ids, weights, _ = internals.raw_postings(internals.terms_of(self.reader), self.reader.schema, field, term)
             return ids, weights
         return self.cache.get((self.segid, "p", field, term), build)
 
@@ -165,7 +132,7 @@ class Leaf:
 
     def lengths(self, field: str) -> np.ndarray:
         def build():
-            table = self.reader._perdoc.length_table(field)
+            table = internals.length_table(self.reader, field)
             if table is None:
                 return np.zeros(self.n, dtype=np.float64)
             out = np.fromiter((x or 0 for x in table), dtype=np.float64, count=len(table))
@@ -192,7 +159,7 @@ class Leaf:
 
         def build():
             mask = np.ones(self.n, dtype=bool)
-            mask[np.fromiter(self.reader._perdoc.deleted_docs(), dtype=np.int64)] = False
+            mask[internals.deleted_docs(self.reader)] = False
             return mask
         return self.cache.get((self.segid, "live", deleted), build)
 
@@ -205,7 +172,8 @@ class Leaf:
             fmt = self.reader.schema["text"].format
             found = []
             for offset, token in enumerate(tokens):
-                ids, weights, vals = _raw_postings(self.reader._terms, self.reader.schema, "text", token, values=True)
+                ids, weights, vals = internals.raw_postings(internals.terms_of(self.reader), self.reader.schema,
+                                                            "text", token, values=True)
                 # the scores of the phrase read the same postings: keep them rather than read twice
                 self.cache.get((self.segid, "p", "text", token), lambda ids=ids, weights=weights: (ids, weights))
                 found.append((ids, vals, offset))
@@ -218,7 +186,7 @@ class Leaf:
                 if not len(alive):
                     break
                 at = np.searchsorted(ids, candidates[alive]).tolist()
-                counts, positions = _positions([vals[j] for j in at], fmt)
+                counts, positions = internals.positions([vals[j] for j in at], fmt)
                 keys = np.repeat(alive, counts) * _STRIDE + (positions - offset)
                 keys = keys[positions >= offset]
                 starts = np.unique(keys) if starts is None else np.intersect1d(starts, keys)
@@ -229,39 +197,6 @@ class Leaf:
 
 #: Keys of (candidate, start) pairs: candidate * _STRIDE + start (positions stay far below).
 _STRIDE = 1 << 32
-#: How Whoosh's ``Positions`` format writes a document's positions: the count (4 bytes), then
-#: the gaps between positions as a protocol-2 pickle of one list, its trailing STOP optional.
-_PICKLE_2 = b"\x80\x02"
-
-
-def _positions(values: list[bytes], fmt) -> tuple[np.ndarray, np.ndarray]:
-    """The positions of several documents' posting values at once: how many each document
-    has, and all of them in a row. The values' pickled gap lists are joined into one pickle
-    of a list of lists, so one ``loads`` reads them all (Whoosh's ``decode_positions``
-    unpickles one document at a time)."""
-    bodies = []
-    for v in values:
-        if v[4:6] != _PICKLE_2:
-            gaps = _gaps_one_by_one(values, fmt)
-            break
-        bodies.append(v[6:-1] if v.endswith(b".") else v[6:])
-    else:
-        # The index's own postings, read as Whoosh itself reads them (whoosh.formats).
-        gaps = pickle.loads(b"\x80\x02(" + b"".join(bodies) + b"l.")  # nosec B301
-    counts = np.fromiter(map(len, gaps), dtype=np.int64, count=len(gaps))
-    flat = np.fromiter(chain.from_iterable(gaps), dtype=np.int64, count=int(counts.sum()))
-    running = np.concatenate(([0], np.cumsum(flat)))
-    first = np.cumsum(counts) - counts          # where each document's gaps begin
-    return counts, running[1:] - np.repeat(running[first], counts)
-
-
-def _gaps_one_by_one(values: list[bytes], fmt) -> list[list[int]]:
-    """Gap lists of values not written as ``_positions`` expects (the format's own decoder)."""
-    out = []
-    for v in values:
-        positions = fmt.decode_positions(v)
-        out.append([b - a for a, b in zip([0, *positions[:-1]], positions, strict=True)])
-    return out
 
 
 # -- statistics of the whole searcher ------------------------------------------------------
@@ -441,3 +376,61 @@ def sort_keys(matched: Matched, field: str) -> np.ndarray:
     """The column ``field`` of every match (for sorting by it)."""
     parts = [leaf.column(field)[local] for leaf, local in matched.parts]
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+# -- access --------------------------------------------------------------------------------
+def access_mask(access, cache: SegmentCache, exclude_uid: str | None = None):
+    """``allow`` for ``run``: a segment's mask of the documents ``access`` (an
+    ``interface.Access``) lets through (None: all): holding one of the principals, and neither
+    refused to the user, nor excluded by the database, nor ``exclude_uid``."""
+    principals = tuple(sorted(access.principals)) if access.principals is not None else None
+    masks = [("denied", d) for d in sorted(access.denied)]
+    masks += [("uid", u) for u in sorted(access.excluded_uids | ({exclude_uid} if exclude_uid else set()))]
+
+    def allowed_to(leaf: Leaf) -> np.ndarray:
+        mask = np.zeros(leaf.n, dtype=bool)
+        for p in principals:
+            mask |= leaf.term_mask("allowed", p)
+        return mask
+
+    def allow(leaf: Leaf) -> np.ndarray | None:
+        out = None
+        if principals is not None:
+            out = cache.get((leaf.segid, "allow", principals), lambda: allowed_to(leaf))
+        for field, term in masks:
+            ids = leaf.postings(field, term)[0]
+            if len(ids):
+                out = np.ones(leaf.n, dtype=bool) if out is None else out.copy()
+                out[ids] = False
+        return out
+    return allow
+
+
+# -- the reference: Whoosh's own query objects -------------------------------------------------
+def to_whoosh(node: Node):
+    """The query of a backend-neutral query tree as Whoosh's own query objects. Searches do
+    not run through it (this module runs them on arrays); it is the reference they are
+    tested against, and the plaintext Whoosh peer's query in the search benchmark."""
+    if isinstance(node, Everything):
+        return wq.Every()
+    if isinstance(node, TextTerm):
+        return wq.Term("text", node.token)
+    if isinstance(node, Phrase):
+        if len(node.tokens) == 1:
+            return wq.Term("text", node.tokens[0])
+        return wq.Phrase("text", list(node.tokens))
+    if isinstance(node, CharTerm):
+        return wq.Term("chars", node.token)
+    if isinstance(node, Match):
+        if node.field in ("year", "received"):
+            return wq.NumericRange(node.field, int(node.value), int(node.value))
+        return wq.Term(node.field, str(node.value))
+    if isinstance(node, Range):
+        return wq.NumericRange(node.field, node.low, node.high)
+    if isinstance(node, And):
+        return wq.And([to_whoosh(n) for n in node.items])
+    if isinstance(node, Or):
+        return wq.Or([to_whoosh(n) for n in node.items])
+    if isinstance(node, Not):
+        return wq.Not(to_whoosh(node.item))
+    raise TypeError(f"unknown query node {node!r}")
