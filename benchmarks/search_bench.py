@@ -14,7 +14,7 @@ indexing rate (letters/s), p50/p95 query latency, index size on disk and peak RS
                      blinding: the difference to ``encrypted`` is the cost of encryption.
 * ``plain-analyzer`` plaintext Whoosh the usual way: the same bigram analyser as a Whoosh
                      tokenizer, text given to Whoosh.
-* ``pg``             ours into the PostgreSQL backend (``search.pg_backend``): the same
+* ``pg``             ours into the PostgreSQL backend (``search.postgres``): the same
                      sealed letters → the same blind tokens → a ``tsvector`` with positions
                      and GIN indexes in a fresh database, loaded as ``xinfang search reindex``
                      does (COPY into a new table, indexes built, swapped in); the same queries
@@ -217,7 +217,8 @@ def run_pg(work: Path, admin_url: str, updates: int) -> dict:
     from sqlalchemy import create_engine, text
 
     from records import crypto
-    from search import indexer, pg_backend
+    from search import indexer
+    from search import postgres as pg_backend
     from search.interface import IndexDocument
 
     docs, queries = _load(work)

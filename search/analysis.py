@@ -1,32 +1,47 @@
-"""Text normalisation and tokenisation for search.
+"""Text normalisation and tokenisation for search (token scheme 2).
 
-The same functions run on letters when they are indexed and on queries when they are
-searched, so a query matches exactly the text it is a substring of:
+The same functions run on letters when they are indexed, on queries when they are searched
+and on decrypted hits when they are highlighted, so a query matches exactly the text it is
+a substring of:
 
-1. **Normalise**: Unicode NFKC (this also turns full-width Latin letters, digits and
-   punctuation into their half-width forms and the ideographic space into a space), case
-   folding, then Traditional→Simplified folding character by character with OpenCC's
-   character table. The folding is deliberately context-free: phrase-level conversion
-   could fold a character differently inside a letter than inside a query, and a
-   substring search must see the same characters in both.
-2. **Tokenise** into *units*: a run of CJK characters (Han, kana, Hangul) becomes its
-   overlapping character bigrams (``拖欠工资`` → ``拖欠 欠工 工资``); a run of one CJK
-   character stays a single character; a run of letters and digits of any other script
-   is one word. Punctuation and spaces only separate runs.
-3. **Positions** are consecutive over the whole text: a phrase of bigrams matches exactly
-   where the characters are adjacent, so a phrase query over bigrams is a substring search.
+1. **Normalise**: Unicode NFKC (full-width Latin letters, digits and punctuation become
+   half-width, the ideographic space a space), case folding, then variant folding: every
+   character to the representative of its class over the union of OpenCC's
+   Traditional↔Simplified mappings (``search.variants``), so 覆/复, 著/着, 乾/干, 裡/里 …
+   are one character to the index, in either direction and whatever the phrase around it.
+2. **Stream**: each field (subject, body, notes; joined with ``FIELD_BREAK``) becomes one
+   string of searchable characters: invisible format and control characters are dropped,
+   whitespace next to a CJK character is dropped (it is typographic: ``共 3 次`` is
+   ``共3次``), and any other run of whitespace is one space. Every other character —
+   CJK, digits, letters of any script, punctuation — is kept as written.
+3. **Tokens**: the overlapping pairs of adjacent characters of each field's stream, whatever
+   their script (``在2025年`` → ``在2 20 02 25 5年``), with consecutive positions over the
+   whole text. A substring of two characters or more of a field is exactly a run of its
+   pairs at consecutive positions, so a phrase query over pairs is an exact substring
+   search: ``000元`` finds ``3000元``, ``14日`` only ``14日``, ``號樓1`` finds
+   ``号楼1301``. No pair spans two fields.
+4. **Characters**: every distinct character of the streams (not the space) is also emitted
+   once per document for the character field, which answers one-character queries.
 
-Every CJK character is also emitted once per document for the character field, which
-answers one-character queries (see ``docs/search-threat-model.md`` for what that leaks).
+``SCHEME`` names this scheme; an index records the scheme it was built with and is refused
+(with a message asking for ``xinfang search reindex``) when it differs. What the tokens
+cost and leak is in ``docs/search-threat-model.md``.
 """
 from __future__ import annotations
 
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
 
-#: Code point ranges treated as CJK: bigrams, not words.
+from .variants import fold_table
+
+#: The token scheme: 1 = CJK bigrams + whole words with a character-by-character t2s fold;
+#: 2 = pairs of every adjacent character of the stream, variant classes (this module).
+SCHEME = 2
+#: Joins the fields of a letter: no pair is made across it.
+FIELD_BREAK = "\x1e"
+
+#: Code point ranges treated as CJK (next to them whitespace is not significant).
 _CJK_RANGES = (
     "\u2e80-\u2fdf"          # radicals
     "\u3005\u3007\u3021-\u3029\u3038-\u303b"  # 々 〇 Hangzhou numerals
@@ -37,99 +52,66 @@ _CJK_RANGES = (
     "\uac00-\ud7af"          # hangul syllables
     "\uf900-\ufaff"          # compatibility ideographs (NFKC maps most away)
     "\U00020000-\U0003134f"  # extensions B-H
+    "\u3000-\u303f\uff00-\uffef"  # CJK punctuation and forms left after NFKC (、。「」…)
 )
 _CJK = f"[{_CJK_RANGES}]"
-#: One CJK run, or one word of letters/digits of any other script.
-_UNIT_RE = re.compile(f"({_CJK}+)|([^\\W_{_CJK_RANGES}]+)")
 _CJK_RE = re.compile(_CJK)
-
-#: Code points whose Traditional forms OpenCC may fold (BMP CJK and extensions B-F).
-_FOLD_RANGES = ((0x3400, 0x4DC0), (0x4E00, 0xA000), (0x20000, 0x2EBF0))
-
-
-@lru_cache(maxsize=1)
-def t2s_table() -> dict[int, str]:
-    """Character-level Traditional→Simplified table, built once per process from OpenCC.
-
-    Characters are converted one per line so no phrase rule spans two of them."""
-    import opencc
-
-    chars = [chr(c) for lo, hi in _FOLD_RANGES for c in range(lo, hi)]
-    converted = opencc.OpenCC("t2s").convert("\n".join(chars)).split("\n")
-    if len(converted) != len(chars):  # pragma: no cover - would mean OpenCC merged lines
-        converted = [opencc.OpenCC("t2s").convert(c) for c in chars]
-    return {ord(a): b for a, b in zip(chars, converted) if a != b and len(b) == 1}
+#: Invisible characters dropped from the stream: controls (not whitespace), format
+#: characters (zero-width space and joiners, BOM, bidi marks), soft hyphen.
+_DROP_RE = re.compile("[\x00-\x08\x0e-\x1d\x1f\x7f-\x9f\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+_WS_NEXT_TO_CJK_RE = re.compile(rf"\s+(?={_CJK})|(?<={_CJK})\s+")
+_WS_RE = re.compile(r"\s+")
 
 
 def normalise(text: str) -> str:
-    """NFKC, full-width→half-width, case folding, Traditional→Simplified."""
-    return unicodedata.normalize("NFKC", text).casefold().translate(t2s_table())
+    """NFKC, full-width→half-width, case folding, variant folding."""
+    return unicodedata.normalize("NFKC", text).casefold().translate(fold_table())
 
 
 def normalise_char(ch: str) -> str:
-    return unicodedata.normalize("NFKC", ch).casefold().translate(t2s_table())
+    return unicodedata.normalize("NFKC", ch).casefold().translate(fold_table())
 
 
-# -- units ----------------------------------------------------------------------
-CJK = "cjk"      #: a run of two or more CJK characters: its bigrams
-CHAR = "char"    #: a run of exactly one CJK character
-WORD = "word"    #: letters and digits of other scripts
+def _field_stream(norm: str) -> str:
+    """The searchable string of one normalised field (see the module docstring, step 2)."""
+    s = _DROP_RE.sub("", norm)
+    s = _WS_NEXT_TO_CJK_RE.sub("", s)
+    return _WS_RE.sub(" ", s).strip(" ")
 
 
-@dataclass(frozen=True)
-class Unit:
-    kind: str
-    #: The positional tokens of the unit: bigrams, the one character, or the word.
-    tokens: tuple[str, ...]
-    #: Character offsets in the normalised text (end exclusive).
-    start: int
-    end: int
+def streams(text: str) -> list[str]:
+    """The searchable string of each field of ``text`` (fields joined by ``FIELD_BREAK``)."""
+    return [_field_stream(part) for part in normalise(text).split(FIELD_BREAK)]
 
 
-def units(norm: str) -> list[Unit]:
-    """Split normalised text into units (see the module docstring)."""
-    out: list[Unit] = []
-    for m in _UNIT_RE.finditer(norm):
-        run = m.group(1)
-        if run is not None:
-            if len(run) == 1:
-                out.append(Unit(CHAR, (run,), m.start(), m.end()))
-            else:
-                out.append(Unit(CJK, tuple(run[i:i + 2] for i in range(len(run) - 1)), m.start(), m.end()))
-        else:
-            out.append(Unit(WORD, (m.group(2),), m.start(), m.end()))
-    return out
+def query_stream(text: str) -> str:
+    """The searchable string of one query term (a word or a quoted phrase)."""
+    return _field_stream(normalise(text.replace(FIELD_BREAK, " ")))
+
+
+def pairs(stream: str) -> list[str]:
+    """The overlapping pairs of adjacent characters of one stream (none for one character)."""
+    return [stream[i:i + 2] for i in range(len(stream) - 1)]
 
 
 @dataclass
 class Analysed:
-    """A document's terms: positional tokens in order, and its distinct CJK characters."""
+    """A document's terms: positional tokens in order, and its distinct characters."""
 
     tokens: list[str]
     chars: set[str]
 
 
 def analyse(text: str) -> Analysed:
-    """Tokens (positions = list index) and distinct CJK characters of ``text``.
-
-    This is the hot path of indexing, so it works on the regular expression's matches
-    directly instead of building ``Unit`` objects."""
-    norm = normalise(text)
+    """Tokens (position = list index) and distinct characters of ``text``."""
     tokens: list[str] = []
-    append = tokens.append
-    extend = tokens.extend
-    for run, word in _UNIT_RE.findall(norm):
-        if run:
-            n = len(run)
-            if n == 1:
-                append(run)
-            elif n == 2:
-                append(run)
-            else:
-                extend([run[i:i + 2] for i in range(n - 1)])
-        else:
-            append(word)
-    return Analysed(tokens, set(_CJK_RE.findall(norm)))
+    chars: set[str] = set()
+    for s in streams(text):
+        if len(s) > 1:
+            tokens.extend([s[i:i + 2] for i in range(len(s) - 1)])
+        chars.update(s)
+    chars.discard(" ")
+    return Analysed(tokens, chars)
 
 
 def is_cjk(ch: str) -> bool:
@@ -137,13 +119,39 @@ def is_cjk(ch: str) -> bool:
 
 
 # -- offsets, for highlighting decrypted text ------------------------------------------
-def normalise_with_offsets(text: str) -> tuple[str, list[int]]:
-    """The normalised text and, for each of its characters, the offset in ``text`` of the
-    character it came from (character by character, so offsets survive expansions)."""
+def stream_with_offsets(text: str) -> tuple[str, list[int]]:
+    """The searchable string of ``text`` (one field) and, for each of its characters, the
+    offset in ``text`` of the character it came from (normalised character by character, so
+    offsets survive expansions such as ``㎏`` → ``kg``)."""
     parts: list[str] = []
     origin: list[int] = []
     for i, ch in enumerate(text):
         n = normalise_char(ch) if ord(ch) > 0x7F else ch.lower()
-        parts.append(n)
-        origin.extend([i] * len(n))
-    return "".join(parts), origin
+        for c in n:
+            parts.append(c)
+            origin.append(i)
+    norm = "".join(parts)
+    # the stream drops characters and shrinks whitespace: redo it keeping the origins
+    keep_chars: list[str] = []
+    keep_origin: list[int] = []
+    i, n = 0, len(norm)
+    while i < n:
+        c = norm[i]
+        if _DROP_RE.match(c):
+            i += 1
+            continue
+        if c.isspace():
+            j = i
+            while j < n and (norm[j].isspace() or _DROP_RE.match(norm[j])):
+                j += 1
+            before = keep_chars[-1] if keep_chars else ""
+            after = norm[j] if j < n else ""
+            if before and after and not is_cjk(before) and not is_cjk(after):
+                keep_chars.append(" ")
+                keep_origin.append(origin[i])
+            i = j
+            continue
+        keep_chars.append(c)
+        keep_origin.append(origin[i])
+        i += 1
+    return "".join(keep_chars), keep_origin

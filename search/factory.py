@@ -6,7 +6,7 @@ wins), default ``whoosh``:
 * ``whoosh`` — the embedded default: a Whoosh index on disk in the instance folder, one
   writer per machine (a lock file). Right for one machine.
 * ``postgresql`` — the blind tokens in a table of the instance's own PostgreSQL database
-  (``search.pg_backend``), so several application machines share one index and the one
+  (``search.postgres``), so several application machines share one index and the one
   writer is decided by a PostgreSQL advisory lock. Refused on SQLite.
 
 ``search.indexer.service`` (the running services), ``indexer.reindex`` and
@@ -72,7 +72,7 @@ def make_backend(inst, key_id: str, *, procs: int | None = None) -> SearchBacken
     """A backend of ``inst`` for the blind-token key ``key_id``. ``procs`` (indexing
     processes of a rebuild) only means something to Whoosh."""
     if kind(inst) == POSTGRESQL:
-        from .pg_backend import PostgresBackend
+        from .postgres import PostgresBackend
 
         return PostgresBackend(inst.db.engine, key_id)
     from .whoosh.backend import WhooshBackend

@@ -1,8 +1,10 @@
 """Highlighting, done on decrypted text for authorised hits only (never stored).
 
-Matches are found with the same normalisation and tokenisation as the index, so what is
-marked is exactly what matched, in either script; offsets are mapped back to the letter's
-own characters, so the passage is shown as it was written.
+Matches are found in the same searchable string the index is built from
+(``analysis.stream_with_offsets``: the same normalisation, variant folding and whitespace
+rule), so what is marked is exactly what matched, in either script and whichever variant
+was typed; offsets are mapped back to the letter's own characters, so the passage is shown
+as it was written.
 """
 from __future__ import annotations
 
@@ -14,42 +16,22 @@ from . import analysis
 WINDOW = 110
 
 
-def _token_spans(norm: str) -> list[tuple[str, int, int]]:
-    """(token, start, end) in the normalised text, in position order."""
-    out = []
-    for u in analysis.units(norm):
-        if u.kind == analysis.CJK:
-            out.extend((tok, u.start + i, u.start + i + 2) for i, tok in enumerate(u.tokens))
-        else:
-            out.append((u.tokens[0], u.start, u.end))
-    return out
-
-
 def spans(text: str, terms) -> list[tuple[int, int]]:
-    """Merged (start, end) ranges of ``text`` matching the query's phrases and characters."""
-    if not text or (not terms.phrases and not terms.chars):
+    """Merged (start, end) ranges of ``text`` where the query's terms occur."""
+    if not text or not terms.needles:
         return []
-    norm, origin = analysis.normalise_with_offsets(text)
+    stream, origin = analysis.stream_with_offsets(text)
     found: list[tuple[int, int]] = []
-    if terms.phrases:
-        toks = _token_spans(norm)
-        words = [t for t, _, _ in toks]
-        for phrase in terms.phrases:
-            n = len(phrase)
-            first = phrase[0]
-            for i, w in enumerate(words):
-                if w == first and tuple(words[i:i + n]) == phrase:
-                    found.append((toks[i][1], toks[i + n - 1][2]))
-    for ch in terms.chars:
-        start = norm.find(ch)
+    for needle in terms.needles:
+        start = stream.find(needle)
         while start >= 0:
-            found.append((start, start + len(ch)))
-            start = norm.find(ch, start + 1)
+            found.append((origin[start], origin[start + len(needle) - 1] + 1))
+            start = stream.find(needle, start + 1)
     if not found:
         return []
-    mapped = sorted((origin[s], origin[e - 1] + 1) for s, e in found)
-    merged = [mapped[0]]
-    for s, e in mapped[1:]:
+    found.sort()
+    merged = [found[0]]
+    for s, e in found[1:]:
         if s <= merged[-1][1]:
             merged[-1] = (merged[-1][0], max(e, merged[-1][1]))
         else:

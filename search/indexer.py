@@ -122,7 +122,7 @@ def read_for_index(session: Session, record: Record) -> tuple[IndexDocument, str
     if not indexable(record):
         return None
     doc = operations.document(session, record)
-    return _meta(record), "\n".join(doc.get(k) or "" for k in ("subject", "body", "notes"))
+    return _meta(record), analysis.FIELD_BREAK.join(doc.get(k) or "" for k in ("subject", "body", "notes"))
 
 
 def blind_document(meta: IndexDocument, text: str, blinder: Blinder) -> IndexDocument:
@@ -166,7 +166,7 @@ def writer_lock(inst: Instance, wait: float | None = None) -> Iterator[bool]:
     backend between machines too: an advisory lock of the database); yields False when it
     could not be had within ``wait`` seconds (None: wait as long as it takes)."""
     if not _uses_files(inst):
-        from .pg_backend import writer_lock as pg_writer_lock
+        from .postgres import writer_lock as pg_writer_lock
 
         with pg_writer_lock(inst.db.engine, wait) as got:
             yield got

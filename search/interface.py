@@ -27,6 +27,20 @@ class IndexKeyMismatch(XinfangError):
     status = 503
 
 
+class IndexSchemeOutdated(IndexKeyMismatch):
+    """The index was built with an older token scheme (``search.analysis.SCHEME``): its
+    tokens mean something else to this version, so it must be rebuilt."""
+
+
+def outdated_message(found) -> str:
+    """What an operator reads when the index's token scheme is not this version's."""
+    from .analysis import SCHEME
+
+    return (f"The search index was built with token scheme {found or 1}; this version searches with scheme "
+            f"{SCHEME} (numbers and words found inside longer ones, variant characters folded together). "
+            "Searches are refused until it is rebuilt: run 'xinfang search reindex'.")
+
+
 # -- documents -------------------------------------------------------------------------
 @dataclass
 class IndexDocument:

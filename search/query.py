@@ -3,8 +3,10 @@
 Syntax (English operators, any script in the text)::
 
     拖欠工資                 every letter containing the characters, in either script
-    欠工                     any part of a phrase: two characters or more match as a substring
-    "back pay" 3个月         quoted phrases; words, digits and CJK mixed
+    欠工  000元  14日  ack     any part of the text, in any script: a substring, exactly
+                             (two characters or more: the pairs at consecutive positions;
+                             one character: the letters holding it)
+    "back pay" "3个月 内"     quoted phrases (spaces kept as one space, ignored next to CJK)
     拖欠 AND 工资 / OR / NOT  boolean operators (a space means AND; -word means NOT word)
     ( … )                    grouping
     status:registered channel:letter region:110108 category:labour_wages office:LDJC
@@ -57,8 +59,8 @@ _ALIASES = {"received": "date"}
 WILDCARD_MESSAGE = (
     "Wildcards and prefix searches (* and ?) are not supported: the index stores keyed hashes of "
     "whole words and of pairs of characters, so it can only find exact words and exact runs of "
-    "characters. Type the characters themselves: any part of a Chinese phrase of two characters or "
-    "more is found as it is (欠工 finds 拖欠工資). To search for a literal * or ?, put it in quotes.")
+    "characters. Type the characters themselves: any part of the text is found as it is (欠工 "
+    "finds 拖欠工資, 000元 finds 3000元). To search for a literal * or ?, put it in quotes.")
 FUZZY_MESSAGE = (
     "Fuzzy searches (~) are not supported: the index stores keyed hashes of whole terms, which "
     "cannot be compared for similarity. Type the exact word or characters.")
@@ -93,9 +95,11 @@ class PNot:
 
 # -- lexing ----------------------------------------------------------------------------------
 #: Characters that are punctuation in Chinese text although NFKC would turn them into
-#: query syntax: full-width ？ ＊ ～ stay plain punctuation.
-_PRE = str.maketrans({"？": "。", "＊": "。", "～": "。", "“": '"', "”": '"', "「": '"', "」": '"',
+#: query syntax: full-width ？ ＊ ～ are held as private-use stand-ins while the query is
+#: read, and searched as the ? * ~ the index holds for them (``_LITERAL``).
+_PRE = str.maketrans({"？": "\ue000", "＊": "\ue001", "～": "\ue002", "“": '"', "”": '"', "「": '"', "」": '"',
                       "『": '"', "』": '"', "＂": '"'})
+_LITERAL = str.maketrans({"\ue000": "?", "\ue001": "*", "\ue002": "~"})
 _FIELD_RE = re.compile(r"^([A-Za-z_]+):(.*)$", re.DOTALL)
 _FUZZY_RE = re.compile(r"~\d*(\.\d+)?$")
 
@@ -402,39 +406,24 @@ def filters_from_params(params, tz: ZoneInfo) -> tuple[list[Node], dict[str, str
 # -- compiling (blinding) ------------------------------------------------------------------------
 @dataclass
 class Terms:
-    """The positive text terms of a query, in plaintext, for highlighting decrypted hits."""
+    """The positive text terms of a query, as searchable strings (``analysis.query_stream``),
+    for highlighting decrypted hits: each is marked wherever it occurs."""
 
-    phrases: list[tuple[str, ...]] = field(default_factory=list)
-    chars: set[str] = field(default_factory=set)
+    needles: set[str] = field(default_factory=set)
 
 
 def text_node(text: str, blinder: Blinder, terms: Terms | None) -> Node | None:
-    """A text term as blind nodes: a phrase over its tokens, with a lone CJK character at
-    either end of a mixed term matched through the character field (it may be the edge of a
-    longer run in the letter)."""
-    units = analysis.units(analysis.normalise(text))
-    if not units:
-        return None
-    if len(units) == 1 and units[0].kind == analysis.CHAR:
-        if terms is not None:
-            terms.chars.add(units[0].tokens[0])
-        return CharTerm(blinder.char_one(units[0].tokens[0]))
-    edge_chars = []
-    if units[0].kind == analysis.CHAR:
-        edge_chars.append(units.pop(0).tokens[0])
-    if units and units[-1].kind == analysis.CHAR:
-        edge_chars.append(units.pop().tokens[0])
-    tokens = tuple(t for u in units for t in u.tokens)
-    parts: list[Node] = []
-    if tokens:
-        parts.append(Phrase(tuple(blinder.text(tokens))))
-        if terms is not None:
-            terms.phrases.append(tokens)
-    for ch in edge_chars:
-        parts.append(CharTerm(blinder.char_one(ch)))
-        if terms is not None:
-            terms.chars.add(ch)
-    return parts[0] if len(parts) == 1 else And(tuple(parts))
+    """A text term as a blind node: the phrase of its pairs of adjacent characters (an exact
+    substring of a field, see ``search.analysis``), or, for one character, the character
+    field (letters holding the character anywhere)."""
+    stream = analysis.query_stream(text.translate(_LITERAL))
+    if not any(c.isalnum() for c in stream):
+        return None   # punctuation alone says nothing (inside a term it is matched as written)
+    if terms is not None:
+        terms.needles.add(stream)
+    if len(stream) == 1:
+        return CharTerm(blinder.char_one(stream))
+    return Phrase(tuple(blinder.text(analysis.pairs(stream))))
 
 
 def compile_query(tree, blinder: Blinder, tz: ZoneInfo, terms: Terms | None = None) -> Node | None:

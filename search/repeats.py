@@ -145,7 +145,7 @@ def weighted_terms(session: Session, record: Record, n: int = MLT_TERMS) -> dict
 
     svc = service(instance_of(session))
     doc = operations.document(session, record)
-    analysed = analysis.analyse("\n".join(doc.get(k) or "" for k in ("subject", "body")))
+    analysed = analysis.analyse(analysis.FIELD_BREAK.join(doc.get(k) or "" for k in ("subject", "body")))
     # bigrams and words only: lone characters say little about what a letter is about
     counts = Counter(t for t in analysed.tokens if len(t) > 1)
     if not counts:

@@ -84,7 +84,7 @@ def index_files(inst) -> list[Path]:
     from sqlalchemy import text
 
     from retention import residue
-    from search import pg_backend
+    from search import postgres as pg_backend
 
     with inst.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("CHECKPOINT"))

@@ -23,35 +23,35 @@ def test_t2s_is_character_by_character():
     assert analysis.normalise("頭髮") == analysis.normalise("頭") + analysis.normalise("髮")
 
 
-def test_units_bigrams_chars_and_words():
-    units = analysis.units(analysis.normalise("拖欠工資3個月，iPhone15手機。好"))
-    assert [(u.kind, u.tokens) for u in units] == [
-        ("cjk", ("拖欠", "欠工", "工资")), ("word", ("3",)), ("cjk", ("个月",)),
-        ("word", ("iphone15",)), ("cjk", ("手机",)), ("char", ("好",)),
-    ]
+def test_pairs_of_every_adjacent_character_whatever_the_script():
+    a = analysis.analyse("拖欠工資3個月，iPhone15手機。好")
+    assert a.tokens == ["拖欠", "欠工", "工资", "资3", "3个", "个月", "月,", ",i", "ip", "ph", "ho", "on", "ne",
+                        "e1", "15", "5手", "手机", "机。", "。好"]
+    assert a.chars == set("拖欠工资3个月,iphone15手机。好")
 
 
-def test_analyse_positions_are_consecutive_and_chars_distinct():
-    a = analysis.analyse("拖欠工資三個月 back pay 2026")
-    assert a.tokens == ["拖欠", "欠工", "工资", "资三", "三个", "个月", "back", "pay", "2026"]
-    assert a.chars == set("拖欠工资三个月")
+def test_whitespace_next_to_cjk_is_typographic_and_fields_do_not_join():
+    a = analysis.analyse("共 3 次  back\tpay" + analysis.FIELD_BREAK + "下一欄")
+    assert a.tokens == ["共3", "3次", "次b", "ba", "ac", "ck", "k ", " p", "pa", "ay", "下一", "一栏"]
+    assert analysis.query_stream(" 共 3\u3000次 ") == "共3次"
+    assert analysis.query_stream("a\u200bb") == "ab"       # invisible characters are dropped
 
 
 @pytest.mark.parametrize("text", [
     "本人於某建築公司工作，公司拖欠工資三個月，請求協調解決。",
-    "小区 iPhone15 手機壞了3次，要求退款 refund now",
+    "小区 iPhone15 手機壞了3次，要求退款 refund now 3000元 2025-03-14",
 ])
 def test_every_substring_is_a_run_of_consecutive_tokens(text):
-    """The property phrase search rests on: a substring's tokens appear at consecutive
+    """The property phrase search rests on: a substring's pairs appear at consecutive
     positions of the text's tokens."""
     doc = analysis.analyse(text).tokens
-    for i in range(len(text)):
-        for j in range(i + 2, min(len(text), i + 8) + 1):
-            piece = text[i:j]
-            units = analysis.units(analysis.normalise(piece))
-            if len(units) != 1 or units[0].kind != "cjk":
+    stream = analysis.streams(text)[0]
+    for i in range(len(stream)):
+        for j in range(i + 2, min(len(stream), i + 8) + 1):
+            piece = stream[i:j]
+            if piece != piece.strip():
                 continue
-            toks = list(units[0].tokens)
+            toks = analysis.pairs(analysis.query_stream(piece))
             assert any(doc[k:k + len(toks)] == toks for k in range(len(doc))), piece
 
 
@@ -85,21 +85,20 @@ def test_memo_is_bounded(monkeypatch):
 def test_one_character_queries_use_the_character_field():
     b = blind.Blinder(secrets.token_bytes(32))
     assert query.text_node("欠", b, None) == CharTerm(b.char_one("欠"))
-    # a lone character at the edge of a mixed term may be the edge of a longer run in a letter
-    node = query.text_node("3元", b, None)
-    assert node == And((Phrase((b.text_one("3"),)), CharTerm(b.char_one("元"))))
-    # inside, it is bounded on both sides, so it stays in the phrase
-    node = query.text_node("3元5角", b, None)
-    assert node == And((Phrase(tuple(b.text(["3", "元", "5"]))), CharTerm(b.char_one("角"))))
-    assert query.text_node("。，！", b, None) is None
+    assert query.text_node("8", b, None) == CharTerm(b.char_one("8"))
+    # two characters or more: the phrase of their pairs, whatever the scripts
+    assert query.text_node("3元", b, None) == Phrase((b.text_one("3元"),))
+    assert query.text_node("3元5角", b, None) == Phrase(tuple(b.text(["3元", "元5", "5角"])))
+    assert query.text_node("。，！", b, None) is None   # punctuation alone
 
 
 def test_highlight_maps_back_to_the_original_characters():
     from search import highlight
 
-    terms = query.Terms(phrases=[("拖欠", "欠工", "工资")], chars={"月"})
+    terms = query.Terms(needles={"拖欠工资", "月"})
     html = str(highlight.mark("公司拖欠工資三個月", terms))
     assert html == "公司<mark>拖欠工資</mark>三個<mark>月</mark>"
     assert "&lt;script&gt;" in str(highlight.snippet("<script>拖欠工資</script>", terms))
+    assert str(highlight.mark("答覆：共 3 次", query.Terms(needles={"答复:共3"}))) == "<mark>答覆：共 3</mark> 次"
     with pytest.raises(ValidationError):
         query.parse("工*")

@@ -59,6 +59,9 @@ def test_no_plaintext_and_no_key_in_the_index(inst, make_user, make_record, drai
     assert len(index_files(inst)) > 3 and len(data) > 1000
     # the scan can see a token: the blind token of the canary's first pair is there
     assert svc.blinder.text_one(analysis.normalise(CANARY_TRAD[:2])).encode() in data
+    # token scheme 2: pairs of digits and across scripts are indexed too (blind, like the rest)
+    for pair in (CANARY_DIGITS[3:5], "码" + CANARY_DIGITS[0], CANARY_LATIN[4:6].lower()):
+        assert svc.blinder.text_one(pair).encode() in data, pair
 
     needles = {}
     for text in (CANARY_TRAD, CANARY_LATIN, CANARY_DIGITS):

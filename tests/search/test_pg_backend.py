@@ -23,7 +23,8 @@ from app.composition import build_instance
 from records.models import OutboxEntry, Record
 from records.accounts.models import User
 from records.setup import init_instance
-from search import analysis, factory, indexer, pg_backend, query
+from search import analysis, factory, indexer, query
+from search import postgres as pg_backend
 from search.interface import (
     Access, And, CharTerm, Everything, IndexDocument, Match, Not, Or, Phrase, Range, TextTerm,
 )
@@ -304,12 +305,13 @@ def test_killed_in_the_middle_of_a_table_write(inst, settings, make_user, make_r
     monkeypatch.setenv("XINFANG_SEARCH_BACKEND", "postgresql")
     result = run_killed(settings, """
         from sqlalchemy import text
-        from search import indexer, pg_backend
+        from search import indexer
+        from search import postgres as pg_backend
         def crash(self, docs, merge=True):
-            rows = [pg_backend._row(d) for d in docs]
+            rows = [pg_backend.row_of(d) for d in docs]
             with self.engine.begin() as conn:
                 self._check_key(conn, claim=True)
-                conn.execute(text(pg_backend._UPSERT), rows)   # written, never committed
+                conn.execute(text(pg_backend.UPSERT), rows)   # written, never committed
                 die()
         pg_backend.PostgresBackend.index = crash
         indexer.drain(inst)

@@ -1,0 +1,75 @@
+"""The search backend for several machines: the blind tokens in the instance's PostgreSQL database.
+
+Chosen with ``XINFANG_SEARCH_BACKEND=postgresql`` (see ``search.factory``). It holds exactly
+what the Whoosh index holds — blind tokens with their positions, blind CJK characters, clear
+metadata and principals — in one table of the instance's own database, so every application
+machine searches the same index and the indexer can run anywhere. The table and its indexes
+are created by the migrations ``20261125_0006_search_pg`` and ``20261203_0012_search``
+(PostgreSQL only)::
+
+    search_documents   one row per record (uid is the key)
+      uid, record_id, serial, year, status, channel, region, category, office,
+      received (seconds, UTC), doc_version                  clear metadata, as in the ledger
+      allowed text[]   principals that may read it  (GIN; a search asks ``allowed && :mine``)
+      denied  text[]   users refused it             (a search asks ``NOT denied && :mine``)
+      text    tsvector blind tokens of subject, body and notes, with positions (GIN)
+      chars   text[]   blind tokens of the distinct characters (GIN; one-character queries)
+      length  integer  the letter's number of tokens, as Whoosh quantises it (for BM25)
+    search_meta        name -> value: the id (never the value) of the blind-token key, the
+                       token scheme (``format``), and the live letters' count and length sum
+
+How the query tree maps to SQL: a blind token is ``'tok'`` in a ``tsquery``, a phrase is
+``'t1' <-> 't2' <-> 't3'`` (the tokens at consecutive positions: an exact substring), a CJK
+character is ``chars @> ARRAY['c']``, metadata are columns, AND/OR/NOT are SQL's. Nothing of
+a query is interpolated into SQL unchecked: every token is matched against the blind-token
+alphabet (base64url, ``[A-Za-z0-9_-]``) before it is quoted into a ``tsquery`` literal, and
+every value travels as a bound parameter. The ``tsvector`` is built the same way from the
+document's token list (``'tok':1,7 'tok2':2 …``), so PostgreSQL's text-search parser and
+dictionaries never see a letter: there is no text to see.
+
+Access is filtered in SQL (principals, refusals, the uids the database refuses right now),
+and facet counts are computed in the same SQL over every hit the access allows (one
+``GROUPING SETS`` query), so a user of another office gets zero hits and zero counts.
+Relevance is ``search.scoring``'s BM25, the Whoosh backend's too, computed from the same
+integers in the same order (a token's occurrences in a letter are read from ``ts_rank``
+with unit weights, see ``compile._TF``; the statistics are kept in ``search_meta``), so both
+backends give a query the same first page. An index built with an older token scheme is
+refused with a message asking for ``xinfang search reindex``.
+
+Limits of ``tsvector`` (PostgreSQL's, not ours), and what they mean here:
+
+* **Positions are capped at 16383.** A letter's tokens are numbered from 1; tokens after
+  position 16383 are kept as terms (a search for one of them alone finds the letter) but
+  without their real positions, so **a phrase that lies beyond position 16383 of a very long
+  letter is not found** (about 16,000 characters of CJK text: a body near the 20,000
+  character limit, or body plus notes). Whoosh has no such limit: when both must give the
+  same answers for such letters, keep Whoosh.
+* **At most 256 positions per term and letter.** A term occurring more often keeps its first
+  256 positions: a phrase through its 257th and later occurrences is not found (the letter
+  is still found through the earlier ones, or by any other phrase).
+* A ``tsvector`` is at most 1 MB: far above what a letter of the size limits produces
+  (about 20 bytes per distinct token).
+
+The one writer: on PostgreSQL several machines share the index, so ``indexer.writer_lock``
+takes a PostgreSQL advisory lock (``schema.writer_lock``) instead of a lock file.
+
+Removal: ``delete`` deletes rows; with ``purge`` (and ``purge()``, which a destruction run
+calls) the table is rewritten with ``VACUUM FULL`` — new files for the table, its TOAST
+table and every index (a GIN index never forgets a token on its own, even after a plain
+``VACUUM``) — so none of a removed letter's tokens that no other letter has remains in the
+table's files. Unlike Whoosh's year shards, the cost of that grows with the table, and it
+holds an exclusive lock on the table (searches wait) while it runs: about as long as a
+rebuild of the indexes. The WAL, archives and replicas keep what was written to them; see
+docs/search-threat-model.md.
+"""
+from .backend import PostgresBackend
+from .schema import (
+    FORMAT, MAX_POSITION, MAX_POSITIONS_PER_TERM, META, NEW_TABLE, TABLE, UPSERT, create_schema, index_ddl,
+    index_names, row_of, table_ddl, tsquery_literal, tsvector_literal, writer_lock,
+)
+
+__all__ = [
+    "FORMAT", "MAX_POSITION", "MAX_POSITIONS_PER_TERM", "META", "NEW_TABLE", "TABLE", "UPSERT", "PostgresBackend",
+    "create_schema", "index_ddl", "index_names", "row_of", "table_ddl", "tsquery_literal", "tsvector_literal",
+    "writer_lock",
+]

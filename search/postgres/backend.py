@@ -1,0 +1,356 @@
+"""The PostgreSQL search backend: reading, writing, purging and rebuilding the table."""
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Iterator
+
+from sqlalchemy import text as sql
+from sqlalchemy.engine import Engine
+
+from .. import scoring
+from ..interface import (
+    FACETS, Access, BulkLoader, Hit, HitPage, IndexDocument, IndexKeyMismatch, IndexSchemeOutdated, Node,
+    PurgeReport, SearchBackend, outdated_message,
+)
+from .compile import Compiled, hits, literal, meta_column, positive_tokens
+from .schema import (
+    BATCH, COLUMNS, FORMAT, MAX_POSITION, MAX_POSITIONS_PER_TERM, META, NEW_TABLE, PURGE_LOCK_TIMEOUT, PURGE_WAIT,
+    TABLE, UPSERT, check_token, index_ddl, index_names, quoted, row_of, table_ddl, wait_for_older_snapshots,
+)
+
+
+# -- the backend ---------------------------------------------------------------------------------------
+class PostgresBackend(SearchBackend):
+    """Blind tokens in ``search_documents`` of the instance's PostgreSQL database."""
+
+    def __init__(self, engine: Engine, key_id: str):
+        if engine.dialect.name != "postgresql":
+            from records.errors import ConfigurationError
+
+            raise ConfigurationError("The PostgreSQL search backend needs a PostgreSQL database.")
+        self.engine = engine
+        self.key_id = key_id
+
+    # -- the key and the statistics -----------------------------------------------------------
+    def _check_key(self, conn, *, claim: bool = False) -> dict[str, str]:
+        """The index's meta rows; refuses an index built with another key or an older token
+        scheme. With ``claim`` an empty index takes our key and scheme."""
+        if claim:
+            conn.execute(sql(f"INSERT INTO {META} (name, value) VALUES ('key_id', :k), ('format', :f), "
+                             "('documents', '0'), ('length_sum', '0') ON CONFLICT (name) DO NOTHING"),
+                         {"k": self.key_id, "f": FORMAT})
+        rows = dict(conn.execute(sql(f"SELECT name, value FROM {META}")).all())
+        if rows and rows.get("key_id") != self.key_id:
+            raise IndexKeyMismatch("The search index in the database was built with another blind-token key; "
+                                   "rebuild it with 'xinfang search reindex'.")
+        if rows and rows.get("format", "1") != FORMAT:
+            raise IndexSchemeOutdated(outdated_message(rows.get("format", "1")))
+        return rows
+
+    @staticmethod
+    def _add_to_stats(conn, documents: int, length: int) -> None:
+        """Keep the live letters' count and length sum (``search.scoring``) with the rows."""
+        for name, delta in (("documents", documents), ("length_sum", length)):
+            if delta:
+                conn.execute(sql(f"UPDATE {META} SET value = CAST(CAST(value AS bigint) + :d AS text) WHERE name = :n"),
+                             {"d": int(delta), "n": name})
+
+    # -- writing ---------------------------------------------------------------------------------
+    def index(self, docs: Iterable[IndexDocument], *, merge: bool = True) -> int:
+        rows = [row_of(d) for d in {d.uid: d for d in docs}.values()]   # the last of a uid given twice
+        if not rows:
+            return 0
+        with self.engine.begin() as conn:
+            self._check_key(conn, claim=True)
+            old_count, old_length = conn.execute(sql(
+                f"SELECT count(*), COALESCE(sum(length), 0) FROM {TABLE} WHERE uid = ANY (CAST(:u AS text[]))"),
+                {"u": [r["uid"] for r in rows]}).one()
+            for i in range(0, len(rows), BATCH):
+                conn.execute(sql(UPSERT), rows[i:i + BATCH])
+            self._add_to_stats(conn, len(rows) - int(old_count), sum(r["length"] for r in rows) - int(old_length))
+        return len(rows)
+
+    def delete(self, uids: Iterable[str], *, purge: bool = True) -> int:
+        uids = sorted(set(uids))
+        if not uids:
+            return 0
+        found = 0
+        with self.engine.begin() as conn:
+            self._check_key(conn)
+            length = 0
+            for i in range(0, len(uids), BATCH):
+                gone = conn.execute(sql(f"DELETE FROM {TABLE} WHERE uid = ANY (CAST(:u AS text[])) RETURNING length"),
+                                    {"u": uids[i:i + BATCH]}).scalars().all()
+                found += len(gone)
+                length += sum(gone)
+            self._add_to_stats(conn, -found, -length)
+        if purge and found:
+            self._vacuum_full()
+        return found
+
+    def purge(self, years: Iterable[int] | None = None) -> PurgeReport:
+        """``VACUUM FULL`` of the table: new files holding the live rows only (the table is
+        not sharded, so ``years`` cannot narrow it)."""
+        self._vacuum_full()
+        return PurgeReport(shards=[TABLE], segments_rewritten=1, documents_kept=self.doc_count())
+
+    def _vacuum_full(self) -> None:
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            wait_for_older_snapshots(conn, PURGE_WAIT)
+            conn.execute(sql(f"SET lock_timeout = '{PURGE_LOCK_TIMEOUT}'"))
+            try:
+                conn.execute(sql(f"VACUUM (FULL, ANALYZE) {TABLE}"))
+            finally:
+                conn.execute(sql("RESET lock_timeout"))
+
+    def recover(self) -> None:
+        """A rebuild runs in one transaction, so a crashed one left nothing; a table of an
+        interrupted rebuild made by hand is dropped."""
+        with self.engine.begin() as conn:
+            if conn.execute(sql("SELECT to_regclass(:t)"), {"t": NEW_TABLE}).scalar() is not None:
+                conn.execute(sql(f"DROP TABLE {NEW_TABLE}"))
+
+    # -- reading ---------------------------------------------------------------------------------
+    def search(self, query: Node, access: Access, *, sort: str = "relevance", page: int = 1,
+               per_page: int = 20, facets: Iterable[str] = FACETS) -> HitPage:
+        facets = tuple(facets)
+        for f in facets:
+            meta_column(f)
+        empty = HitPage(total=0, hits=[], facets={f: {} for f in facets})
+        if access.is_empty:
+            return empty
+        c = Compiled()
+        where = " AND ".join([c.where(query), *c.access(access)])
+        page, per_page = max(1, int(page)), max(1, int(per_page))
+        with self.engine.connect() as conn:
+            meta = self._check_key(conn)
+            if sort == "relevance":
+                score = self._score(conn, c, query, meta)
+                order = "score DESC, d.received DESC, d.record_id DESC"
+            else:
+                score = "0.0"
+                order = "d.received ASC, d.record_id ASC" if sort == "oldest" else "d.received DESC, d.record_id DESC"
+            limit, offset = c.bind(per_page), c.bind((page - 1) * per_page)
+            if facets:
+                return self._page_and_facets(conn, c, where, score, order, limit, offset, facets)
+            rows = conn.execute(sql(
+                f"SELECT d.uid, d.record_id, d.serial, {score} AS score, count(*) OVER () AS total FROM {TABLE} d "
+                f"WHERE {where} ORDER BY {order} LIMIT {limit} OFFSET {offset}"), c.params).all()
+            total = rows[0].total if rows else self._count(conn, c, where) if page > 1 else 0
+        return HitPage(total=int(total), hits=hits(rows), facets={})
+
+    def _score(self, conn, c: Compiled, query: Node, meta: dict[str, str]) -> str:
+        """The BM25 score expression of ``query`` (``search.scoring``), its statistics read
+        first: the live letters, their mean length and each token's document frequency."""
+        documents, length_sum = int(meta.get("documents", 0)), int(meta.get("length_sum", 0))
+        text, chars = positive_tokens(query)
+        df_text, df_chars = self._frequencies(conn, text, chars)
+        idf_text = {t: scoring.idf(documents, df_text.get(t, 0)) for t in text}
+        idf_chars = {t: scoring.idf(documents, df_chars.get(t, 0)) for t in chars}
+        return c.score(query, idf_text, idf_chars, scoring.average_length(length_sum, documents))
+
+    @staticmethod
+    def _frequencies(conn, text: list[str], chars: list[str]) -> tuple[dict[str, int], dict[str, int]]:
+        """How many live letters hold each text token and each character (one statement)."""
+        if not text and not chars:
+            return {}, {}
+        rows = conn.execute(sql(
+            f"SELECT 't' AS f, q.tok, (SELECT count(*) FROM {TABLE} d WHERE d.\"text\" @@ q.tq) AS n "
+            "FROM unnest(CAST(:toks AS text[]), CAST(:tqs AS tsquery[])) AS q(tok, tq) UNION ALL "
+            f"SELECT 'c', c.tok, (SELECT count(*) FROM {TABLE} d WHERE d.chars @> ARRAY[c.tok]) "
+            "FROM unnest(CAST(:chars AS text[])) AS c(tok)"),
+            {"toks": text, "tqs": [quoted(t) for t in text], "chars": [check_token(t) for t in chars]}).all()
+        return ({r.tok: int(r.n) for r in rows if r.f == "t"}, {r.tok: int(r.n) for r in rows if r.f == "c"})
+
+    @staticmethod
+    def _count(conn, c: Compiled, where: str) -> int:
+        return conn.execute(sql(f"SELECT count(*) FROM {TABLE} d WHERE {where}"), c.params).scalar_one()
+
+    @staticmethod
+    def _page_and_facets(conn, c: Compiled, where: str, score: str, order: str, limit: str, offset: str,
+                         facets: tuple[str, ...]) -> HitPage:
+        """The page, the total and the facet counts from one pass over the hits: each hit's
+        tsvector is read (and scored) once, then the page is the first rows in ``order`` and
+        the counts a grouping set per facet (the empty set gives the total)."""
+        columns = ", ".join(f"d.{f}" for f in facets if f not in ("uid", "record_id", "serial", "received"))
+        groupings = ", ".join(f"GROUPING(h.{f}) AS g_{f}" for f in facets)
+        sets = ", ".join(f"(h.{f})" for f in facets)
+        rows = conn.execute(sql(
+            f"WITH h AS MATERIALIZED (SELECT d.uid, d.record_id, d.serial, d.received, {columns}, {score} AS score "
+            f"FROM {TABLE} d WHERE {where}) "
+            f"SELECT 'hit' AS part, p.uid, p.record_id, p.serial, p.score, p.rank, NULL AS facet, NULL AS value, "
+            f"NULL AS n FROM (SELECT d.*, row_number() OVER (ORDER BY {order}) AS rank FROM h d) p "
+            f"WHERE p.rank > {offset} AND p.rank <= {offset} + {limit} "
+            f"UNION ALL SELECT 'count', NULL, NULL, NULL, NULL, NULL, "
+            f"CASE {' '.join(f'WHEN g_{f} = 0 THEN {literal(f)}' for f in facets)} END, value, n FROM ("
+            f"SELECT {groupings}, COALESCE({', '.join(f'CAST(h.{f} AS text)' for f in facets)}) AS value, "
+            f"count(*) AS n FROM h GROUP BY GROUPING SETS ({sets}, ())) g"), c.params).all()
+        total = 0
+        found: dict[str, dict[str, int]] = {f: {} for f in facets}
+        for row in rows:
+            if row.part == "count":
+                if row.facet is None:
+                    total = int(row.n)
+                else:
+                    found[row.facet][row.value] = int(row.n)
+        if not total:
+            return HitPage(total=0, hits=[], facets={f: {} for f in facets})
+        counts = {f: dict(sorted(v.items(), key=lambda kv: (-kv[1], kv[0]))) for f, v in found.items()}
+        return HitPage(total=total, hits=hits(sorted((r for r in rows if r.part == "hit"), key=lambda r: r.rank)),
+                       facets=counts)
+
+    def similar(self, weighted: dict[str, float], access: Access, *, exclude_uid: str | None = None,
+                limit: int = 10) -> list[Hit]:
+        """Documents holding any of the weighted tokens; a document's score is the weight of
+        the tokens it holds, ``overlap`` that weight's share of the total. Each token's
+        documents come from the GIN index (one bitmap scan per token, no document read)."""
+        if not weighted or access.is_empty:
+            return []
+        tokens = list(weighted)
+        total = sum(weighted.values()) or 1.0
+        c = Compiled()
+        cond = " AND ".join(["d.\"text\" @@ q.tq", *c.access(access, exclude_uid)])
+        params = c.params | {"toks": tokens, "ws": [float(weighted[t]) for t in tokens],
+                             "tqs": [quoted(t) for t in tokens], "lim": int(limit)}
+        with self.engine.connect() as conn:
+            self._check_key(conn)
+            rows = conn.execute(sql(
+                "SELECT m.uid, m.record_id, m.serial, sum(q.w) AS score "
+                "FROM unnest(CAST(:toks AS text[]), CAST(:ws AS float8[]), CAST(:tqs AS tsquery[])) AS q(tok, w, tq) "
+                f"CROSS JOIN LATERAL (SELECT d.uid, d.record_id, d.serial FROM {TABLE} d WHERE {cond}) AS m "
+                "GROUP BY m.uid, m.record_id, m.serial ORDER BY score DESC, m.record_id DESC LIMIT :lim"),
+                params).all()
+        return [Hit(uid=r.uid, record_id=r.record_id, serial=r.serial, score=float(r.score),
+                    overlap=float(r.score) / total) for r in rows]
+
+    def doc_frequencies(self, tokens: Iterable[str]) -> dict[str, int]:
+        tokens = list(dict.fromkeys(tokens))
+        if not tokens:
+            return {}
+        with self.engine.connect() as conn:
+            self._check_key(conn)
+            rows = conn.execute(sql(
+                f"SELECT q.tok, (SELECT count(*) FROM {TABLE} d WHERE d.\"text\" @@ q.tq) AS n "
+                "FROM unnest(CAST(:toks AS text[]), CAST(:tqs AS tsquery[])) AS q(tok, tq)"),
+                {"toks": tokens, "tqs": [quoted(t) for t in tokens]}).all()
+        return {r.tok: int(r.n) for r in rows}
+
+    def doc_count(self) -> int:
+        with self.engine.connect() as conn:
+            self._check_key(conn)
+            return int(conn.execute(sql(f"SELECT count(*) FROM {TABLE}")).scalar_one())
+
+    def stored_documents(self) -> Iterator[dict]:
+        with self.engine.connect() as conn:
+            self._check_key(conn)
+            result = conn.execution_options(stream_results=True, yield_per=1000).execute(sql(
+                f"SELECT uid, record_id, serial, year, status, channel, region, category, office, received, "
+                f"doc_version, allowed, denied FROM {TABLE} ORDER BY uid"))
+            for row in result.mappings():
+                out = dict(row)
+                out["allowed"] = " ".join(sorted(out["allowed"]))
+                out["denied"] = " ".join(sorted(out["denied"]))
+                yield out
+
+    def describe(self) -> dict:
+        with self.engine.connect() as conn:
+            self._check_key(conn)
+            row = conn.execute(sql(
+                f"SELECT (SELECT count(*) FROM {TABLE}) AS documents, pg_total_relation_size(c.oid) AS bytes, "
+                "pg_relation_size(c.oid) AS table_bytes, pg_indexes_size(c.oid) AS index_bytes, "
+                "COALESCE(pg_total_relation_size(NULLIF(c.reltoastrelid, 0)), 0) AS toast_bytes, "
+                "COALESCE(s.n_dead_tup, 0) AS dead_rows "
+                "FROM pg_class c LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid "
+                "WHERE c.oid = CAST(:t AS regclass)"), {"t": TABLE}).mappings().one()
+        return {"backend": "postgresql", "table": TABLE, "key_id": self.key_id, **{k: int(v) for k, v in row.items()},
+                "limits": {"max_position": MAX_POSITION, "max_positions_per_term": MAX_POSITIONS_PER_TERM}}
+
+    # -- rebuilding ------------------------------------------------------------------------------
+    def bulk_loader(self) -> BulkLoader:
+        return _PgBulkLoader(self)
+
+
+class _PgBulkLoader(BulkLoader):
+    """A rebuild in one transaction of its own connection: a fresh table is filled (COPY in
+    batches), indexed and analysed, then takes the old table's place (drop, rename) at
+    ``commit``. Until then searches read the old table; ``cancel`` rolls everything back."""
+
+    def __init__(self, backend: PostgresBackend):
+        self.backend = backend
+        self.raw = backend.engine.raw_connection()
+        self.dbapi = self.raw.driver_connection
+        self.copy = type(self.dbapi).__module__.split(".")[0] == "psycopg" and hasattr(self.dbapi, "cursor")
+        self.cur = self.dbapi.cursor()
+        self.pending: list[tuple] = []
+        self.count = 0
+        self.length_sum = 0
+        try:
+            self.cur.execute(f"DROP TABLE IF EXISTS {NEW_TABLE}")
+            for ddl in table_ddl(NEW_TABLE, indexes=False):
+                self.cur.execute(ddl)
+        except BaseException:
+            self._close(commit=False)
+            raise
+
+    def add(self, doc: IndexDocument) -> None:
+        r = row_of(doc)
+        self.length_sum += r["length"]
+        self.pending.append(tuple(r[c] for c in COLUMNS))
+        if len(self.pending) >= BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self.pending:
+            return
+        columns = ", ".join(f'"{c}"' for c in COLUMNS)
+        if self.copy:
+            with self.cur.copy(f"COPY {NEW_TABLE} ({columns}) FROM STDIN") as cp:
+                for row in self.pending:
+                    cp.write_row(row)
+        else:  # another driver: batched INSERTs
+            marks = ", ".join("%s" for _ in COLUMNS)
+            self.cur.executemany(f"INSERT INTO {NEW_TABLE} ({columns}) VALUES ({marks})", self.pending)
+        self.count += len(self.pending)
+        self.pending = []
+
+    def commit(self) -> None:
+        try:
+            self._flush()
+            cur = self.cur
+            cur.execute("SET LOCAL maintenance_work_mem = '256MB'")
+            for ddl in index_ddl(NEW_TABLE):
+                cur.execute(ddl)
+            cur.execute(f"ANALYZE {NEW_TABLE}")
+            # the swap: searches wait for this commit only, then read the new table
+            cur.execute(f"LOCK TABLE {TABLE} IN ACCESS EXCLUSIVE MODE")
+            cur.execute(f"DROP TABLE {TABLE}")
+            cur.execute(f"ALTER TABLE {NEW_TABLE} RENAME TO {TABLE}")
+            cur.execute(f"ALTER TABLE {TABLE} RENAME CONSTRAINT pk_{NEW_TABLE} TO pk_{TABLE}")
+            for old, new in zip(index_names(NEW_TABLE), index_names(TABLE)):
+                cur.execute(f"ALTER INDEX {old} RENAME TO {new}")
+            cur.execute(f"DELETE FROM {META}")
+            cur.execute(f"INSERT INTO {META} (name, value) VALUES ('key_id', %s), ('format', %s), "
+                        "('documents', %s), ('length_sum', %s)",
+                        (self.backend.key_id, FORMAT, str(self.count), str(self.length_sum)))
+        except BaseException:
+            self._close(commit=False)
+            raise
+        self._close(commit=True)
+
+    def cancel(self) -> None:
+        self.pending = []
+        self._close(commit=False)
+
+    def _close(self, *, commit: bool) -> None:
+        raw, self.raw = self.raw, None
+        if raw is None:
+            return
+        try:
+            if commit:
+                self.dbapi.commit()
+            else:
+                self.dbapi.rollback()
+        finally:
+            with contextlib.suppress(Exception):
+                self.cur.close()
+            raw.close()

@@ -1,0 +1,128 @@
+"""A backend-neutral query tree as SQL over ``search_documents d``: the condition, and the
+score of ``search.scoring`` (BM25) as an expression, with every value a bound parameter."""
+from __future__ import annotations
+
+from ..interface import META_FIELDS, Access, And, CharTerm, Everything, Hit, Match, Node, Not, Or, Phrase, Range, TextTerm
+from .. import scoring
+from .schema import INT_FIELDS, check_token, quoted, tsquery_literal
+
+#: ``ts_rank`` with every weight 1 of a one-token query is Σ_{j<tf} 1/(j+1)² / ζ(2) (in
+#: single precision), so the token's occurrences in a letter are the integer nearest to
+#: 1 / (ζ(2)·(1 − rank)) − ½ (exact for 1 to 256 occurrences: at most 0.05 off). It reads
+#: the one lexeme by binary search in the tsvector, without expanding it.
+_TF = ("LEAST(round(1 / (1.64493406685 * (1 - CAST(ts_rank(CAST('{{1,1,1,1}}' AS real[]), d.\"text\", "
+       "CAST({tq} AS tsquery)) AS float8))) - 0.5), {cap})")
+
+
+def positive_tokens(node: Node, positive: bool = True, text: list | None = None,
+                    chars: list | None = None) -> tuple[list[str], list[str]]:
+    """The blind text tokens and characters a query scores (those outside a NOT)."""
+    text = [] if text is None else text
+    chars = [] if chars is None else chars
+    if isinstance(node, TextTerm) and positive:
+        text.append(node.token)
+    elif isinstance(node, Phrase) and positive:
+        text.extend(node.tokens)
+    elif isinstance(node, CharTerm) and positive:
+        chars.append(node.token)
+    elif isinstance(node, (And, Or)):
+        for item in node.items:
+            positive_tokens(item, positive, text, chars)
+    elif isinstance(node, Not):
+        positive_tokens(node.item, not positive, text, chars)
+    return list(dict.fromkeys(text)), list(dict.fromkeys(chars))
+
+
+class Compiled:
+    """Conditions and scores of one query with their bound parameters."""
+
+    def __init__(self):
+        self.params: dict = {}
+
+    def bind(self, value) -> str:
+        name = f"p{len(self.params)}"
+        self.params[name] = value
+        return f":{name}"
+
+    # -- the condition ------------------------------------------------------------------------
+    def where(self, node: Node) -> str:
+        if isinstance(node, Everything):
+            return "TRUE"
+        if isinstance(node, (TextTerm, Phrase)):
+            tsq = tsquery_literal((node.token,) if isinstance(node, TextTerm) else node.tokens)
+            return f'd."text" @@ CAST({self.bind(tsq)} AS tsquery)'
+        if isinstance(node, CharTerm):
+            return f"d.chars @> CAST({self.bind([check_token(node.token)])} AS text[])"
+        if isinstance(node, Match):
+            column = meta_column(node.field)
+            value = int(node.value) if node.field in INT_FIELDS else str(node.value)
+            return f"d.{column} = {self.bind(value)}"
+        if isinstance(node, Range):
+            column = meta_column(node.field)
+            if node.field not in INT_FIELDS:
+                raise TypeError(f"no range over {node.field!r}")
+            parts = []
+            if node.low is not None:
+                parts.append(f"d.{column} >= {self.bind(int(node.low))}")
+            if node.high is not None:
+                parts.append(f"d.{column} <= {self.bind(int(node.high))}")
+            return "(" + " AND ".join(parts) + ")" if parts else "TRUE"
+        if isinstance(node, And):
+            return "(" + " AND ".join(self.where(n) for n in node.items) + ")" if node.items else "TRUE"
+        if isinstance(node, Or):
+            return "(" + " OR ".join(self.where(n) for n in node.items) + ")" if node.items else "FALSE"
+        if isinstance(node, Not):
+            return f"NOT {self.where(node.item)}"
+        raise TypeError(f"unknown query node {node!r}")
+
+    def access(self, access: Access, exclude_uid: str | None = None) -> list[str]:
+        out = []
+        if access.principals is not None:
+            out.append(f"d.allowed && CAST({self.bind(sorted(access.principals))} AS text[])")
+        if access.denied:
+            out.append(f"NOT (d.denied && CAST({self.bind(sorted(access.denied))} AS text[]))")
+        excluded = set(access.excluded_uids) | ({exclude_uid} if exclude_uid else set())
+        if excluded:
+            out.append(f"d.uid <> ALL (CAST({self.bind(sorted(excluded))} AS text[]))")
+        return out
+
+    # -- the score (search.scoring), for a letter the node matches -------------------------------
+    def score(self, node: Node, idf_text: dict[str, float], idf_chars: dict[str, float], avg: float) -> str:
+        """The same operations, in the same order, as the Whoosh backend's array search."""
+        if isinstance(node, TextTerm):
+            return self._bm25(node.token, idf_text, avg)
+        if isinstance(node, Phrase):
+            return "(" + " + ".join(self._bm25(t, idf_text, avg) for t in node.tokens) + ")"
+        if isinstance(node, CharTerm):
+            return f"CAST({self.bind(idf_chars[node.token])} AS float8)"
+        if isinstance(node, (Everything, Match, Range, Not)):
+            return "CAST(1.0 AS float8)"
+        if isinstance(node, And):
+            return "(" + " + ".join(self.score(n, idf_text, idf_chars, avg) for n in node.items) + ")"
+        if isinstance(node, Or):
+            return "(" + " + ".join(
+                f"CASE WHEN {self.where(n)} THEN {self.score(n, idf_text, idf_chars, avg)} ELSE 0.0 END"
+                for n in node.items) + ")"
+        raise TypeError(f"unknown query node {node!r}")
+
+    def _bm25(self, token: str, idf_text: dict[str, float], avg: float) -> str:
+        tf = _TF.format(tq=self.bind(quoted(token)), cap=int(scoring.MAX_TF))
+        idf, k1p1, k1 = self.bind(idf_text[token]), self.bind(scoring.K1_PLUS_1), self.bind(scoring.K1)
+        omb, b, avgdl = self.bind(scoring.ONE_MINUS_B), self.bind(scoring.B), self.bind(float(avg))
+        return (f"(CAST({idf} AS float8) * (({tf} * CAST({k1p1} AS float8)) / ({tf} + CAST({k1} AS float8) * "
+                f"(CAST({omb} AS float8) + CAST({b} AS float8) * d.length / CAST({avgdl} AS float8)))))")
+
+
+def literal(field: str) -> str:
+    """A facet's name as a SQL string literal (facet names are checked column names)."""
+    return "'" + meta_column(field) + "'"
+
+
+def hits(rows) -> list[Hit]:
+    return [Hit(uid=r.uid, record_id=r.record_id, serial=r.serial, score=float(r.score)) for r in rows]
+
+
+def meta_column(field: str) -> str:
+    if field not in META_FIELDS and field != "received":
+        raise TypeError(f"unknown field {field!r}")
+    return field

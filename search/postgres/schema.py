@@ -1,0 +1,188 @@
+"""The PostgreSQL backend's tables, the values written to them, and the one writer's lock."""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import re
+import time
+from collections.abc import Iterable, Iterator
+
+from sqlalchemy import text as sql
+from sqlalchemy.engine import Engine
+
+from .. import scoring
+from ..analysis import SCHEME
+from ..interface import IndexDocument
+
+TABLE = "search_documents"
+META = "search_meta"
+#: The table a rebuild fills before it replaces ``TABLE`` (inside one transaction).
+NEW_TABLE = "search_documents_new"
+#: The token scheme the table is built with (``search.analysis.SCHEME``), kept in ``META``.
+FORMAT = str(SCHEME)
+
+#: PostgreSQL's limits of a tsvector (``MAXENTRYPOS - 1`` and ``MAXNUMPOS``).
+MAX_POSITION = 16383
+MAX_POSITIONS_PER_TERM = 256
+
+#: What a blind token looks like (``search.blind``: base64url of a truncated HMAC). Anything
+#: else is refused before it gets near SQL.
+_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
+#: Metadata columns a query may compare, with their types.
+INT_FIELDS = ("year", "received")
+COLUMNS = ("uid", "record_id", "serial", "year", "status", "channel", "region", "category", "office",
+            "received", "doc_version", "allowed", "denied", "text", "chars", "length")
+#: Rows per statement (drain) or per COPY (rebuild).
+BATCH = 500
+#: How long a purge waits for transactions that might still see the deleted rows (seconds).
+PURGE_WAIT = 30.0
+#: How long a purge waits for the table's lock before it gives up (searches hold it briefly).
+PURGE_LOCK_TIMEOUT = "120s"
+#: The advisory lock of the one index writer (a constant 64-bit key, per database).
+WRITER_LOCK_KEY = int.from_bytes(hashlib.sha256(b"xinfang/search/writer").digest()[:8], "big", signed=True)
+
+
+# -- the schema (the migration creates the same; a rebuild creates it under another name) ---------
+def table_ddl(name: str, *, indexes: bool = True) -> list[str]:
+    """CREATE statements of a documents table called ``name`` (and of its indexes)."""
+    out = [(
+        f'CREATE TABLE {name} ('
+        ' uid text NOT NULL, record_id bigint NOT NULL, serial text NOT NULL, year integer NOT NULL,'
+        ' status text NOT NULL, channel text NOT NULL, region text NOT NULL, category text NOT NULL,'
+        ' office text NOT NULL, received bigint NOT NULL, doc_version integer NOT NULL,'
+        ' allowed text[] NOT NULL, denied text[] NOT NULL, "text" tsvector NOT NULL, chars text[] NOT NULL,'
+        ' length integer NOT NULL DEFAULT 0,'
+        f' CONSTRAINT pk_{name} PRIMARY KEY (uid))'
+    )]
+    return out + (index_ddl(name) if indexes else [])
+
+
+def index_names(name: str) -> list[str]:
+    return [f"ix_{name}_{suffix}" for suffix in ("text", "chars", "allowed", "received")]
+
+
+def index_ddl(name: str) -> list[str]:
+    text_ix, chars_ix, allowed_ix, received_ix = index_names(name)
+    return [
+        f'CREATE INDEX {text_ix} ON {name} USING gin ("text")',
+        f"CREATE INDEX {chars_ix} ON {name} USING gin (chars)",
+        f"CREATE INDEX {allowed_ix} ON {name} USING gin (allowed)",
+        f"CREATE INDEX {received_ix} ON {name} (received)",
+    ]
+
+
+META_DDL = f"CREATE TABLE {META} (name text NOT NULL, value text NOT NULL, CONSTRAINT pk_{META} PRIMARY KEY (name))"
+
+
+def create_schema(conn) -> None:
+    """Create the tables when they are missing (what the migration does; for a database
+    that is not an instance's, e.g. the benchmark's)."""
+    exists = conn.execute(sql("SELECT to_regclass(:t) IS NOT NULL"), {"t": TABLE}).scalar_one()
+    if not exists:
+        for ddl in table_ddl(TABLE):
+            conn.execute(sql(ddl))
+    if not conn.execute(sql("SELECT to_regclass(:t) IS NOT NULL"), {"t": META}).scalar_one():
+        conn.execute(sql(META_DDL))
+
+
+# -- values ------------------------------------------------------------------------------------------
+def check_token(token: str) -> str:
+    if not isinstance(token, str) or not _TOKEN_RE.match(token):
+        raise TypeError("the search index accepts blind tokens only, never text")
+    return token
+
+
+def tsvector_literal(tokens: list[str]) -> str:
+    """The ``tsvector`` of a document's blind tokens (position = index + 1), within
+    PostgreSQL's limits: positions past ``MAX_POSITION`` are dropped except a term's first
+    (kept at ``MAX_POSITION``, so the term is still found), at most
+    ``MAX_POSITIONS_PER_TERM`` positions per term (the first ones)."""
+    positions: dict[str, list[int]] = {}
+    for i, tok in enumerate(tokens, 1):
+        got = positions.get(tok)
+        if got is None:
+            positions[tok] = [min(i, MAX_POSITION)]
+        elif i <= MAX_POSITION and len(got) < MAX_POSITIONS_PER_TERM:
+            got.append(i)
+    for tok in positions:
+        check_token(tok)
+    return " ".join(f"'{tok}':{','.join(map(str, pos))}" for tok, pos in positions.items())
+
+
+def quoted(token: str) -> str:
+    return f"'{check_token(token)}'"
+
+
+def tsquery_literal(tokens: Iterable[str]) -> str:
+    """A phrase of blind tokens: ``'t1' <-> 't2' <-> …`` (one token: the term)."""
+    return " <-> ".join(quoted(t) for t in tokens)
+
+
+def row_of(doc: IndexDocument) -> dict:
+    return {
+        "uid": doc.uid, "record_id": int(doc.record_id), "serial": doc.serial, "year": int(doc.year),
+        "status": doc.status, "channel": doc.channel, "region": doc.region, "category": doc.category,
+        "office": doc.office, "received": int(doc.received), "doc_version": int(doc.doc_version),
+        "allowed": sorted(doc.allowed), "denied": sorted(doc.denied), "text": tsvector_literal(doc.text),
+        "chars": sorted({check_token(c) for c in doc.chars}), "length": scoring.quantised_length(len(doc.text)),
+    }
+
+
+UPSERT = (
+    f"INSERT INTO {TABLE} (uid, record_id, serial, year, status, channel, region, category, office, received,"
+    ' doc_version, allowed, denied, "text", chars, length) VALUES (:uid, :record_id, :serial, :year, :status, :channel,'
+    " :region, :category, :office, :received, :doc_version, CAST(:allowed AS text[]), CAST(:denied AS text[]),"
+    " CAST(:text AS tsvector), CAST(:chars AS text[]), :length) ON CONFLICT (uid) DO UPDATE SET "
+    + ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in COLUMNS if c != "uid")
+)
+
+
+# -- the one writer, across machines -----------------------------------------------------------------
+@contextlib.contextmanager
+def writer_lock(engine: Engine, wait: float | None = None) -> Iterator[bool]:
+    """Hold the index's writer lock: a PostgreSQL advisory lock of this database, on a
+    connection of its own (in autocommit, so it holds no snapshot). Yields False when it
+    could not be had within ``wait`` seconds (None: wait as long as it takes). The server
+    releases it when the connection ends, so a writer that dies leaves no stale lock."""
+    conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+    got = False
+    try:
+        if wait is None:
+            conn.execute(sql("SELECT pg_advisory_lock(:k)"), {"k": WRITER_LOCK_KEY})
+            got = True
+        else:
+            deadline = time.monotonic() + wait
+            delay = 0.005
+            while True:
+                got = bool(conn.execute(sql("SELECT pg_try_advisory_lock(:k)"), {"k": WRITER_LOCK_KEY}).scalar_one())
+                if got or time.monotonic() >= deadline:
+                    break
+                time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+                delay = min(delay * 2, 0.1)
+        yield got
+    finally:
+        try:
+            if got:
+                conn.execute(sql("SELECT pg_advisory_unlock(:k)"), {"k": WRITER_LOCK_KEY})
+        except Exception:  # noqa: BLE001 - closing the session releases it anyway
+            conn.invalidate()
+        conn.close()
+
+
+def wait_for_older_snapshots(conn, timeout: float) -> bool:
+    """Wait until no transaction that began before now can still see rows deleted before
+    now (VACUUM FULL copies such "recently dead" rows into the new files). Returns False
+    when some were still running after ``timeout`` seconds."""
+    horizon = int(conn.execute(sql("SELECT pg_snapshot_xmax(pg_current_snapshot())::text")).scalar_one())
+    deadline = time.monotonic() + timeout
+    while True:
+        oldest = int(conn.execute(sql("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")).scalar_one())
+        older = conn.execute(sql(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND backend_xmin IS NOT NULL "
+            "AND age(backend_xmin) > age(CAST(:x AS xid))"), {"x": str(horizon % (1 << 32))}).scalar_one()
+        if oldest >= horizon and not older:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
