@@ -58,6 +58,7 @@ def configure_security_headers(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from .admin.grants import bp as grants_bp
+    from .audit.views import bp as audit_bp
     from .admin.views import bp as admin_bp
     from .auth.account import bp as account_bp
     from .api import views as _api_routes  # noqa: F401 - the routes of the API blueprint
@@ -79,6 +80,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth_bp)
     app.register_blueprint(account_bp)
     app.register_blueprint(grants_bp)
+    app.register_blueprint(audit_bp)
     app.register_blueprint(ledger_bp)
     app.register_blueprint(search_bp)
     app.register_blueprint(api_bp)

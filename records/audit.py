@@ -2,11 +2,14 @@
 
 Each entry's hash is an HMAC (audit purpose key) over the previous hash and the entry's
 canonical content, so editing, inserting or deleting an entry breaks the chain at that
-point and only a holder of the key could forge a new chain. Details carry ids, counts and
-reasons given for look-ups, never letter text.
+point and only a holder of the key could forge a new chain. Details carry ids and counts,
+never letter text; what a person wrote in free text (the reason given for an identity
+look-up, which may name a petitioner) is sealed (``seal_text``) with the ``audit-sealed``
+purpose key and opened only for those who read the audit trail (``readable_detail``).
 """
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import hmac
@@ -16,6 +19,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from records import crypto
 from records.instance import instance_of, is_read_only, write_after_read
 from records.models import AuditEntry, AuditHead
 from records.accounts.models import User
@@ -119,3 +123,40 @@ def check_anchor(session: Session, anchor: str) -> bool:
         raise ValidationError("An anchor looks like 1234:<64 hex digits>.")
     entry = session.get(AuditEntry, int(number))
     return entry is not None and hmac.compare_digest(entry.hash, digest)
+
+
+# -- sealed free text ------------------------------------------------------------------
+#: Detail keys holding sealed text: the key without the suffix is what a reader sees.
+SEALED_SUFFIX = "_sealed"
+
+
+def _sealed_aad(action: str, actor_id: int | None) -> bytes:
+    return f"xinfang/audit-sealed/{action}/{actor_id or ''}".encode()
+
+
+def seal_text(session: Session, action: str, actor_id: int | None, text: str) -> str:
+    """Seal free text for an entry's detail (e.g. ``{"reason_sealed": seal_text(...)}``)."""
+    key = instance_of(session).purpose_key("audit-sealed")
+    return base64.b64encode(crypto.seal(key, text.encode(), _sealed_aad(action, actor_id))).decode()
+
+
+def readable_detail(session: Session, entry: AuditEntry, reader: User) -> dict:
+    """The entry's detail with sealed text opened, for a reader of the audit trail
+    (inspector, chief); others get the sealed values withheld. Opening is itself audited."""
+    from records import policy
+
+    detail = json.loads(entry.detail or "{}")
+    sealed = [k for k in detail if k.endswith(SEALED_SUFFIX)]
+    if not sealed:
+        return detail
+    if not policy.can(reader, policy.VIEW_AUDIT):
+        return {k: v for k, v in detail.items() if k not in sealed}
+    key = instance_of(session).purpose_key("audit-sealed")
+    for k in sealed:
+        try:
+            plain = crypto.open_sealed(key, base64.b64decode(detail.pop(k)), _sealed_aad(entry.action, entry.actor_id))
+            detail[k[: -len(SEALED_SUFFIX)]] = plain.decode()
+        except (crypto.CryptoError, ValueError):
+            detail[k[: -len(SEALED_SUFFIX)]] = "(cannot be opened)"
+    record(session, "audit.open_sealed", actor=reader, target=str(entry.id), detail={"fields": sealed})
+    return detail

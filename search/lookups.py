@@ -9,6 +9,7 @@ office. The identifiers are matched through the keyed blind index of ``records.i
 from __future__ import annotations
 
 import datetime as dt
+import json
 import unicodedata
 from dataclasses import dataclass
 
@@ -85,10 +86,36 @@ def _clean(kind, value, reason) -> tuple[str, str, str]:
     return kind, value.strip(), reason
 
 
-def used_this_hour(session: Session, user: User) -> int:
+#: The repeat-letter check (``search.repeats``) names letters of one petitioner too: it counts
+#: toward the same quota, once per version of the letter checked.
+REPEAT_ACTION = "repeat.check"
+
+
+def _repeat_checks(session: Session, user: User) -> set[tuple[str, object]]:
     since = utcnow() - WINDOW
-    return session.execute(select(func.count()).select_from(AuditEntry).where(
+    rows = session.execute(select(AuditEntry.target, AuditEntry.detail).where(
+        AuditEntry.action == REPEAT_ACTION, AuditEntry.actor_id == user.id, AuditEntry.at >= since)).all()
+    out = set()
+    for target, detail in rows:
+        try:
+            version = json.loads(detail or "{}").get("version")
+        except ValueError:
+            version = None
+        out.add((target, version))
+    return out
+
+
+def used_this_hour(session: Session, user: User) -> int:
+    """Look-ups and repeat checks (distinct letter versions) of ``user`` in the last hour."""
+    since = utcnow() - WINDOW
+    lookups = session.execute(select(func.count()).select_from(AuditEntry).where(
         AuditEntry.action == ACTION, AuditEntry.actor_id == user.id, AuditEntry.at >= since)).scalar_one()
+    return lookups + len(_repeat_checks(session, user))
+
+
+def repeat_checked(session: Session, user: User, record: Record) -> bool:
+    """Has ``user`` checked this version of ``record`` for repeats in the last hour (counted already)?"""
+    return (record.serial, record.doc_version) in _repeat_checks(session, user)
 
 
 def lookup(session: Session, user: User, kind, value, reason, *, address: str = "") -> LookupResult:
@@ -111,13 +138,16 @@ def lookup(session: Session, user: User, kind, value, reason, *, address: str = 
         lines.append(LookupLine(record=r, subject=subject))
     # The entry is appended first: appends serialise on the audit head, so the count that
     # follows sees every concurrent look-up of this user (one process or many).
+    # the reason may name the petitioner: sealed, opened for readers of the audit trail only
     audit.record(session, ACTION, actor=user, address=address,
-                 detail={"kind": kind, "reason": reason, "count": len(lines),
+                 detail={"kind": kind, "reason_sealed": audit.seal_text(session, ACTION, user.id, reason),
+                         "count": len(lines),
                          "serials": [line.record.serial for line in lines]})
     used = used_this_hour(session, user)
     if used > LIMIT_PER_HOUR:
         raise TooManyLookups(
             f"At most {LIMIT_PER_HOUR} identity look-ups per hour; try again later.",
             audit={"action": "identity.lookup_refused", "actor_id": user.id, "address": address,
-                   "detail": {"kind": kind, "reason": reason, "why": "rate limit"}})
+                   "detail": {"kind": kind, "why": "rate limit", "reason_sealed": audit.seal_text(
+                       session, "identity.lookup_refused", user.id, reason)}})
     return LookupResult(kind=kind, count=len(lines), lines=lines, remaining=max(0, LIMIT_PER_HOUR - used))

@@ -6,8 +6,14 @@
   distinctive bigrams (by tf·idf, with document frequencies from the index) are searched
   for, and a candidate's share of their weight says how much of it the candidate repeats.
 
-Only ledger metadata of the candidates is shown (serial, date, status): the clerk sees
-what the ledger already shows them. Marking a letter as a repeat is ``mark_repeat``.
+The panel is not an identity oracle (issue 15): an earlier letter of the same petitioner is
+named (serial, and which identifier matched) only to a user who may see that letter's
+identity (``VIEW_IDENTITY``); the others are only counted. Similar content is looked for
+only among letters the user may read (``VIEW_CONTENT``), so a pasted guess confirms nothing
+else. Every check is audited with the matched serials and counts toward the same hourly
+quota as identity look-ups (``search.lookups``); a check of the same version of a letter is
+counted once, and a correction of the letter (its identity) is a new check.
+Marking a letter as a repeat is ``mark_repeat``.
 """
 from __future__ import annotations
 
@@ -60,9 +66,13 @@ class RepeatReport:
     same_petitioner: list[Candidate]
     #: Other earlier letters of similar content (most similar first).
     similar: list[Candidate]
-    #: How many earlier letters the same petitioner wrote (that the user may see).
+    #: How many earlier letters the same petitioner wrote (in the user's ledger).
     count_before: int
     matched_by: str | None
+    #: Earlier letters of the same petitioner counted but not named (identity not the user's to see).
+    not_shown: int = 0
+    #: The check was refused: the hourly quota of look-ups and repeat checks is used up.
+    limited: bool = False
 
     @property
     def closest(self) -> Candidate | None:
@@ -79,7 +89,7 @@ class RepeatReport:
 
     @property
     def empty(self) -> bool:
-        return not self.same_petitioner and not self.similar
+        return not self.same_petitioner and not self.similar and not self.count_before and not self.limited
 
 
 def is_final_after_rereview(record: Record) -> bool:
@@ -106,22 +116,41 @@ def _status_since(session: Session, records: list[Record]) -> dict[int, dt.datet
     return {rid: at for rid, at in rows}
 
 
-def _same_petitioner(session: Session, record: Record, user: User, limit: int) -> tuple[list[Record], int, str | None]:
+def _same_petitioner(session: Session, record: Record, user: User,
+                     limit: int) -> tuple[list[Record], int, int, str | None]:
     mine = session.execute(select(IdentityToken.kind, IdentityToken.token)
                            .where(IdentityToken.record_id == record.id)).all()
     strong = [(k, t) for k, t in mine if k in STRONG_KINDS]
     pairs = strong or [(k, t) for k, t in mine if k == "name"]
     if not pairs:
-        return [], 0, None
+        return [], 0, 0, None
     matched_by = "identity" if strong else "name"
     ids = select(IdentityToken.record_id).where(
         or_(*[and_(IdentityToken.kind == k, IdentityToken.token == t) for k, t in pairs]),
         IdentityToken.record_id != record.id)
     cond = [Record.id.in_(ids), _earlier(record), policy.scope_clause(user, policy.VIEW_LEDGER)]
     count = session.execute(select(func.count()).select_from(Record).where(*cond)).scalar_one()
-    rows = session.execute(select(Record).where(*cond)
+    # named only where the user may see the identity: the match itself is identity
+    named = cond + [policy.scope_clause(user, policy.VIEW_IDENTITY)]
+    named_count = session.execute(select(func.count()).select_from(Record).where(*named)).scalar_one()
+    rows = session.execute(select(Record).where(*named)
                            .order_by(Record.received_at.desc(), Record.id.desc()).limit(limit)).scalars().all()
-    return list(rows), count, matched_by
+    return [r for r in rows if policy.can(user, policy.VIEW_IDENTITY, r)], count, named_count, matched_by
+
+
+def _all_matched_serials(session: Session, record: Record, user: User) -> list[str]:
+    """Serials of every earlier letter of the same petitioner in the user's ledger (for the audit)."""
+    mine = session.execute(select(IdentityToken.kind, IdentityToken.token)
+                           .where(IdentityToken.record_id == record.id)).all()
+    pairs = [(k, t) for k, t in mine if k in STRONG_KINDS] or [(k, t) for k, t in mine if k == "name"]
+    if not pairs:
+        return []
+    ids = select(IdentityToken.record_id).where(
+        or_(*[and_(IdentityToken.kind == k, IdentityToken.token == t) for k, t in pairs]),
+        IdentityToken.record_id != record.id)
+    return list(session.execute(select(Record.serial).where(
+        Record.id.in_(ids), _earlier(record), policy.scope_clause(user, policy.VIEW_LEDGER))
+        .order_by(Record.serial).limit(200)).scalars())
 
 
 def _kinds_shared(session: Session, record: Record, others: list[Record]) -> dict[int, list[str]]:
@@ -168,8 +197,11 @@ def _similar(session: Session, record: Record, user: User, exclude: set[int], li
     weighted = weighted_terms(session, record)
     if not weighted:
         return []
+    from .query import access_for
+
     svc = service(instance_of(session))
-    hits = svc.backend.similar(weighted, Access(principals=None), exclude_uid=record.uid, limit=limit * 4)
+    # only among letters the user may read: a pasted guess must not confirm another letter's text
+    hits = svc.backend.similar(weighted, access_for(session, user), exclude_uid=record.uid, limit=limit * 4)
     hits = [h for h in hits if h.overlap >= MIN_OVERLAP]
     if not hits:
         return []
@@ -178,7 +210,7 @@ def _similar(session: Session, record: Record, user: User, exclude: set[int], li
     out = []
     for h in hits:
         r = records.get(h.uid)
-        if r is None or r.id in exclude or not policy.can(user, policy.VIEW_LEDGER, r):
+        if r is None or r.id in exclude or not policy.can(user, policy.VIEW_CONTENT, r):
             continue
         out.append(Candidate(record=r, reasons=["content"], overlap=round(h.overlap, 2)))
         if len(out) >= limit:
@@ -186,18 +218,35 @@ def _similar(session: Session, record: Record, user: User, exclude: set[int], li
     return out
 
 
-def candidates(session: Session, record: Record, user: User, *, limit: int = 5) -> RepeatReport:
-    """Repeat-letter candidates for ``record``, as ``user`` may see them (ledger lines only)."""
-    policy.require(user, policy.VIEW_LEDGER, record)
-    same, count, matched_by = _same_petitioner(session, record, user, limit)
+ACTION = "repeat.check"
+
+
+def candidates(session: Session, record: Record, user: User, *, limit: int = 5, address: str = "") -> RepeatReport:
+    """Repeat-letter candidates for ``record``, as ``user`` may see them; audited, and counted
+    toward the hourly quota of look-ups (once per version of the letter)."""
+    from . import lookups
+
+    policy.require(user, policy.CORRECT_RECORD, record)
+    counted = lookups.repeat_checked(session, user, record)
+    if not counted and lookups.used_this_hour(session, user) >= lookups.LIMIT_PER_HOUR:
+        audit.record(session, ACTION + "_refused", actor=user, target=record.serial, address=address,
+                     detail={"version": record.doc_version, "why": "rate limit"})
+        return RepeatReport(record=record, same_petitioner=[], similar=[], count_before=0, matched_by=None,
+                            limited=True)
+    same, count, named_count, matched_by = _same_petitioner(session, record, user, limit)
     shared = _kinds_shared(session, record, same)
     same_c = [Candidate(record=r, reasons=shared.get(r.id, [])) for r in same]
     similar = _similar(session, record, user, {r.id for r in same}, limit)
     since = _status_since(session, [c.record for c in same_c + similar])
     for c in same_c + similar:
         c.status_since = since.get(c.record.id)
+    matched = _all_matched_serials(session, record, user) if count else []
+    audit.record(session, ACTION, actor=user, target=record.serial, address=address,
+                 detail={"version": record.doc_version, "count": count, "matched": matched,
+                         "named": [c.record.serial for c in same_c],
+                         "similar": [c.record.serial for c in similar], "matched_by": matched_by})
     return RepeatReport(record=record, same_petitioner=same_c, similar=similar, count_before=count,
-                        matched_by=matched_by)
+                        matched_by=matched_by, not_shown=max(0, count - named_count))
 
 
 def mark_repeat(session: Session, record: Record, earlier_serial: str | None, *, by: User,

@@ -42,8 +42,8 @@ def init_auth(app: Flask) -> None:
     login_manager.login_message = None
     login_manager.session_protection = "strong"
     csrf.init_app(app)
-    #: Roles that must give a one-time code after the password (DOMAIN.md: leaders and the chief).
-    app.config.setdefault("XINFANG_SECOND_FACTOR_ROLES", ("leader", "chief"))
+    # Who must give a one-time code after the password is the policy's SECOND_FACTOR rule;
+    # XINFANG_SECOND_FACTOR_ROLES = () in the app config switches it off (the test app does).
     #: A session ends after this long without a request, and this long after sign-in, whatever happens.
     app.config.setdefault("XINFANG_IDLE_TIMEOUT", 30 * 60)
     app.config.setdefault("XINFANG_SESSION_LIFETIME", 12 * 3600)
@@ -105,7 +105,8 @@ def init_auth(app: Flask) -> None:
 
         user = current_user.user if current_user.is_authenticated else None
         return {"me": user, "can_register_nav": policy.can(user, policy.REGISTER),
-                "can_grants_nav": policy.can(user, policy.CONFIRM_GRANT)}
+                "can_grants_nav": policy.can(user, policy.CONFIRM_GRANT),
+                "can_audit_nav": policy.can(user, policy.VIEW_AUDIT)}
 
 
 def end_session() -> None:

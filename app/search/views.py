@@ -127,7 +127,7 @@ def repeat_panel(record: Record, user) -> dict:
         ctx["form"] = RepeatForm()
         if record.status == "registered" and earlier is None:
             try:
-                ctx["report"] = repeats.candidates(db(), record, user)
+                ctx["report"] = repeats.candidates(db(), record, user, address=client_address())
             except Exception as exc:  # noqa: BLE001 - the record page must not fail for want of the index
                 log.error("repeat candidates unavailable (%s)", type(exc).__name__)
     return ctx

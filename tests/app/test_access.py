@@ -131,6 +131,9 @@ ROUTES: dict[str, list[tuple]] = {
     "grants.index": [("GET", "/grants", allow("chief", "admin"))],
     "grants.confirm": [("POST", "/grants/999999/confirm", allow(), {})],
     "grants.refuse": [("POST", "/grants/999999/refuse", allow(), {})],
+    # -- the audit trail (issue 15: sealed look-up reasons opened for its readers)
+    "audit.trail": [("GET", "/audit", allow("chief", "inspector")),
+                    ("GET", "/audit?action=identity.lookup&before=999999", allow("chief", "inspector"))],
     # -- one's own account: sessions and API tokens (every signed-in user; a missing session
     #    of one's own is denied to everyone)
     "account.index": [("GET", "/account", allow(*SIGNED_IN))],
@@ -175,6 +178,18 @@ ROUTES: dict[str, list[tuple]] = {
         ("POST", "/records/{new_serial}/edit", allow(*CORRECTORS_OF_SERIAL), WEB_CORRECTION_FORM),
     ],
     "ledger.attachment": [("GET", "/records/{serial}/attachments/{attachment}", allow(*CONTENT_OF_SERIAL))],
+    # -- intake (issue 20): an attachment's extracted text; taking it as the body (the text of
+    #    {attachment} is not extracted yet: an allowed role is sent back to the text with a message)
+    "intake.text": [("GET", "/records/{serial}/attachments/{attachment}/text", allow(*CONTENT_OF_SERIAL))],
+    "intake.accept": [("POST", "/records/{serial}/attachments/{attachment}/accept", allow(*CORRECTORS_OF_SERIAL),
+                       {"body": "公司拖欠工資三個月。"})],
+    "intake.mail": [
+        ("GET", "/intake/mail", allow(*REGISTRARS)),
+        ("POST", "/intake/mail", allow(*REGISTRARS), {"message": UploadFile("m.eml", (
+            "From: =?utf-8?B?5byg5LiJ?= <a@example.cn>\r\nSubject: =?utf-8?B?5ouW5qyg5bel6LOH?=\r\n"
+            "Message-ID: <access-test@example.cn>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+            "公司拖欠工資。\r\n").encode()), "region": "110108", "category": "other"}),
+    ],
     "ledger.version": [("GET", "/records/{serial}/versions/{version}", allow(*CONTENT_OF_SERIAL))],
     # -- JSON API ---------------------------------------------------------------------
     "api.openapi": [("GET", "/api/v1/openapi.json", allow(*EVERYONE))],
@@ -266,16 +281,16 @@ ROUTES: dict[str, list[tuple]] = {
     ],
     "stats.monthly_report": [("GET", "/stats/report.pdf?month=2026-03", allow(*STATS_VIEWERS))],
     "stats.inspection": [("GET", "/stats/inspection?from=2026-01-01&to=2026-12-31", allow("chief", "inspector"))],
-    "stats.export_ledger": [
+    "exports.ledger": [
         ("GET", "/exports/ledger.xlsx", allow(*EXPORTERS)),
         ("GET", "/exports/ledger.csv?date_from=2026-01-01&channel=letter", allow(*EXPORTERS)),
     ],
-    "stats.roster_page": [("GET", "/roster?month=2026-10", allow(*ROSTER_VIEWERS))],
-    "stats.roster_build": [("POST", "/roster/build", allow(*ROSTER_MANAGERS),
+    "roster.page": [("GET", "/roster?month=2026-10", allow(*ROSTER_VIEWERS))],
+    "roster.build": [("POST", "/roster/build", allow(*ROSTER_MANAGERS),
                             {"month": "2026-10", "leaders": "{username}", "staff": "{username}", "weekdays": "1"})],
-    "stats.roster_assign": [("POST", "/roster/assign", allow(*ROSTER_MANAGERS),
+    "roster.assign": [("POST", "/roster/assign", allow(*ROSTER_MANAGERS),
                              {"on": "2026-10-12", "kind": "reception", "username": "{username}"})],
-    "stats.roster_remove": [("POST", "/roster/999999/remove", allow(*ROSTER_MANAGERS))],
+    "roster.remove": [("POST", "/roster/999999/remove", allow(*ROSTER_MANAGERS))],
     "api.statistics": [
         ("GET", "/api/v1/stats", allow(*STATS_VIEWERS)),
         ("GET", "/api/v1/stats?from=2026-03-01&to=2026-03-31&by=channel,office", allow(*STATS_VIEWERS)),

@@ -215,7 +215,8 @@ def test_api_lookups(client, inst, make_user, make_record, api_token, monkeypatc
                                                   AuditEntry.actor_id == leader.id)).scalars().all()
         done = s.execute(select(AuditEntry).where(AuditEntry.action == "identity.lookup",
                                                   AuditEntry.actor_id == leader.id)).scalars().all()
-    assert len(kept) == 1 and json.loads(kept[0].detail)["reason"] == REASON
+    assert len(kept) == 1 and "reason_sealed" in json.loads(kept[0].detail)   # issue 15: sealed at rest
+    assert REASON not in kept[0].detail
     assert len(done) == 1   # the refused look-up's own entry was rolled back with it
 
 

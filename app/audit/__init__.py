@@ -1,0 +1,1 @@
+"""The audit trail on the web, for those who read it (inspector, chief)."""
