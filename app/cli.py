@@ -45,26 +45,41 @@ def cli():
 
 @cli.command("init")
 @click.option("--demo", is_flag=True, help="Also create one demo account per role and sample letters.")
+@click.option("--preset", type=click.Choice(["labour", "science-tech", "general"]), default=None,
+              help="A new instance's offices, categories and letterhead: labour (a human resources and social "
+                   "security bureau, the default), science-tech (the bureau of the seed regulations) or general.")
+@click.option("--jurisdiction", metavar="CODE", default=None,
+              help="The bureau's area, a region code (default 110000): offered first; places outside it "
+                   "are marked, never refused.")
 @with_appcontext
-def init_command(demo: bool):
+def init_command(demo: bool, preset: str | None, jurisdiction: str | None):
     """Create the instance: folders, master key file (0600), database, reference data.
 
-    Never overwrites an existing key or database."""
-    from records.setup import init_instance
+    Never overwrites an existing key or database. All or nothing: the CJK font, the preset and
+    the jurisdiction are checked before anything is created, and a run that stopped half-way
+    is completed by the next one."""
+    from records.setup import finish_init, init_instance, pending_init
 
     settings = current_app.config["XINFANG_SETTINGS"]
+    earlier = pending_init(settings)
+    if earlier is not None:
+        click.secho("The previous 'xinfang init' did not finish; completing it now.", fg="yellow")
     try:
-        report = init_instance(settings, build=build_instance)
+        report = init_instance(settings, build=build_instance, preset=preset, jurisdiction=jurisdiction,
+                               require_font=True, demo=demo)
+        for line in report.created:
+            click.echo(f"created  {line}")
+        for line in report.existing:
+            click.echo(f"kept     {line}")
+        demo = demo or bool(earlier and earlier.get("demo"))
+        if demo:
+            _demo(users=True, count=40)
+            finish_init(settings)
+        elif report.nothing_to_do:
+            click.echo(f"The instance at {settings.home} is already initialised; nothing to do.")
     except XinfangError as exc:
-        _fail(str(exc))
-    for line in report.created:
-        click.echo(f"created  {line}")
-    for line in report.existing:
-        click.echo(f"kept     {line}")
-    if demo:
-        _demo(users=True, count=40)
-    elif report.nothing_to_do:
-        click.echo(f"The instance at {settings.home} is already initialised; nothing to do.")
+        _fail(str(exc) + ("" if not (settings.home / "init.pending").exists() else
+                          " (nothing more was done; run 'xinfang init' again to complete the instance)"))
 
 
 def _demo(users: bool, count: int) -> None:

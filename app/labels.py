@@ -7,6 +7,8 @@ CHANNEL_LABELS = {
     "letter": _l("Letter"), "email": _l("E-mail"), "fax": _l("Fax"), "phone": _l("Phone"),
     "visit": _l("Visit"), "online": _l("Online"),
 }
+
+
 class CategoryLabels(Mapping):
     """code -> the bureau's category (records.reference.categories) in the request's
     language; read from the vocabulary once per request, deactivated ones included."""

@@ -22,13 +22,14 @@ from sqlalchemy.orm import Session
 
 from records.accounts import operations as accounts
 from records.cases import operations
-from records.reference.vocab import CATEGORIES, CHANNELS
+from records.reference.vocab import CHANNELS
+from records.reference import categories as vocabulary
 from records.settings import INTAKE_OFFICE_CODE
 from records.errors import ValidationError
 from records.identity import id_check_char
 from records.instance import instance_of
 from records.accounts.models import User
-from records.reference.seed import DISTRICTS, MUNICIPALITY, ensure_reference_data
+from records.reference.seed import DISTRICTS, MUNICIPALITY, OFFICES, ensure_offices, ensure_reference_data
 
 
 # -- accounts -------------------------------------------------------------------
@@ -77,6 +78,9 @@ def create_demo_users(session: Session) -> dict[str, str]:
     """Create the demo accounts that do not exist yet, each with a fresh random password;
     return ``{username: password}`` of the accounts created (shown once, stored hashed)."""
     ensure_reference_data(session)
+    # the demo's handlers work in two offices of the labour preset: added when the preset lacks them
+    needed = {spec.office for spec in DEMO_USERS if spec.office} | {o for spec in DEMO_USERS for o in spec.oversees}
+    ensure_offices(session, tuple(o for o in OFFICES if o.code in needed))
     existing = set(session.execute(select(User.username)).scalars())
     created: dict[str, str] = {}
     for spec in DEMO_USERS:
@@ -143,6 +147,22 @@ _STREETS = {
     "110114": ("回龍觀街道", "天通苑北街道", "城北街道", "沙河鎮", "東小口鎮"),
     "110115": ("黃村鎮", "亦莊鎮", "西紅門鎮", "觀音寺街道", "舊宮鎮"),
 }
+#: People who moved back home, or write from where they live now: districts of other provinces
+#: (outside a Beijing bureau's area: accepted and marked), with their province and city.
+_ELSEWHERE = {
+    "440305": ("廣東省深圳市", "南山區", ("粵海街道", "南頭街道", "蛇口街道", "西麗街道")),
+    "510107": ("四川省成都市", "武侯區", ("玉林街道", "簇橋街道", "火車南站街道")),
+    "330106": ("浙江省杭州市", "西湖區", ("北山街道", "西溪街道", "文新街道", "蔣村街道")),
+    "310115": ("上海市", "浦東新區", ("陸家嘴街道", "花木街道", "張江鎮", "川沙新鎮")),
+    "420111": ("湖北省武漢市", "洪山區", ("珞南街道", "關山街道", "張家灣街道")),
+    "130102": ("河北省石家莊市", "長安區", ("建北街道", "青園街道", "育才街道")),
+    "410105": ("河南省鄭州市", "金水區", ("經八路街道", "花園路街道", "文化路街道")),
+    "370102": ("山東省濟南市", "歷下區", ("泉城路街道", "趵突泉街道", "千佛山街道")),
+    "230102": ("黑龍江省哈爾濱市", "道里區", ("新陽路街道", "安靜街道", "工程街道")),
+    "610113": ("陝西省西安市", "雁塔區", ("小寨路街道", "大雁塔街道", "電子城街道")),
+}
+#: The share of petitioners living outside Beijing.
+_ELSEWHERE_SHARE = 0.25
 _COMPOUND_HEADS = ("康樂", "和平", "幸福", "金地", "遠洋", "華龍", "富力", "陽光", "怡海", "青塔",
                    "育新", "建欣", "興華", "綠苑", "明珠", "順馳", "龍騰", "錦繡")
 _COMPOUND_TAILS = ("小區", "家園", "花園", "里", "嘉園", "新村")
@@ -165,8 +185,9 @@ class _Person:
     history: list = field(default_factory=list)
 
 
-def _id_number(rng: random.Random, birth: dt.date, male: bool) -> str:
-    prefix = rng.choice([code for code, _ in DISTRICTS])
+def _id_number(rng: random.Random, birth: dt.date, male: bool, home: str | None = None) -> str:
+    """A valid resident ID number; its first six digits are the home region when given."""
+    prefix = home or rng.choice([code for code, _ in DISTRICTS])
     order = rng.randrange(0, 500) * 2 + (1 if male else 0)  # 17th digit: odd for men
     first17 = f"{prefix}{birth:%Y%m%d}{order:03d}"
     return first17 + id_check_char(first17)
@@ -179,9 +200,13 @@ def _phone(rng: random.Random) -> str:
 
 
 def _address(rng: random.Random, district: str) -> str:
-    street = rng.choice(_STREETS[district])
+    if district in _ELSEWHERE:
+        city, name, streets = _ELSEWHERE[district]
+        place = f"{city}{name}{rng.choice(streets)}"
+    else:
+        place = f"北京市{_DISTRICT_NAMES[district]}{rng.choice(_STREETS[district])}"
     compound = rng.choice(_COMPOUND_HEADS) + rng.choice(_COMPOUND_TAILS)
-    return (f"北京市{_DISTRICT_NAMES[district]}{street}{compound}{rng.randrange(1, 30)}號樓"
+    return (f"{place}{compound}{rng.randrange(1, 30)}號樓"
             f"{rng.randrange(1, 7)}單元{rng.randrange(1, 25)}{rng.randrange(1, 5):02d}室")
 
 
@@ -195,9 +220,14 @@ def _person(rng: random.Random, birth_years: tuple[int, int]) -> _Person:
         given = rng.choice(_GIVEN_MALE_OLD if old and rng.random() < 0.6 else _GIVEN_MALE)
     else:
         given = rng.choice(_GIVEN_FEMALE_OLD if old and rng.random() < 0.6 else _GIVEN_FEMALE)
-    district = rng.choice([code for code, _ in DISTRICTS])
+    if rng.random() < _ELSEWHERE_SHARE:
+        district = rng.choice(sorted(_ELSEWHERE))
+        home = district
+    else:
+        district = rng.choice([code for code, _ in DISTRICTS])
+        home = None
     return _Person(name=rng.choice(_SURNAMES) + given, male=male, birth=birth,
-                   id_number=_id_number(rng, birth, male), phone=_phone(rng), district=district,
+                   id_number=_id_number(rng, birth, male, home), phone=_phone(rng), district=district,
                    address=_address(rng, district))
 
 
@@ -284,7 +314,8 @@ def _context(rng: random.Random, day: dt.date, person: _Person, topic: _Topic) -
         "leave_ym": _ym(day, rng.randint(1, max(1, months - 1))),
         "injury_ym": _ym(day, rng.randint(2, 10)),
         "retire_ym": retire_ym,
-        "district": _DISTRICT_NAMES[person.district],
+        "district": (_ELSEWHERE[person.district][1] if person.district in _ELSEWHERE
+                     else _DISTRICT_NAMES[person.district]),
         "province": province, "city": city,
         "y1": y1, "y2": y3 - 1, "y3": y3,
         "y_start": _between(rng, max(1968, born + 17), min(1990, born + 22)),
@@ -574,8 +605,9 @@ def _plan(rng: random.Random, count: int, today: dt.date) -> list[_Slot]:
     rng.shuffle(channels)
     # every category once when there is room, the rest by weight
     topics: list[_Topic] = []
-    if count >= len(CATEGORIES):
-        for cat in CATEGORIES:
+    topic_categories = sorted({t.category for t in _TOPICS})
+    if count >= len(topic_categories):
+        for cat in topic_categories:
             topics.append(rng.choice([t for t in _TOPICS if t.category == cat]))
     topics += rng.choices(_TOPICS, weights=[t.weight for t in _TOPICS], k=count - len(topics))
     rng.shuffle(topics)
@@ -728,6 +760,29 @@ def _compose(rng: random.Random, slot: _Slot, ctx: dict, previous: tuple[dt.date
     return subject, body, "\n".join(notes), people
 
 
+#: Where a sample topic goes in a vocabulary without its own category (science-tech, general).
+_CATEGORY_FALLBACK = {"staff_conduct": ("staff_conduct", "bureau_functions"),
+                      "policy_consultation": ("policy_consultation", "suggestion"),
+                      "labour_wages": ("staff_retirees", "complaint_service"),
+                      "social_security": ("staff_retirees", "complaint_service"),
+                      "law_enforcement": ("law_enforcement", "bureau_functions")}
+
+
+def _vocabulary_mapper(session: Session):
+    """topic category -> a category of the instance's own vocabulary (the demo's letters are
+    filed under the configured categories, whatever the preset)."""
+    active = vocabulary.codes(session, active_only=True)
+    if not active:
+        raise ValidationError("The instance has no active category: add one before adding demo letters.")
+
+    def category_of(code: str) -> str:
+        for candidate in (code, *_CATEGORY_FALLBACK.get(code, ()), "other"):
+            if candidate in active:
+                return candidate
+        return active[0]
+    return category_of
+
+
 def add_demo_records(session: Session, count: int = 40, *, seed: int | None = None,
                      by_username: str = "clerk") -> list[str]:
     """Register ``count`` sample letters and visits as ``by_username``; return their serials.
@@ -743,6 +798,7 @@ def add_demo_records(session: Session, count: int = 40, *, seed: int | None = No
     rng = random.Random(seed)
     slots = _plan(rng, count, today)
     _assign_people(rng, slots)
+    category_of = _vocabulary_mapper(session)
     leader = session.execute(select(User).where(User.username == "leader", User.active.is_(True))
                              ).scalar_one_or_none()
     letters_per_person: dict[int, int] = {}
@@ -756,13 +812,13 @@ def add_demo_records(session: Session, count: int = 40, *, seed: int | None = No
             person.ctx = _context(rng, slot.received.date(), person, slot.topic)
         subject, body, notes, people = _compose(rng, slot, person.ctx, previous)
         region = person.district
-        if slot.topic.category == "policy_consultation" and rng.random() < 0.6:
+        if slot.topic.category == "policy_consultation" and rng.random() < 0.6 and region not in _ELSEWHERE:
             region = MUNICIPALITY[0]
         raw = {
             "channel": slot.channel,
             "received_at": slot.received.isoformat(timespec="minutes"),
             "region": region,
-            "category": slot.topic.category,
+            "category": category_of(slot.topic.category),
             "subject": subject,
             "body": body,
             "notes": notes,

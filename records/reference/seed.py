@@ -99,7 +99,8 @@ LETTERHEADS = {
 DEFAULT_JURISDICTION = "110000"
 
 
-def _ensure_offices(session: Session, specs: tuple[OfficeSpec, ...]) -> int:
+def ensure_offices(session: Session, specs: tuple[OfficeSpec, ...]) -> int:
+    """Add the offices of ``specs`` that are missing (by code); returns how many were added."""
     from records.reference.models import UnitRegion
 
     added = 0
@@ -139,7 +140,7 @@ def ensure_reference_data(session: Session, *, preset: str | None = None, jurisd
     if not has_vocabulary:
         added += categories.apply_preset(session, chosen)
     has_offices = session.execute(select(Office.id).limit(1)).first() is not None
-    added += _ensure_offices(session, OFFICE_PRESETS[chosen] if not has_offices else OFFICES[:1])
+    added += ensure_offices(session, OFFICE_PRESETS[chosen] if not has_offices else OFFICES[:1])
     added += len(calendar.seed_from_package(session))
     profile = letterhead.ensure_profile(session, LETTERHEADS.get(chosen))
     if jurisdiction is not None:

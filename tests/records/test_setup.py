@@ -17,7 +17,8 @@ from records.settings import Settings
 from records.errors import ConfigurationError
 from app.composition import build_instance
 from records.reference.models import Office, Region
-from records.reference.seed import OFFICES, REGIONS
+from records.reference.regions import national_list
+from records.reference.seed import OFFICES
 from records.setup import init_instance
 
 #: Variables that would point the command somewhere else than the test's folder.
@@ -55,7 +56,7 @@ def test_init_creates_a_fresh_instance(tmp_path):
     try:
         with inst.unit_of_work() as s:
             assert s.execute(select(func.count()).select_from(Office)).scalar_one() == len(OFFICES)
-            assert s.execute(select(func.count()).select_from(Region)).scalar_one() == len(REGIONS)
+            assert s.execute(select(func.count()).select_from(Region)).scalar_one() == len(national_list())
             assert s.execute(select(Office).where(Office.is_intake.is_(True))).scalar_one().code == "XFB"
     finally:
         inst.close()
