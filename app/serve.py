@@ -160,6 +160,7 @@ def check_instance(app: Flask) -> None:
     from alembic.script import ScriptDirectory
 
     from records.db import alembic_config, current_revisions
+    from search import factory as search_factory
 
     inst = app.extensions["xinfang"]
     settings = inst.settings
@@ -177,6 +178,7 @@ def check_instance(app: Flask) -> None:
     if current != heads:
         raise ConfigurationError(f"The database schema ({where}) is not the newest; run 'xinfang init' to upgrade it.")
     inst.keyring.current_ref()  # raises a ConfigurationError naming the missing key
+    search_factory.check(inst)  # the configured search backend can run here (its Whoosh release)
 
 
 def warm_search(app: Flask) -> None:

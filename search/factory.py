@@ -68,6 +68,17 @@ def kind(inst) -> str:
     return name
 
 
+def check(inst) -> None:
+    """ConfigurationError when the configured backend cannot run in this process: PostgreSQL
+    asked of another database, or, for Whoosh, an installed Whoosh-Reloaded other than the
+    release ``search.whoosh.internals`` mirrors. Servers call it before serving; building a
+    Whoosh backend checks the release again."""
+    if kind(inst) == WHOOSH:
+        from .whoosh import internals
+
+        internals.check_version()
+
+
 def make_backend(inst, key_id: str, *, procs: int | None = None) -> SearchBackend:
     """A backend of ``inst`` for the blind-token key ``key_id``. ``procs`` (indexing
     processes of a rebuild) only means something to Whoosh."""

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from records import audit, policy
 from records.cases import operations
+from records.errors import ConfigurationError
 from records.instance import Instance
 from records.models import OutboxEntry, Record
 
@@ -502,7 +503,7 @@ def check(inst: Instance) -> CheckReport:
             if uid in in_index:
                 report.duplicates.append(stored.get("serial") or uid)
             in_index[uid] = stored
-    except IndexKeyMismatch as exc:
+    except (IndexKeyMismatch, ConfigurationError) as exc:   # rebuild, or another Whoosh release
         report.problem = str(exc)
         return report
     report.indexed = len(in_index)

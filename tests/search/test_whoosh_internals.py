@@ -93,3 +93,27 @@ def test_the_package_keeps_modules_and_functions_small():
         for node in ast.walk(ast.parse(source)):
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 assert node.end_lineno - node.lineno + 1 <= 80, f"{path.name}:{node.name}"
+
+
+@whoosh_only("the check is of the embedded backend's Whoosh")
+def test_search_check_and_the_server_report_the_wrong_release_plainly(inst, app, runner, monkeypatch):
+    """``xinfang search check`` says what to install (exit 2, no traceback), and a server
+    refuses to start (``app.serve.check_instance``) before any search is tried."""
+    from app.cli import cli
+    from app.serve import check_instance
+    from search import factory, indexer
+
+    monkeypatch.setattr(indexer.service(inst), "_backend", None)   # built anew, as in a new process
+    monkeypatch.setattr(internals, "installed_version", lambda: "2.8.0")
+    result = runner.invoke(cli, ["search", "check"])
+    assert result.exit_code == 2
+    assert (f"Whoosh-Reloaded 2.8.0 is installed; this build mirrors {internals.MIRRORS}'s internals "
+            f"(search/whoosh/internals.py). Install {internals.MIRRORS}: "
+            f"pip install 'Whoosh-Reloaded=={internals.MIRRORS}'") in result.output
+    with pytest.raises(ConfigurationError, match="Whoosh-Reloaded 2.8.0 is installed"):
+        factory.check(inst)
+    with pytest.raises(ConfigurationError, match="Whoosh-Reloaded 2.8.0 is installed"):
+        check_instance(app)
+    monkeypatch.setattr(internals, "installed_version", lambda: internals.MIRRORS)
+    factory.check(inst)
+    check_instance(app)
