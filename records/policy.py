@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import unicodedata
 
-from sqlalchemy import false, or_, select, true
+from sqlalchemy import and_, false, or_, select, true
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from records.errors import AccessDenied, NotFound
@@ -55,6 +56,11 @@ USE_ACCOUNT = "use_account"            # one's own account page: sessions, API t
 # reference data (records/reference/): regions, categories, units, calendar, letterhead
 VIEW_REFERENCE = "view_reference"      # look up regions, categories, units, the calendar
 MANAGE_REFERENCE = "manage_reference"  # change them, the jurisdiction and the letterhead
+# about people rather than records: who may be put on a list (ask ``holders``), which rule binds whom
+BE_FIRST_RESPONDER = "be_first_responder"  # be named first responder (首問責任人) of a letter or visit
+RECEIVE_VISITORS = "receive_visitors"  # hold a reception day of the duty roster (接待日, Art 18/20)
+BE_ON_DUTY = "be_on_duty"              # be staff on duty (值班) on the roster
+SECOND_FACTOR = "second_factor"        # a rule, not a right: must sign in with a second factor
 
 # -- scopes -------------------------------------------------------------------
 ALL = "all"
@@ -106,9 +112,32 @@ PERMISSIONS: dict[str, dict[str, str]] = {
     VIEW_REFERENCE: {"clerk": GLOBAL, "handler": GLOBAL, "leader": GLOBAL, "chief": GLOBAL,
                      "archivist": GLOBAL, "inspector": GLOBAL, "admin": GLOBAL},
     MANAGE_REFERENCE: {"admin": GLOBAL},
+    BE_FIRST_RESPONDER: {"leader": GLOBAL, "chief": GLOBAL},
+    RECEIVE_VISITORS: {"leader": GLOBAL, "chief": GLOBAL},
+    BE_ON_DUTY:     {"clerk": GLOBAL, "handler": GLOBAL, "leader": GLOBAL, "chief": GLOBAL},
+    SECOND_FACTOR:  {"leader": GLOBAL, "chief": GLOBAL},
     USE_API:        {"clerk": GLOBAL, "handler": GLOBAL, "leader": GLOBAL, "chief": GLOBAL,
                      "archivist": GLOBAL, "inspector": GLOBAL, "admin": GLOBAL},
 }
+
+
+#: 首問責任制 (Art 17): the first leader who receives a petitioner stays responsible until the
+#: petitioner stops petitioning (息訪). Only these roles can be named first responder, and a
+#: first responder of these roles keeps these permissions on the matter wherever it is routed,
+#: until ``petitioning_ceased_on`` is recorded.
+FIRST_RESPONDER_ROLES = tuple(PERMISSIONS[BE_FIRST_RESPONDER])
+FIRST_RESPONDER_KEEPS = (VIEW_LEDGER, VIEW_CONTENT)
+
+
+def may_be_first_responder(user: User | None) -> bool:
+    """Can ``user`` be named first responder (Art 17: the first leader who receives the visit)?"""
+    return user is not None and user.active and any(r in FIRST_RESPONDER_ROLES for r in user.role_set)
+
+
+def _follows(user: User, record: Record, permission: str) -> bool:
+    """``user`` is the matter's first responder and still follows it (no 息訪 yet)."""
+    return (permission in FIRST_RESPONDER_KEEPS and record.first_responder_id == user.id
+            and record.petitioning_ceased_on is None and may_be_first_responder(user))
 
 
 #: What an API token's scope lets it do: the permissions it carries (a token never does more
@@ -179,15 +208,47 @@ def can(user: User | None, permission: str, record: Record | None = None) -> boo
     return any(_in_scope(user, grants[r], record) for r in user.role_set if r in grants)
 
 
-def holds(user: User | None, permission: str) -> bool:
-    """Does ``user`` hold ``permission`` in any scope (on some record, or globally)?"""
-    if user is None or not user.active:
+def holds(user: User | None, permission: str, *, even_inactive: bool = False) -> bool:
+    """Does ``user`` hold ``permission`` in any scope (on some record, or globally)?
+    ``even_inactive``: would their roles give it them, were the account active?"""
+    if user is None or not (user.active or even_inactive):
         return False
     return any(r in PERMISSIONS[permission] for r in user.role_set)
 
 
 def require(user: User | None, permission: str, record: Record | None = None) -> None:
     """Raise if not allowed. A record whose ledger line the user may not see is 'not found',
+def holders(session: Session, permission: str, *, record: Record | None = None,
+            office: Office | None = None, include_inactive: bool = False) -> list[User]:
+    """The active accounts that hold ``permission`` (on ``record`` when given; in ``office``
+    when given), by display name: the candidate lists ("who may be first responder", "who
+    may receive visitors", "who may approve") asked of the policy, never of the roles.
+    ``include_inactive``: deactivated accounts too, as roles gave it them (past activity)."""
+    query = select(User).order_by(User.display_name, User.username)
+    if not include_inactive:
+        query = query.where(User.active.is_(True))
+    if office is not None:
+        query = query.where(User.office_id == office.id)
+    users = session.execute(query).scalars().all()
+    if record is not None:
+        return [u for u in users if can(u, permission, record)]
+    return [u for u in users if holds(u, permission, even_inactive=include_inactive)]
+
+
+def second_factor_roles() -> tuple[str, ...]:
+    """The roles that must sign in with a second factor (the ``SECOND_FACTOR`` rule)."""
+    return tuple(PERMISSIONS[SECOND_FACTOR])
+
+
+def requires_second_factor(user: User | None, roles: tuple[str, ...] | None = None) -> bool:
+    """Must ``user`` sign in with a second factor? ``roles``: the roles the instance enforces
+    the rule for (None: the policy's; an empty tuple switches it off, as the test app does)."""
+    if user is None:
+        return False
+    bound = second_factor_roles() if roles is None else tuple(roles)
+    return any(r in bound for r in user.role_set)
+
+
     so guessing serials tells nothing."""
     if can(user, permission, record):
         return

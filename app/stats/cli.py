@@ -69,10 +69,8 @@ def monthly_command(month: str | None, out: str):
 @with_appcontext
 def inspection_command(start: str, end: str):
     """Print each leader's reception work (Art 18) as tab-separated lines."""
-    from sqlalchemy import select
-
+    from records import policy
     from records.reporting import reports
-    from records.accounts.models import User
 
     try:
         a, b = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
@@ -81,8 +79,7 @@ def inspection_command(start: str, end: str):
     try:
         with _inst().unit_of_work() as s:
             # the report is read under the policy: the command acts as the first active chief or inspector
-            actor = next((u for u in s.execute(select(User).where(User.active.is_(True)).order_by(User.id)).scalars()
-                          if u.has_role("chief", "inspector")), None)
+            actor = min(policy.holders(s, policy.VIEW_INSPECTION), key=lambda u: u.id, default=None)
             if actor is None:
                 _fail("No active chief or inspector account to run the report as.")
             rows = reports.inspection(s, actor, a, b)

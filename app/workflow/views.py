@@ -111,9 +111,8 @@ def board():
         filters = board_service.BoardFilters()
         result = board_service.board(db(), user, filters)
     offices = db().execute(select(Office).order_by(Office.is_external, Office.code)).scalars().all()
-    people = db().execute(select(User).where(User.active.is_(True)).order_by(User.display_name)).scalars().all()
-    leaders = [u for u in people if u.has_role("leader", "chief")]
-    responders = [u for u in people if u.has_role("clerk", "handler", "leader", "chief")]
+    leaders = policy.holders(db(), policy.DECIDE)
+    responders = policy.holders(db(), policy.BE_FIRST_RESPONDER)
     return render_template("workflow/board.html", result=result, filters=filters, errors=errors, offices=offices,
                            leaders=leaders, responders=responders, tz=_tz(),
                            units={o.code: o.name for o in offices if o.is_external},

@@ -16,7 +16,7 @@ import pyotp
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from records import audit, crypto
+from records import audit, crypto, policy
 from records.errors import ValidationError
 from records.instance import instance_of
 from records.accounts.models import RecoveryCode, TotpSecret, User
@@ -27,8 +27,8 @@ STEP = 30
 #: Steps accepted either side of now (clock drift of the phone).
 WINDOW = 1
 RECOVERY_CODES = 10
-#: Roles that must sign in with a second factor by default (DOMAIN.md: the leaders).
-DEFAULT_REQUIRED_ROLES = ("leader", "chief")
+#: Roles that must sign in with a second factor: the policy's ``SECOND_FACTOR`` rule (the leaders).
+DEFAULT_REQUIRED_ROLES = policy.second_factor_roles()
 _ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i
 
 
@@ -52,8 +52,9 @@ def _normalise(code) -> str:
     return "".join(ch for ch in code if ch.isascii() and ch.isalnum()).lower()
 
 
-def required_for(user: User, roles=DEFAULT_REQUIRED_ROLES) -> bool:
-    return user.has_role(*roles)
+def required_for(user: User, roles=None) -> bool:
+    """Must ``user`` sign in with a second factor (``roles``: as ``policy.requires_second_factor``)?"""
+    return policy.requires_second_factor(user, roles)
 
 
 def is_enrolled(session: Session, user: User) -> bool:

@@ -140,7 +140,7 @@ def inspection(session: Session, user: User, start: dt.date, end: dt.date, *, le
     cal = deadlines.calendar_for(session)
     today = today or cal.today()
     lo, hi = stats._bounds(cal.tz, start, end)
-    leaders = [u for u in session.execute(select(User).order_by(User.username)).scalars() if u.has_role("leader", "chief")]
+    leaders = sorted(policy.holders(session, policy.RECEIVE_VISITORS, include_inactive=True), key=lambda u: u.username)
     if leader:
         leaders = [u for u in leaders if u.username == leader]
         if not leaders:

@@ -32,9 +32,8 @@ from records.reference.calendar import load as official_calendar
 from records.accounts.models import User
 
 KINDS = ("reception", "duty")
-#: Roles that may hold a reception day, and roles that may be on duty.
-RECEIVING_ROLES = ("leader", "chief")
-DUTY_ROLES = ("clerk", "handler", "leader", "chief")
+#: The permission a person needs to be put on each kind of day (the policy says who holds it).
+KIND_PERMISSIONS = {"reception": policy.RECEIVE_VISITORS, "duty": policy.BE_ON_DUTY}
 
 
 @dataclass
@@ -84,14 +83,14 @@ def working_days(cal: WorkingCalendar, month: str) -> list[dt.date]:
     return [d.on for d in month_days(cal, month) if d.workday]
 
 
-def _users(session: Session, usernames: list[str], roles: tuple[str, ...], name: str, errors: dict) -> list[User]:
+def _users(session: Session, usernames: list[str], permission: str, name: str, errors: dict) -> list[User]:
     out = []
     for username in usernames:
         u = session.execute(select(User).where(User.username == username)).scalar_one_or_none() \
             if isinstance(username, str) and len(username) <= 64 else None
         if u is None or not u.active:
             errors[name] = f"No active user named {username!s:.64}."
-        elif not u.has_role(*roles):
+        elif not policy.holds(u, permission):
             errors[name] = f"{u.username} may not be put on this list."
         else:
             out.append(u)
@@ -127,7 +126,8 @@ def conflicts(day: Day) -> list[str]:
             out.append("no_duty")
     if any(not e.user.active for e in day.entries):
         out.append("inactive")
-    if any(not e.user.has_role(*RECEIVING_ROLES) for e in day.entries if e.kind == "reception"):
+    if any(not policy.holds(e.user, policy.RECEIVE_VISITORS, even_inactive=True)
+           for e in day.entries if e.kind == "reception"):
         out.append("not_a_leader")
     return out
 
@@ -139,8 +139,8 @@ def build(session: Session, month_code: str, *, leaders: list[str], staff: list[
     staff take duty in turn on every working day. Replaces what the month held."""
     policy.require(by, policy.MANAGE_ROSTER)
     errors: dict[str, str] = {}
-    leader_users = _users(session, leaders, RECEIVING_ROLES, "leaders", errors)
-    staff_users = _users(session, staff, DUTY_ROLES, "staff", errors)
+    leader_users = _users(session, leaders, policy.RECEIVE_VISITORS, "leaders", errors)
+    staff_users = _users(session, staff, policy.BE_ON_DUTY, "staff", errors)
     if not leaders:
         errors["leaders"] = "Name at least one leader."
     if not staff:
@@ -176,7 +176,7 @@ def assign(session: Session, on: dt.date, kind: str, username: str, *, by: User,
     errors: dict[str, str] = {}
     if kind not in KINDS:
         errors["kind"] = "Must be reception or duty."
-    users = _users(session, [username], RECEIVING_ROLES if kind == "reception" else DUTY_ROLES, "username", errors)
+    users = _users(session, [username], KIND_PERMISSIONS.get(kind, policy.BE_ON_DUTY), "username", errors)
     if errors:
         raise ValidationError("The roster cannot be changed.", fields=errors)
     existing = session.execute(select(DutyDay).where(DutyDay.on == on, DutyDay.kind == kind,
@@ -210,5 +210,5 @@ def on_duty(session: Session, on: dt.date) -> dict[str, list[User]]:
 
 def receiving_leader(session: Session, on: dt.date) -> User | None:
     """The leader who receives visits on ``on`` (the first on the roster), or None."""
-    leaders = [u for u in on_duty(session, on)["reception"] if u.has_role(*RECEIVING_ROLES)]
+    leaders = [u for u in on_duty(session, on)["reception"] if policy.holds(u, policy.RECEIVE_VISITORS)]
     return leaders[0] if leaders else None

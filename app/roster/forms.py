@@ -1,4 +1,4 @@
-"""Forms of the duty roster (the statistics pages only take GET filters)."""
+"""Forms of the duty roster."""
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
