@@ -38,7 +38,6 @@ def _tz() -> ZoneInfo:
 def _fill_choices(form: RecordForm, *, category: str | None = None) -> None:
     form.category.choices = category_options(db(), current=category)
     form.region_options = region_options(db())
-    users = db().execute(select(User).where(User.active.is_(True)).order_by(User.display_name)).scalars().all()
     form.first_responder.choices = options([("", _("Myself"))] + [
         (u.username, u.display_name) for u in policy.holders(db(), policy.BE_FIRST_RESPONDER)])
 
