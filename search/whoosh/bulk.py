@@ -7,6 +7,7 @@ hand-off key, never plaintext) and keeps the sub-writers' segments (``multisegme
 """
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import shutil
 
@@ -99,10 +100,8 @@ class WhooshBulkLoader(BulkLoader):
 
     def cancel(self) -> None:
         if self.writer is not None:
-            try:
+            with contextlib.suppress(Exception):   # best effort while throwing the rebuild away
                 self.writer.cancel()
-            except Exception:  # noqa: BLE001 - best effort while throwing the rebuild away
-                pass
         self._forget_handoff()
         self.writer = self.ix = self.year = None
         shutil.rmtree(self.gen, ignore_errors=True)

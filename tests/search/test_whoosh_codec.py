@@ -77,8 +77,8 @@ def test_lean_writing_path_writes_what_whooshs_own_writes(tmp_path):
 
     from whoosh.codec.whoosh3 import W3Codec
 
-    from search.whoosh.schema import fields_of, make_schema
     from search.interface import IndexDocument
+    from search.whoosh.schema import fields_of, make_schema
 
     rng = random.Random(5)
     vocab = [f"t{n:03d}" for n in range(300)]

@@ -69,9 +69,9 @@ def _private_uses(path: Path) -> list[str]:
         elif isinstance(node, ast.Import):
             found += [f"{path.name}:{node.lineno} imports {a.name}" for a in node.names
                       if a.name.startswith(PRIVATE_MODULES)]
-        elif isinstance(node, ast.Attribute) and re.match(r"^_[^_]", node.attr):
-            if not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")):
-                found.append(f"{path.name}:{node.lineno} .{node.attr}")
+        elif isinstance(node, ast.Attribute) and re.match(r"^_[^_]", node.attr) \
+                and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")):
+            found.append(f"{path.name}:{node.lineno} .{node.attr}")
     return found
 
 
@@ -82,7 +82,7 @@ def test_private_api_is_used_in_internals_only():
     assert [use for p in modules for use in _private_uses(p)] == []
     assert _private_uses(PACKAGE / "internals.py")   # the scan does see what internals borrows
     others = [p for p in (ROOT / "search").rglob("*.py") if PACKAGE not in p.parents]
-    assert [use for p in others if re.search(r"^\s*(from|import) whoosh\b", p.read_text(), re.M)
+    assert [use for p in others if re.search(r"^\s*(from|import) whoosh\b", p.read_text(), re.MULTILINE)
             for use in _private_uses(p)] == []
 
 
