@@ -104,6 +104,10 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
 
 
+#: Sent when cookies are Secure (HTTPS); docs/deploy/nginx.conf sends the same.
+HSTS = "max-age=31536000; includeSubDomains"
+
+
 def init_security_headers(app: Flask) -> None:
     @app.after_request
     def _headers(response):
@@ -112,6 +116,9 @@ def init_security_headers(app: Flask) -> None:
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "no-referrer")
         response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        if app.config.get("SESSION_COOKIE_SECURE"):
+            # served over HTTPS (the cookies say so): browsers must never fall back to HTTP
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
         if request.endpoint and request.endpoint != "static":
             response.headers.setdefault("Cache-Control", "no-store")
         return response
@@ -127,6 +134,8 @@ def landing_url(user) -> str:
 
     if not policy.holds(user, policy.VIEW_LEDGER) and policy.holds(user, policy.MANAGE_USERS):
         return url_for("admin.users")
+    if not policy.holds(user, policy.VIEW_LEDGER):   # e.g. a role still waiting for confirmation
+        return url_for("account.index")
     return url_for("ledger.index")
 
 

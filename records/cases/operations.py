@@ -35,6 +35,7 @@ from records.reference import categories, regions
 from records.accounts.models import User
 from records.db import new_uid, utcnow
 from records.cases.schemas import RegistrationData, validate_registration
+from records.cases.filenames import clean_filename
 from records.intake.extract import legacy_text
 
 SERIAL_RE = re.compile(r"^XF-(\d{4})-(\d{6})$")
@@ -119,7 +120,7 @@ def _track_blob(session: Session, uid: str) -> None:
 def add_attachment(session: Session, record: Record, upload: Upload, mime: str, *, by: User,
                    kind: str = "scan") -> Attachment:
     uid = new_uid()
-    name = (upload.filename or "attachment").replace("\\", "/").rsplit("/", 1)[-1][:200]
+    name = clean_filename(upload.filename)   # no control or bidi characters (issue 15)
     # Seal before the Attachment joins record.attachments: unwrapping the data key may load
     # record.key, and that autoflush must not meet a half-built attachment.
     filename_sealed = sealing.seal_json(session, record, "attachment-name", name, uid)
@@ -206,6 +207,8 @@ def register(session: Session, raw: dict | RegistrationData, *, by: User, upload
     stats.count_terms(session, record, data.document())  # hot-issue term counters (Art 5): no text kept
     _index_identity(session, record, data.petitioner)
     for up, mime in checked:
+    if accused:
+        _someone_left_to_decide(session, record)
         add_attachment(session, record, up, mime, by=by)
     session.add(RecordEvent(record=record, actor_id=by.id, kind="registered", to_status="registered"))
     session.add(OutboxEntry(record_uid=record.uid, op="index"))
@@ -223,6 +226,19 @@ def _resolve_accused(session: Session, usernames: list[str], errors: dict) -> li
     missing = [n for n in usernames if n not in {u.username for u in found}]
     if missing:
         errors["accused"] = "No member of staff with the user name: " + ", ".join(missing[:5]) + "."
+#: Why a letter naming every decider is refused (issue 15): the office cannot judge its own leadership.
+NO_DECIDER = ("The letter names every leader and the chief who could decide it, so no one here may decide "
+              "it: a complaint about the whole leadership goes to the superior body (上一級機關). "
+              "Send it there, and register here only what the superior body asks.")
+
+
+def _someone_left_to_decide(session: Session, record: Record) -> None:
+    """Refuse an accused list that leaves nobody able to decide the letter."""
+    staff = session.execute(select(User).where(User.active.is_(True))).scalars()
+    if not any(policy.can(u, policy.DECIDE, record) for u in staff):
+        raise ValidationError("No one would be left to decide this letter.", fields={"accused": NO_DECIDER})
+
+
         return []
     return list(found)
 
@@ -260,6 +276,8 @@ def exclude(session: Session, record: Record, usernames: list[str], *, by: User,
     audit.record(session, "record.exclude", actor=by, target=record.serial, address=address,
                  detail={"added": len(new), "user_ids": [u.id for u in new]})
     return len(new)
+    if new:
+        _someone_left_to_decide(session, record)
 
 
 def lift_exclusion(session: Session, record: Record, username: str, *, by: User, reason: str,
