@@ -85,6 +85,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(grants_bp)
     app.register_blueprint(audit_bp)
     app.register_blueprint(ledger_bp)
+    app.register_blueprint(intake_bp)
     app.register_blueprint(search_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(retention_bp)

@@ -102,15 +102,36 @@ class Analysed:
     chars: set[str]
 
 
-def analyse(text: str) -> Analysed:
-    """Tokens (position = list index) and distinct characters of ``text``."""
-    tokens: list[str] = []
-    chars: set[str] = set()
+#: Separates a letter's own fields from the text extracted from its attachments (appended
+#: by the indexer). The attachments' pairs and characters are emitted twice: as themselves
+#: (a plain search finds them) and prefixed with ``ATTACHMENT_TAG`` (a search "in
+#: attachments" blinds its terms with the tag, so it matches only there).
+ATTACHMENTS_BREAK = "\x1d"
+ATTACHMENT_TAG = "\x1d"
+
+
+def _analyse_into(text: str, tokens: list[str], chars: set[str]) -> None:
     for s in streams(text):
         if len(s) > 1:
             tokens.extend([s[i:i + 2] for i in range(len(s) - 1)])
         chars.update(s)
     chars.discard(" ")
+
+
+def analyse(text: str) -> Analysed:
+    """Tokens (position = list index) and distinct characters of ``text`` (and, after
+    ``ATTACHMENTS_BREAK``, of its attachments: plain, then tagged)."""
+    own, _, attached = text.partition(ATTACHMENTS_BREAK)
+    tokens: list[str] = []
+    chars: set[str] = set()
+    _analyse_into(own, tokens, chars)
+    if attached:
+        att_tokens: list[str] = []
+        att_chars: set[str] = set()
+        _analyse_into(attached, att_tokens, att_chars)
+        tokens.extend(att_tokens)
+        tokens.extend(ATTACHMENT_TAG + t for t in att_tokens)
+        chars |= att_chars | {ATTACHMENT_TAG + c for c in att_chars}
     return Analysed(tokens, chars)
 
 

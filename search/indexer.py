@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from records import audit, policy
 from records.cases import operations
+from records.intake import operations as intake
 from records.errors import ConfigurationError
 from records.instance import Instance
 from records.models import OutboxEntry, Record
@@ -123,7 +124,9 @@ def read_for_index(session: Session, record: Record) -> tuple[IndexDocument, str
     if not indexable(record):
         return None
     doc = operations.document(session, record)
-    return _meta(record), analysis.FIELD_BREAK.join(doc.get(k) or "" for k in ("subject", "body", "notes"))
+    text = analysis.FIELD_BREAK.join(doc.get(k) or "" for k in ("subject", "body", "notes"))
+    attached = intake.text_for_index(session, record)  # the attachments' extracted text
+    return _meta(record), (text + analysis.ATTACHMENTS_BREAK + attached) if attached else text
 
 
 def blind_document(meta: IndexDocument, text: str, blinder: Blinder) -> IndexDocument:

@@ -412,28 +412,30 @@ class Terms:
     needles: set[str] = field(default_factory=set)
 
 
-def text_node(text: str, blinder: Blinder, terms: Terms | None) -> Node | None:
+def text_node(text: str, blinder: Blinder, terms: Terms | None, tag: str = "") -> Node | None:
     """A text term as a blind node: the phrase of its pairs of adjacent characters (an exact
     substring of a field, see ``search.analysis``), or, for one character, the character
-    field (letters holding the character anywhere)."""
+    field (letters holding the character anywhere). ``tag``: ``analysis.ATTACHMENT_TAG`` to
+    match the attachments' extracted text only."""
     stream = analysis.query_stream(text.translate(_LITERAL))
     if not any(c.isalnum() for c in stream):
         return None   # punctuation alone says nothing (inside a term it is matched as written)
     if terms is not None:
         terms.needles.add(stream)
     if len(stream) == 1:
-        return CharTerm(blinder.char_one(stream))
-    return Phrase(tuple(blinder.text(analysis.pairs(stream))))
+        return CharTerm(blinder.char_one(tag + stream))
+    return Phrase(tuple(blinder.text([tag + p for p in analysis.pairs(stream)])))
 
 
-def compile_query(tree, blinder: Blinder, tz: ZoneInfo, terms: Terms | None = None) -> Node | None:
-    """The backend query of a parse tree; ``terms`` collects what to highlight."""
+def compile_query(tree, blinder: Blinder, tz: ZoneInfo, terms: Terms | None = None, tag: str = "") -> Node | None:
+    """The backend query of a parse tree; ``terms`` collects what to highlight; ``tag`` as
+    in ``text_node``."""
 
     def walk(node, positive: bool):
         if node is None:
             return None
         if isinstance(node, PText):
-            return text_node(node.text, blinder, terms if positive else None)
+            return text_node(node.text, blinder, terms if positive else None, tag)
         if isinstance(node, PFilter):
             return filter_node(node.name, node.value, tz)
         if isinstance(node, PNot):
@@ -472,6 +474,8 @@ class SearchHit:
     #: HTML (escaped, with <mark>) of the subject and of a passage of the body.
     subject_html: str
     snippet_html: str
+    #: A passage of the attachments' extracted text, when the match is there and not in the letter.
+    attachment_html: str = ""
 
 
 @dataclass
@@ -524,7 +528,8 @@ def search(session: Session, user: User, q: str = "", *, params=None, sort: str 
     filter_nodes, applied = filters_from_params(params or {}, tz)
     svc = service(instance_of(session))
     terms = Terms()
-    node = compile_query(tree, svc.blinder, tz, terms)
+    where = _where(params or {}, applied)
+    node = compile_query(tree, svc.blinder, tz, terms, analysis.ATTACHMENT_TAG if where else "")
     if tree is not None and node is None:
         raise _q_error("The query has no words or characters to search for.")
     if node is None and not filter_nodes:
@@ -535,12 +540,40 @@ def search(session: Session, user: User, q: str = "", *, params=None, sort: str 
         sort = "newest"
     result = svc.backend.search(full, access_for(session, user), sort=sort, page=page, per_page=per_page,
                                 facets=FACETS)
+    if has_text(tree):
+        result.facets["in"] = {"attachments": result.total if where else _in_attachments(
+            svc, tree, tz, filter_nodes, access_for(session, user))}
     hits = _authorised_hits(session, user, result.hits, terms, sort)
     audit.record(session, "search.query", actor=user, address=address,
                  detail={"total": result.total, "page": page, "shown": [h.record.serial for h in hits],
                          "filters": sorted(set(applied) | _filter_names(tree))})
     return SearchResults(total=result.total, page=page, per_page=per_page, hits=hits, facets=result.facets,
                          applied=applied, sort=sort)
+
+
+#: The ``in`` parameter: where the text must be found (``attachments``: in the text
+#: extracted from the letters' attachments only).
+IN_VALUES = ("attachments",)
+
+
+def _where(params, applied: dict) -> str:
+    value = params.get("in") or ""
+    if value and value not in IN_VALUES:
+        raise ValidationError("in: Use 'attachments' (or leave it empty for everywhere).",
+                              fields={"in": "Invalid value."})
+    if value:
+        applied["in"] = value
+    return value
+
+
+def _in_attachments(svc, tree, tz: ZoneInfo, filter_nodes: list, access: Access) -> int:
+    """How many of the hits match in their attachments' text (the "in attachments" facet)."""
+    node = compile_query(tree, svc.blinder, tz, None, analysis.ATTACHMENT_TAG)
+    if node is None:
+        return 0
+    parts = [node] + filter_nodes
+    return svc.backend.search(parts[0] if len(parts) == 1 else And(tuple(parts)), access, sort="newest",
+                              page=1, per_page=1, facets=()).total
 
 
 def _filter_names(tree) -> set[str]:
@@ -551,6 +584,15 @@ def _filter_names(tree) -> set[str]:
     if isinstance(tree, PBool):
         return set().union(*(_filter_names(i) for i in tree.items))
     return set()
+
+
+def _attachment_passage(session: Session, record: Record, doc: dict, terms: Terms) -> str:
+    """A highlighted passage of the attachments' text when the letter itself does not match."""
+    own = "\n".join(doc.get(k, "") or "" for k in ("subject", "body", "notes"))
+    if not terms.needles or highlight.spans(own, terms):
+        return ""
+    attached = intake.text_for_index(session, record)
+    return highlight.snippet(attached, terms) if highlight.spans(attached, terms) else ""
 
 
 def _authorised_hits(session: Session, user: User, hits, terms: Terms, sort: str) -> list[SearchHit]:
@@ -570,7 +612,8 @@ def _authorised_hits(session: Session, user: User, hits, terms: Terms, sort: str
             record=record, score=round(h.score, 4) if sort == "relevance" else None,
             subject_html=highlight.mark(doc.get("subject", ""), terms),
             snippet_html=highlight.snippet("\n".join(x for x in (doc.get("body", ""), doc.get("notes", "")) if x),
-                                           terms)))
+                                           terms),
+            attachment_html=_attachment_passage(session, record, doc, terms)))
     if refused:
         log.warning("search: %d hit(s) refused on re-check; the index is behind the database "
                     "(run 'xinfang search sync')", refused)

@@ -240,15 +240,17 @@ def attachment_text(session: Session, record: Record, uid: str, user, *, address
     policy.require(user, policy.VIEW_CONTENT, record)
     att = _attachment(record, uid)
     row = _row(session, att.id)
-    if row is None:
-        raise NotFound("This attachment has no extracted text.")
-    pages = _pages(session, record, att, row)
+    pages = _pages(session, record, att, row) if row is not None else []
     name = sealing.open_json(session, record, "attachment-name", att.filename_sealed, att.uid)
     audit.record(session, "attachment.read_text", actor=user, target=record.serial, address=address,
                  detail={"attachment": att.uid})
-    info = {"uid": att.uid, "filename": name, "content_type": att.content_type, "status": row.status,
-            "method": row.method, "pages_done": row.pages_done, "pages_total": row.pages_total,
-            "error": row.error, "accepted": row.accepted_at is not None}
+    info = {"uid": att.uid, "filename": name, "content_type": att.content_type,
+            # "none": an attachment whose type has no text (or the original of an e-mail)
+            "status": row.status if row is not None else "none", "method": row.method if row is not None else "",
+            "pages_done": row.pages_done if row is not None else 0,
+            "pages_total": row.pages_total if row is not None else None,
+            "error": row.error if row is not None else None,
+            "accepted": row is not None and row.accepted_at is not None}
     return info, pages
 
 

@@ -190,6 +190,18 @@ ROUTES: dict[str, list[tuple]] = {
             "Message-ID: <access-test@example.cn>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
             "公司拖欠工資。\r\n").encode()), "region": "110108", "category": "other"}),
     ],
+    # -- intake (issue 20): an attachment's extracted text; taking it as the body (the text of
+    #    {attachment} is not extracted yet: an allowed role is sent back to the text with a message)
+    "intake.text": [("GET", "/records/{serial}/attachments/{attachment}/text", allow(*CONTENT_OF_SERIAL))],
+    "intake.accept": [("POST", "/records/{serial}/attachments/{attachment}/accept", allow(*CORRECTORS_OF_SERIAL),
+                       {"body": "公司拖欠工資三個月。"})],
+    "intake.mail": [
+        ("GET", "/intake/mail", allow(*REGISTRARS)),
+        ("POST", "/intake/mail", allow(*REGISTRARS), {"message": UploadFile("m.eml", (
+            "From: =?utf-8?B?5byg5LiJ?= <a@example.cn>\r\nSubject: =?utf-8?B?5ouW5qyg5bel6LOH?=\r\n"
+            "Message-ID: <access-test@example.cn>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+            "公司拖欠工資。\r\n").encode()), "region": "110108", "category": "other"}),
+    ],
     "ledger.version": [("GET", "/records/{serial}/versions/{version}", allow(*CONTENT_OF_SERIAL))],
     # -- JSON API ---------------------------------------------------------------------
     "api.openapi": [("GET", "/api/v1/openapi.json", allow(*EVERYONE))],
