@@ -406,6 +406,26 @@ def workflow_table(as_json: bool):
     click.echo(workflow.format_table(limits))
 
 
+@workflow_group.command("sweep")
+@click.option("--today", default=None, help="The office's date to sweep as of (YYYY-MM-DD; default: today).")
+@with_appcontext
+def workflow_sweep(today: str | None):
+    """Conclude the matters whose petitioner's review (or re-review) window closed with no
+    request made; each gets an event and an audit entry. Run it daily (cron)."""
+    import datetime as dt
+
+    from records.cases import sweep
+
+    try:
+        day = dt.date.fromisoformat(today) if today else None
+    except ValueError:
+        _fail("--today must be a date like 2026-11-25.")
+    with _instance().unit_of_work() as session:
+        result = sweep.sweep(session, today=day)
+    click.echo(f"{len(result.concluded)} matter(s) concluded as of {result.today.isoformat()}"
+               + (": " + ", ".join(result.concluded) if result.concluded else "."))
+
+
 def _add_retention_commands() -> None:
     from .retention.cli import retention_group
 
@@ -449,18 +469,6 @@ def _add_report_commands() -> None:
 _add_report_commands()
 
 
-def _add_intake_commands() -> None:
-    """intake mail|ocr (app/intake/cli.py)."""
-    from .intake.cli import intake_group
-
-    cli.add_command(intake_group)
-
-
-_add_intake_commands()
-
-
-def main() -> None:
-    cli(prog_name="xinfang")
 def _add_job_commands() -> None:
     """jobs run|list|show (app/jobs/cli.py)."""
     from .jobs.cli import jobs_group
@@ -471,3 +479,26 @@ def _add_job_commands() -> None:
 _add_job_commands()
 
 
+def _add_intake_commands() -> None:
+    """intake mail|ocr (app/intake/cli.py)."""
+    from .intake.cli import intake_group
+
+    cli.add_command(intake_group)
+
+
+_add_intake_commands()
+
+
+def _add_reference_commands() -> None:
+    """categories, units, calendar, regions, letterhead (app/reference/cli.py)."""
+    from .reference.cli import COMMANDS
+
+    for command in COMMANDS:
+        cli.add_command(command)
+
+
+_add_reference_commands()
+
+
+def main() -> None:
+    cli(prog_name="xinfang")

@@ -18,6 +18,7 @@ Needs no Flask: a script builds an instance with ``build_instance(Settings.from_
 from __future__ import annotations
 
 from records import crypto, keys
+from records.cases import sweep as cases_sweep
 from records.instance import Instance
 from records.intake import ocr as intake_ocr
 from records.intake import operations as intake
@@ -43,4 +44,5 @@ def build_instance(settings: Settings, *, keyring: crypto.Keyring | None = None)
     inst.ocr = intake_ocr.RapidOcrEngine()
     inst.on_attachment.append(intake.on_attachment)
     intake.register_jobs(inst.jobs)
+    cases_sweep.register_jobs(inst.jobs)
     return inst

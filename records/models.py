@@ -145,6 +145,8 @@ class Record(Base):
     representatives_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     #: 息訪 (Art 17): the day the petitioner stopped petitioning; apart from the matter's conclusion.
     petitioning_ceased_on: Mapped[dt.date | None] = mapped_column()
+    #: Code of the office or unit the letter complains about (named at registration), for statistics.
+    complained_unit: Mapped[str | None] = mapped_column(String(32), index=True)
 
     decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
     approved_by: Mapped[User | None] = relationship(foreign_keys=[approved_by_id])

@@ -51,6 +51,10 @@ VIEW_INSPECTION = "view_inspection"    # the reception-activity report of each l
 VIEW_ROSTER = "view_roster"            # the duty roster and who receives today
 MANAGE_ROSTER = "manage_roster"        # build and change the duty roster (Art 20)
 # separation of duties (MLPS 2.0 level 3, GB/T 22239-2019)
+#: A finding's outcome (屬實/部分屬實/不屬實) on one record judges what the letter says: it
+#: goes with the content, so not to the archivist or the inspector (issue 15 decided this;
+#: the inspector still has outcome counts in the statistics).
+VIEW_FINDINGS = "view_findings"
 CONFIRM_GRANT = "confirm_grant"        # confirm or refuse a grant of a role that reads letters (second person)
 USE_ACCOUNT = "use_account"            # one's own account page: sessions, API tokens
 # reference data (records/reference/): regions, categories, units, calendar, letterhead
@@ -106,6 +110,7 @@ PERMISSIONS: dict[str, dict[str, str]] = {
     VIEW_INSPECTION: {"chief": GLOBAL, "inspector": GLOBAL},
     VIEW_ROSTER:    {"clerk": GLOBAL, "handler": GLOBAL, "leader": GLOBAL, "chief": GLOBAL, "inspector": GLOBAL},
     MANAGE_ROSTER:  {"leader": GLOBAL, "chief": GLOBAL},
+    VIEW_FINDINGS:  {"clerk": OWN, "handler": OFFICE, "leader": OVERSEEN, "chief": ALL},
     CONFIRM_GRANT:  {"admin": GLOBAL, "chief": GLOBAL},
     USE_ACCOUNT:    {"clerk": GLOBAL, "handler": GLOBAL, "leader": GLOBAL, "chief": GLOBAL,
                      "archivist": GLOBAL, "inspector": GLOBAL, "admin": GLOBAL},
@@ -144,7 +149,8 @@ def _follows(user: User, record: Record, permission: str) -> bool:
 #: than its user may; a token without the scope is refused the request).
 TOKEN_SCOPES: dict[str, frozenset[str]] = {
     "read": frozenset({VIEW_LEDGER, VIEW_CONTENT, VIEW_IDENTITY, VIEW_BOARD, VIEW_RETENTION, SEARCH,
-                       VIEW_STATS, EXPORT_LEDGER, VIEW_INSPECTION, VIEW_ROSTER, VIEW_AUDIT, VIEW_REFERENCE}),
+                       VIEW_STATS, EXPORT_LEDGER, VIEW_INSPECTION, VIEW_ROSTER, VIEW_AUDIT, VIEW_REFERENCE,
+                       VIEW_FINDINGS}),
     "register": frozenset({REGISTER, CORRECT_RECORD, EXCLUDE_STAFF}),
     "workflow": frozenset({DECIDE, STORE_LETTER, HANDLE, APPROVE_EXTENSION, REGISTER_REVIEW, LIFT_EXCLUSION}),
     "lookup": frozenset({IDENTITY_LOOKUP}),
@@ -205,6 +211,8 @@ def can(user: User | None, permission: str, record: Record | None = None) -> boo
     if record is not None and is_excluded(user, record):
         return False
     grants = PERMISSIONS[permission]
+    if record is not None and _follows(user, record, permission):
+        return True
     return any(_in_scope(user, grants[r], record) for r in user.role_set if r in grants)
 
 
@@ -216,8 +224,6 @@ def holds(user: User | None, permission: str, *, even_inactive: bool = False) ->
     return any(r in PERMISSIONS[permission] for r in user.role_set)
 
 
-def require(user: User | None, permission: str, record: Record | None = None) -> None:
-    """Raise if not allowed. A record whose ledger line the user may not see is 'not found',
 def holders(session: Session, permission: str, *, record: Record | None = None,
             office: Office | None = None, include_inactive: bool = False) -> list[User]:
     """The active accounts that hold ``permission`` (on ``record`` when given; in ``office``
@@ -249,6 +255,8 @@ def requires_second_factor(user: User | None, roles: tuple[str, ...] | None = No
     return any(r in bound for r in user.role_set)
 
 
+def require(user: User | None, permission: str, record: Record | None = None) -> None:
+    """Raise if not allowed. A record whose ledger line the user may not see is 'not found',
     so guessing serials tells nothing."""
     if can(user, permission, record):
         return
@@ -274,6 +282,8 @@ def scope_clause(user: User, permission: str = VIEW_LEDGER) -> ColumnElement[boo
         intake = select(Office.id).where(Office.is_intake.is_(True))
         overseen = select(LeaderOffice.office_id).where(LeaderOffice.user_id == user.id)
         parts.append(or_(Record.office_id.in_(intake), Record.office_id.in_(overseen)))
+    if permission in FIRST_RESPONDER_KEEPS and may_be_first_responder(user):
+        parts.append(and_(Record.first_responder_id == user.id, Record.petitioning_ceased_on.is_(None)))
     if not parts:
         return false()
     excluded = select(RecordExclusion.record_id).where(RecordExclusion.user_id == user.id)
@@ -306,6 +316,8 @@ def record_principals(record: Record, permission: str = VIEW_CONTENT) -> set[str
             out.add(_principal(role, OVERSEEN, "intake" if intake else record.office_id))
         else:  # pragma: no cover - a new scope must be taught here
             raise ValueError(scope)
+    if permission in FIRST_RESPONDER_KEEPS and record.first_responder_id and record.petitioning_ceased_on is None:
+        out.add(f"first_responder:{record.first_responder_id}")
     return out
 
 
@@ -331,6 +343,8 @@ def user_principals(user: User | None, permission: str = VIEW_CONTENT) -> set[st
         elif scope == OVERSEEN:
             out.add(_principal(role, OVERSEEN, "intake"))
             out.update(_principal(role, OVERSEEN, oid) for oid in sorted(_overseen_ids(user)))
+    if permission in FIRST_RESPONDER_KEEPS and may_be_first_responder(user):
+        out.add(f"first_responder:{user.id}")
     return out
 
 

@@ -1,6 +1,7 @@
 """JSON API /api/v1, authenticated by per-user bearer tokens (no cookies, so no CSRF)."""
 from __future__ import annotations
 
+import datetime as dt
 from zoneinfo import ZoneInfo
 
 from flask import g, jsonify, request, url_for
@@ -18,7 +19,7 @@ from .openapi import openapi_document
 
 
 def _tz() -> ZoneInfo:
-    return ZoneInfo(instance().settings.timezone)
+    return instance().settings.tz
 
 
 def record_json(view: operations.RecordView) -> dict:
@@ -222,11 +223,25 @@ def statistics():
         raise ValidationError("Invalid filter.", fields={"by": "Must be among: " + ", ".join(BREAKDOWNS) + "."})
     today = deadlines.calendar_for(db()).today()
     filters = stats.StatsFilters.parse(request.args, today=today)
-    body = stats.compute(db(), g.api_user, filters, today=today).as_dict()
+    as_of = _as_of(request.args.get("as_of"), today)
+    body = stats.compute(db(), g.api_user, filters, today=today, as_of=as_of).as_dict()
     for b in BREAKDOWNS:
         if by and b not in by:
             body.pop(f"by_{b}", None)
     return jsonify(body)
+
+
+def _as_of(value: str | None, today: dt.date) -> dt.date:
+    """The day open and overdue matters are counted as of (``as_of``, not in the future)."""
+    if not value:
+        return today
+    try:
+        day = dt.date.fromisoformat(value)
+    except ValueError:
+        raise ValidationError("Invalid filter.", fields={"as_of": "Use a date like 2026-03-31."}) from None
+    if day > today:
+        raise ValidationError("Invalid filter.", fields={"as_of": "Must not be in the future."})
+    return day
 
 
 # -- search and identity look-ups (the ``search`` package) ------------------------------------

@@ -1,5 +1,6 @@
 """The supervision board (督辦): open matters that are overdue, due soon, extended or in review,
-with who is responsible for each.
+major cases (重大信訪案件, under the chief's oversight) and matters handed down from a higher
+level (交辦件, with that body's own deadline), with who is responsible for each.
 
 The board shows clear metadata only — serial, dates, status, office or unit, the first
 responder (首問責任人) and the approving leader — never a letter's content or the
@@ -13,7 +14,7 @@ import datetime as dt
 import io
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from records import audit, policy
@@ -23,15 +24,18 @@ from records.reference.models import Office
 from records.models import Record
 from records.accounts.models import User
 
-#: What the board can show; the default is everything in the first four.
-BUCKETS = ("overdue", "due_soon", "extended", "in_review", "open")
+#: What the board can show; the default is everything but "open".
+BUCKETS = ("overdue", "due_soon", "extended", "in_review", "major", "handed_down", "open")
+#: The buckets a row is flagged in (the board's sections).
+FLAGS = BUCKETS[:-1]
 #: Statuses in which the office has a time limit to meet.
 OPEN_STATUSES = ("registered", "accepted", "assigned", "transferred", "in_progress", "extended",
                  "review_requested", "rereview_requested")
 IN_REVIEW = ("review_requested", "rereview_requested")
 
 CSV_COLUMNS = ("serial", "status", "received_on", "office", "transferred_unit", "first_responder", "leader",
-               "due_kind", "due_on", "days_left", "overdue", "due_soon", "extended", "in_review", "explanation")
+               "due_kind", "due_on", "days_left", "overdue", "due_soon", "extended", "in_review", "major",
+               "handed_down", "handed_down_by", "handed_down_number", "handed_down_due_on", "explanation")
 
 
 @dataclass
@@ -70,6 +74,9 @@ class BoardRow:
     extended: bool
     in_review: bool
     today: dt.date = field(default_factory=dt.date.today)
+    major: bool = False
+    #: A matter handed down (交辦件) whose deadline or report-back is still owed.
+    handed_down: bool = False
 
     @property
     def days_left(self) -> int | None:
@@ -93,6 +100,11 @@ class BoardRow:
             "due_soon": self.due_soon,
             "extended": self.extended,
             "in_review": self.in_review,
+            "major": self.major,
+            "handed_down": self.handed_down,
+            "handed_down_by": r.handed_down_by,
+            "handed_down_number": r.handed_down_number,
+            "handed_down_due_on": r.handed_down_due_on.isoformat() if r.handed_down_due_on else None,
             # the reason of an extension is content: never on the board
             "explanation": self.due.explain(with_reason=False) if self.due else "",
         }
@@ -120,7 +132,10 @@ def board(session: Session, user: User, filters: BoardFilters | None = None, *,
     filters = filters or BoardFilters()
     cal = deadlines.calendar_for(session)
     today = today or cal.today()
-    cond = [policy.scope_clause(user, policy.VIEW_LEDGER), Record.status.in_(OPEN_STATUSES)]
+    owed = and_(Record.handed_down_due_on.is_not(None), Record.status.not_in(("stored", "concluded")),
+                or_(Record.reported_back_on.is_(None), Record.report_back_required.is_(False)))
+    major = and_(Record.major_at.is_not(None), Record.status.not_in(("stored", "concluded")))
+    cond = [policy.scope_clause(user, policy.VIEW_LEDGER), or_(Record.status.in_(OPEN_STATUSES), owed, major)]
     if filters.office:
         office = session.execute(select(Office).where(Office.code == filters.office)).scalar_one_or_none()
         if office is None:
@@ -138,12 +153,14 @@ def board(session: Session, user: User, filters: BoardFilters | None = None, *,
     rows, counts = [], {b: 0 for b in BUCKETS}
     for r in records:
         due = deadlines.office_due(cal, r)
+        handed = deadlines.handed_down_due(cal, r)
         row = BoardRow(record=r, due=due, today=today,
                        overdue=bool(due and due.overdue(today)),
                        due_soon=bool(due and 0 <= due.days_left(today) <= soon),
                        extended=r.status == "extended" or bool(r.extended_days),
-                       in_review=r.status in IN_REVIEW)
-        buckets = [b for b in ("overdue", "due_soon", "extended", "in_review") if getattr(row, b)] + ["open"]
+                       in_review=r.status in IN_REVIEW, major=r.major_at is not None,
+                       handed_down=bool(handed and handed.met_on is None))
+        buckets = [b for b in FLAGS if getattr(row, b)] + ["open"]
         for b in buckets:
             counts[b] += 1
         if (filters.bucket in buckets) if filters.bucket else len(buckets) > 1:

@@ -21,7 +21,7 @@ working days on the official calendar kept as data (``records.reference.calendar
 State Council's holidays excluded, its weekend make-up working days, 調休, included; a due
 date counted through a year with no calendar entered says "provisional"), and the
 configured ``holidays``/``workdays`` on top of it. Configure them in
-``Settings.extra["deadlines"]`` (or the ``XINFANG_DEADLINES`` environment variable, a JSON
+``Settings.deadlines`` (the ``XINFANG_DEADLINES`` environment variable, a JSON
 object), e.g. ``{"working_days": false, "holidays": ["2026-10-01", "2026-10-02"]}``.
 
 A due date is never stored alone: :func:`dues` rebuilds each one from the dates the
@@ -34,8 +34,6 @@ for queries.
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
 from dataclasses import dataclass, field, fields
 from zoneinfo import ZoneInfo
 
@@ -101,18 +99,8 @@ class Limits:
 
 
 def limits_of(settings) -> Limits:
-    """The instance's limits: ``settings.extra["deadlines"]``, else ``$XINFANG_DEADLINES``, else defaults."""
-    raw = (settings.extra or {}).get("deadlines") if settings is not None else None
-    if raw is None:
-        env = os.environ.get("XINFANG_DEADLINES")
-        if env:
-            try:
-                raw = json.loads(env)
-            except ValueError:
-                raise ConfigurationError("XINFANG_DEADLINES is not valid JSON.") from None
-            if not isinstance(raw, dict):
-                raise ConfigurationError("XINFANG_DEADLINES must be a JSON object.")
-    return Limits.from_mapping(raw)
+    """The instance's limits: ``settings.deadlines`` (``XINFANG_DEADLINES``) over the defaults."""
+    return Limits.from_mapping(settings.deadlines if settings is not None else None)
 
 
 # -- the calendar ----------------------------------------------------------------------------
@@ -168,7 +156,7 @@ def calendar_for(session) -> Calendar:
     from records.instance import instance_of
 
     settings = instance_of(session).settings
-    return Calendar(limits=limits_of(settings), tz=ZoneInfo(settings.timezone), official=official_calendar(session))
+    return Calendar(limits=limits_of(settings), tz=settings.tz, official=official_calendar(session))
 
 
 # -- due dates ---------------------------------------------------------------------------------
@@ -421,12 +409,18 @@ def office_due(cal: Calendar, record) -> Due | None:
 
 
 def office_due_as_of(cal: Calendar, record, day: dt.date) -> Due | None:
-    """The time limit the office had to meet on ``day`` (for reports as of a past date): the one
-    that had started by then and whose step had not happened by then."""
-    for due in dues(cal, record):
-        if due.party == "office" and due.start <= day and (due.met_on is None or due.met_on > day):
-            return due
-    return None
+    """The time limit the office had to meet on ``day`` (statistics and reports as of a past
+    date): of those that had started by then and whose step had not happened by then, the one
+    due first. For ``day`` = today it is :func:`office_due`, so the figures and the board agree."""
+    if cal.local_date(record.received_at) > day:
+        return None
+    if record.concluded_at is not None and cal.local_date(record.concluded_at) <= day:
+        return None
+    if record.status == "stored" and record.decided_at is not None and cal.local_date(record.decided_at) <= day:
+        return None
+    running = [d for d in dues(cal, record)
+               if d.party == "office" and d.start <= day and (d.met_on is None or d.met_on > day)]
+    return min(running, key=lambda d: d.on) if running else None
 
 
 # -- checks the workflow's guards use --------------------------------------------------------------

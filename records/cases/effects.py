@@ -81,8 +81,8 @@ def _routing_letters(c: Context, how: str, to: str) -> None:
     """交辦函 / 轉送函 to the office or unit, and the notice of it to the petitioner."""
     base = {**_letter_base(c), "accepted_on": c.record.accepted_on, "due_on": c.record.due_on, "to": to,
             "handed_down_due_on": c.record.handed_down_due_on}
-    c.letters.append((f"{how}_letter", base))
-    c.letters.append((f"{how}_notice", base))
+    c.letters.append((f"{how}_letter", dict(base)))
+    c.letters.append((f"{how}_notice", dict(base)))
 
 
 def return_to_sender(c: Context) -> None:

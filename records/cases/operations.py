@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from records import audit, identity, policy, sealing
 from records.reporting import stats
+from records.reference.models import Office
 from records.reference.vocab import CHANNELS
 from records.errors import AccessDenied, CryptoError, NotFound, TooLarge, ValidationError
 from records.instance import instance_of
@@ -34,8 +35,8 @@ from records.models import (
 from records.reference import categories, regions
 from records.accounts.models import User
 from records.db import new_uid, utcnow
-from records.cases.schemas import RegistrationData, validate_registration
 from records.cases.filenames import clean_filename
+from records.cases.schemas import RegistrationData, validate_registration
 from records.intake.extract import legacy_text
 
 SERIAL_RE = re.compile(r"^XF-(\d{4})-(\d{6})$")
@@ -154,7 +155,7 @@ def attach(session: Session, record: Record, uploads: list[Upload], *, by: User,
 
 # -- registration --------------------------------------------------------------
 def _tz(session: Session) -> ZoneInfo:
-    return ZoneInfo(instance_of(session).settings.timezone)
+    return instance_of(session).settings.tz
 
 
 def _intake_office(session: Session):
@@ -182,7 +183,12 @@ def register(session: Session, raw: dict | RegistrationData, *, by: User, upload
                                                        User.active.is_(True))).scalar_one_or_none()
         if responder is None:
             errors["first_responder"] = "No active user of that name."
+        elif not policy.may_be_first_responder(responder):
+            errors["first_responder"] = "Only a leader or the chief can be named first responder (Art 17)."
     accused = _resolve_accused(session, data.accused, errors)
+    if data.complained_unit and session.execute(select(Office.id).where(
+            Office.code == data.complained_unit)).scalar_one_or_none() is None:
+        errors["complained_unit"] = "No office or unit with that code."
     if any(u.id == by.id for u in accused):
         errors["accused"] = "The letter names you: another member of staff must register it."
     elif responder is not None and any(u.id == responder.id for u in accused):
@@ -198,8 +204,11 @@ def register(session: Session, raw: dict | RegistrationData, *, by: User, upload
                     region_code=data.region, category=data.category, status="registered",
                     office=_intake_office(session), registered_by_id=by.id,
                     first_responder_id=responder.id, people_count=data.people_count, doc_version=1,
+                    complained_unit=data.complained_unit,
                     document_sealed=b"")
     record.excluded_users = [RecordExclusion(user_id=u.id) for u in accused]
+    if accused:
+        _someone_left_to_decide(session, record)
     session.add(record)
     sealing.new_data_key(session, record)
     record.document_sealed = sealing.seal_json(session, record, "document", data.document(), 1)
@@ -207,8 +216,6 @@ def register(session: Session, raw: dict | RegistrationData, *, by: User, upload
     stats.count_terms(session, record, data.document())  # hot-issue term counters (Art 5): no text kept
     _index_identity(session, record, data.petitioner)
     for up, mime in checked:
-    if accused:
-        _someone_left_to_decide(session, record)
         add_attachment(session, record, up, mime, by=by)
     session.add(RecordEvent(record=record, actor_id=by.id, kind="registered", to_status="registered"))
     session.add(OutboxEntry(record_uid=record.uid, op="index"))
@@ -219,13 +226,6 @@ def register(session: Session, raw: dict | RegistrationData, *, by: User, upload
     return record
 
 
-def _resolve_accused(session: Session, usernames: list[str], errors: dict) -> list[User]:
-    if not usernames:
-        return []
-    found = session.execute(select(User).where(User.username.in_(usernames))).scalars().all()
-    missing = [n for n in usernames if n not in {u.username for u in found}]
-    if missing:
-        errors["accused"] = "No member of staff with the user name: " + ", ".join(missing[:5]) + "."
 #: Why a letter naming every decider is refused (issue 15): the office cannot judge its own leadership.
 NO_DECIDER = ("The letter names every leader and the chief who could decide it, so no one here may decide "
               "it: a complaint about the whole leadership goes to the superior body (上一級機關). "
@@ -239,6 +239,13 @@ def _someone_left_to_decide(session: Session, record: Record) -> None:
         raise ValidationError("No one would be left to decide this letter.", fields={"accused": NO_DECIDER})
 
 
+def _resolve_accused(session: Session, usernames: list[str], errors: dict) -> list[User]:
+    if not usernames:
+        return []
+    found = session.execute(select(User).where(User.username.in_(usernames))).scalars().all()
+    missing = [n for n in usernames if n not in {u.username for u in found}]
+    if missing:
+        errors["accused"] = "No member of staff with the user name: " + ", ".join(missing[:5]) + "."
         return []
     return list(found)
 
@@ -269,6 +276,8 @@ def exclude(session: Session, record: Record, usernames: list[str], *, by: User,
     new = [u for u in users if u.id not in have]
     for u in new:
         record.excluded_users.append(RecordExclusion(record_id=record.id, user_id=u.id))
+    if new:
+        _someone_left_to_decide(session, record)
     session.add(RecordEvent(record_id=record.id, actor_id=by.id, kind="accused_added",
                             from_status=record.status, to_status=record.status))
     session.add(OutboxEntry(record_uid=record.uid, op="index"))  # the index's deny list changes
@@ -276,8 +285,6 @@ def exclude(session: Session, record: Record, usernames: list[str], *, by: User,
     audit.record(session, "record.exclude", actor=by, target=record.serial, address=address,
                  detail={"added": len(new), "user_ids": [u.id for u in new]})
     return len(new)
-    if new:
-        _someone_left_to_decide(session, record)
 
 
 def lift_exclusion(session: Session, record: Record, username: str, *, by: User, reason: str,

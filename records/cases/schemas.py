@@ -43,6 +43,8 @@ class RegistrationData:
     first_responder: str | None = None
     #: User names of staff the letter complains about (被反映人); they are refused the record.
     accused: list[str] = field(default_factory=list)
+    #: Code of the office or unit the letter complains about (statistics: units complained about most).
+    complained_unit: str | None = None
 
     def document(self) -> dict:
         return {"subject": self.subject, "body": self.body, "notes": self.notes,
@@ -153,16 +155,22 @@ def validate_registration(raw: dict, *, tz: ZoneInfo, now: dt.datetime | None = 
         first_responder = None
 
     accused = parse_accused(raw.get("accused"), errors)
+    complained_unit = raw.get("complained_unit") or None
+    if complained_unit is not None and (not isinstance(complained_unit, str) or len(complained_unit) > 32
+                                        or not complained_unit.strip()):
+        errors["complained_unit"] = "Must be the code of an office or unit."
+        complained_unit = None
 
     unknown = set(raw) - {"channel", "received_at", "region", "category", "subject", "body", "notes",
-                          "people_count", "petitioner", "first_responder", "accused"}
+                          "people_count", "petitioner", "first_responder", "accused", "complained_unit"}
     if unknown:
         errors.update({k: "Unknown field." for k in sorted(unknown)[:20] if isinstance(k, str)})
     if errors:
         raise ValidationError("Some fields are missing or invalid.", fields=errors)
     return RegistrationData(channel=channel, received_at=received_at, region=region, category=category,
                             subject=subject, body=body, people_count=people, notes=notes,
-                            petitioner=petitioner, first_responder=first_responder, accused=accused)
+                            petitioner=petitioner, first_responder=first_responder, accused=accused,
+                            complained_unit=complained_unit.strip() if complained_unit else None)
 
 
 def parse_accused(value, errors: dict) -> list[str]:

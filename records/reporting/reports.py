@@ -32,9 +32,15 @@ TERM_ZH = {
 
 # -- the monthly report -------------------------------------------------------------------
 def monthly(session: Session, user: User | None, month: str, *, today: dt.date | None = None) -> stats.Stats:
-    """The statistics of ``month`` (``YYYY-MM``) over ``user``'s ledger scope (None: the bureau)."""
+    """The statistics of ``month`` (``YYYY-MM``) over ``user``'s ledger scope (None: the bureau).
+    Open and overdue matters are counted as of the month's last day (as of today while the
+    month runs); a month that has not begun is refused."""
     start, end = stats.month_period(month)
-    return stats.compute(session, user, stats.StatsFilters(start, end), today=today or end + dt.timedelta(days=1))
+    today = today or deadlines.calendar_for(session).today()
+    if start > today:
+        raise ValidationError("That month has not begun.", fields={"month": f"{month} is in the future."})
+    as_of = min(end, today)
+    return stats.compute(session, user, stats.StatsFilters(start, end), today=as_of, as_of=as_of)
 
 
 def _pct(rate: float | None) -> str:
@@ -50,7 +56,8 @@ def monthly_lines(s: stats.Stats) -> list[tuple[str, list[tuple[str, str]]]]:
                           else str(s.repeat_petitioners))]),
         ("二、信訪渠道", [(CHANNEL_ZH.get(c, c), str(n)) for c, n in s.by_channel.items()] or [("無", "0")]),
         ("三、反映問題類別", [(s.category_names.get(c, c), str(n)) for c, n in s.by_category.items()] or [("無", "0")]),
-        ("四、被反映較多的單位", [(s.office_names.get(o, o), str(n)) for o, n in s.by_office.items()] or [("無", "0")]),
+        ("四、被反映較多的單位", [(s.office_names.get(o, o), str(n)) for o, n in s.complained.items()]
+         or [("無", "0")]),
         ("五、交辦、轉辦與督辦", [
             ("交辦本局科室（件）", str(s.assigned)),
             ("轉辦區縣單位（件）", str(sum(s.transferred.values())))]
@@ -58,12 +65,16 @@ def monthly_lines(s: stats.Stats) -> list[tuple[str, list[tuple[str, str]]]]:
             + [("延期辦理（件）", str(s.extended)), ("在辦事項（件，截至報告日）", str(s.open)),
                ("逾期未辦結（件，截至報告日）", str(s.overdue)),
                ("本月書面答覆（件）", str(s.on_time_total.replied)),
+               ("逾期未答覆（件，截至報告日）", str(s.on_time_total.overdue_open)),
                ("按期答覆率", _pct(s.on_time_total.rate))]
-            + [("　" + r.office_name, f"{r.on_time}/{r.replied}（{_pct(r.rate)}）") for r in s.on_time]),
-        ("六、熱點問題", [("上升類別：" + s.category_names.get(c, c), f"{n}（上期 {p}）") for c, n, p in s.hot_categories]
+            + [("　" + r.office_name, f"{r.on_time}/{r.due}（{_pct(r.rate)}）") for r in s.on_time]
+            + [("上級交辦（件）", str(s.handed_down))]),
+        ("六、重大信訪案件", [("本月列為重大案件（件）", str(s.major)),
+                           ("在辦重大案件（件，截至報告日）", str(s.major_open))]),
+        ("七、熱點問題", [("上升類別：" + s.category_names.get(c, c), f"{n}（上期 {p}）") for c, n, p in s.hot_categories]
          + [("高頻詞：" + TERM_ZH.get(t, t), str(n)) for t, n in s.frequent_terms]
          or [(f"無達到統計下限（{s.min_count}）的熱點", "")]),
-        ("七、存信", [("存信（件）", str(s.stored))]),
+        ("八、存信", [("存信（件）", str(s.stored))]),
     ]
     return sections
 
@@ -81,7 +92,7 @@ def render_monthly(s: stats.Stats, *, settings=None, scope_note: str = "") -> by
     pdf.cell(w, 12, f"信訪工作月報（{month.year}年{month.month}月）", align=Align.C, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_font("cjk", size=10)
     pdf.cell(w, 7, f"統計期間：{s.filters.date_from.isoformat()} 至 {s.filters.date_to.isoformat()}"
-                   f"　　報告日：{s.today.isoformat()}", align=Align.C, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+                   f"　　報告日：{(s.as_of or s.today).isoformat()}", align=Align.C, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     if scope_note:
         pdf.cell(w, 7, scope_note, align=Align.C, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     for heading, items in monthly_lines(s):

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -102,7 +102,7 @@ def _bump(session: Session, month: str, term: str) -> None:
 def count_terms(session: Session, record: Record, document: dict) -> set[str]:
     """Registration hook: add the letter's vocabulary terms to its month's counters.
     Only the subject and body are matched; nothing of the text is kept."""
-    tz = ZoneInfo(instance_of(session).settings.timezone)
+    tz = instance_of(session).settings.tz
     month = record.received_at.astimezone(tz).strftime("%Y-%m")
     found = terms_in(f"{document.get('subject', '')}\n{document.get('body', '')}")
     for term in sorted(found):
@@ -174,14 +174,23 @@ def months_between(start: dt.date, end: dt.date) -> list[str]:
 # -- the figures ----------------------------------------------------------------------------
 @dataclass
 class OfficeRate:
+    """Written replies of an office in the period, and how many met their time limit. The
+    rate's denominator also counts the office's open matters whose reply was overdue at the
+    end of the period: a matter never answered is not on time."""
+
     office: str
     office_name: str
     replied: int
     on_time: int
+    overdue_open: int = 0
+
+    @property
+    def due(self) -> int:
+        return self.replied + self.overdue_open
 
     @property
     def rate(self) -> float | None:
-        return round(self.on_time / self.replied, 4) if self.replied else None
+        return round(self.on_time / self.due, 4) if self.due else None
 
 
 @dataclass
@@ -199,9 +208,20 @@ class Stats:
     by_status: dict[str, int] = field(default_factory=dict)
     by_month: list[tuple[str, int]] = field(default_factory=list)
     on_time: list[OfficeRate] = field(default_factory=list)
+    #: The day "open" and "overdue" are counted as of (the report date; today on the dashboard).
+    as_of: dt.date | None = None
     open: int = 0
     overdue: int = 0
     overdue_by_office: dict[str, int] = field(default_factory=dict)
+    #: Overdue as of ``as_of`` by the kind of time limit (decision, conclusion, review_reply, …).
+    overdue_by_kind: dict[str, int] = field(default_factory=dict)
+    #: Major cases (Art 5) received in the period, and those open as of ``as_of``.
+    major: int = 0
+    major_open: int = 0
+    #: Matters handed down from a higher level (交辦件) received in the period.
+    handed_down: int = 0
+    #: The units the letters complain about (named at registration), most named first.
+    complained: dict[str, int] = field(default_factory=dict)
     transferred: dict[str, int] = field(default_factory=dict)
     assigned: int = 0
     extended: int = 0
@@ -218,7 +238,8 @@ class Stats:
 
     @property
     def on_time_total(self) -> OfficeRate:
-        return OfficeRate("", "", sum(r.replied for r in self.on_time), sum(r.on_time for r in self.on_time))
+        return OfficeRate("", "", sum(r.replied for r in self.on_time), sum(r.on_time for r in self.on_time),
+                          sum(r.overdue_open for r in self.on_time))
 
     def as_dict(self) -> dict:
         total = self.on_time_total
@@ -235,12 +256,18 @@ class Stats:
             "by_office": self.by_office,
             "by_status": self.by_status,
             "by_month": [{"month": m, "count": n} for m, n in self.by_month],
-            "on_time": [{"office": r.office, "replied": r.replied, "on_time": r.on_time, "rate": r.rate}
-                        for r in self.on_time],
+            "on_time": [{"office": r.office, "replied": r.replied, "on_time": r.on_time,
+                         "overdue_open": r.overdue_open, "rate": r.rate} for r in self.on_time],
             "on_time_rate": total.rate,
+            "as_of": self.as_of.isoformat() if self.as_of else None,
             "open": self.open,
             "overdue": self.overdue,
             "overdue_by_office": self.overdue_by_office,
+            "overdue_by_kind": self.overdue_by_kind,
+            "major": self.major,
+            "major_open": self.major_open,
+            "handed_down": self.handed_down,
+            "complained": self.complained,
             "transferred": self.transferred,
             "assigned": self.assigned,
             "extended": self.extended,
@@ -263,19 +290,11 @@ def _grouped(session: Session, column, cond) -> dict:
     return {k: n for k, n in rows if k is not None}
 
 
-def _overdue_clause(today: dt.date):
-    return or_(
-        and_(Record.status == "review_requested", Record.review_due_on < today),
-        and_(Record.status == "rereview_requested", Record.rereview_due_on < today),
-        and_(Record.status.in_([s for s in OPEN_STATUSES if s not in ("review_requested", "rereview_requested")]),
-             Record.due_on < today),
-    )
-
-
 def compute(session: Session, user: User | None, filters: StatsFilters, *, today: dt.date | None = None,
-            min_count: int = MIN_COUNT) -> Stats:
+            min_count: int = MIN_COUNT, as_of: dt.date | None = None) -> Stats:
     """The statistics of the period over the records ``user`` may see in the ledger
-    (``user=None``: the whole bureau, for the scheduled report)."""
+    (``user=None``: the whole bureau, for the scheduled report); "open" and "overdue" are
+    counted as of ``as_of`` (default: today)."""
     if user is not None:
         policy.require(user, policy.VIEW_STATS)
     cal = deadlines.calendar_for(session)
@@ -324,23 +343,12 @@ def compute(session: Session, user: User | None, filters: StatsFilters, *, today
                      for r in session.execute(select(Record.received_at).where(*period)).scalars())
     s.by_month = [(m, months.get(m, 0)) for m in months_between(filters.date_from, filters.date_to)]
 
-    # on time: matters whose written reply fell in the period, against their conclusion due date
-    rates: dict[int, OfficeRate] = {}
-    rows = session.execute(select(Record.office_id, Record.replied_on, Record.due_on).where(
-        *scope, Record.replied_on >= filters.date_from, Record.replied_on <= filters.date_to,
-        Record.due_on.is_not(None))).all()
-    for office_id, replied_on, due_on in rows:
-        o = by_id[office_id]
-        rate = rates.setdefault(office_id, OfficeRate(o.code, o.name, 0, 0))
-        rate.replied += 1
-        rate.on_time += replied_on <= due_on
-    s.on_time = sorted(rates.values(), key=lambda r: r.office)
-
-    # open and overdue now (whenever received), within the scope and office filter
-    s.open = session.execute(select(func.count(Record.id)).where(*scope, Record.status.in_(OPEN_STATUSES))).scalar_one()
-    overdue = _grouped(session, Record.office_id, scope + [_overdue_clause(today)])
-    s.overdue_by_office = {by_id[k].code: n for k, n in sorted(overdue.items())}
-    s.overdue = sum(overdue.values())
+    _deadline_figures(session, s, scope, filters, cal, by_id, as_of or today)
+    s.major = session.execute(select(func.count(Record.id)).where(*period, Record.major_at.is_not(None))).scalar_one()
+    s.handed_down = session.execute(select(func.count(Record.id)).where(
+        *period, Record.handed_down_by.is_not(None))).scalar_one()
+    s.complained = dict(sorted(_grouped(session, Record.complained_unit, period).items(),
+                               key=lambda kv: (-kv[1], kv[0])))
 
     # repeat petitioners: blind tokens with several letters; how many, never who
     per_token = (select(IdentityToken.token).join(Record, Record.id == IdentityToken.record_id)
@@ -352,6 +360,47 @@ def compute(session: Session, user: User | None, filters: StatsFilters, *, today
     s.hot_categories = hot_categories(session, scope, filters, tz, min_count, current=cats)
     s.frequent_terms = frequent_terms(session, filters.date_from, filters.date_to, min_count)
     return s
+
+
+def _deadline_figures(session: Session, s: Stats, scope: list, filters: StatsFilters, cal: deadlines.Calendar,
+                      by_id: dict, as_of: dt.date) -> None:
+    """On-time replies of the period, and the matters open and overdue as of ``as_of``. Every
+    time limit comes from ``deadlines.office_due_as_of``, the rule the supervision board
+    applies (the 15-day acceptance decision included), so on the same day the figures agree."""
+    s.as_of = as_of
+    rates: dict[int, OfficeRate] = {}
+
+    def rate_of(office_id: int) -> OfficeRate:
+        o = by_id[office_id]
+        return rates.setdefault(office_id, OfficeRate(o.code, o.name, 0, 0))
+
+    rows = session.execute(select(Record.office_id, Record.replied_on, Record.due_on).where(
+        *scope, Record.replied_on >= filters.date_from, Record.replied_on <= filters.date_to,
+        Record.due_on.is_not(None))).all()
+    for office_id, replied_on, due_on in rows:
+        rate = rate_of(office_id)
+        rate.replied += 1
+        rate.on_time += replied_on <= due_on
+    _, hi = _bounds(cal.tz, as_of, as_of)
+    candidates = session.execute(select(Record).where(
+        *scope, Record.received_at < hi, or_(Record.concluded_at.is_(None), Record.concluded_at >= hi))).scalars()
+    overdue: Counter = Counter()
+    kinds: Counter = Counter()
+    for record in candidates:
+        due = deadlines.office_due_as_of(cal, record, as_of)
+        if due is None:
+            continue
+        s.open += 1
+        s.major_open += record.major_at is not None
+        if as_of > due.on:
+            overdue[record.office_id] += 1
+            kinds[due.kind] += 1
+            if due.kind == "conclusion":
+                rate_of(record.office_id).overdue_open += 1
+    s.on_time = sorted(rates.values(), key=lambda r: r.office)
+    s.overdue_by_office = {by_id[k].code: n for k, n in sorted(overdue.items())}
+    s.overdue = sum(overdue.values())
+    s.overdue_by_kind = dict(sorted(kinds.items()))
 
 
 def hot_categories(session: Session, scope: list, filters: StatsFilters, tz: ZoneInfo, min_count: int,

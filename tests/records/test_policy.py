@@ -3,6 +3,8 @@ identity of which record; exclusion of the people a letter complains about; mask
 ``scope_clause`` (SQL) agreeing with ``can`` (Python) on every record."""
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from sqlalchemy import select, update
 
@@ -193,7 +195,7 @@ def test_scope_clause_agrees_with_can_on_every_record(inst, world):
     with inst.unit_of_work() as s:
         clerk2, lead = s.get(User, users["clerk2"]), s.get(User, users["lead_ldjc"])
         extra = [
-            operations.register(s, letter_data(first_responder="p_registrar"), by=clerk2),
+            operations.register(s, letter_data(first_responder="p_leadnone"), by=clerk2),
             operations.register(s, letter_data(channel="visit", people_count=30), by=lead),
             operations.register(s, letter_data(channel="phone"), by=clerk2),
         ]
@@ -215,7 +217,11 @@ def test_scope_clause_agrees_with_can_on_every_record(inst, world):
                 by_can = {r.id for r in records if policy.can(user, perm, r)}
                 assert by_sql == by_can, (who, perm)
         # spot checks of the extra records
-        assert policy.can(users_["registrar"], C, extra[0])        # first responder
+        # Art 17: the first responder (a leader overseeing nothing) follows the matter until 息訪
+        assert policy.can(users_["lead_none"], C, extra[0])
+        extra[0].petitioning_ceased_on = dt.date(2026, 3, 1)
+        assert not policy.can(users_["lead_none"], C, extra[0])
+        extra[0].petitioning_ceased_on = None
         assert not policy.can(users_["registrar"], L, extra[2])    # excluded
         assert not policy.can(users_["lead_ldjc"], L, extra[1])    # registered it, then excluded
 

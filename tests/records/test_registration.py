@@ -253,7 +253,7 @@ def test_accepted_edge_values(inst, make_user):
                       {"petitioner": {"id_number": "110108850612003"}},   # legacy 15-digit ID
                       {"petitioner": {"phone": "+86 (10) 6234-5678"}},
                       {"petitioner": {"name": "", "id_number": "", "phone": "", "address": ""}},
-                      {"first_responder": clerk.username}):
+                      {"first_responder": make_user("leader").username}):     # Art 17: a leader
         _register(inst, clerk, _data(**overrides))
 
 

@@ -59,6 +59,9 @@ def data(inst):
                  "transferred_unit": "EXT-HD", "routed_on": dt.date(2026, 3, 21)}),
         ]
         for i, values in changes:
+            # routed matters were accepted (a leader decided) on the day they came in
+            received = dt.datetime.fromisoformat(SPECS[i][3]).replace(tzinfo=TZ)
+            values.update(decided_at=received.astimezone(dt.UTC), accepted_on=received.date())
             s.execute(update(Record).where(Record.serial == serials[i]).values(**values))
     return {"serials": serials, "clerk_id": clerk.id}
 
@@ -95,9 +98,55 @@ def test_counts_equal_independent_counts(data, session, make_user):
     assert result.assigned == 3
     # on time: LDJC replied twice in March, once on time
     assert [(r.office, r.replied, r.on_time, r.rate) for r in result.on_time] == [("LDJC", 2, 1, 0.5)]
-    # overdue on 2026-04-02: record 3 (due 03-25, still assigned); the replied ones are not open
-    assert result.overdue == 1 and result.overdue_by_office == {"SHBX": 1}
-    assert result.open == 7   # 9 records, two replied
+    # open and overdue on 2026-04-02, by the board's rule: the undecided ones past their 15 days
+    # (received 02-10, 02-11, 03-09); the routed ones have 60 days from acceptance; two replied
+    expected = independent_open_overdue(dt.date(2026, 4, 2))
+    assert (result.open, result.overdue) == expected == (7, 3)
+    assert result.overdue_by_office == {"XFB": 3} and result.overdue_by_kind == {"decision": 3}
+
+
+#: The fixture's decisions, by SPECS index: (accepted on, replied on) — none for the others.
+DECIDED = {0: (dt.date(2026, 3, 2), dt.date(2026, 3, 20)), 1: (dt.date(2026, 3, 5), dt.date(2026, 3, 15)),
+           3: (dt.date(2026, 3, 12), None), 4: (dt.date(2026, 3, 20), None)}
+TZ = dt.timezone(dt.timedelta(hours=8))      # Asia/Shanghai (no daylight saving)
+
+
+def independent_open_overdue(day: dt.date) -> tuple[int, int]:
+    """Open and overdue matters as of ``day``, counted by hand from SPECS and DECIDED: the
+    decision is due 15 days after receipt, the reply 60 days after acceptance."""
+    open_, overdue = 0, 0
+    for i, spec in enumerate(SPECS):
+        received = dt.datetime.fromisoformat(spec[3]).date()
+        if received > day:
+            continue
+        accepted, replied = DECIDED.get(i, (None, None))
+        if accepted is None:
+            due = received + dt.timedelta(days=15)
+        elif replied is None or replied > day:
+            due = accepted + dt.timedelta(days=60)
+        else:
+            continue
+        open_ += 1
+        overdue += day > due
+    return open_, overdue
+
+
+def test_figures_as_of_a_past_day_equal_an_independent_count(data, session, make_user):
+    chief = session.get(User, make_user("chief").id)
+    for day in (dt.date(2026, 3, 1), dt.date(2026, 3, 24), dt.date(2026, 3, 25), dt.date(2026, 3, 31),
+                dt.date(2026, 5, 11), dt.date(2026, 5, 12)):
+        result = stats.compute(session, chief, _march(), today=dt.date(2026, 6, 1), as_of=day)
+        assert (result.open, result.overdue) == independent_open_overdue(day), day
+
+
+def test_the_on_time_rate_counts_open_overdue_replies(data, session, make_user):
+    chief = session.get(User, make_user("chief").id)
+    # on 2026-05-20 records 3 and 4 (SHBX, accepted 03-12 and 03-20) are past their 60 days: not on time
+    result = stats.compute(session, chief, stats.StatsFilters(dt.date(2026, 3, 1), dt.date(2026, 5, 20)),
+                           as_of=dt.date(2026, 5, 20))
+    rates = {r.office: (r.replied, r.on_time, r.overdue_open, r.rate) for r in result.on_time}
+    assert rates == {"LDJC": (2, 1, 0, 0.5), "SHBX": (0, 0, 2, 0.0)}
+    assert result.on_time_total.rate == round(1 / 4, 4)
 
 
 def test_trend_and_year(data, session, make_user):
