@@ -266,7 +266,8 @@ def summary(session: Session, record: Record, user: User, *, today: dt.date | No
     kind = deadlines.CLOCK_OF_STATUS.get(record.status)
     current = next((d for d in dues if d.kind == kind), None)
     findings = []
-    for f in record.findings:
+    # outcomes go with the content: not for the archivist or the inspector (policy.VIEW_FINDINGS)
+    for f in record.findings if policy.can(user, policy.VIEW_FINDINGS, record) else ():
         view = FindingView(stage=f.stage, outcome=f.outcome, at=f.created_at,
                            by=f.created_by.display_name if f.created_by else "")
         if with_content:
