@@ -160,10 +160,11 @@ def write_key_file(path: Path, ring: Keyring) -> None:
         os.fsync(fh.fileno())
 
 
-def load_keyring(source: str, key_file: Path, env_name: str, environ=None) -> Keyring:
+def load_keyring(source: str, key_file: Path, env_name: str, environ=None, *, key_text: str | None = None) -> Keyring:
+    """The keyring from the key file (source "file"), or from ``key_text`` (source "env": the
+    value of ``env_name``, which ``Settings`` read; or looked up in ``environ`` when given)."""
     if source == "env":
-        env = os.environ if environ is None else environ
-        text = env.get(env_name)
+        text = key_text if key_text is not None else (environ or {}).get(env_name)
         if not text:
             raise ConfigurationError(f"Master key source is 'env' but {env_name} is not set.")
         return Keyring.from_json(text)

@@ -138,7 +138,8 @@ class Instance:
         if self._keyring is None:
             s = self.settings
             stamp = self._key_file_stamp()
-            self._keyring = crypto.load_keyring(s.master_key_source, s.key_file, s.master_key_env)
+            self._keyring = crypto.load_keyring(s.master_key_source, s.key_file, s.master_key_env,
+                                                key_text=s.master_key)
             self._key_stamp = stamp
         return self._keyring
 

@@ -12,7 +12,6 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -88,7 +87,7 @@ def residue_check(inst, session: Session, run_id: int) -> residue.ScanResult:
 
 def issue(inst, run_id: int, progress=None) -> Certificate:
     """Phase 6: residue check, certificate, batch certified (one transaction)."""
-    tz = ZoneInfo(inst.settings.timezone)
+    tz = inst.settings.tz
     with inst.unit_of_work() as s:
         run = s.get(DestructionRun, run_id)
         batch = s.get(Batch, run.batch_id)

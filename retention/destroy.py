@@ -309,7 +309,7 @@ def _set_phase(inst, run_id: int, phase: str) -> str:
 
 def _delete_all(inst, run_id: int, progress: Progress) -> None:
     """Phase 2: delete the letters chunk by chunk; then their blob files."""
-    tz = ZoneInfo(inst.settings.timezone)
+    tz = inst.settings.tz
     with inst.unit_of_work() as s:
         total = s.execute(select(RunStep.id).where(RunStep.run_id == run_id)).all()
         total = len(total)

@@ -32,7 +32,7 @@ LIVE_STATES = ("member", "listed", "excluded")
 
 
 def _tz(session: Session) -> ZoneInfo:
-    return ZoneInfo(instance_of(session).settings.timezone)
+    return instance_of(session).settings.tz
 
 
 def retention_policy(session: Session) -> RetentionPolicy:

@@ -2,13 +2,12 @@
 
 A batch's year closes at the end of the calendar year (in the office's time zone); a letter
 stored for reason R becomes due ``years[R]`` years after that. A batch is due when every
-letter on its list is. Configure through ``Settings.extra["retention"]``, e.g.
+letter on its list is. Configure through ``Settings.retention`` (``XINFANG_RETENTION``), e.g.
 ``{"default_years": 2, "years": {"unclear_content": 1}}``; periods are whole years >= 0."""
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo
 
 from records.errors import ConfigurationError
 
@@ -25,7 +24,7 @@ class RetentionPolicy:
 
     @classmethod
     def from_settings(cls, settings) -> "RetentionPolicy":
-        conf = (settings.extra or {}).get("retention", {}) or {}
+        conf = settings.retention or {}
         default = conf.get("default_years", DEFAULT_YEARS)
         years = dict(conf.get("years", {}) or {})
         for name, value in [("default_years", default), *years.items()]:
@@ -57,4 +56,4 @@ def year_closed(year: int, today: dt.date) -> bool:
 
 
 def today_in(settings) -> dt.date:
-    return dt.datetime.now(ZoneInfo(settings.timezone)).date()
+    return dt.datetime.now(settings.tz).date()

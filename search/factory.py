@@ -1,7 +1,6 @@
 """Which search backend an instance uses, chosen by configuration, built in one place.
 
-``XINFANG_SEARCH_BACKEND=whoosh|postgresql`` (or ``Settings.extra["search_backend"]``, which
-wins), default ``whoosh``:
+``Settings.search_backend`` (``XINFANG_SEARCH_BACKEND=whoosh|postgresql``), default ``whoosh``:
 
 * ``whoosh`` — the embedded default: a Whoosh index on disk in the instance folder, one
   writer per machine (a lock file). Right for one machine.
@@ -14,46 +13,21 @@ wins), default ``whoosh``:
 """
 from __future__ import annotations
 
-import os
-
 from records.errors import ConfigurationError
+from records.settings import DEFAULT_CACHE_MB, SEARCH_BACKENDS
 
 from .interface import SearchBackend
 
-WHOOSH = "whoosh"
-POSTGRESQL = "postgresql"
-BACKENDS = (WHOOSH, POSTGRESQL)
+WHOOSH, POSTGRESQL = SEARCH_BACKENDS
+BACKENDS = SEARCH_BACKENDS
 ENV_VAR = "XINFANG_SEARCH_BACKEND"
 #: Megabytes of segment arrays a process keeps between Whoosh searches (``search.whoosh.execution``).
 CACHE_ENV_VAR = "XINFANG_SEARCH_CACHE_MB"
-DEFAULT_CACHE_MB = 96
 
 
-def cache_bytes(environ=None) -> int:
-    """The byte budget of the Whoosh backend's segment cache; ConfigurationError when the
-    setting is not a whole number of megabytes from 1 to 65536."""
-    raw = (os.environ if environ is None else environ).get(CACHE_ENV_VAR) or str(DEFAULT_CACHE_MB)
-    try:
-        mb = int(raw)
-    except ValueError:
-        mb = 0
-    if not 1 <= mb <= 65536:
-        raise ConfigurationError(f"{CACHE_ENV_VAR} must be a whole number of megabytes (1 to 65536), not {raw!r}.")
-    return mb * 1024 * 1024
-
-
-def configured(settings, environ=None) -> str:
-    """The backend name the settings (then the environment) ask for; ConfigurationError
-    when it is not one of ``BACKENDS``."""
-    env = os.environ if environ is None else environ
-    raw = (getattr(settings, "extra", None) or {}).get("search_backend") or env.get(ENV_VAR) or WHOOSH
-    name = str(raw).strip().lower()
-    if name in ("postgres", "pg"):
-        name = POSTGRESQL
-    if name not in BACKENDS:
-        raise ConfigurationError(f"Unknown search backend {str(raw)[:40]!r} ({ENV_VAR}); "
-                                 f"use one of: {', '.join(BACKENDS)}.")
-    return name
+def configured(settings) -> str:
+    """The backend name the settings ask for (checked by ``Settings``: one of ``BACKENDS``)."""
+    return settings.search_backend
 
 
 def kind(inst) -> str:
@@ -89,8 +63,8 @@ def make_backend(inst, key_id: str, *, procs: int | None = None) -> SearchBacken
     from .whoosh.backend import WhooshBackend
 
     if procs is None:
-        procs = int(inst.settings.extra.get("search_procs", 1) or 1)
-    return WhooshBackend(inst.settings.index_dir, key_id, procs=procs, cache_bytes=cache_bytes())
+        procs = inst.settings.search_procs
+    return WhooshBackend(inst.settings.index_dir, key_id, procs=procs, cache_bytes=inst.settings.search_cache_bytes)
 
 
 def existing_backend(inst, key_id: str) -> SearchBackend | None:

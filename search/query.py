@@ -510,7 +510,7 @@ def search(session: Session, user: User, q: str = "", *, params=None, sort: str 
     from .indexer import service
 
     policy.require(user, policy.SEARCH)
-    tz = ZoneInfo(instance_of(session).settings.timezone)
+    tz = instance_of(session).settings.tz
     if sort not in SORTS:
         raise ValidationError("Unknown sort order.", fields={"sort": "Use one of: " + ", ".join(SORTS) + "."})
     try:

@@ -70,9 +70,9 @@ def compiled_translations():
     ensure_compiled()
 
 
-def fresh_instance(tmp_path_factory, name: str = "instance", **extra):
+def fresh_instance(tmp_path_factory, name: str = "instance", **fields):
     """A new instance folder, initialised, with its own database (SQLite in the folder, or a
-    new PostgreSQL database dropped afterwards); yields its settings (``extra`` as given)."""
+    new PostgreSQL database dropped afterwards); yields its settings (``fields`` as given)."""
     home = tmp_path_factory.mktemp(name)
     admin = _pg_admin_url()
     pg_name = None
@@ -80,7 +80,7 @@ def fresh_instance(tmp_path_factory, name: str = "instance", **extra):
         pg_name, url = _create_pg_database(admin)
     else:
         url = f"sqlite:///{home / 'xinfang.sqlite3'}"
-    s = Settings.from_env({}, home=str(home), database_url=url, **({"extra": extra} if extra else {}))
+    s = Settings.from_env({}, home=str(home), database_url=url, **fields)
     init_instance(s)
     yield s
     if pg_name:

@@ -32,7 +32,7 @@ bp = Blueprint("ledger", __name__)
 
 
 def _tz() -> ZoneInfo:
-    return ZoneInfo(instance().settings.timezone)
+    return instance().settings.tz
 
 
 def _fill_choices(form: RecordForm, *, category: str | None = None) -> None:

@@ -5,7 +5,6 @@ handler: load → check access (``records.policy``) → act through ``records.re
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -24,7 +23,7 @@ bp = Blueprint("reference", __name__)
 def _reference_context():
     def calendar_missing_year():
         """Next year, from 1 November while its official calendar is not entered (else None)."""
-        today = dt.datetime.now(ZoneInfo(instance().settings.timezone)).date()
+        today = dt.datetime.now(instance().settings.tz).date()
         return calendar.missing_next_year(db(), today)
 
     user = me()

@@ -39,7 +39,7 @@ def _nav():
 
 
 def _tz() -> ZoneInfo:
-    return ZoneInfo(instance().settings.timezone)
+    return instance().settings.tz
 
 
 def _statuses() -> list[str]:

@@ -37,7 +37,7 @@ def _nav() -> dict:
 
 
 def _tz() -> ZoneInfo:
-    return ZoneInfo(instance().settings.timezone)
+    return instance().settings.tz
 
 
 def _office_choices() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:

@@ -9,13 +9,12 @@ attachment of the record (kind ``reply`` or ``notice``) through
 own warnings can quote characters of the text (missing glyphs), so its logger is kept quiet
 and only the count of missing glyphs is logged.
 
-Choose another font with ``Settings.extra["cjk_font"]`` (a path; for a collection, ``"path#n"``
-picks face n) or ``$XINFANG_CJK_FONT``.
+Choose another font with ``Settings.cjk_font``, i.e. ``$XINFANG_CJK_FONT`` (a path; for a
+collection, ``"path#n"`` picks face n).
 """
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -67,8 +66,7 @@ def _face_index(path: str, hint: str) -> int:
 
 
 def _configured(settings) -> str | None:
-    extra = getattr(settings, "extra", None) or {}
-    return extra.get("cjk_font") or os.environ.get("XINFANG_CJK_FONT") or None
+    return getattr(settings, "cjk_font", None) or None
 
 
 def find_font(settings=None) -> Font:

@@ -15,7 +15,6 @@ import secrets
 import struct
 import zlib
 from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -794,7 +793,7 @@ def add_demo_records(session: Session, count: int = 40, *, seed: int | None = No
     ensure_reference_data(session)
     by = accounts.get_user(session, by_username)
     settings = instance_of(session).settings
-    today = dt.datetime.now(ZoneInfo(settings.timezone)).date()
+    today = dt.datetime.now(settings.tz).date()
     rng = random.Random(seed)
     slots = _plan(rng, count, today)
     _assign_people(rng, slots)
@@ -863,11 +862,11 @@ def advance_demo_records(session: Session, serials: list[str], *, seed: int | No
         return 0
     chief = users["chief"]
     handler_of = {"LDJC": users.get("handler", chief), "SHBX": users.get("handler2", chief)}
-    today = dt.datetime.now(ZoneInfo(instance_of(session).settings.timezone)).date()
+    today = dt.datetime.now(instance_of(session).settings.tz).date()
     steps = 0
     for serial in serials:
         record = session.execute(select(Record).where(Record.serial == serial)).scalar_one()
-        received = record.received_at.astimezone(ZoneInfo(instance_of(session).settings.timezone)).date()
+        received = record.received_at.astimezone(instance_of(session).settings.tz).date()
         age = (today - received).days
         roll = rng.random()
         plan: list[tuple[int, str, User, dict]] = []

@@ -103,15 +103,18 @@ def test_bad_configuration_is_refused_by_name(raw, needle):
         Limits.from_mapping(raw)
 
 
-def test_limits_come_from_settings_or_the_environment(tmp_path, monkeypatch):
-    settings = Settings.from_env({}, home=str(tmp_path), extra={"deadlines": {"conclusion_days": 45}})
+def test_limits_come_from_settings_or_the_environment(tmp_path):
+    settings = Settings.from_env({}, home=str(tmp_path), deadlines={"conclusion_days": 45})
     assert deadlines.limits_of(settings).conclusion_days == 45
-    monkeypatch.setenv("XINFANG_DEADLINES", '{"holidays": ["2026-10-01"]}')
-    plain = Settings.from_env({}, home=str(tmp_path))
+    plain = Settings.from_env({"XINFANG_DEADLINES": '{"holidays": ["2026-10-01"]}'}, home=str(tmp_path))
     assert deadlines.limits_of(plain).holidays == frozenset({D(2026, 10, 1)})
-    monkeypatch.setenv("XINFANG_DEADLINES", "[1, 2]")
-    with pytest.raises(ConfigurationError):
-        deadlines.limits_of(plain)
+    with pytest.raises(ConfigurationError, match="XINFANG_DEADLINES must be a JSON object"):
+        Settings.from_env({"XINFANG_DEADLINES": "[1, 2]"}, home=str(tmp_path))
+    with pytest.raises(ConfigurationError, match="XINFANG_DEADLINES is not valid JSON"):
+        Settings.from_env({"XINFANG_DEADLINES": "{holidays"}, home=str(tmp_path))
+    with pytest.raises(ConfigurationError, match="conclusion_days"):
+        deadlines.limits_of(Settings.from_env({"XINFANG_DEADLINES": '{"conclusion_days": "many"}'},
+                                              home=str(tmp_path)))
 
 
 # -- the boundaries, through the workflow ---------------------------------------------------------------

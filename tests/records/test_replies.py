@@ -14,6 +14,7 @@ from records.cases import operations, notices as replies, workflow
 from records.errors import ConfigurationError
 from records.instance import instance_of
 from records.models import Record
+from records.settings import Settings
 
 D = dt.date
 
@@ -72,9 +73,9 @@ def test_missing_font_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setattr(replies, "FONT_CANDIDATES", ((str(tmp_path / "none.ttc"), "TC"),))
     with pytest.raises(ConfigurationError, match="fonts-noto-cjk"):
         replies.find_font()
-    monkeypatch.setenv("XINFANG_CJK_FONT", str(tmp_path / "nowhere.ttf"))
+    settings = Settings.from_env({"XINFANG_CJK_FONT": str(tmp_path / "nowhere.ttf")}, home=str(tmp_path))
     with pytest.raises(ConfigurationError, match="does not exist"):
-        replies.find_font()
+        replies.find_font(settings)
 
 
 def test_the_traditional_chinese_face_of_a_collection_is_chosen():

@@ -41,7 +41,7 @@ def search_backend(request) -> str:
 
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory, search_backend) -> Settings:
-    """As tests/conftest.py's, with ``extra["search_backend"]`` set to the module's backend."""
+    """As tests/conftest.py's, with ``search_backend`` set to the module's backend."""
     yield from fresh_instance(tmp_path_factory, f"instance-{search_backend}", search_backend=search_backend)
 
 
@@ -72,7 +72,7 @@ def word() -> str:
 
 
 def uses_database(inst) -> bool:
-    return inst.settings.extra.get("search_backend") == "postgresql"
+    return inst.settings.search_backend == "postgresql"
 
 
 def index_files(inst) -> list[Path]:

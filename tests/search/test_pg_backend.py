@@ -47,22 +47,23 @@ def search_backend(request) -> str:
 
 # -- configuration (runs on every database) ---------------------------------------------------------
 def test_the_backend_is_chosen_by_configuration(tmp_path):
-    def settings(**extra):
-        return Settings.from_env({}, home=str(tmp_path), database_url="sqlite:///x.sqlite3", extra=extra)
+    def settings(env, **fields):
+        return Settings.from_env(env, home=str(tmp_path), database_url="sqlite:///x.sqlite3", **fields)
 
-    assert factory.configured(settings(), {}) == "whoosh"
-    assert factory.configured(settings(), {"XINFANG_SEARCH_BACKEND": "postgresql"}) == "postgresql"
-    assert factory.configured(settings(), {"XINFANG_SEARCH_BACKEND": " PostgreSQL "}) == "postgresql"
-    # the settings win over the environment
-    assert factory.configured(settings(search_backend="whoosh"), {"XINFANG_SEARCH_BACKEND": "postgresql"}) == "whoosh"
-    with pytest.raises(ConfigurationError) as err:
-        factory.configured(settings(search_backend="elastic"), {})
-    assert "whoosh, postgresql" in err.value.message
+    assert factory.configured(settings({})) == "whoosh"
+    assert factory.configured(settings({"XINFANG_SEARCH_BACKEND": "postgresql"})) == "postgresql"
+    assert factory.configured(settings({"XINFANG_SEARCH_BACKEND": " PostgreSQL "})) == "postgresql"
+    # what the entry point passes wins over the environment
+    assert factory.configured(settings({"XINFANG_SEARCH_BACKEND": "postgresql"}, search_backend="whoosh")) == "whoosh"
+    for env, fields in (({"XINFANG_SEARCH_BACKEND": "elastic"}, {}), ({}, {"search_backend": "elastic"})):
+        with pytest.raises(ConfigurationError) as err:
+            settings(env, **fields)
+        assert "whoosh, postgresql" in err.value.message and "XINFANG_SEARCH_BACKEND" in err.value.message
 
 
 def test_postgresql_search_is_refused_on_sqlite(tmp_path):
     s = Settings.from_env({}, home=str(tmp_path / "inst"), database_url=f"sqlite:///{tmp_path / 'db.sqlite3'}",
-                          extra={"search_backend": "postgresql"})
+                          search_backend="postgresql")
     init_instance(s)
     inst = build_instance(s)
     try:
@@ -223,7 +224,7 @@ def test_the_writer_lock_holds_across_machines(inst, settings, make_user, make_r
         from app.composition import build_instance
         from search import indexer
         inst = build_instance(Settings.from_env({{}}, home={str(other_home)!r}, database_url={settings.database_url!r},
-                                          extra={{"search_backend": "postgresql"}}))
+                                          search_backend="postgresql"))
         with indexer.writer_lock(inst, 5) as held:
             print("held" if held else "not held", flush=True)
             sys.stdin.readline()
@@ -246,7 +247,7 @@ def test_the_writer_lock_holds_across_machines(inst, settings, make_user, make_r
 def test_a_writer_that_dies_leaves_no_stale_lock(inst, settings):
     result = run_killed(settings, """
         from search import indexer
-        inst.settings.extra["search_backend"] = "postgresql"
+        assert inst.settings.search_backend == "postgresql"
         with indexer.writer_lock(inst, 5) as held:
             assert held
             die()

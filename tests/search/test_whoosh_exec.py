@@ -221,12 +221,15 @@ def test_writing_a_held_uid_again_replaces_it_across_writes_and_merges(tmp_path)
     b.close()
 
 
-def test_cache_budget_is_read_from_the_environment():
+def test_cache_budget_is_read_from_the_environment(tmp_path):
     from records.errors import ConfigurationError
-    from search.factory import cache_bytes
+    from records.settings import Settings
+
+    def cache_bytes(env):
+        return Settings.from_env(env, home=str(tmp_path)).search_cache_bytes
 
     assert cache_bytes({}) == 96 * 1024 * 1024
     assert cache_bytes({"XINFANG_SEARCH_CACHE_MB": "512"}) == 512 * 1024 * 1024
     for bad in ("0", "-3", "lots", "1e3"):
-        with pytest.raises(ConfigurationError, match="XINFANG_SEARCH_CACHE_MB"):
+        with pytest.raises(ConfigurationError, match="XINFANG_SEARCH_CACHE_MB must be a whole number of megabytes"):
             cache_bytes({"XINFANG_SEARCH_CACHE_MB": bad})

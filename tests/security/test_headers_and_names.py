@@ -19,8 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_hsts_when_cookies_are_secure(settings):
     from app import create_app
 
-    secure = create_app({"XINFANG_SETTINGS": settings, "TESTING": True, "SECRET_KEY": "x",
-                         "ENVIRON": {"XINFANG_SECURE_COOKIES": "1"}})
+    secure = create_app({"XINFANG_SETTINGS": settings.with_(secure_cookies=True), "TESTING": True, "SECRET_KEY": "x"})
     plain = create_app({"XINFANG_SETTINGS": settings, "TESTING": True, "SECRET_KEY": "x"})
     try:
         hsts = secure.test_client().get("/healthz").headers.get("Strict-Transport-Security", "")

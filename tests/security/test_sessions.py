@@ -87,8 +87,8 @@ def test_password_change_and_deactivation_end_sessions(inst, client, make_user):
 def test_cookie_flags(settings, make_user):
     from app import create_app
 
-    secure = create_app({"XINFANG_SETTINGS": settings, "TESTING": True, "SECRET_KEY": "x",
-                         "WTF_CSRF_ENABLED": False, "ENVIRON": {"XINFANG_SECURE_COOKIES": "1"}})
+    secure = create_app({"XINFANG_SETTINGS": settings.with_(secure_cookies=True), "TESTING": True, "SECRET_KEY": "x",
+                         "WTF_CSRF_ENABLED": False})
     clerk = make_user("clerk")
     r = login(secure.test_client(), clerk.username)
     cookie = r.headers["Set-Cookie"]
