@@ -307,21 +307,43 @@ def audit_group():
 @with_appcontext
 def audit_verify(anchor: str | None):
     """Check the hash chain; name the first broken entry."""
-    with _instance().unit_of_work() as session:
+    from records import checkpoints
+
+    inst = _instance()
+    with inst.unit_of_work() as session:
         result = audit.verify(session)
         anchored = audit.check_anchor(session, anchor) if anchor and result.ok else None
+        cp, problem = checkpoints.check(inst, session) if result.ok else (None, "")
     if not result.ok:
         _fail(f"Audit trail BROKEN at entry {result.broken_id}: {result.problem} "
               f"({result.checked} entries before it verified).", code=2)
     if anchored is not None and not anchored:
         _fail(f"Audit trail BROKEN: the anchor {anchor} does not match; entries were removed or replaced.", code=2)
+    if problem:
+        _fail(f"Audit trail BROKEN: {problem}.", code=2)
+    with inst.unit_of_work() as session:   # a verified head is signed for the next run
+        checkpoints.write(inst, session)
     click.echo(f"Audit trail intact: {result.checked} entries verified"
-               + (f", anchor {anchor.split(':')[0]} matches." if anchored else "."))
+               + (f", anchor {anchor.split(':')[0]} matches" if anchored else "")
+               + (f", checkpoint {cp.entry} of {cp.at} matches." if cp else "."))
     if result.head_hash:
         # Anyone able to write the database could cut the tail and move the head back; a head
         # copied outside the system (a signed report, a ticket) shows that with --anchor.
         click.echo(f"Head: {result.checked}:{result.head_hash} "
                    "(keep this line outside the system; check it later with --anchor).")
+
+
+@audit_group.command("checkpoint")
+@with_appcontext
+def audit_checkpoint():
+    """Sign the audit trail's head into the key store (run it from cron, e.g. hourly):
+    `audit verify` then refuses a trail cut back behind it."""
+    from records import checkpoints
+
+    inst = _instance()
+    with inst.unit_of_work() as session:
+        cp = checkpoints.write(inst, session)
+    click.echo(f"Checkpoint written: entry {cp.entry}." if cp else "The audit trail is empty; nothing to sign.")
 
 
 @cli.group("access")
