@@ -27,7 +27,8 @@ def _only_admins():
 
 
 def _fill(form: AccountForm) -> None:
-    offices = db().execute(select(Office).order_by(Office.is_external, Office.code)).scalars().all()
+    offices = db().execute(select(Office).where(Office.active.is_(True))
+                           .order_by(Office.is_external, Office.code)).scalars().all()
     internal = [o for o in offices if not o.is_external]
     form.office.choices = options([("", _("(none)"))] + [(o.code, f"{o.code} {o.name}") for o in internal])
     form.oversees.choices = options((o.code, f"{o.code} {o.name}") for o in internal if not o.is_intake)

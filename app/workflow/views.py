@@ -15,6 +15,7 @@ from records.cases import board as board_service
 from records.cases import operations, workflow
 from records import policy
 from records.errors import Conflict, ValidationError
+from records.reference import units as ref_units
 from records.reference.models import Office
 from records.models import Record
 from records.accounts.models import User
@@ -40,10 +41,15 @@ def _tz() -> ZoneInfo:
     return instance().settings.tz
 
 
-def _office_choices() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    offices = db().execute(select(Office).order_by(Office.code)).scalars().all()
+def _office_choices(record: Record | None = None) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """The active internal offices, and the active external units: those covering the record's
+    region first (records.reference.units)."""
+    offices = db().execute(select(Office).where(Office.active.is_(True)).order_by(Office.code)).scalars().all()
     internal = [(o.code, o.name) for o in offices if not o.is_external and not o.is_intake]
-    external = [(o.code, o.name) for o in offices if o.is_external]
+    covering = [o.code for o in ref_units.for_region(db(), record.region_code)] if record is not None else []
+    external = sorted(((o.code, o.name) for o in offices if o.is_external),
+                      key=lambda pair: (pair[0] not in covering, covering.index(pair[0]) if pair[0] in covering
+                                        else 0, pair[0]))
     return internal, external
 
 
@@ -51,14 +57,15 @@ def panel_context(record: Record, user: User) -> dict:
     """What ``workflow/_panel.html`` needs: the matter's summary and a form per available step.
     Call it after ``operations.view`` (whose audit entry covers the sealed reasons shown)."""
     summary = workflow.summary(db(), record, user)
-    internal, external = _office_choices()
+    internal, external = _office_choices(record)
     forms = []
     for name in summary.transitions:
         spec = workflow.TRANSITIONS[name]
         form = TransitionForm(prefix=name, formdata=None).prepare(spec, internal, external)
         forms.append({"name": name, "spec": spec, "form": form, "fields": form.visible(spec)})
-    units = dict(external)
-    return {"summary": summary, "forms": forms, "unit_name": units.get(record.transferred_unit, record.transferred_unit)}
+    unit = db().execute(select(Office).where(Office.code == record.transferred_unit)).scalar_one_or_none() \
+        if record.transferred_unit else None
+    return {"summary": summary, "forms": forms, "unit_name": unit.name if unit else record.transferred_unit}
 
 
 @bp.post("/records/<serial>/transitions/<name>")
@@ -70,7 +77,7 @@ def apply(serial: str, name: str):
     if spec is None:
         abort(404)
     policy.require(user, spec.permission, record)
-    internal, external = _office_choices()
+    internal, external = _office_choices(record)
     form = TransitionForm(prefix=name).prepare(spec, internal, external)
     target = url_for("ledger.show", serial=record.serial) + "#workflow"
     try:

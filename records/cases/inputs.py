@@ -39,6 +39,8 @@ def _office(session: Session, code, name: str, errors: dict, *, external: bool) 
     office = session.execute(select(Office).where(Office.code == code.strip())).scalar_one_or_none()
     if office is None:
         errors[name] = f"No office or unit with code {code.strip()[:32]!r}."
+    elif not office.active:
+        errors[name] = "That office or unit is no longer in use (deactivated): choose another."
     elif external and not office.is_external:
         errors[name] = "A transfer goes to an external unit (a county or district department); use 'assign' " \
                        "for an internal office."

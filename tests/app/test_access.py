@@ -110,6 +110,9 @@ ROSTER_VIEWERS = ("clerk", "registrar", "handler", "other_handler", "leader", "o
 ROSTER_MANAGERS = ("leader", "other_leader", "chief")
 
 ADMINS = ("admin",)
+REFERENCE_LETTERHEAD = {"bureau_name": "某市科學技術局", "issuing_office": "某市科學技術局信訪辦公室",
+                        "superior_body": "某省科學技術廳", "number_pattern": "X科信〔{{year}}〕{{seq}}號",
+                        "seal_line": "（蓋章）", "signature_block": "某市科學技術局信訪辦公室"}
 ACCOUNT_FORM = {"display_name": "新同事", "roles": "clerk", "office": "XFB"}
 
 ROUTES: dict[str, list[tuple]] = {
@@ -311,6 +314,46 @@ ROUTES: dict[str, list[tuple]] = {
 
 
 # -- the world the table is checked against ---------------------------------------------
+    # -- reference data (issue 14): every signed-in user looks regions up; the administrator keeps them
+    "reference.find_regions": [("GET", "/reference/regions?q=南山&id_number=440305199001011234", allow(*SIGNED_IN))],
+    "reference.region_lookup": [("GET", "/reference/regions.json?q=4403", allow(*SIGNED_IN))],
+    "reference.index": [("GET", "/admin/reference", allow(*ADMINS))],
+    "reference.set_jurisdiction": [("POST", "/admin/reference/jurisdiction", allow(*ADMINS), {"code": "110000"})],
+    "reference.edit_letterhead": [
+        ("GET", "/admin/reference/letterhead", allow(*ADMINS)),
+        ("POST", "/admin/reference/letterhead", allow(*ADMINS), REFERENCE_LETTERHEAD),
+    ],
+    "reference.category_list": [("GET", "/admin/reference/categories", allow(*ADMINS))],
+    "reference.add_category": [("POST", "/admin/reference/categories", allow(*ADMINS),
+                                {"code": "access_{username}", "name": "測試類別"})],
+    "reference.change_category": [("POST", "/admin/reference/categories/other", allow(*ADMINS), {"name": "其他"})],
+    "reference.remove_category": [("POST", "/admin/reference/categories/no_such_code/remove", allow(*ADMINS), {})],
+    "reference.unit_list": [("GET", "/admin/reference/units", allow(*ADMINS))],
+    "reference.add_unit": [("POST", "/admin/reference/units", allow(*ADMINS),
+                            {"code": "EXT-ACCESS", "name": "測試單位", "external": "1", "regions": "110108"})],
+    "reference.change_unit": [("POST", "/admin/reference/units/EXT-HD", allow(*ADMINS), {"regions": "110108"})],
+    "reference.remove_unit": [("POST", "/admin/reference/units/NO-SUCH/remove", allow(*ADMINS), {})],
+    "reference.calendar_page": [("GET", "/admin/reference/calendar?year=2026", allow(*ADMINS))],
+    "reference.import_calendar": [("POST", "/admin/reference/calendar/import", allow(*ADMINS),
+                                   {"text": "2035-01-01 holiday 元旦\n"})],
+    "reference.set_calendar_day": [("POST", "/admin/reference/calendar/day", allow(*ADMINS),
+                                    {"day": "2036-01-01", "kind": "holiday", "name": "元旦"})],
+    "api.api_regions": [("GET", "/api/v1/regions?q=南山", allow(*SIGNED_IN))],
+    "api.api_region": [("GET", "/api/v1/regions/440305", allow(*SIGNED_IN))],
+    "api.api_jurisdiction": [("GET", "/api/v1/jurisdiction", allow(*SIGNED_IN))],
+    "api.api_set_jurisdiction": [("PUT", "/api/v1/jurisdiction", allow(*ADMINS), {"code": "110000"})],
+    "api.api_categories": [("GET", "/api/v1/categories", allow(*SIGNED_IN))],
+    "api.api_add_category": [("POST", "/api/v1/categories", allow(*ADMINS), {"code": "api_access", "name": "接口測試"})],
+    "api.api_change_category": [("PATCH", "/api/v1/categories/other", allow(*ADMINS), {"name_en": "Other"})],
+    "api.api_remove_category": [("DELETE", "/api/v1/categories/api_access", allow(*ADMINS))],
+    "api.api_units": [("GET", "/api/v1/units", allow(*SIGNED_IN))],
+    "api.api_add_unit": [("POST", "/api/v1/units", allow(*ADMINS), {"code": "API-UNIT", "name": "接口單位"})],
+    "api.api_change_unit": [("PATCH", "/api/v1/units/EXT-CY", allow(*ADMINS), {"regions": ["110105"]})],
+    "api.api_remove_unit": [("DELETE", "/api/v1/units/API-UNIT", allow(*ADMINS))],
+    "api.api_calendar": [("GET", "/api/v1/calendar/2026", allow(*SIGNED_IN))],
+    "api.api_import_calendar": [("POST", "/api/v1/calendar", allow(*ADMINS), {"text": "2037-01-01 holiday 元旦"})],
+    "api.api_letterhead": [("GET", "/api/v1/letterhead", allow(*SIGNED_IN))],
+    "api.api_update_letterhead": [("PUT", "/api/v1/letterhead", allow(*ADMINS), {"seal_line": "（蓋章）"})],
 @dataclass
 class World:
     users: dict[str, User]
