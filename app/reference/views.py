@@ -8,6 +8,7 @@ import datetime as dt
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_login import current_user
 
 from records import policy
 from records.errors import XinfangError
@@ -26,7 +27,7 @@ def _reference_context():
         today = dt.datetime.now(instance().settings.tz).date()
         return calendar.missing_next_year(db(), today)
 
-    user = me()
+    user = current_user.user if current_user.is_authenticated else None
     return {"can_reference_nav": policy.can(user, policy.MANAGE_REFERENCE),
             "calendar_missing_year": calendar_missing_year}
 
