@@ -82,8 +82,10 @@ def init_command(demo: bool, preset: str | None, jurisdiction: str | None):
                           " (nothing more was done; run 'xinfang init' again to complete the instance)"))
 
 
-def _demo(users: bool, count: int) -> None:
-    from records.demo.generator import add_demo_records, advance_demo_records, create_demo_users
+def _demo(users: bool, count: int, *, resume: bool = False) -> None:
+    """Demo accounts and ``count`` sample letters; ``resume``: an interrupted ``init --demo``,
+    whose letters are completed up to ``count``."""
+    from records.demo import add_demo_records, advance_demo_records, create_demo_users
 
     inst = _instance()
     settings = inst.settings

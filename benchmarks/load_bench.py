@@ -52,11 +52,11 @@ QUERIES = ("拖欠工資", "工资", "社保", "欠薪", "養老保險", "勞動
 def wide_queries(seed: int, count: int = 2000) -> list[str]:
     """``count`` queries of one or two phrases (both must match) drawn from about 80
     phrases of the demo letters: most are met for the first time in a run."""
-    from records.demo import generator as demo
+    from records.demo import topics as demo
 
-    words = sorted(set(QUERIES) | set(demo._EVIDENCE) | set(demo._MED_EVIDENCE) | set(demo._PRETEXTS)
-                   | set(demo._BUSINESSES) | set(demo._PROJECTS) | set(demo._FACTORIES)
-                   | {name for _province, name in demo._PROVINCES})
+    words = sorted(set(QUERIES) | set(demo.EVIDENCE) | set(demo.MED_EVIDENCE) | set(demo.PRETEXTS)
+                   | set(demo.BUSINESSES) | set(demo.PROJECTS) | set(demo.FACTORIES)
+                   | {name for _province, name in demo.PROVINCES})
     rng = random.Random(seed)
     return [" ".join(rng.sample(words, rng.choice((1, 2)))) for _ in range(count)]
 
@@ -72,7 +72,7 @@ def build_instance(home: Path, records: int, seed: int) -> None:
     from sqlalchemy import func, select
 
     from records.settings import Settings
-    from records.demo.generator import add_demo_records, create_demo_users
+    from records.demo import add_demo_records, create_demo_users
     from app.composition import build_instance
     from records.models import Record
     from records.setup import init_instance

@@ -2,7 +2,7 @@
 from sqlalchemy import func, select
 
 from records import audit
-from records.demo.generator import add_demo_records, advance_demo_records, create_demo_users
+from records.demo import add_demo_records, advance_demo_records, create_demo_users
 from records.models import Record
 
 

@@ -66,7 +66,7 @@ def test_a_run_that_stopped_half_way_is_completed_by_the_next(tmp_path, monkeypa
     real = cli_module._demo
 
     def broken_demo(users: bool, count: int) -> None:
-        from records.demo.generator import create_demo_users
+        from records.demo import create_demo_users
 
         with cli_module._instance().unit_of_work() as session:
             create_demo_users(session)
