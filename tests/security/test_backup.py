@@ -71,7 +71,7 @@ def test_backup_while_registering_then_restore(own, tmp_path):
     assert report.records >= 15
 
     target = _fresh(tmp_path)
-    result = restore(target, data, keys)
+    result = restore(target, data, keys, build=build_instance)
     assert result.records == report.records and not result.problems
     assert result.attachments == report.attachments
     inst = build_instance(target)
@@ -88,11 +88,11 @@ def test_backup_while_registering_then_restore(own, tmp_path):
 def test_restore_refuses_an_existing_instance_and_bad_sources(own, tmp_path):
     backup(own, tmp_path / "bk")
     with pytest.raises(Conflict):
-        restore(own.settings, tmp_path / "bk" / "data", tmp_path / "bk" / "keys")
+        restore(own.settings, tmp_path / "bk" / "data", tmp_path / "bk" / "keys", build=build_instance)
     with pytest.raises(ValidationError):
-        restore(_fresh(tmp_path, "a"), tmp_path / "bk" / "keys", tmp_path / "bk" / "keys")
+        restore(_fresh(tmp_path, "a"), tmp_path / "bk" / "keys", tmp_path / "bk" / "keys", build=build_instance)
     with pytest.raises(ValidationError):
-        restore(_fresh(tmp_path, "b"), tmp_path / "bk" / "data", tmp_path / "bk" / "data")
+        restore(_fresh(tmp_path, "b"), tmp_path / "bk" / "data", tmp_path / "bk" / "data", build=build_instance)
     with pytest.raises(Conflict):
         backup(own, tmp_path / "bk")   # not into a non-empty folder
 
@@ -105,7 +105,7 @@ def test_restore_with_the_wrong_keys_leaves_nothing(own, tmp_path):
     from records.errors import CryptoError
 
     with pytest.raises(CryptoError):
-        restore(target, tmp_path / "bk" / "data", other.keystore_dir)
+        restore(target, tmp_path / "bk" / "data", other.keystore_dir, build=build_instance)
     assert not target.home.exists() or not any(target.home.rglob("*.sqlite3"))
     assert not target.key_file.exists()
 
