@@ -71,9 +71,9 @@ def init_command(demo: bool, preset: str | None, jurisdiction: str | None):
             click.echo(f"created  {line}")
         for line in report.existing:
             click.echo(f"kept     {line}")
-        demo = demo or bool(earlier and earlier.get("demo"))
-        if demo:
-            _demo(users=True, count=40)
+        resume = bool(earlier and earlier.get("demo"))
+        if demo or resume:
+            _demo(users=True, count=40, resume=resume)
             finish_init(settings)
         elif report.nothing_to_do:
             click.echo(f"The instance at {settings.home} is already initialised; nothing to do.")
@@ -110,7 +110,12 @@ def _demo(users: bool, count: int, *, resume: bool = False) -> None:
 
         from records.models import Record
 
-        if users and not created and session.execute(select(func.count()).select_from(Record)).scalar_one():
+        existing = session.execute(select(func.count()).select_from(Record)).scalar_one()
+        if resume:
+            count = max(0, count - existing)
+            if not count:
+                return
+        elif users and not created and existing:
             click.echo("Demo data is already there; nothing to do.")
             return
     with click.progressbar(length=count, label="Adding sample letters and visits") as bar:

@@ -65,11 +65,13 @@ def test_a_run_that_stopped_half_way_is_completed_by_the_next(tmp_path, monkeypa
     home = tmp_path / "instance"
     real = cli_module._demo
 
-    def broken_demo(users: bool, count: int) -> None:
-        from records.demo import create_demo_users
+    def broken_demo(users: bool, count: int, resume: bool = False) -> None:
+        from records.demo import add_demo_records, create_demo_users
 
         with cli_module._instance().unit_of_work() as session:
             create_demo_users(session)
+        with cli_module._instance().unit_of_work() as session:
+            add_demo_records(session, 1, seed=1)
         raise ConfigurationError("the machine went away in the middle of the demo")
 
     monkeypatch.setattr(cli_module, "_demo", broken_demo)
@@ -77,7 +79,7 @@ def test_a_run_that_stopped_half_way_is_completed_by_the_next(tmp_path, monkeypa
     assert result.exit_code == 1 and "run 'xinfang init' again" in result.output
     assert (home / "init.pending").is_file()
     # as `bash scripts/run.sh` does on its second run: a plain `xinfang init`
-    monkeypatch.setattr(cli_module, "_demo", lambda users, count: real(users, 3))
+    monkeypatch.setattr(cli_module, "_demo", lambda users, count, resume=False: real(users, 3, resume=resume))
     result = xinfang(home, "init")
     assert result.exit_code == 0, result.output
     assert "did not finish; completing it now" in result.output
@@ -86,6 +88,7 @@ def test_a_run_that_stopped_half_way_is_completed_by_the_next(tmp_path, monkeypa
     inst = _instance(home)
     try:
         with inst.unit_of_work() as s:
+            # the one letter of the broken run, completed up to the count asked for
             assert s.execute(select(func.count()).select_from(Record)).scalar_one() == 3
     finally:
         inst.close()
