@@ -175,6 +175,7 @@ class Instance:
         if read_only:
             s.info[AFTER_READ] = []
         else:
+            event.listen(s, "after_transaction_create", _mark_savepoint)
             event.listen(s, "after_commit", _forget_new_blobs)
             event.listen(s, "after_rollback", self._remove_new_blobs)
         return s
@@ -192,9 +193,16 @@ class Instance:
         return len(queued)
 
     def _remove_new_blobs(self, session: Session) -> None:
-        """A rolled-back registration leaves no orphan ciphertext file behind."""
-        for uid in session.info.pop("xinfang.new_blobs", []):
+        """A rolled-back registration leaves no orphan ciphertext file behind. A savepoint
+        rolled back removes only the files written since it began (the enclosing
+        transaction's stay: they commit with it)."""
+        new = session.info.get("xinfang.new_blobs", [])
+        since = session.info.get(_SAVEPOINTS, [0]).pop() if session.in_nested_transaction() else 0
+        for uid in new[since:]:
             self.blobs.delete(uid)
+        del new[since:]
+        if not session.in_nested_transaction():
+            session.info.pop(_SAVEPOINTS, None)
 
     @contextlib.contextmanager
     def unit_of_work(self) -> Iterator[Session]:
@@ -232,8 +240,25 @@ def write_after_read(session: Session, write: Callable[[Session], object]) -> No
         queued.append(write)
 
 
+_SAVEPOINTS = "xinfang.new_blobs.savepoints"
+
+
+def _mark_savepoint(session: Session, transaction) -> None:
+    """Remember how many new blob files existed when a savepoint began."""
+    if transaction.nested:
+        session.info.setdefault(_SAVEPOINTS, []).append(len(session.info.get("xinfang.new_blobs", [])))
+
+
 def _forget_new_blobs(session: Session) -> None:
+    """After the real commit the new files are kept for good; a savepoint's release only
+    ends its mark (its files now belong to the enclosing transaction)."""
+    if session.in_nested_transaction():
+        marks = session.info.get(_SAVEPOINTS)
+        if marks:
+            marks.pop()
+        return
     session.info.pop("xinfang.new_blobs", None)
+    session.info.pop(_SAVEPOINTS, None)
 
 
 def instance_of(session: Session) -> Instance:

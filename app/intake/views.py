@@ -3,7 +3,6 @@ scan, and taking the recognised text as the letter's body. Each handler: load â†
 access (``records.policy``, through the services) â†’ act."""
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -91,7 +90,7 @@ def _terms(q: str):
     if q:
         try:
             search_query.compile_query(search_query.parse(q), service(instance()).blinder,
-                                       ZoneInfo(instance().settings.timezone), terms)
+                                       instance().settings.tz, terms)
         except ValidationError:
             pass
     return terms

@@ -124,3 +124,19 @@ def test_import_needs_the_register_permission(inst, make_user):
 
     with pytest.raises(AccessDenied):
         _import(inst, inspector, message("utf-8", subject="s", sender="x", body="b"))
+
+
+def test_a_refused_message_in_a_savepoint_keeps_the_others_files(inst, clerk):
+    """The upload form imports each message of an mbox in a savepoint: a duplicate rolled
+    back must not take the files of the message registered before it in the same request."""
+    first = message("utf-8", subject="第一封", sender="甲", body="內容", attachments=[("a.txt", "附件".encode(), "x")])
+    _import(inst, clerk, dup := message("utf-8", subject="重複", sender="乙", body="內容"))
+    with inst.unit_of_work() as s:
+        user = s.get(User, clerk.id)
+        with s.begin_nested():
+            record = importing.import_message(s, first, by=user, region="110108")
+        with pytest.raises(Conflict):
+            with s.begin_nested():
+                importing.import_message(s, dup, by=user, region="110108")
+        uids = [a.uid for a in record.attachments]
+    assert len(uids) == 2 and all(inst.blobs.exists(u) for u in uids)
