@@ -147,6 +147,10 @@ class Record(Base):
     petitioning_ceased_on: Mapped[dt.date | None] = mapped_column()
     #: Code of the office or unit the letter complains about (named at registration), for statistics.
     complained_unit: Mapped[str | None] = mapped_column(String(32), index=True)
+    #: The written reply the handler is composing (sealed), saved as a draft; cleared when issued.
+    reply_draft_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    reply_draft_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    reply_draft_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
     approved_by: Mapped[User | None] = relationship(foreign_keys=[approved_by_id])

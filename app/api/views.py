@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 from flask import g, jsonify, request, url_for
 
 from records.accounts import operations as accounts
-from records.cases import operations, workflow
+from records.cases import drafts, operations, workflow
 from records import policy
 from records.cases import board as board_service
 from records.errors import ValidationError, XinfangError
@@ -83,10 +83,40 @@ def workflow_json(view: operations.RecordView) -> dict:
         "decision_reason": r.decision_reason,
         "stored_reason": r.stored_reason,
         "findings": [
-            {"stage": f.stage, "outcome": f.outcome, "at": f.at.astimezone(_tz()).isoformat(), "by": f.by,
+            {"id": f.id, "stage": f.stage, "outcome": f.outcome, "at": f.at.astimezone(_tz()).isoformat(),
+             "by": f.by, "action_due_on": _day(f.action_due_on), "action_confirmed_on": _day(f.action_confirmed_on),
              **({"corrective_action": f.corrective_action, "evidence": f.evidence} if with_reason else {})}
             for f in summary.findings
         ],
+        **matter_json(r),
+    }
+
+
+def _day(day) -> str | None:
+    return day.isoformat() if day else None
+
+
+def matter_json(r) -> dict:
+    """Clear metadata of round two (issue 16): reviews by the superior body, the extension asked
+    for, a matter handed down, a major case, the remit, 息訪 (never sealed content)."""
+    return {
+        "review": {"body": r.review_body, "requested_on": _day(r.review_requested_on), "outcome": r.review_outcome,
+                   "decided_on": _day(r.review_replied_on), "document_number": r.review_document_number,
+                   "reply_received_on": _day(r.reply_received_on)},
+        "rereview": {"body": r.rereview_body, "requested_on": _day(r.rereview_requested_on),
+                     "outcome": r.rereview_outcome, "decided_on": _day(r.rereview_replied_on),
+                     "document_number": r.rereview_document_number},
+        "review_of_unit": r.review_of_unit,
+        "remit": r.remit,
+        "extension_requested": None if not r.extension_requested_days else {
+            "days": r.extension_requested_days, "on": _day(r.extension_requested_on)},
+        "handed_down": None if not r.handed_down_by else {
+            "by": r.handed_down_by, "document_number": r.handed_down_number,
+            "due_on": _day(r.handed_down_due_on), "report_back_required": r.report_back_required,
+            "reported_back_on": _day(r.reported_back_on)},
+        "major": r.major_at is not None,
+        "petitioning_ceased_on": _day(r.petitioning_ceased_on),
+        "complained_unit": r.complained_unit,
     }
 
 
@@ -192,6 +222,38 @@ def apply_transition(serial: str):
                       for d in applied.documents],
     }
     return jsonify(out)
+
+
+@bp.post("/records/<serial>/reply/preview")
+@token_required
+@token_scope("workflow")
+def reply_preview(serial: str):
+    """The written reply exactly as it will be printed (body: text, finding, on)."""
+    user = g.api_user
+    record = operations.get_record(db(), serial, user, address=client_address())
+    body = _json_body()
+    letter = drafts.preview(db(), record, user, text=body.get("text"), finding=body.get("finding"), on=body.get("on"))
+    return jsonify({"kind": letter.kind, "lines": letter.lines(), "text": "\n".join(letter.lines())})
+
+
+@bp.get("/records/<serial>/reply/draft")
+@token_required
+def get_reply_draft(serial: str):
+    user = g.api_user
+    record = operations.get_record(db(), serial, user, address=client_address())
+    found = drafts.draft(db(), record, user)
+    return jsonify(None if found is None else {"text": found.text, "saved_at": found.saved_at.astimezone(_tz())
+                                               .isoformat(), "by": found.by})
+
+
+@bp.put("/records/<serial>/reply/draft")
+@token_required
+@token_scope("workflow")
+def put_reply_draft(serial: str):
+    user = g.api_user
+    record = operations.get_record(db(), serial, user, address=client_address())
+    saved = drafts.save_draft(db(), record, user, _json_body().get("text"), address=client_address())
+    return jsonify({"text": saved.text, "saved_at": saved.saved_at.astimezone(_tz()).isoformat(), "by": saved.by})
 
 
 @bp.get("/board")

@@ -69,7 +69,7 @@ class TransitionForm(FlaskForm):
                                                                            for c in REVIEW_OUTCOMES]),
                           validate_choice=False)
     due_on = StringField(_l("Deadline set by that body"), render_kw={"type": "date"})
-    report_back = SelectField(_l("Report-back (報結) required"), choices=[("yes", _l("Yes")), ("no", _l("No"))],
+    report_back = SelectField(_l("Report-back (報結) required"), choices=options([("yes", _l("Yes")), ("no", _l("No"))]),
                               validate_choice=False)
     finding_id = StringField(_l("Number of the finding"), render_kw={"inputmode": "numeric"})
     remit = SelectField(_l("Within our remit because (Art 4)"),

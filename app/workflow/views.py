@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from records.cases import board as board_service
-from records.cases import operations, workflow
+from records.cases import drafts, operations, workflow
 from records import policy
 from records.errors import Conflict, ValidationError
 from records.reference import units as ref_units
@@ -62,6 +62,8 @@ def panel_context(record: Record, user: User) -> dict:
     for name in summary.transitions:
         spec = workflow.TRANSITIONS[name]
         form = TransitionForm(prefix=name, formdata=None).prepare(spec, internal, external)
+        if name == "reply" and record.reply_draft_sealed is not None:
+            form.text.data = drafts.draft(db(), record, user).text
         forms.append({"name": name, "spec": spec, "form": form, "fields": form.visible(spec)})
     unit = db().execute(select(Office).where(Office.code == record.transferred_unit)).scalar_one_or_none() \
         if record.transferred_unit else None
@@ -93,6 +95,50 @@ def apply(serial: str, name: str):
         message += " " + _("The letter was issued as a PDF attachment.")
     flash(message, "success")
     return redirect(target, code=303)
+
+
+def _reply_form(record: Record) -> TransitionForm:
+    internal, external = _office_choices()
+    return TransitionForm(prefix="reply").prepare(workflow.TRANSITIONS["reply"], internal, external)
+
+
+@bp.post("/records/<serial>/reply/preview")
+@login_required
+def reply_preview(serial: str):
+    """The written reply exactly as it will be printed, from the reply form as filled in."""
+    user = me()
+    record = operations.get_record(db(), serial, user, address=client_address())
+    policy.require(user, policy.HANDLE, record)
+    form = _reply_form(record)
+    given = form.params(workflow.TRANSITIONS["reply"])
+    try:
+        letter = drafts.preview(db(), record, user, text=given.get("text") or "", finding=given.get("finding"),
+                                on=given.get("on"))
+    except (ValidationError, Conflict) as exc:
+        details = "; ".join(f"{k}: {v}" for k, v in exc.fields.items())
+        flash(_("The preview could not be made: %(why)s", why=exc.message + (f" ({details})" if details else "")),
+              "error")
+        return redirect(url_for("ledger.show", serial=record.serial) + "#workflow", code=303)
+    return render_template("workflow/reply_preview.html", record=record, letter=letter, form=form,
+                           fields=form.visible(workflow.TRANSITIONS["reply"]))
+
+
+@bp.post("/records/<serial>/reply/draft")
+@login_required
+def reply_draft(serial: str):
+    """Keep the reply being written as a draft (sealed), to finish later."""
+    user = me()
+    record = operations.get_record(db(), serial, user, address=client_address())
+    policy.require(user, policy.HANDLE, record)
+    form = _reply_form(record)
+    try:
+        drafts.save_draft(db(), record, user, form.text.data or "", address=client_address())
+    except ValidationError as exc:
+        db().rollback()
+        flash(_("The draft was not saved: %(why)s", why=exc.message), "error")
+    else:
+        flash(_("The draft of the reply was saved."), "success")
+    return redirect(url_for("ledger.show", serial=record.serial) + "#workflow", code=303)
 
 
 def _filters():

@@ -211,24 +211,34 @@ def superior_body(c: Context) -> str:
     return letterhead.current(c.session).superior_body
 
 
-def reply(c: Context) -> None:
-    """Issue the written answer: keep its finding, date it, and prepare the letter. A matter that
-    reviews a subordinate unit's decision is answered with our review opinion (複查意見書)."""
+def reply_letter(c: Context) -> tuple[str, dict]:
+    """The written answer's template and context (for issuing, and for the handler's preview)."""
     finding = _latest_finding(c, "handling")
+    r = c.record
+    reviewing = bool(r.review_of_unit)
+    return ("review_reply" if reviewing else "reply", {
+        **_letter_base(c), "issued_on": c.params.on or c.today, "text": c.params.text,
+        "finding": finding.get("outcome"), "corrective_action": finding.get("corrective_action"),
+        "accepted_on": r.accepted_on, "superior_body": superior_body(c),
+        "window_days": c.cal.limits.rereview_request_days if reviewing else c.cal.limits.review_request_days,
+        "review_of_unit": _unit_name(c, r.review_of_unit)})
+
+
+def reply(c: Context) -> None:
+    """Issue the written answer: keep its finding, date it, and prepare the letter (the one the
+    handler previewed). A matter that reviews a subordinate unit's decision is answered with our
+    review opinion (複查意見書). The draft, if any, is done with."""
+    letter = reply_letter(c)
     _save_finding(c)
     r = c.record
     on = c.params.on or c.today
     r.replied_on = on
     r.reply_received_on = c.params.received_on
+    r.reply_draft_sealed, r.reply_draft_at, r.reply_draft_by_id = None, None, None
     c.detail["replied_on"] = on.isoformat()
     if r.reply_received_on:
         c.detail["received_on"] = r.reply_received_on.isoformat()
-    reviewing = bool(r.review_of_unit)
-    context = {**_letter_base(c), "issued_on": on, "text": c.params.text, "finding": finding.get("outcome"),
-               "corrective_action": finding.get("corrective_action"), "accepted_on": r.accepted_on,
-               "window_days": c.cal.limits.rereview_request_days if reviewing else c.cal.limits.review_request_days,
-               "superior_body": superior_body(c), "review_of_unit": _unit_name(c, r.review_of_unit)}
-    c.letters.append(("review_reply" if reviewing else "reply", context))
+    c.letters.append(letter)
 
 
 def request_review(c: Context) -> None:

@@ -118,8 +118,8 @@ def _routing_notice(how: str) -> Callable[[dict], tuple[list[str], str]]:
 
 
 def _reply(c: dict) -> tuple[list[str], str]:
-    body = _finding_paragraphs(c, f"您於{chinese_date(c['received_on'])}反映的事項，本機關於"
-                                  f"{chinese_date(c['accepted_on'])}依法受理。")
+    accepted = f"於{chinese_date(c['accepted_on'])}" if c.get("accepted_on") else ""
+    body = _finding_paragraphs(c, f"您於{chinese_date(c['received_on'])}反映的事項，本機關{accepted}依法受理。")
     return body + [(c.get("text") or "").strip()], (
         f"如對本處理意見不服，可自收到本意見書之日起{c['window_days']}日內向{_superior(c)}請求複查。")
 

@@ -227,6 +227,10 @@ class FindingView:
     by: str
     corrective_action: str | None = None
     evidence: str | None = None
+    #: The finding's number (``confirm_corrective_action`` names it), the action's due date and confirmation.
+    id: int | None = None
+    action_due_on: dt.date | None = None
+    action_confirmed_on: dt.date | None = None
 
 
 @dataclass
@@ -269,7 +273,8 @@ def summary(session: Session, record: Record, user: User, *, today: dt.date | No
     # outcomes go with the content: not for the archivist or the inspector (policy.VIEW_FINDINGS)
     for f in record.findings if policy.can(user, policy.VIEW_FINDINGS, record) else ():
         view = FindingView(stage=f.stage, outcome=f.outcome, at=f.created_at,
-                           by=f.created_by.display_name if f.created_by else "")
+                           by=f.created_by.display_name if f.created_by else "", id=f.id,
+                           action_due_on=f.action_due_on, action_confirmed_on=f.action_confirmed_on)
         if with_content:
             view.corrective_action = sealing.open_json(session, record, "finding-action", f.corrective_action_sealed,
                                                        f.id) if f.corrective_action_sealed else ""

@@ -193,18 +193,6 @@ ROUTES: dict[str, list[tuple]] = {
             "Message-ID: <access-test@example.cn>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
             "公司拖欠工資。\r\n").encode()), "region": "110108", "category": "other"}),
     ],
-    # -- intake (issue 20): an attachment's extracted text; taking it as the body (the text of
-    #    {attachment} is not extracted yet: an allowed role is sent back to the text with a message)
-    "intake.text": [("GET", "/records/{serial}/attachments/{attachment}/text", allow(*CONTENT_OF_SERIAL))],
-    "intake.accept": [("POST", "/records/{serial}/attachments/{attachment}/accept", allow(*CORRECTORS_OF_SERIAL),
-                       {"body": "公司拖欠工資三個月。"})],
-    "intake.mail": [
-        ("GET", "/intake/mail", allow(*REGISTRARS)),
-        ("POST", "/intake/mail", allow(*REGISTRARS), {"message": UploadFile("m.eml", (
-            "From: =?utf-8?B?5byg5LiJ?= <a@example.cn>\r\nSubject: =?utf-8?B?5ouW5qyg5bel6LOH?=\r\n"
-            "Message-ID: <access-test@example.cn>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
-            "公司拖欠工資。\r\n").encode()), "region": "110108", "category": "other"}),
-    ],
     "ledger.version": [("GET", "/records/{serial}/versions/{version}", allow(*CONTENT_OF_SERIAL))],
     # -- JSON API ---------------------------------------------------------------------
     "api.openapi": [("GET", "/api/v1/openapi.json", allow(*EVERYONE))],
@@ -229,6 +217,22 @@ ROUTES: dict[str, list[tuple]] = {
          {"record_finding-finding_outcome": "substantiated"}),
         ("POST", "/records/{new_serial}/transitions/store", allow("registrar", "leader", "chief"),
          {"store-reason_code": "unclear_content"}),
+    ],
+    # the written reply composed with a preview and drafts (records/cases/drafts.py): HANDLE
+    "workflow.reply_preview": [
+        ("POST", "/records/{serial}/reply/preview", allow("handler", "leader", "chief"), {"reply-text": "經查屬實。"}),
+    ],
+    "workflow.reply_draft": [
+        ("POST", "/records/{new_serial}/reply/draft", allow("handler", "leader", "chief"), {"reply-text": "草稿"}),
+    ],
+    "api.reply_preview": [
+        ("POST", "/api/v1/records/{serial}/reply/preview", allow("handler", "leader", "chief"), {"text": "經查屬實。"}),
+    ],
+    "api.get_reply_draft": [
+        ("GET", "/api/v1/records/{serial}/reply/draft", allow("handler", "leader", "chief")),
+    ],
+    "api.put_reply_draft": [
+        ("PUT", "/api/v1/records/{new_serial}/reply/draft", allow("handler", "leader", "chief"), {"text": "草稿"}),
     ],
     "workflow.board": [
         ("GET", "/board", allow("leader", "other_leader", "chief", "inspector")),
@@ -310,10 +314,6 @@ ROUTES: dict[str, list[tuple]] = {
         ("GET", "/api/v1/stats", allow(*STATS_VIEWERS)),
         ("GET", "/api/v1/stats?from=2026-03-01&to=2026-03-31&by=channel,office", allow(*STATS_VIEWERS)),
     ],
-}
-
-
-# -- the world the table is checked against ---------------------------------------------
     # -- reference data (issue 14): every signed-in user looks regions up; the administrator keeps them
     "reference.find_regions": [("GET", "/reference/regions?q=南山&id_number=440305199001011234", allow(*SIGNED_IN))],
     "reference.region_lookup": [("GET", "/reference/regions.json?q=4403", allow(*SIGNED_IN))],
@@ -354,6 +354,10 @@ ROUTES: dict[str, list[tuple]] = {
     "api.api_import_calendar": [("POST", "/api/v1/calendar", allow(*ADMINS), {"text": "2037-01-01 holiday 元旦"})],
     "api.api_letterhead": [("GET", "/api/v1/letterhead", allow(*SIGNED_IN))],
     "api.api_update_letterhead": [("PUT", "/api/v1/letterhead", allow(*ADMINS), {"seal_line": "（蓋章）"})],
+}
+
+
+# -- the world the table is checked against ---------------------------------------------
 @dataclass
 class World:
     users: dict[str, User]

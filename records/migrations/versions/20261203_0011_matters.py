@@ -7,7 +7,8 @@ Create Date: 2026-12-03 09:00:00
 Columns on ``records`` for the superior body's review and re-review, the remit (Art 4), the
 extension a handling office asks for (Art 15), matters handed down (交辦件), major cases
 (Art 5), a collective visit's representatives (sealed), the day the petitioner stopped
-petitioning (息訪) and the unit a letter complains about; on ``findings`` the corrective action's due date and confirmation.
+petitioning (息訪), the unit a letter complains about and the reply's sealed draft; on
+``findings`` the corrective action's due date and confirmation.
 
 On SQLite the columns are added with plain ``ALTER TABLE … ADD COLUMN`` (see 0002: batch mode
 would copy and drop ``records``, cascading deletes).
@@ -43,6 +44,9 @@ COLUMNS = (
     ("records", "representatives_sealed", sa.LargeBinary(), None, None),
     ("records", "petitioning_ceased_on", sa.Date(), None, None),
     ("records", "complained_unit", sa.String(length=32), None, None),
+    ("records", "reply_draft_sealed", sa.LargeBinary(), None, None),
+    ("records", "reply_draft_at", sa.DateTime(), None, None),
+    ("records", "reply_draft_by_id", sa.Integer(), "users", None),
     ("findings", "action_due_on", sa.Date(), None, None),
     ("findings", "action_confirmed_on", sa.Date(), None, None),
     ("findings", "action_confirmed_by_id", sa.Integer(), "users", None),
