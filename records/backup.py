@@ -202,7 +202,9 @@ def restore(settings: Settings, src: Path, keys_src: Path, *, build: Callable[[S
     try:
         say("keys")
         for p in keys_src.iterdir():
-            if p.is_file() and p.name != "README.txt":
+            if p.is_dir():   # the batch keys of stored letters (batches/)
+                _copy_tree(p, settings.keystore_dir / p.name, skip=lambda f: f.name.startswith("."))
+            elif p.is_file() and p.name != "README.txt":
                 target = settings.key_file if p.name == "master.key" else settings.keystore_dir / p.name
                 shutil.copy2(p, target)
                 os.chmod(target, 0o600)

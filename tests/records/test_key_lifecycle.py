@@ -211,3 +211,24 @@ def test_bare_instance_refuses_key_lifecycle(own):
             keys.rotate(bare)
     finally:
         bare.close()
+
+
+def test_backup_and_restore_keep_stored_letters_readable(own, tmp_path):
+    """The batch key files travel with the key store: a restored instance verifies (opens
+    every letter, stored ones included) and the stored letter opens after a rotation."""
+    from records.backup import backup, restore
+
+    stored = _register(own, year=2024, subject="備份中的存信")
+    _store(own, stored)
+    keys.rotate(own)
+    backup(own, tmp_path / "bk")
+    home = tmp_path / "restored"
+    target = Settings.from_env({}, home=str(home), database_url=f"sqlite:///{home / 'xinfang.sqlite3'}")
+    report = restore(target, tmp_path / "bk" / "data", tmp_path / "bk" / "keys", build=build_instance)
+    assert not report.problems and report.records == 1
+    restored = build_instance(target)
+    try:
+        assert _subject(restored, stored) == "備份中的存信"
+        assert keys.usage(restored)["batch key files"] == {"master:2": 1}
+    finally:
+        restored.close()
