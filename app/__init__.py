@@ -21,9 +21,12 @@ def create_app(config: dict | None = None) -> Flask:
 
 
 def configure_requests(app: Flask) -> None:
-    from .web import InMemoryRequest
+    from .web import BoundedInt, BoundedJSONProvider, InMemoryRequest
 
     app.request_class = InMemoryRequest
+    app.json = BoundedJSONProvider(app)   # a JSON body nested too deep is a 400, not a RecursionError
+    # before any route is added: an id beyond the databases' integers is "not found", not a 500
+    app.url_map.converters["int"] = BoundedInt
 
 
 def configure_instance(app: Flask) -> None:

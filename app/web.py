@@ -10,10 +10,45 @@ from flask import (
 )
 from flask_login import current_user
 from sqlalchemy import text
+from flask.json.provider import DefaultJSONProvider
+from werkzeug.routing import IntegerConverter
 
 from records.instance import Instance, is_read_only
 
 from .composition import build_instance
+
+
+#: JSON bodies nest at most this deep (Python's parser would otherwise recurse into a 500).
+MAX_JSON_DEPTH = 32
+
+
+class BoundedJSONProvider(DefaultJSONProvider):
+    """Flask's JSON with a depth limit on what it reads: a deeper body is malformed (400)."""
+
+    def loads(self, s, **kwargs):
+        text = s.decode("utf-8", "replace") if isinstance(s, (bytes, bytearray)) else str(s)
+        depth, in_string, escaped = 0, False, False
+        for c in text:
+            if in_string:
+                escaped, in_string = (not escaped and c == "\\"), (escaped or c != '"')
+            elif c == '"':
+                in_string = True
+            elif c in "[{":
+                depth += 1
+                if depth > MAX_JSON_DEPTH:
+                    raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+            elif c in "]}":
+                depth -= 1
+        return super().loads(s, **kwargs)
+
+
+class BoundedInt(IntegerConverter):
+    """``<int:…>`` in routes: at most 2**31 - 1 (the databases' integer), a larger id is not
+    found (404) instead of an overflow (500)."""
+
+    def __init__(self, url_map, fixed_digits: int = 0, min: int | None = None, max: int | None = 2**31 - 1,
+                 signed: bool = False):
+        super().__init__(url_map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
 
 class InMemoryRequest(Request):

@@ -311,8 +311,16 @@ def _day_start(day: dt.date, tz: ZoneInfo) -> int:
     return int(dt.datetime.combine(day, dt.time(0), tzinfo=tz).timestamp())
 
 
+#: Dates a search may name (letters are received in these years; beyond, time arithmetic overflows).
+DATE_MIN, DATE_MAX = dt.date(1900, 1, 1), dt.date(2199, 12, 31)
+
+
 def date_range(low: dt.date | None, high: dt.date | None, tz: ZoneInfo) -> Range:
     """Received between two local dates, inclusive."""
+    for day in (low, high):
+        if day is not None and not DATE_MIN <= day <= DATE_MAX:
+            message = f"Dates run from {DATE_MIN.isoformat()} to {DATE_MAX.isoformat()}."
+            raise ValidationError(message, fields={"q": message, "date": message})
     lo = _day_start(low, tz) if low else None
     hi = _day_start(high + dt.timedelta(days=1), tz) - 1 if high else None
     return Range("received", lo, hi)

@@ -64,6 +64,8 @@ def _uploads(form: RecordForm) -> list[Upload]:
 def index():
     user = me()
     try:
+        if not 1 <= page_no <= operations.MAX_PAGE:
+            raise ValidationError("page", fields={"page": f"1 to {operations.MAX_PAGE}."})
         filters = LedgerFilters.parse(request.args)
         page_no = int(request.args.get("page", "1") or 1)
     except ValidationError as exc:
@@ -79,7 +81,8 @@ def index():
     regions = region_options(db(), current=filters.region)
     return render_template("ledger/index.html", page=page, filters=filters, regions=regions,
                            category_choices=category_options(db(), current=filters.category),
-                           errors=errors, tz=_tz(), can_register=policy.can(user, policy.REGISTER))
+                           errors=errors, tz=_tz(), can_register=policy.can(user, policy.REGISTER)), \
+        422 if "page" in errors else 200   # a page out of range is the caller's error, said so
 
 
 @bp.route("/records/new", methods=["GET", "POST"])

@@ -524,6 +524,10 @@ def _local_day_start(day: dt.date, tz: ZoneInfo) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(0), tzinfo=tz).astimezone(dt.UTC)
 
 
+#: The furthest ledger page (an offset beyond it overflows the database's integers).
+MAX_PAGE = 100_000
+
+
 def ledger(session: Session, user: User, filters: LedgerFilters | None = None, *, page: int = 1,
            per_page: int = 25, address: str = "") -> Page:
     """The ledger lines the user may see, newest first. Subjects are decrypted only for rows
@@ -546,6 +550,9 @@ def ledger(session: Session, user: User, filters: LedgerFilters | None = None, *
     if filters.date_to:
         cond.append(Record.received_at < _local_day_start(filters.date_to + dt.timedelta(days=1), tz))
     page = max(1, int(page))
+    if page > MAX_PAGE:
+        raise ValidationError(f"page: at most {MAX_PAGE}; narrow the filters instead.",
+                              fields={"page": f"1 to {MAX_PAGE}."})
     per_page = min(max(1, int(per_page)), 200)
     total = session.execute(select(func.count()).select_from(Record).where(*cond)).scalar_one()
     rows = session.execute(

@@ -103,6 +103,8 @@ def years(session: Session) -> list[CalendarYear]:
 
 
 def days_of(session: Session, year: int) -> list[CalendarDay]:
+    if not 1900 <= year <= 2199:   # a year the office could have a calendar for (issue 15: no 500)
+        raise ValidationError("The year is out of range (1900 to 2199).", fields={"year": "1900 to 2199."})
     lo, hi = dt.date(year, 1, 1), dt.date(year, 12, 31)
     return list(session.execute(select(CalendarDay).where(CalendarDay.day >= lo, CalendarDay.day <= hi)
                                 .order_by(CalendarDay.day)).scalars())
