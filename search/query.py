@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from records import audit, policy
 from records.cases import operations
+from records.cases.declarations import STATES
 from records.intake import operations as intake
 from records.reference.vocab import CHANNELS
 from records.errors import ValidationError
@@ -277,17 +278,9 @@ def parse(text: str):
 
 
 # -- filters -----------------------------------------------------------------------------
-def known_statuses() -> tuple[str, ...] | None:
-    """The workflow's states, when the workflow module names them."""
-    try:
-        from records.cases import workflow  # noqa: PLC0415 - optional, provided by the workflow
-    except ImportError:
-        return None
-    for name in ("STATES", "STATUSES"):
-        states = getattr(workflow, name, None)
-        if states:
-            return tuple(states)
-    return None
+def known_statuses() -> tuple[str, ...]:
+    """The workflow's states (``records.cases.declarations.STATES``)."""
+    return tuple(STATES)
 
 
 def _parse_day(value: str, *, end: bool) -> dt.date:
@@ -335,8 +328,8 @@ def filter_node(name: str, value: str, tz: ZoneInfo) -> Node:
 
     if name == "status":
         states = known_statuses()
-        if not re.fullmatch(r"[a-z_]{1,32}", value) or (states is not None and value not in states):
-            raise bad("Unknown status." + (" Use one of: " + ", ".join(states) + "." if states else ""))
+        if not re.fullmatch(r"[a-z_]{1,32}", value) or value not in states:
+            raise bad("Unknown status. Use one of: " + ", ".join(states) + ".")
         return Match("status", value)
     if name == "channel":
         if value not in CHANNELS:

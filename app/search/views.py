@@ -43,7 +43,7 @@ def _tz() -> ZoneInfo:
 
 
 def _statuses() -> list[str]:
-    return list(query.known_statuses() or STATUS_LABELS)
+    return list(query.known_statuses())
 
 
 def _region_names(results) -> dict[str, str]:
