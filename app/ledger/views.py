@@ -65,6 +65,8 @@ def index():
     user = me()
     try:
         if not 1 <= page_no <= operations.MAX_PAGE:
+            raise ValidationError("The page is out of range.", fields={"page": f"1 to {operations.MAX_PAGE}."})
+        if not 1 <= page_no <= operations.MAX_PAGE:
             raise ValidationError("page", fields={"page": f"1 to {operations.MAX_PAGE}."})
         filters = LedgerFilters.parse(request.args)
         page_no = int(request.args.get("page", "1") or 1)
