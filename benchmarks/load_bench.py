@@ -81,7 +81,7 @@ def build_instance(home: Path, records: int, seed: int) -> None:
     settings = Settings.from_env({}, home=str(home))
     started_marker = home / ".load-bench-started"
     if not started_marker.exists():
-        init_instance(settings)
+        init_instance(settings, build=build_instance)
         inst = build_instance(settings)
         with inst.unit_of_work() as s:
             create_demo_users(s)

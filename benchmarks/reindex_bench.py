@@ -38,7 +38,7 @@ def build(home: Path, size: int, seed: int) -> None:
     from .corpus import corpus
 
     settings = Settings.from_env({}, home=str(home))
-    init_instance(settings)
+    init_instance(settings, build=build_instance)
     inst = build_instance(settings)
     with inst.unit_of_work() as s:
         clerk = accounts.create_user(s, "benchclerk", "bench-password-1", ["clerk"], office="XFB").id

@@ -65,7 +65,7 @@ def bench(batch_size: int, others: int) -> dict:
     home = Path(tempfile.mkdtemp(prefix="xinfang-retention-bench-"))
     try:
         settings = Settings.from_env({}, home=str(home))
-        init_instance(settings)
+        init_instance(settings, build=build_instance)
         inst = build_instance(settings)
         with inst.unit_of_work() as s:
             ids = {r: accounts.create_user(s, r, "bench-password-1", [role], office="XFB" if role == "clerk" else None).id

@@ -488,7 +488,7 @@ def run_database(work: Path, registrations: int, service_queries: int) -> dict:
     home = work / "instance"
     shutil.rmtree(home, ignore_errors=True)
     settings = Settings.from_env({}, home=str(home))
-    init_instance(settings)
+    init_instance(settings, build=build_instance)
     inst = build_instance(settings)
     with inst.unit_of_work() as s:
         clerk = accounts.create_user(s, "benchclerk", "bench-password-1", ["clerk"], office="XFB").id

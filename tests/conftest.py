@@ -81,7 +81,7 @@ def fresh_instance(tmp_path_factory, name: str = "instance", **fields):
     else:
         url = f"sqlite:///{home / 'xinfang.sqlite3'}"
     s = Settings.from_env({}, home=str(home), database_url=url, **fields)
-    init_instance(s)
+    init_instance(s, build=build_instance)
     yield s
     if pg_name:
         _drop_pg_database(admin, pg_name)
