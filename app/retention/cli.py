@@ -14,9 +14,12 @@ from sqlalchemy import select
 
 from records.accounts import operations as accounts
 from records.errors import XinfangError
+from records.jobs import runner as jobs_runner
+from records.jobs.models import Job
 
 from retention import certificate as certs
 from retention import destroy
+from retention import jobs as retention_jobs
 from retention import operations as ret
 from retention.models import Batch, Certificate
 
@@ -180,7 +183,8 @@ def lift_command(hold_id, reason, actor):
 @with_appcontext
 def run_command(dry_run, batch_ref, actor, today):
     """Destroy the approved, due batches (resuming any interrupted run first), with progress,
-    and leave a certificate for each."""
+    and leave a certificate for each. Each batch's run is a destruction job (the same as one
+    started from the web), run here."""
     inst = _inst()
     from records import policy
 
@@ -188,7 +192,6 @@ def run_command(dry_run, batch_ref, actor, today):
         batch = _batch(s, batch_ref) if batch_ref else None
         batch_id = batch.id if batch is not None else None
         user = accounts.get_user(s, actor) if actor else None
-        by_id = user.id if user is not None else None
         if user is not None and not policy.can(user, policy.APPROVE_DESTRUCTION):
             _fail(f"{actor} may not start a destruction run.")
         if batch is not None and not dry_run:
@@ -207,35 +210,68 @@ def run_command(dry_run, batch_ref, actor, today):
                 for serial in r.letters:
                     click.echo(f"  {serial}")
             return
-    bars: dict[str, object] = {}
+        job_ids, quiet = _queue_runs(s, destroy.plan(s, batch_id=batch_id, today=_today(today)), user,
+                                     _today(today))
+    for line in quiet:
+        click.echo(line)
+    sys.exit(_run_jobs(inst, job_ids, quiet))
 
-    def progress(phase, done, total):
-        bar = bars.get(phase)
+
+def _queue_runs(s, items, user, day) -> tuple[list[int], list[str]]:
+    """A destruction job for every batch with something to destroy (or a run to resume):
+    the same job the web and the API queue, so a run never goes twice at once."""
+    job_ids, quiet = [], []
+    for item in items:
+        if not item.letters and not item.resumed:
+            quiet.append(f"batch {item.batch_label}: nothing destroyed ({item.note or 'nothing due'})")
+            continue
+        job_ids.append(retention_jobs.start_destruction(s, s.get(Batch, item.batch_id), by=user, today=day).id)
+    return job_ids, quiet
+
+
+def _run_jobs(inst, job_ids: list[int], quiet: list[str]) -> int:
+    """Run the queued destruction jobs here, with a progress bar per phase; print each
+    batch's outcome. Exit code: 0, 1 (a run failed or runs elsewhere), 2 (residue found)."""
+    bars: dict[tuple[int, str], object] = {}
+
+    def progress(job_id, kind, done, total, phase):
+        if not total:
+            return
+        bar = bars.get((job_id, phase))
         if bar is None:
             bar = click.progressbar(length=max(total, 1), label=f"{phase:<8}", file=sys.stderr)
             bar.__enter__()
-            bars[phase] = bar
-        bar.update(done - bar.pos)
+            bars[(job_id, phase)] = bar
+        bar.update(max(0, done - bar.pos))
         if done >= total:
             bar.__exit__(None, None, None)
 
-    try:
-        reports = destroy.run(inst, batch_id=batch_id, by_id=by_id, today=_today(today), progress=progress)
-    except XinfangError as exc:
-        _fail(exc.message)
-    failed = False
-    for r in reports:
-        if r.certificate:
-            state = "clean" if r.residue_clean else "RESIDUE FOUND"
-            failed |= not r.residue_clean
-            click.echo(f"batch {r.batch_label}: destroyed {len(r.letters)} letter(s) in {r.seconds:.1f} s"
-                       f"{' (resumed)' if r.resumed else ''}; residue check {state}; certificate {r.certificate}")
-        else:
-            click.echo(f"batch {r.batch_label}: nothing destroyed ({r.note or 'nothing due'})")
-    if not reports:
+    code = 0
+    for job_id in job_ids:
+        try:
+            jobs_runner.run_job(inst, job_id, on_progress=progress)
+        except XinfangError as exc:   # running in a worker the web started: it finishes there
+            click.echo(f"job {job_id}: {exc.message}")
+            code = max(code, 1)
+            continue
+        with inst.unit_of_work() as s:
+            job = s.get(Job, job_id)
+            label = s.get(Batch, job.payload["batch_id"]).label
+            state, status, error = dict(job.state or {}), job.status, job.error
+        if status != "done":
+            click.echo(f"batch {label}: the run did not finish ({status}: {error}); "
+                       f"'xinfang jobs show {job_id}', then run again to resume.")
+            code = max(code, 1)
+            continue
+        clean = state.get("residue_clean")
+        click.echo(f"batch {label}: destroyed {state.get('letters')} letter(s) in {state.get('seconds', 0):.1f} s"
+                   f"{' (resumed)' if state.get('resumed') else ''}; residue check "
+                   f"{'clean' if clean else 'RESIDUE FOUND'}; certificate {state.get('certificate')}")
+        if not clean:
+            code = 2
+    if not job_ids and not quiet:
         click.echo("Nothing is approved and due for destruction.")
-    if failed:
-        sys.exit(2)
+    return code
 
 
 @retention_group.command("verify")
