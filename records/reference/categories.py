@@ -187,6 +187,9 @@ def _names(values: dict, errors: dict, *, required: bool) -> dict:
 def _parent(session: Session, code, errors: dict, *, own: Category | None = None) -> Category | None:
     if code in (None, ""):
         return None
+    if not isinstance(code, str) or len(code) > 32:
+        errors["parent"] = "The code of a top-level category."
+        return None
     parent = session.execute(select(Category).where(Category.code == code)).scalar_one_or_none()
     if parent is None:
         errors["parent"] = f"No category {code!r}."
