@@ -155,6 +155,7 @@ def openapi_document() -> dict:
             **search_paths(),
             **_retention_paths(),
             **stats_paths(),
+            **_reference_paths(),
         },
     }
 
@@ -172,7 +173,6 @@ DUE = {
     "properties": {
         "kind": {"type": "string", "enum": ["decision", "conclusion", "return", "review_request", "review_reply",
                                             "rereview_request", "rereview_reply", "handed_down"]},
-            **_reference_paths(),
         "party": {"type": "string", "enum": ["office", "petitioner", "unit"],
                   "description": "Whose clock: a limit the office must meet, or a window to ask or return in."},
         "on": {"type": "string", "format": "date"}, "start": {"type": "string", "format": "date"},
@@ -376,6 +376,12 @@ def _retention_paths() -> dict:
     return retention_paths()
 
 
+def _reference_paths() -> dict:
+    from ..reference.openapi import reference_paths
+
+    return reference_paths()
+
+
 # -- statistics (records/stats.py) -------------------------------------------------------------------
 def stats_paths() -> dict:
     from records.reporting.stats import MIN_COUNT
@@ -387,12 +393,6 @@ def stats_paths() -> dict:
                 "summary": "Statistics over the caller's ledger scope (counts from metadata only)",
                 "description": "Counts of the period by channel, category, region, office, status and month; "
                                "replies on time per office; open and overdue matters now; repeat letters and "
-def _reference_paths() -> dict:
-    from ..reference.openapi import reference_paths
-
-    return reference_paths()
-
-
                                "petitioners; hot issues (rising categories, frequent terms). Figures derived "
                                f"from identities or terms below {MIN_COUNT} are null or left out. Needs the "
                                "leader, chief or inspector role.",
