@@ -177,8 +177,9 @@ class WhooshBackend(SearchBackend):
 
     # -- queries, run on arrays (``execution``) ---------------------------------------------
     def _run(self, searcher: Searcher, match, access: Access, exclude_uid: str | None = None):
-        stats = execution.Stats(searcher)
-        return execution.run(execution.leaves(searcher, self._cache), lambda leaf: match(leaf, stats),
+        leaves = execution.leaves(searcher, self._cache)
+        stats = execution.Stats(searcher, leaves)
+        return execution.run(leaves, lambda leaf: match(leaf, stats),
                              execution.access_mask(access, self._cache, exclude_uid))
 
     def search(self, query: Node, access: Access, *, sort: str = "relevance", page: int = 1,

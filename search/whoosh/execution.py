@@ -16,14 +16,15 @@ What is kept between queries, in one byte-bounded cache shared by the threads of
 
 A segment never changes once written (a deletion only adds to its deleted set, which is part
 of the key of the live mask), so nothing cached can go stale: a new letter lands in a new
-segment, and only that segment is read. Statistics that change with every segment (document
-count, document frequencies, average lengths) are read from the searcher for each query, so
-scores are Whoosh's own BM25F: the same hits, in the same order, with the same scores as
-Whoosh's ``Searcher.search`` of the same query (``tests/search/test_whoosh_exec.py``).
+segment, and only that segment is read. Statistics that change with every segment (live
+document count, live document frequencies, mean length of the live documents) are summed
+over the segments for each query. The hits are those of Whoosh's ``Searcher.search`` of the
+same query (``tests/search/test_whoosh_exec.py``); the scores are ``search.scoring``'s BM25,
+computed as the PostgreSQL backend computes them (same integers, same operations), so both
+backends order a query's hits alike.
 """
 from __future__ import annotations
 
-import math
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -32,11 +33,11 @@ from dataclasses import dataclass
 import numpy as np
 from whoosh import query as wq
 
+from .. import scoring
 from ..interface import And, CharTerm, Everything, Match, Node, Not, Or, Phrase, Range, TextTerm
 from . import internals
 
 #: Whoosh's BM25F defaults (``whoosh.scoring.BM25F``).
-B, K1 = 0.75, 1.2
 #: Fields held as numbers in columns (matched and sorted by value).
 NUMERIC = ("year", "received")
 #: Bytes of arrays a process keeps between queries.
@@ -139,6 +140,16 @@ class Leaf:
             return np.pad(out, (0, max(0, self.n - len(out))))[:self.n]
         return self.cache.get((self.segid, "len", field), build)
 
+    def length_sum(self, field: str) -> int:
+        """The sum of the live documents' lengths of ``field`` (for the mean length)."""
+        live = self.live()
+        deleted = self.reader.segment().deleted_count()
+
+        def build():
+            lengths = self.lengths(field)
+            return int(lengths.sum() if live is None else lengths[live].sum())
+        return self.cache.get((self.segid, "lensum", field, deleted), build)
+
     def column(self, field: str) -> np.ndarray:
         return self.cache.get((self.segid, "col", field), lambda: np.fromiter(
             self.reader.column_reader(field, translate=True), dtype=np.int64, count=self.n))
@@ -201,12 +212,14 @@ _STRIDE = 1 << 32
 
 # -- statistics of the whole searcher ------------------------------------------------------
 class Stats:
-    """Document count, frequencies and average lengths over every segment (Whoosh's idf
-    and average field length), memoised for one query."""
+    """The statistics of ``search.scoring`` over the live documents of every segment (the
+    PostgreSQL backend counts the same): how many there are, how many hold a token, their
+    mean length; memoised for one query."""
 
-    def __init__(self, searcher):
+    def __init__(self, searcher, leaves_: list[Leaf] | None = None):
         self.searcher = searcher
-        self.count = searcher.doc_count_all()
+        self.leaves = leaves_ if leaves_ is not None else []
+        self.count = searcher.doc_count()
         self._idf: dict = {}
         self._avg: dict = {}
 
@@ -214,14 +227,19 @@ class Stats:
         key = (field, term)
         got = self._idf.get(key)
         if got is None:
-            df = self.searcher.doc_frequency(field, term)   # 0 for a term no segment holds
-            got = self._idf[key] = math.log(self.count / (df + 1)) + 1
+            df = 0
+            for leaf in self.leaves:
+                ids = leaf.postings(field, term)[0]
+                live = leaf.live()
+                df += len(ids) if live is None else int(np.count_nonzero(live[ids]))
+            got = self._idf[key] = scoring.idf(self.count, df)
         return got
 
     def avg_length(self, field: str) -> float:
         got = self._avg.get(field)
         if got is None:
-            got = self._avg[field] = (self.searcher.field_length(field) / (self.count or 1)) or 1.0
+            total = sum(leaf.length_sum(field) for leaf in self.leaves)
+            got = self._avg[field] = scoring.average_length(total, self.count)
         return got
 
 
@@ -232,10 +250,12 @@ def bm25(leaf: Leaf, stats: Stats, field: str, term: str, docs: np.ndarray | Non
     if docs is not None:
         weights = weights[np.searchsorted(ids, docs)]
         ids = docs
+    weights = np.minimum(weights, scoring.MAX_TF)
     fl = leaf.lengths(field)[ids]
     avg = stats.avg_length(field)
     idf = stats.idf(field, term)
-    return ids, idf * ((weights * (K1 + 1)) / (weights + K1 * ((1 - B) + B * fl / avg)))
+    # the operations of search.postgres.compile, in the same order (the same doubles)
+    return ids, idf * ((weights * scoring.K1_PLUS_1) / (weights + scoring.K1 * (scoring.ONE_MINUS_B + scoring.B * fl / avg)))
 
 
 # -- evaluating a query in one segment -------------------------------------------------------
@@ -245,10 +265,15 @@ def evaluate(node: Node, leaf: Leaf, stats: Stats) -> tuple[np.ndarray, np.ndarr
     them: a text term scores BM25F, a phrase the sum of its terms, a metadata condition or a
     negation 1."""
     n = leaf.n
-    if isinstance(node, TextTerm | CharTerm) or (isinstance(node, Phrase) and len(node.tokens) == 1):
-        field = "chars" if isinstance(node, CharTerm) else "text"
+    if isinstance(node, CharTerm):   # one character: its idf (search.scoring)
+        ids = leaf.postings("chars", node.token)[0]
+        mask, score = np.zeros(n, dtype=bool), np.zeros(n, dtype=np.float64)
+        mask[ids] = True
+        score[ids] = stats.idf("chars", node.token)
+        return mask, score
+    if isinstance(node, TextTerm) or (isinstance(node, Phrase) and len(node.tokens) == 1):
         token = node.tokens[0] if isinstance(node, Phrase) else node.token
-        ids, scores = bm25(leaf, stats, field, token)
+        ids, scores = bm25(leaf, stats, "text", token)
         mask, score = np.zeros(n, dtype=bool), np.zeros(n, dtype=np.float64)
         mask[ids] = True
         score[ids] = scores
@@ -307,16 +332,19 @@ class Matched:
 
     def top(self, limit: int, keys: np.ndarray | None = None, descending: bool = True) -> np.ndarray:
         """Positions of the first ``limit`` matches: highest score first (or by ``keys``,
-        descending or not), ties by document number — the order of Whoosh's collectors."""
+        descending or not), ties by the date received, then the record id, in the same
+        direction — the PostgreSQL backend's order (``search.scoring``)."""
         if keys is None:
             keys, descending = self.scores, True
-        order_key = -keys if descending else keys
+        sign = -1 if descending else 1
+        order_key = sign * keys
         if len(order_key) > limit > 0:
             kth = np.partition(order_key, limit - 1)[limit - 1]
             pick = np.nonzero(order_key <= kth)[0]
         else:
             pick = np.arange(len(order_key))
-        ordered = pick[np.lexsort((self.docnums[pick], order_key[pick]))]
+        received, record_id = sort_keys(self, "received")[pick], sort_keys(self, "record_id")[pick]
+        ordered = pick[np.lexsort((sign * record_id, sign * received, order_key[pick]))]
         return ordered[:limit]
 
 

@@ -65,7 +65,7 @@ def make_schema(key_id: str) -> fields.Schema:
     """The schema of every shard of an index built with the blind-token key ``key_id``."""
     return fields.Schema(
         uid=fields.ID(stored=True, unique=True),
-        record_id=fields.STORED(),
+        record_id=fields.NUMERIC(int, bits=64, stored=True, sortable=True),   # ties of the ranking
         serial=fields.STORED(),
         doc_version=fields.STORED(),
         status=fields.ID(stored=True, sortable=True),

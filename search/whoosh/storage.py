@@ -21,12 +21,16 @@ import shutil
 import time
 from pathlib import Path
 
-from ..interface import IndexKeyMismatch
+from .. import analysis
+from ..interface import IndexKeyMismatch, IndexSchemeOutdated, outdated_message
 
 #: Format of a generation (in its meta.json). 2: the schema's classes moved to
 #: ``search.whoosh`` — Whoosh pickles them by module path into every table of contents, so
 #: an index of format 1 cannot be opened by this version and is refused ("rebuild it").
 FORMAT = 2
+#: The token scheme the generation's documents were analysed with (``analysis.SCHEME``;
+#: absent in meta.json: 1).
+SCHEME = analysis.SCHEME
 CURRENT = "CURRENT"
 REBUILD_PREFIX = ".rebuild-"
 _GEN_RE = re.compile(r"^gen-(\d+)$")
@@ -61,7 +65,8 @@ def init_generation(gen: Path, key_id: str) -> None:
     """Create the folder of a generation and its meta file."""
     # exist_ok: two processes creating the first generation at once write the same thing
     gen.mkdir(parents=True, exist_ok=True, mode=0o700)
-    write_atomic(gen / "meta.json", json.dumps({"format": FORMAT, "key_id": key_id, "layout": "shard-per-year"}))
+    write_atomic(gen / "meta.json", json.dumps({"format": FORMAT, "scheme": SCHEME, "key_id": key_id,
+                                                 "layout": "shard-per-year"}))
 
 
 def create_first(root: Path, key_id: str) -> str:
@@ -80,6 +85,8 @@ def check_meta(gen: Path, key_id: str) -> None:
     except (FileNotFoundError, ValueError):
         raise IndexKeyMismatch(f"The search index at {gen} has no readable meta.json; "
                                "rebuild it with 'xinfang search reindex'.") from None
+    if meta.get("key_id") == key_id and meta.get("scheme", 1) != SCHEME:
+        raise IndexSchemeOutdated(outdated_message(meta.get("scheme", 1)))
     if meta.get("key_id") != key_id or meta.get("format") != FORMAT:
         raise IndexKeyMismatch("The search index was built with another blind-token key or format; "
                                "rebuild it with 'xinfang search reindex'.")

@@ -97,7 +97,8 @@ def test_removal_leaves_no_plaintext_or_token_of_the_letter(inst, make_user, mak
     secret = "鸚鵡螺號潛艇的秘密航線"
     serial = make_record(by=clerk, body=f"{secret} Nautilusvesselroute")
     drain()
-    tokens = set(svc.blinder.text(analysis.analyse(secret + " Nautilusvesselroute").tokens))
+    # the secret's pairs (pairs of Latin letters are shared with other letters' words)
+    tokens = set(svc.blinder.text(analysis.analyse(secret).tokens))
     assert any(t.encode() in index_bytes(inst) for t in tokens)
     with inst.unit_of_work() as s:
         record = s.execute(select(Record).where(Record.serial == serial)).scalar_one()

@@ -153,7 +153,7 @@ def test_snippets_highlight_in_the_letters_own_script(inst, clerk, chief, make_r
 
 def test_relevance_prefers_more_matches(inst, clerk, chief, make_record, drain):
     w = word()
-    once = make_record(by=clerk, body=f"欠薪一次。{w}")
+    once = make_record(by=clerk, body=f"欠薪一次，別的不多說。{w}")   # as long as the other (BM25 weighs length)
     often = make_record(by=clerk, body=f"欠薪，欠薪，又是欠薪。{w}")
     drain()
     assert run(inst, chief, f"欠薪 {w}")[1] == [often, once]
