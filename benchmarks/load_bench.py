@@ -152,7 +152,7 @@ class Client(threading.Thread):
             data = json.dumps(body, ensure_ascii=False).encode()
             headers["Content-Type"] = "application/json"
         t0 = time.perf_counter()
-        for attempt in (1, 2):
+        for _attempt in (1, 2):
             try:
                 conn.request(method, path, body=data, headers=headers)
                 response = conn.getresponse()

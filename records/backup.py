@@ -85,7 +85,7 @@ def _copy_tree(src: Path, dst: Path, *, skip=lambda p: False) -> int:
     if not src.is_dir():
         dst.mkdir(parents=True, exist_ok=True, mode=0o700)
         return 0
-    for root, dirs, files in os.walk(src):
+    for root, _dirs, files in os.walk(src):
         rel = Path(root).relative_to(src)
         target = dst / rel
         target.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import LargeBinary, delete, insert, select, text, update
+from sqlalchemy import LargeBinary, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from records import audit, policy
@@ -190,7 +190,7 @@ def _fingerprints(inst, session: Session, ids: list[int]) -> dict[int, list]:
         if not cols:
             continue
         for row in session.execute(select(col, *cols).where(col.in_(ids))):
-            for c, value in zip(cols, row[1:]):
+            for _col, value in zip(cols, row[1:]):
                 kind = "t" if table.name == "identity_tokens" else "c"
                 fps[row[0]] += residue.fingerprint(value or b"", kind) if kind == "c" else \
                     [["t", residue._tag_int(value[:8]), len(value), residue.token_digest(value)]]

@@ -140,7 +140,11 @@ case ${PIPESTATUS[0]} in
 esac
 rm -f "$sec_out"
 
+# Lint (issue 13): ruff and the import contracts (lint-imports), configured in pyproject.toml.
+say "Lint (ruff, lint-imports)"
+if bash scripts/lint.sh; then results[lint]="passed"; else results[lint]="FAILED"; status=1; fi
+
 say "Summary"
 printf '  %-60s %s\n' "SQLite" "${results[SQLite]}" "$pg_label" "${results[$pg_label]}" \
-    "bandit + pip-audit" "${results[security]}"
+    "bandit + pip-audit" "${results[security]}" "ruff + lint-imports" "${results[lint]}"
 exit $status

@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 from records.errors import ConfigurationError
-from records.settings import DEFAULT_CACHE_MB, SEARCH_BACKENDS
+from records.settings import SEARCH_BACKENDS
 
 from .interface import SearchBackend
 

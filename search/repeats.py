@@ -33,7 +33,6 @@ from records.models import IdentityToken, Record, RecordEvent
 from records.accounts.models import User
 
 from . import analysis
-from .interface import Access
 
 #: Terms of the new letter used for more-like-this.
 MLT_TERMS = 30

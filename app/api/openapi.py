@@ -14,7 +14,8 @@ COMMON_ERRORS = {"401": _err("Missing, unknown, expired or revoked token."),
                  "403": _err("The token's user may not do this.")}
 
 
-def openapi_document() -> dict:
+def _record_schemas() -> dict:
+    """The schemas of a record: what registration takes, a ledger line, a whole record."""
     petitioner = {
         "type": "object", "additionalProperties": False,
         "properties": {
@@ -52,8 +53,103 @@ def openapi_document() -> dict:
             "subject": {"type": ["string", "null"], "description": "Only when the caller may read the content."},
         },
     }
-    serial_param = {"name": "serial", "in": "path", "required": True,
-                    "schema": {"type": "string", "pattern": "^XF-[0-9]{4}-[0-9]{6}$"}}
+    return {
+        "NewRecord": new_record,
+        "Petitioner": petitioner,
+        "LedgerLine": ledger_line,
+        "Record": {"type": "object", "properties": {
+            **ledger_line["properties"],
+            "registered_by": {"type": "string"}, "registered_at": {"type": "string"},
+            "doc_version": {"type": "integer"},
+            "region_detail": {"type": "object", "description": "The region's names (both scripts), whether the "
+                              "code is retired (and its successor) and whether it lies outside the bureau's area."},
+            "content": {"type": ["object", "null"]}, "petitioner": {"type": ["object", "null"]},
+            "attachments": {"type": "array", "items": {"type": "object"}},
+            **WORKFLOW_RECORD_PROPERTIES,
+        }},
+    }
+
+
+SERIAL_PARAM = {"name": "serial", "in": "path", "required": True,
+                "schema": {"type": "string", "pattern": "^XF-[0-9]{4}-[0-9]{6}$"}}
+
+
+def _record_paths(serial_param: dict) -> dict:
+    """Registration, the ledger, one record and its attachments."""
+    return {
+        "/records": {
+            "post": {
+                "summary": "Register a letter or visit",
+                "operationId": "registerRecord",
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/NewRecord"}}}},
+                "responses": {
+                    "201": {"description": "Registered.", "content": {"application/json": {"schema": {
+                        "type": "object", "properties": {"serial": {"type": "string"}, "url": {"type": "string"}}}}}},
+                    "400": _err("Not JSON."), "413": _err("Too large."),
+                    "422": _err("Invalid fields; `fields` names each."), **COMMON_ERRORS,
+                },
+            },
+            "get": {
+                "summary": "The ledger (臺帳): records the caller may see, newest first",
+                "operationId": "listRecords",
+                "parameters": [
+                    {"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
+                    for n in ("channel", "status", "region", "category")
+                ] + [
+                    {"name": "date_from", "in": "query", "schema": {"type": "string", "format": "date"}},
+                    {"name": "date_to", "in": "query", "schema": {"type": "string", "format": "date"}},
+                    {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+                    {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
+                ],
+                "responses": {
+                    "200": {"description": "A page of ledger lines.", "content": {"application/json": {"schema": {
+                        "type": "object", "properties": {
+                            "total": {"type": "integer"}, "page": {"type": "integer"},
+                            "per_page": {"type": "integer"}, "pages": {"type": "integer"},
+                            "items": {"type": "array", "items": {"$ref": "#/components/schemas/LedgerLine"}}}}}}},
+                    "422": _err("Invalid filter."), **COMMON_ERRORS,
+                },
+            },
+        },
+        "/records/{serial}": {
+            "get": {
+                "summary": "One record; content and identity only as the caller's role allows",
+                "operationId": "getRecord",
+                "parameters": [serial_param],
+                "responses": {
+                    "200": {"description": "The record.", "content": {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/Record"}}}},
+                    "404": _err("No such record, or not visible to the caller."), **COMMON_ERRORS,
+                },
+            },
+        },
+        "/records/{serial}/attachments": {
+            "post": {
+                "summary": "Add attachments (multipart field `file`)",
+                "operationId": "addAttachments",
+                "parameters": [serial_param],
+                "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+                    "type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}}}},
+                "responses": {"201": {"description": "Added."}, "404": _err("No such record."),
+                              "413": _err("Too large."), "422": _err("Type not accepted."), **COMMON_ERRORS},
+            },
+        },
+        "/records/{serial}/attachments/{attachment_id}": {
+            "get": {
+                "summary": "Download one attachment (decrypted, audited)",
+                "operationId": "getAttachment",
+                "parameters": [serial_param, {"name": "attachment_id", "in": "path", "required": True,
+                                              "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"}}],
+                "responses": {"200": {"description": "The file."}, "404": _err("No such attachment."),
+                              **COMMON_ERRORS},
+            },
+        },
+    }
+
+
+def openapi_document() -> dict:
+    serial_param = SERIAL_PARAM
     return {
         "openapi": "3.1.0",
         "info": {"title": "Xinfang Records API", "version": "1",
@@ -68,89 +164,12 @@ def openapi_document() -> dict:
                 "Error": {"type": "object", "required": ["error", "fields"],
                           "properties": {"error": {"type": "string"},
                                          "fields": {"type": "object", "additionalProperties": {"type": "string"}}}},
-                "NewRecord": new_record,
-                "Petitioner": petitioner,
-                "LedgerLine": ledger_line,
-                "Record": {"type": "object", "properties": {
-                    **ledger_line["properties"],
-                    "registered_by": {"type": "string"}, "registered_at": {"type": "string"},
-                    "doc_version": {"type": "integer"},
-                    "content": {"type": ["object", "null"]}, "petitioner": {"type": ["object", "null"]},
-                    "attachments": {"type": "array", "items": {"type": "object"}},
-                    **WORKFLOW_RECORD_PROPERTIES,
-                }},
+                **_record_schemas(),
                 **WORKFLOW_SCHEMAS,
             },
         },
         "paths": {
-            "/records": {
-                "post": {
-                    "summary": "Register a letter or visit",
-                    "operationId": "registerRecord",
-                    "requestBody": {"required": True, "content": {"application/json": {
-                        "schema": {"$ref": "#/components/schemas/NewRecord"}}}},
-                    "responses": {
-                        "201": {"description": "Registered.", "content": {"application/json": {"schema": {
-                            "type": "object", "properties": {"serial": {"type": "string"}, "url": {"type": "string"}}}}}},
-                        "400": _err("Not JSON."), "413": _err("Too large."),
-                        "422": _err("Invalid fields; `fields` names each."), **COMMON_ERRORS,
-                    },
-                },
-                "get": {
-                    "summary": "The ledger (臺帳): records the caller may see, newest first",
-                    "operationId": "listRecords",
-                    "parameters": [
-                        {"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
-                        for n in ("channel", "status", "region", "category")
-                    ] + [
-                        {"name": "date_from", "in": "query", "schema": {"type": "string", "format": "date"}},
-                        {"name": "date_to", "in": "query", "schema": {"type": "string", "format": "date"}},
-                        {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
-                        {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
-                    ],
-                    "responses": {
-                        "200": {"description": "A page of ledger lines.", "content": {"application/json": {"schema": {
-                            "type": "object", "properties": {
-                                "total": {"type": "integer"}, "page": {"type": "integer"},
-                                "per_page": {"type": "integer"}, "pages": {"type": "integer"},
-                                "items": {"type": "array", "items": {"$ref": "#/components/schemas/LedgerLine"}}}}}}},
-                        "422": _err("Invalid filter."), **COMMON_ERRORS,
-                    },
-                },
-            },
-            "/records/{serial}": {
-                "get": {
-                    "summary": "One record; content and identity only as the caller's role allows",
-                    "operationId": "getRecord",
-                    "parameters": [serial_param],
-                    "responses": {
-                        "200": {"description": "The record.", "content": {"application/json": {
-                            "schema": {"$ref": "#/components/schemas/Record"}}}},
-                        "404": _err("No such record, or not visible to the caller."), **COMMON_ERRORS,
-                    },
-                },
-            },
-            "/records/{serial}/attachments": {
-                "post": {
-                    "summary": "Add attachments (multipart field `file`)",
-                    "operationId": "addAttachments",
-                    "parameters": [serial_param],
-                    "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
-                        "type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}}}},
-                    "responses": {"201": {"description": "Added."}, "404": _err("No such record."),
-                                  "413": _err("Too large."), "422": _err("Type not accepted."), **COMMON_ERRORS},
-                },
-            },
-            "/records/{serial}/attachments/{attachment_id}": {
-                "get": {
-                    "summary": "Download one attachment (decrypted, audited)",
-                    "operationId": "getAttachment",
-                    "parameters": [serial_param, {"name": "attachment_id", "in": "path", "required": True,
-                                                  "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"}}],
-                    "responses": {"200": {"description": "The file."}, "404": _err("No such attachment."),
-                                  **COMMON_ERRORS},
-                },
-            },
+            **_record_paths(serial_param),
             **workflow_paths(serial_param),
             **search_paths(),
             **_retention_paths(),
@@ -311,6 +330,9 @@ def search_paths() -> dict:
         {"name": "date_from", "in": "query", "schema": {"type": "string", "format": "date"}},
         {"name": "date_to", "in": "query", "schema": {"type": "string", "format": "date"}},
         {"name": "sort", "in": "query", "schema": {"type": "string", "enum": ["relevance", "newest", "oldest"]}},
+        {"name": "in", "in": "query", "schema": {"type": "string", "enum": ["attachments"]},
+         "description": "attachments: the text must be found in the text extracted from the letter's attachments "
+                        "(scans recognised by OCR, documents, e-mail attachments). The facet `in` counts those hits."},
         {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
         {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE}},
     ]
@@ -319,6 +341,9 @@ def search_paths() -> dict:
         "score": {"type": ["number", "null"], "description": "Relevance (null when sorted by date)."},
         "snippet": {"type": "string", "description": "A passage of the letter, HTML-escaped, matches in <mark>."},
         "subject": {"type": "string", "description": "The subject, HTML-escaped, matches in <mark>."},
+        "attachment_snippet": {"type": "string", "description": "A passage of an attachment's extracted text, "
+                               "HTML-escaped, matches in <mark>, when the match is there and not in the letter "
+                               "(else empty)."},
         "status": {"type": "string"}, "channel": {"type": "string"}, "region": {"type": "string"},
         "category": {"type": "string"}, "received_at": {"type": "string"}, "url": {"type": "string"}}}
     return {
@@ -370,16 +395,16 @@ def search_paths() -> dict:
     }
 
 
-def _retention_paths() -> dict:
-    from ..retention.openapi import retention_paths
-
-    return retention_paths()
-
-
 def _reference_paths() -> dict:
     from ..reference.openapi import reference_paths
 
     return reference_paths()
+
+
+def _retention_paths() -> dict:
+    from ..retention.openapi import retention_paths
+
+    return retention_paths()
 
 
 # -- statistics (records/stats.py) -------------------------------------------------------------------

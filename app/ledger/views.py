@@ -10,14 +10,12 @@ from flask import (
     Blueprint, Response, current_app, flash, redirect, render_template, request, url_for,
 )
 from flask_babel import gettext as _
-from sqlalchemy import select
 
 from records.cases import operations
 from records.reference import regions
 from records import policy
 from records.reporting import roster
 from records.errors import TooLarge, ValidationError
-from records.accounts.models import User
 from records.cases.operations import LedgerFilters, Upload
 
 from ..auth.session import login_required, me

@@ -33,7 +33,8 @@ from records.reference import categories as vocabulary
 #: Columns every export has (codes; the labels are the second item).
 BASE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("serial", "編號"), ("received_on", "收件日期"), ("channel", "渠道"), ("region", "地區"),
-    ("region_name", "地區名稱"), ("category", "類別"), ("category_name", "類別名稱"), ("office", "承辦單位"), ("transferred_unit", "轉辦單位"), ("status", "狀態"),
+    ("region_name", "地區名稱"), ("category", "類別"), ("category_name", "類別名稱"), ("office", "承辦單位"),
+    ("transferred_unit", "轉辦單位"), ("status", "狀態"),
     ("people_count", "人數"), ("accepted_on", "受理日期"), ("due_on", "辦結期限"),
     ("review_due_on", "複查期限"), ("replied_on", "答覆日期"), ("concluded_on", "辦結日期"),
     ("first_responder", "首問責任人"), ("stored_reason", "存信原因"), ("repeat_of", "重複件"),

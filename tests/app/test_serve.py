@@ -199,7 +199,7 @@ def test_two_app_processes_and_an_indexer_keep_serials_and_index_in_step(setting
         assert check.returncode == 0, check.stdout + check.stderr
         assert "agree" in check.stdout
     finally:
-        for proc, fh in procs:
+        for proc, _fh in procs:
             proc.terminate()
         for proc, fh in procs:
             try:

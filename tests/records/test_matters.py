@@ -17,8 +17,8 @@ from records.accounts import operations as accounts
 from records.accounts.models import User
 from records.cases import board, deadlines, notices, sweep, workflow
 from records.cases.models import Finding
-from records.errors import Conflict, ValidationError
-from records.models import AuditEntry, Record, RecordEvent
+from records.errors import Conflict, ValidationError, XinfangError
+from records.models import AuditEntry, Record
 from records.reference import letterhead
 from records.reporting import reports
 from tests.conftest import TEST_PASSWORD, letter_data, unique
@@ -216,7 +216,7 @@ def test_a_handed_down_matter_is_on_the_board_with_that_bodys_deadline(session, 
 
 def test_a_major_case_has_its_own_section(session, people, no_letters):
     record = _new(session, people)
-    with pytest.raises(Exception):
+    with pytest.raises(XinfangError):
         _step(session, record, "flag_major", people.handler, D(2026, 1, 6), reason="群體性")
     _step(session, record, "flag_major", people.leader, D(2026, 1, 6), reason="群體性")
     chief = session.get(User, people.chief.id)

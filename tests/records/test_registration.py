@@ -449,8 +449,8 @@ def test_equivalent_identities_give_equal_tokens(inst, make_user):
     b = _register(inst, clerk, _data(petitioner={"name": "陈 大伟", "id_number": " " + fullwidth[:6] + " " + fullwidth[6:],
                                                  "phone": "１３８１２３４５６７８"}))
     c = _register(inst, clerk, _data(petitioner={"name": "陳大偉", "id_number": idn, "phone": "0086-13812345678"}))
-    d = _register(inst, clerk, _data(petitioner={"name": "陳大衛", "id_number": valid_id(idn[:14] + ("999" if idn[14:17] != "999" else "998")),
-                                                 "phone": "13812345679"}))
+    other = valid_id(idn[:14] + ("999" if idn[14:17] != "999" else "998"))
+    d = _register(inst, clerk, _data(petitioner={"name": "陳大衛", "id_number": other, "phone": "13812345679"}))
     ta, tb, tc, td = (_tokens(inst, x) for x in (a, b, c, d))
     assert ta == tb == tc
     assert all(ta[k] != td[k] for k in ("name", "id_number", "phone"))

@@ -63,7 +63,7 @@ def _consistent(inst, serials, reader_id) -> tuple[int, int]:
                 try:
                     assert "來信內容" in operations.view(s, record, reader).content["body"]
                 except CryptoError:
-                    raise AssertionError(f"{serial} is half destroyed: its row is there but its key is not")
+                    raise AssertionError(f"{serial} is half destroyed: its row is there but its key is not") from None
                 assert all(inst.blobs.exists(a.uid) for a in record.attachments), serial
                 intact += 1
             else:

@@ -6,7 +6,7 @@ import pytest
 
 from records.errors import ValidationError
 from search import analysis, blind, query
-from search.interface import And, CharTerm, Phrase
+from search.interface import CharTerm, Phrase
 
 
 def test_normalise_width_case_and_script():

@@ -45,12 +45,13 @@ def victim_letter(inst, make_user, make_record):
 def test_a_clerk_learns_the_count_not_the_letters(app, inst, make_user, make_record, victim_letter):
     old, person = victim_letter
     attacker = make_user("clerk")
-    probe = make_record(by=attacker, received_at="2026-03-01T09:00", petitioner={"name": "某人", "id_number": person["id_number"], "phone": ""},
-                        body="詢問科技成果轉化政策。")
+    probe = make_record(by=attacker, received_at="2026-03-01T09:00",
+                        petitioner={"name": "某人", "id_number": person["id_number"], "phone": ""}, body="詢問科技成果轉化政策。")
     indexer.drain(inst)
     rep = _report(inst, probe, attacker)
     assert rep["count"] == 1 and rep["named"] == [] and rep["not_shown"] == 1
     client = app.test_client()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
     login(client, attacker.username)
     page = client.get(f"/records/{probe}").get_data(as_text=True)
     assert f"/records/{old}" not in page and f">{old}<" not in page and "same ID number" not in page

@@ -50,7 +50,8 @@ def message(charset: str, *, subject: str, sender: str, body: str, attachments=(
 
 def test_gb2312_big5_and_utf8_messages_decode():
     gb = mail.parse_message(message("gb2312", subject="反映朱镕基路施工噪音", sender="張三",
-                                    body="施工噪音擾民，鎔字在GBK。", attachments=[("附件一.txt", "附件文字".encode(), "octet-stream")]))
+                                    body="施工噪音擾民，鎔字在GBK。",
+                                    attachments=[("附件一.txt", "附件文字".encode(), "octet-stream")]))
     assert gb.subject == "反映朱镕基路施工噪音" and gb.sender_name == "張三" and "鎔字在GBK" in gb.body
     assert [a.filename for a in gb.attachments] == ["附件一.txt"] and not gb.problems
     b5 = mail.parse_message(message("big5", subject="臺灣同胞反映專利問題", sender="李四", body="<p>請協助處理專利糾紛</p>",
