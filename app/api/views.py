@@ -11,6 +11,7 @@ from records.cases import drafts, operations, workflow
 from records import policy
 from records.cases import board as board_service
 from records.errors import ValidationError, XinfangError
+from records.reference import regions
 from records.cases.operations import LedgerFilters, Upload
 
 from ..web import client_address, db, instance
@@ -30,6 +31,8 @@ def record_json(view: operations.RecordView) -> dict:
         "channel": r.channel,
         "received_at": r.received_at.astimezone(tz).isoformat(),
         "region": r.region_code,
+        #: the region's names, retired/successor and "outside_jurisdiction" (accepted, marked)
+        "region_detail": regions.as_dict(db(), r.region),
         "category": r.category,
         "status": r.status,
         "office": r.office.code,

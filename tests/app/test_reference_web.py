@@ -167,3 +167,17 @@ def test_the_console(runner, tmp_path, inst):
     assert "440305" in runner.invoke(cli, ["regions", "find", "南山區"]).output
     result = runner.invoke(cli, ["letterhead", "set", "--number-pattern", "broken"])
     assert result.exit_code == 1 and "{seq}" in result.output
+
+
+def test_the_api_record_marks_a_region_outside_the_area(client, people, inst):
+    from records.accounts.models import User
+    from records.cases import operations
+    from tests.conftest import letter_data
+
+    with inst.unit_of_work() as s:
+        serial = operations.register(s, letter_data(region="330106"),
+                                     by=s.execute(select(User).where(User.username == people["clerk"])).scalar_one()
+                                     ).serial
+    headers = {"Authorization": f"Bearer {people['clerk_token']}"}
+    detail = client.get(f"/api/v1/records/{serial}", headers=headers).get_json()["region_detail"]
+    assert detail["outside_jurisdiction"] is True and detail["full_name"] == "浙江省杭州市西湖區"
