@@ -90,8 +90,8 @@ def keys_rotate(batch: int, resume_only: bool):
         click.echo(f"Resumed the rotation to master key version {report.version}.")
     per = ", ".join(f"{name}: {n}" for name, n in report.by_holder.items()) or "nothing to do"
     click.echo(f"Re-wrapped {report.rewrapped} ({per}); {report.remaining} still under older versions.")
-    click.echo("Restart the web server so it uses the new version; then retire the old one with "
-               "'xinfang keys retire VERSION'.")
+    click.echo("Running servers read the new key file at their next request. Retire the old version with "
+               "'xinfang keys retire VERSION' (refused while anything is still wrapped by it).")
 
 
 @keys_group.command("retire")
