@@ -20,6 +20,7 @@ def _user(s, u):
 
 def test_admin_cannot_make_itself_chief(client, inst, make_user):
     admin = make_user("admin")
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
     login(client, admin.username)
     r = client.post(f"/admin/users/{admin.username}", data={"display_name": "x", "roles": ["admin", "chief"]})
     assert r.status_code == 422 and "separation of duties" in r.get_data(as_text=True)
@@ -39,6 +40,7 @@ def test_no_account_holds_admin_with_a_content_role_even_at_set_up(inst):
 
 def test_a_grant_by_an_admin_waits_for_a_second_person(client, inst, make_user):
     admin, other_admin = make_user("admin"), make_user("admin")
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
     login(client, admin.username)
     name = unique("accomplice")
     r = client.post("/admin/users/new", data={"username": name, "display_name": name, "roles": ["chief"]})

@@ -56,6 +56,7 @@ def test_account_changes_end_every_session(app, inst, client, make_user, event):
 def test_a_user_sees_and_ends_other_sessions(app, inst, make_user):
     clerk = make_user("clerk")
     here, elsewhere, third = app.test_client(), app.test_client(), app.test_client()
+    here.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
     for c in (here, elsewhere, third):
         assert login(c, clerk.username).status_code == 302
     page = here.get("/account").get_data(as_text=True)

@@ -98,6 +98,7 @@ def test_second_factor_reset_revokes_tokens(inst, make_user):
 def test_tokens_listed_and_revoked_on_the_account_page(app, inst, make_user):
     clerk = make_user("clerk")
     web = app.test_client()
+    web.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
     login(web, clerk.username)
     r = web.post("/account/tokens", data={"name": "scanner", "scopes": ["read", "register"], "days": "10"})
     assert r.status_code == 201
