@@ -14,7 +14,7 @@ from records.reference import calendar, categories, letterhead, regions, units
 from records.reference.models import Region
 
 from ..api.base import _json_body, bp, token_required, token_scope
-from ..web import client_address, db
+from ..web import client_address, db, instance
 
 
 def _reader():
@@ -151,7 +151,7 @@ def api_import_calendar():
 def api_letterhead():
     _reader()
     head = letterhead.current(db())
-    return jsonify({**head.as_dict(), "example": head.number(dt.date.today().year, 1)})
+    return jsonify({**head.as_dict(), "example": head.number(dt.datetime.now(instance().settings.tz).year, 1)})
 
 
 @bp.put("/letterhead")

@@ -20,12 +20,16 @@ from ..web import client_address, db, instance
 bp = Blueprint("reference", __name__)
 
 
+def _today() -> dt.date:
+    """The office's date (its time zone)."""
+    return dt.datetime.now(instance().settings.tz).date()
+
+
 @bp.app_context_processor
 def _reference_context():
     def calendar_missing_year():
         """Next year, from 1 November while its official calendar is not entered (else None)."""
-        today = dt.datetime.now(instance().settings.tz).date()
-        return calendar.missing_next_year(db(), today)
+        return calendar.missing_next_year(db(), _today())
 
     user = current_user.user if current_user.is_authenticated else None
     return {"can_reference_nav": policy.can(user, policy.MANAGE_REFERENCE),
@@ -123,7 +127,7 @@ def edit_letterhead():
             return redirect(url_for("reference.edit_letterhead"))
     sample = None
     if not errors:
-        sample = letterhead.Letterhead(**values).number(dt.date.today().year, 12)
+        sample = letterhead.Letterhead(**values).number(_today().year, 12)
     return render_template("reference/letterhead.html", values=values, errors=errors, sample=sample,
                            fields=letterhead.FIELDS), 422 if errors else 200
 
@@ -231,9 +235,9 @@ def remove_unit(code: str):
 def calendar_page():
     _admin()
     try:
-        year = int(request.args.get("year") or dt.date.today().year)
+        year = int(request.args.get("year") or _today().year)
     except ValueError:
-        year = dt.date.today().year
+        year = _today().year
     year = min(max(year, 1990), 2200)
     return render_template("reference/calendar.html", year=year, days=calendar.days_of(db(), year),
                            years=calendar.years(db()), provisional=calendar.is_provisional(db(), year),
