@@ -254,65 +254,104 @@ REASON_LABELS_ZH = {
 }
 
 
-def pdf(body: dict, settings=None) -> bytes:
-    """The certificate as a PDF (in memory), in Traditional Chinese with English field names."""
+#: The PDF's wording of :data:`METHOD` (the JSON keeps the English, which its digest covers).
+METHOD_ZH = [
+    "各信件的加密密鑰由批次密鑰保護，批次密鑰另行保管；銷毀時該批次密鑰已覆寫並刪除，密文從此無法解密（密鑰粉碎）。",
+    "存有信件密文、處理記錄、附件名稱及身份檢索標記的數據已全部刪除，所佔存儲空間已清理。",
+    "數據庫的臨時日誌已清空，存儲文件已重新整理。",
+    "附件文件已刪除。",
+    "全文檢索中的相應內容已刪除，所在年度的檢索文件已重新合併。",
+    "已對數據庫、日誌、檢索、附件及密鑰的全部存儲文件進行殘留檢查，逐一查找被銷毀信件的密文、檢索標記及編號的特徵值。",
+]
+#: How the residue scan looked (verification.method) in the PDF's words.
+SCAN_METHOD_ZH = {"database files": "檢查數據庫存儲文件", "files": "檢查存儲文件",
+                  "database query": "逐表查詢數據庫內容",
+                  "database query + relation files": "逐表查詢數據庫內容，並檢查其存儲文件"}
+#: The supervising officials who sign the certificate (監銷人), and the others who sign.
+SIGNATURE_LINES = ("監銷人", "監銷人", "銷毀執行人", "檔案管理人員")
+
+
+def _zh_method(text: str) -> str:
+    return METHOD_ZH[METHOD.index(text)] if text in METHOD and len(METHOD_ZH) == len(METHOD) else text
+
+
+def _named(p: dict | None) -> str:
+    return f"{p['display_name']}（{p['username']}）" if p else "—"
+
+
+def _summary_lines(body: dict) -> list[tuple[str, str]]:
+    b = body.get("batch", {})
+    run = body.get("run") or {}
+    v = body.get("verification", {})
+    lines = [
+        ("證明編號", body.get("number", "")),
+        ("簽發時間", body.get("issued_at", "")),
+        ("存信批次", f"{b.get('region_name') or ''}（行政區劃代碼 {b.get('region')}），{b.get('year')}年，"
+                     f"第{b.get('round')}輪"),
+        ("提出銷毀", _named(body.get("proposed_by"))),
+        ("批准銷毀", _named(body.get("approved_by"))),
+        ("執行銷毀", _named(body.get("executed_by"))),
+        ("執行時間", f"{run.get('started_at', '')} 至 {run.get('finished_at', '')}（歷時 {run.get('seconds', '')} 秒）"),
+        ("銷毀信件總數", f"{body.get('total')} 件"),
+    ]
+    for reason, n in (body.get("counts") or {}).items():
+        lines.append((f"　其中{REASON_LABELS_ZH.get(reason, reason)}", f"{n} 件"))
+    method = str(v.get("method") or "database files")
+    lines += [
+        ("殘留檢查結果", "通過，未發現殘留" if v.get("clean") else "未通過，發現殘留"),
+        ("　檢查範圍", f"檢查文件 {v.get('files_scanned')} 個，共 {v.get('bytes_scanned')} 字節；"
+                     f"特徵值 {v.get('fingerprints')} 個，發現殘留 {v.get('residue_found')} 處"),
+        ("　檢查方式", SCAN_METHOD_ZH.get(method, method)),
+        ("銷毀清冊摘要（SHA-256）", body.get("manifest_sha256", "")),
+    ]
+    return lines
+
+
+def pdf(body: dict, settings=None, *, bureau_name: str | None = None) -> bytes:
+    """The certificate as a PDF (in memory), in Chinese throughout, with lines for the
+    supervising officials (監銷人) and the others to sign, under ``bureau_name`` (the
+    letterhead's; the default letterhead's when not given)."""
     from fpdf.enums import Align, XPos, YPos
 
     from records.cases.notices import cjk_pdf
+    from records.reference.letterhead import DEFAULT
 
-    doc = cjk_pdf(f"銷毀證明 {body.get('number', '')}", margin=18, settings=settings)
+    doc = cjk_pdf(f"存信銷毀證明書 {body.get('number', '')}", margin=18, settings=settings)
     w = doc.epw
     nl = {"new_x": XPos.LMARGIN, "new_y": YPos.NEXT}
+    doc.set_font("cjk", size=16)
+    doc.cell(w, 10, bureau_name or DEFAULT["bureau_name"], align=Align.C, **nl)
     doc.set_font("cjk", size=18)
-    doc.cell(w, 12, "存信銷毀證明書 Destruction certificate", align=Align.C, **nl)
+    doc.cell(w, 12, "存信銷毀證明書", align=Align.C, **nl)
     doc.set_font("cjk", size=10)
-    b = body.get("batch", {})
-    person = lambda p: f"{p['display_name']} ({p['username']})" if p else "-"  # noqa: E731
-    lines = [
-        ("編號 Number", body.get("number", "")),
-        ("簽發 Issued", body.get("issued_at", "")),
-        ("批次 Batch", f"{b.get('region')} {b.get('region_name', '')} / {b.get('year')}  (round {b.get('round')})"),
-        ("提出 Proposed by", person(body.get("proposed_by"))),
-        ("批准 Approved by", person(body.get("approved_by"))),
-        ("執行 Executed by", person(body.get("executed_by"))),
-        ("執行時間 Run", f"{body['run']['started_at']} → {body['run']['finished_at']} ({body['run']['seconds']} s)"),
-        ("總數 Letters", str(body.get("total"))),
-    ]
-    for reason, n in (body.get("counts") or {}).items():
-        lines.append((f"  {REASON_LABELS_ZH.get(reason, reason)}", str(n)))
-    v = body.get("verification", {})
-    lines += [
-        ("殘留檢查 Residue check", "通過 clean" if v.get("clean") else "未通過 NOT CLEAN"),
-        ("  scanned", f"{v.get('files_scanned')} files, {v.get('bytes_scanned')} bytes, "
-                      f"{v.get('fingerprints')} fingerprints, {v.get('residue_found')} found"),
-        ("  method", str(v.get("method") or "database files")),
-        ("清冊摘要 Manifest SHA-256", body.get("manifest_sha256", "")),
-    ]
-    for label, value in lines:
+    for label, value in _summary_lines(body):
         doc.cell(55, 6.5, label)
         doc.multi_cell(w - 55, 6.5, str(value), **nl)
     doc.ln(3)
     doc.set_font("cjk", size=9)
-    doc.cell(w, 6, "方法 Method", **nl)
+    doc.cell(w, 6, "銷毀方法", **nl)
     for m in body.get("method", []):
-        doc.multi_cell(w, 5, "• " + m, **nl)
+        doc.multi_cell(w, 5, "・" + _zh_method(m), **nl)
     doc.ln(3)
     doc.set_font("cjk", size=10)
-    doc.cell(w, 7, "銷毀清冊 Manifest", **nl)
+    doc.cell(w, 7, "銷毀清冊", **nl)
     doc.set_font("cjk", size=8.5)
-    cols = [(38, "serial"), (52, "reason"), (30, "received_on"), (30, "stored_on"), (w - 150, "destroyed_on")]
-    for width, key in cols:
-        doc.cell(width, 6, key, border="B")
+    cols = [(38, "serial", "信訪編號"), (52, "reason", "存信理由"), (30, "received_on", "收信日期"),
+            (30, "stored_on", "存信日期"), (w - 150, "destroyed_on", "銷毀日期")]
+    for width, _key, title in cols:
+        doc.cell(width, 6, title, border="B")
     doc.ln(6)
     for m in body.get("manifest", []):
-        for width, key in cols:
+        for width, key, _title in cols:
             value = m.get(key, "")
-            if key == "reason":
-                value = f"{REASON_LABELS_ZH.get(value, value)}"
-            doc.cell(width, 5, str(value))
+            doc.cell(width, 5, str(REASON_LABELS_ZH.get(value, value) if key == "reason" else value))
         doc.ln(5)
+    doc.ln(8)
+    doc.set_font("cjk", size=11)
+    for role in SIGNATURE_LINES:
+        doc.cell(w, 10, f"{role}（簽字）：________________　　日期：______年____月____日", **nl)
     doc.ln(4)
     doc.set_font("cjk", size=8)
-    doc.multi_cell(w, 4.5, "Verify with: xinfang retention verify <certificate.json>. The JSON certificate is "
-                           "authoritative; its SHA-256 is recorded in the audit trail.", **nl)
+    doc.multi_cell(w, 4.5, "核驗方法：執行 xinfang retention verify <證明文件.json>。以電子證明文件（JSON）為準，"
+                           "其 SHA-256 摘要已記入審計日誌。", **nl)
     return bytes(doc.output())

@@ -16,6 +16,7 @@ from records.accounts import operations as accounts
 from records.errors import XinfangError
 from records.jobs import runner as jobs_runner
 from records.jobs.models import Job
+from records.reference import letterhead
 
 from retention import certificate as certs
 from retention import destroy
@@ -314,8 +315,9 @@ def certificate_command(number, pdf_path):
         if row is None:
             _fail(f"No certificate {number}.")
         body = json.loads(row.body)
+        bureau = letterhead.current(s).bureau_name
     if pdf_path:
-        pdf_path.write_bytes(certs.pdf(body, inst.settings))
+        pdf_path.write_bytes(certs.pdf(body, inst.settings, bureau_name=bureau))
         click.echo(f"Wrote {pdf_path}.")
     else:
         click.echo(json.dumps(body, ensure_ascii=False, indent=1))

@@ -11,6 +11,7 @@ from flask_babel import lazy_gettext as _l
 
 from records import policy
 from records.errors import Conflict, NotFound, ValidationError, XinfangError
+from records.reference import letterhead
 
 from retention import certificate as certs
 from retention import jobs as retention_jobs
@@ -210,7 +211,8 @@ def certificate_file(number: str, fmt: str):
         data, mime = json.dumps(body, ensure_ascii=False, indent=1).encode(), "application/json"
     else:
         try:
-            data, mime = certs.pdf(body, instance().settings), "application/pdf"
+            data, mime = certs.pdf(body, instance().settings,
+                                   bureau_name=letterhead.current(db()).bureau_name), "application/pdf"
         except XinfangError:
             abort(503)
     response = Response(data, mimetype=mime)

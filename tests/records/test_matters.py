@@ -310,3 +310,28 @@ def test_the_monthly_report_is_as_of_the_months_last_day_and_a_future_month_is_r
         expected_overdue += D(2026, 1, 31) > due
     assert (s.open, s.overdue) == (expected_open, expected_overdue)
     assert s.open > 0
+
+
+def test_the_destruction_certificate_is_chinese_throughout_with_signature_lines():
+    import io
+    import re
+
+    from pypdf import PdfReader
+
+    from retention import certificate
+
+    body = {"number": "XH-2029-0001", "issued_at": "2029-06-01T10:00:00+08:00",
+            "batch": {"region": "110108", "region_name": "海淀區", "year": 2020, "round": 1},
+            "run": {"started_at": "2029-06-01T09:00", "finished_at": "2029-06-01T09:01", "seconds": 60},
+            "total": 1, "counts": {"unclear_content": 1}, "manifest_sha256": "ab" * 32, "method": certificate.METHOD,
+            "verification": {"clean": True, "files_scanned": 3, "bytes_scanned": 10, "fingerprints": 4,
+                             "residue_found": 0, "method": "database files"},
+            "manifest": [{"serial": "XF-2020-000001", "reason": "unclear_content", "received_on": "2020-01-01",
+                          "stored_on": "2020-01-02", "destroyed_on": "2029-06-01"}]}
+    data = certificate.pdf(body, bureau_name="某市科學技術局")
+    text = re.sub(r"[\s\x00]+", "", "".join(p.extract_text() for p in PdfReader(io.BytesIO(data)).pages))
+    assert "某市科學技術局存信銷毀證明書" in text and text.count("監銷人（簽字）") == 2 and "內容不清" in text
+    assert "密鑰粉碎" in text and "信訪編號" in text
+    # no database jargon or English field names on the certificate
+    for jargon in ("Destruction", "Manifest", "serial", "stored_on", "VACUUM", "SQLite", "WAL", "crypto", "round"):
+        assert jargon not in text, jargon
