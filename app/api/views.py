@@ -324,7 +324,8 @@ def search():
         "sort": result.sort,
         "hits": [{
             "serial": h.record.serial, "score": h.score, "snippet": str(h.snippet_html),
-            "subject": str(h.subject_html), "status": h.record.status, "channel": h.record.channel,
+            "subject": str(h.subject_html), "attachment_snippet": str(h.attachment_html),
+            "status": h.record.status, "channel": h.record.channel,
             "region": h.record.region_code, "category": h.record.category,
             "received_at": h.record.received_at.astimezone(tz).isoformat(),
             "url": url_for("api.get_record", serial=h.record.serial),
