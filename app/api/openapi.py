@@ -244,11 +244,34 @@ def _transition_request() -> dict:
             "on": {"type": "string", "format": "date", "description": "Date of a request, a reply or a receipt "
                    "(default today)."},
             "received_on": {"type": "string", "format": "date",
-                            "description": "Day the petitioner received the answer (default: its date)."},
+                            "description": "Day the petitioner received the answer (until recorded, the review "
+                                           "window assumes the answer's date; see `acknowledge_receipt`)."},
             "finding": {"type": "object", "properties": {
                 "outcome": {"type": "string", "enum": ["substantiated", "partly_substantiated", "not_substantiated"]},
-                "corrective_action": {"type": "string"}, "evidence": {"type": "string"}}},
-            "repeat_of": {"type": "string", "description": "`store`: serial of the earlier matter."},
+                "corrective_action": {"type": "string"}, "action_due_on": {"type": "string", "format": "date"},
+                "evidence": {"type": "string"}}},
+            "repeat_of": {"type": "string", "description": "`store`: serial of the earlier matter (required for "
+                          "concluded_after_rereview)."},
+            "body": {"type": "string", "description": "`request_review`/`request_rereview`: the body asked (default "
+                     "for a review: the letterhead's superior body); `record_handed_down`: the body that handed "
+                     "the matter down."},
+            "document_number": {"type": "string", "description": "The outside document's number (文號)."},
+            "outcome": {"type": "string", "enum": ["upheld", "changed", "revoked"],
+                        "description": "`record_review_outcome`/`record_rereview_outcome`."},
+            "due_on": {"type": "string", "format": "date", "description": "`record_handed_down`: its deadline."},
+            "report_back": {"type": "boolean", "description": "`record_handed_down`: a report-back (報結) is "
+                            "required (default true)."},
+            "finding_id": {"type": "integer", "description": "`confirm_corrective_action`: the finding."},
+            "remit": {"type": "string", "enum": ["staff_or_family", "bureau_functions", "bureau_stability"],
+                      "description": "`accept`: why the petitioner is within the bureau's remit (Art 4)."},
+            "review_of_unit": {"type": "string", "description": "`accept`: code of the subordinate unit whose "
+                               "decision this matter asks us to review (answered within 30 days)."},
+            "representatives": {"type": "array", "maxItems": 5, "items": {"type": "object", "properties": {
+                "name": {"type": "string"}, "id_number": {"type": "string"}, "phone": {"type": "string"}}}},
+            "conduct": {"type": "object", "description": "`record_conduct` (Art 16).", "properties": {
+                "kinds": {"type": "array", "items": {"type": "string"}},
+                "actions": {"type": "array", "items": {"type": "string"}},
+                "description": {"type": "string"}, "occurred_on": {"type": "string", "format": "date"}}},
         },
     }
 
@@ -286,16 +309,18 @@ def workflow_paths(serial_param: dict) -> dict:
                 },
             },
         },
+        **_reply_paths(serial_param),
         "/board": {
             "get": {
-                "summary": "The supervision board (督辦): overdue, due within 7 days, extended, in review",
+                "summary": "The supervision board (督辦): overdue, due within 7 days, extended, in review, major "
+                           "cases, handed-down matters",
                 "description": "Clear metadata only (no content, no identities). Filter by `bucket` (overdue, "
                                "due_soon, extended, in_review, open), `office` (an office or external unit code), "
                                "`leader` and `first_responder` (user names).",
                 "operationId": "getBoard",
                 "parameters": [
                     {"name": "bucket", "in": "query", "schema": {"type": "string", "enum": [
-                        "overdue", "due_soon", "extended", "in_review", "open"]}},
+                        "overdue", "due_soon", "extended", "in_review", "major", "handed_down", "open"]}},
                     {"name": "office", "in": "query", "schema": {"type": "string"}},
                     {"name": "leader", "in": "query", "schema": {"type": "string"}},
                     {"name": "first_responder", "in": "query", "schema": {"type": "string"}},
@@ -309,6 +334,38 @@ def workflow_paths(serial_param: dict) -> dict:
                     "422": _err("Invalid filter."), **COMMON_ERRORS,
                 },
             },
+        },
+    }
+
+
+def _reply_paths(serial_param: dict) -> dict:
+    """The handler's reply: a preview that is the printed letter, and a sealed draft."""
+    text = {"type": "object", "properties": {"text": {"type": "string"}}}
+    draft = {"type": ["object", "null"], "properties": {
+        "text": {"type": "string"}, "saved_at": {"type": "string", "format": "date-time"}, "by": {"type": "string"}}}
+    return {
+        "/records/{serial}/reply/preview": {"post": {
+            "summary": "The written reply exactly as it will be printed (the document number aside)",
+            "operationId": "previewReply", "parameters": [serial_param],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "properties": {"text": {"type": "string"}, "finding": {"type": "object"},
+                                                 "on": {"type": "string", "format": "date"}}}}}},
+            "responses": {"200": {"description": "The letter, line for line.", "content": {"application/json": {
+                "schema": {"type": "object", "properties": {
+                    "kind": {"type": "string"}, "lines": {"type": "array", "items": {"type": "string"}},
+                    "text": {"type": "string"}}}}}},
+                "404": _err("No such record."), "422": _err("Invalid fields."), **COMMON_ERRORS}}},
+        "/records/{serial}/reply/draft": {
+            "get": {"summary": "The saved draft of the reply (null when none)", "operationId": "getReplyDraft",
+                    "parameters": [serial_param],
+                    "responses": {"200": {"description": "The draft.", "content": {"application/json": {
+                        "schema": draft}}}, "404": _err("No such record."), **COMMON_ERRORS}},
+            "put": {"summary": "Save the draft of the reply (sealed)", "operationId": "putReplyDraft",
+                    "parameters": [serial_param],
+                    "requestBody": {"required": True, "content": {"application/json": {"schema": text}}},
+                    "responses": {"200": {"description": "Saved.", "content": {"application/json": {
+                        "schema": draft}}}, "404": _err("No such record."), "422": _err("Empty or too long."),
+                        **COMMON_ERRORS}},
         },
     }
 
@@ -427,6 +484,9 @@ def stats_paths() -> dict:
                      "description": "First day (default: 1 January of this year)."},
                     {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"},
                      "description": "Last day (default: today)."},
+                    {"name": "as_of", "in": "query", "schema": {"type": "string", "format": "date"},
+                     "description": "The day open and overdue matters are counted as of, by the supervision "
+                                    "board's rule (default: today; not in the future)."},
                     {"name": "office", "in": "query", "schema": {"type": "string"}, "description": "An office code."},
                     {"name": "by", "in": "query", "schema": {"type": "string"},
                      "description": "Comma-separated breakdowns to include: channel, category, region, office, "
