@@ -181,3 +181,26 @@ def test_the_api_record_marks_a_region_outside_the_area(client, people, inst):
     headers = {"Authorization": f"Bearer {people['clerk_token']}"}
     detail = client.get(f"/api/v1/records/{serial}", headers=headers).get_json()["region_detail"]
     assert detail["outside_jurisdiction"] is True and detail["full_name"] == "浙江省杭州市西湖區"
+
+
+def test_from_november_the_board_and_the_admin_pages_say_next_year_is_missing(client, people, inst, make_user,
+                                                                               monkeypatch):
+    import datetime as dt
+
+    import app.reference.views as reference_views
+    from records.reference.models import CalendarYear
+
+    with inst.unit_of_work() as s:
+        row = s.get(CalendarYear, 2030)
+        if row is not None:
+            s.delete(row)
+    monkeypatch.setattr(reference_views, "_today", lambda: dt.date(2029, 11, 2))
+    chief = make_user("chief")
+    login(client, chief.username)
+    client.get("/lang/en")
+    assert "The official holiday calendar for 2030 has not been entered" in client.get("/board").text
+    login(client, people["admin"])
+    client.get("/lang/en")
+    assert "The official holiday calendar for 2030 has not been entered" in client.get("/admin/users").text
+    monkeypatch.setattr(reference_views, "_today", lambda: dt.date(2029, 10, 31))
+    assert "has not been entered" not in client.get("/admin/users").text
