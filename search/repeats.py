@@ -72,6 +72,9 @@ class RepeatReport:
     not_shown: int = 0
     #: The check was refused: the hourly quota of look-ups and repeat checks is used up.
     limited: bool = False
+    #: The newest of ALL the petitioner's earlier letters (not only those listed) that is final
+    #: after re-review, when the user may see its identity.
+    final_matter: Candidate | None = None
 
     @property
     def closest(self) -> Candidate | None:
@@ -83,8 +86,10 @@ class RepeatReport:
     @property
     def suggest_store(self) -> Candidate | None:
         """An earlier matter of the same petitioner that is final after re-review: the new
-        letter may be stored (存信) with the reason ``concluded_after_rereview`` (Art 11)."""
-        return next((c for c in self.same_petitioner if c.final_after_rereview), None)
+        letter may be stored (存信) with the reason ``concluded_after_rereview`` (Art 11). All of
+        the petitioner's earlier letters are looked at, however many there are."""
+        listed = next((c for c in self.same_petitioner if c.final_after_rereview), None)
+        return listed or self.final_matter
 
     @property
     def empty(self) -> bool:
@@ -134,6 +139,10 @@ def _same_petitioner(session: Session, record: Record, user: User,
     named_count = session.execute(select(func.count()).select_from(Record).where(*named)).scalar_one()
     rows = session.execute(select(Record).where(*named)
                            .order_by(Record.received_at.desc(), Record.id.desc()).limit(limit)).scalars().all()
+    final = session.execute(select(Record).where(*named, Record.rereview_replied_on.is_not(None))
+                            .order_by(Record.received_at.desc(), Record.id.desc()).limit(1)).scalars().first()
+    if final is not None and final not in rows and policy.can(user, policy.VIEW_IDENTITY, final):
+        rows = [*rows, final]
     return [r for r in rows if policy.can(user, policy.VIEW_IDENTITY, r)], count, named_count, matched_by
 
 
@@ -235,17 +244,20 @@ def candidates(session: Session, record: Record, user: User, *, limit: int = 5, 
     same, count, named_count, matched_by = _same_petitioner(session, record, user, limit)
     shared = _kinds_shared(session, record, same)
     same_c = [Candidate(record=r, reasons=shared.get(r.id, [])) for r in same]
+    # the final matter, if it is older than the letters listed, is offered but not listed
+    final = same_c.pop() if len(same_c) > limit else None
     similar = _similar(session, record, user, {r.id for r in same}, limit)
-    since = _status_since(session, [c.record for c in same_c + similar])
-    for c in same_c + similar:
+    shown = same_c + similar + ([final] if final else [])
+    since = _status_since(session, [c.record for c in shown])
+    for c in shown:
         c.status_since = since.get(c.record.id)
     matched = _all_matched_serials(session, record, user) if count else []
     audit.record(session, ACTION, actor=user, target=record.serial, address=address,
                  detail={"version": record.doc_version, "count": count, "matched": matched,
-                         "named": [c.record.serial for c in same_c],
+                         "named": [c.record.serial for c in same_c + ([final] if final else [])],
                          "similar": [c.record.serial for c in similar], "matched_by": matched_by})
     return RepeatReport(record=record, same_petitioner=same_c, similar=similar, count_before=count,
-                        matched_by=matched_by, not_shown=max(0, count - named_count))
+                        matched_by=matched_by, not_shown=max(0, count - named_count), final_matter=final)
 
 
 def mark_repeat(session: Session, record: Record, earlier_serial: str | None, *, by: User,

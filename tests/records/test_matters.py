@@ -335,3 +335,20 @@ def test_the_destruction_certificate_is_chinese_throughout_with_signature_lines(
     # no database jargon or English field names on the certificate
     for jargon in ("Destruction", "Manifest", "serial", "stored_on", "VACUUM", "SQLite", "WAL", "crypto", "round"):
         assert jargon not in text, jargon
+
+
+def test_storing_is_suggested_from_all_of_the_petitioners_letters(session, people, no_letters):
+    """The final matter is the petitioner's oldest letter, behind more than five newer ones."""
+    from search import repeats
+    from tests.conftest import new_person
+
+    person = new_person("趙六")
+    letters = [_new(session, people, petitioner=person) for _ in range(7)]
+    oldest = letters[0]
+    oldest.rereview_replied_on = D(2026, 1, 30)
+    session.flush()
+    newest = letters[-1]
+    chief = session.get(User, people.chief.id)
+    report = repeats.candidates(session, newest, chief, limit=5)
+    assert len(report.same_petitioner) == 5 and oldest not in [c.record for c in report.same_petitioner]
+    assert report.suggest_store is not None and report.suggest_store.record.id == oldest.id
