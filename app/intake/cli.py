@@ -61,6 +61,40 @@ def mail_command(source: Path, actor: str, region: str | None, category: str):
         sys.exit(1)
 
 
+@intake_group.command("imap")
+@click.option("--host", required=True, help="The mail server.")
+@click.option("--port", type=int, default=None, help="Default: 993 (TLS), 143 with --no-tls.")
+@click.option("--user", required=True, help="The mailbox's user name.")
+@click.option("--password-stdin", is_flag=True, required=True,
+              help="Read the mailbox password from standard input (never from the command line).")
+@click.option("--folder", default="INBOX", show_default=True)
+@click.option("--no-tls", is_flag=True, help="Plain IMAP (only for a server on this machine).")
+@click.option("--as", "actor", required=True, metavar="USERNAME", help="The account registering the letters.")
+@click.option("--region", default=None, help="Region code of the letters (default: the bureau's jurisdiction).")
+@click.option("--category", default="other", show_default=True)
+@with_appcontext
+def imap_command(host, port, user, password_stdin, folder, no_tls, actor, region, category):
+    """Register every unseen message of an IMAP mailbox as a letter (for cron); registered
+    messages and duplicates are marked seen, refused ones stay unseen and are listed."""
+    from records.intake import imap
+
+    password = sys.stdin.readline().rstrip("\n")
+    inst = _inst()
+    try:
+        with inst.unit_of_work() as s:
+            user_id = accounts.get_user(s, actor).id
+        results = imap.poll(inst, imap.Mailbox(host=host, port=port, user=user, password=password, folder=folder,
+                                               tls=not no_tls), by_id=user_id, region=region, category=category)
+    except XinfangError as exc:
+        _fail(exc.message)
+    for r in results:
+        if r.serial:
+            click.echo(f"message {r.index}: registered as {r.serial}")
+        else:
+            click.secho(f"message {r.index}: refused: {r.refused}", fg="yellow")
+    click.echo(f"{sum(1 for r in results if r.serial)} of {len(results)} unseen message(s) registered.")
+
+
 @intake_group.command("ocr")
 @click.option("--pending", is_flag=True, required=True,
               help="Run every unfinished extraction or recognition (also one a killed process left).")
