@@ -24,8 +24,6 @@ FIELD_LABELS = {
     ("conclude", "reason"): _l("Reason (needed while the petitioner may still ask for a review)"),
     ("answer_directly", "text"): _l("The answer"),
     ("reply", "on"): _l("Date of the reply (default: today)"),
-    ("reply_review", "on"): _l("Date of the answer (default: today)"),
-    ("reply_rereview", "on"): _l("Date of the answer (default: today)"),
     ("request_review", "on"): _l("Date of the request (default: today)"),
     ("request_rereview", "on"): _l("Date of the request (default: today)"),
     ("acknowledge_receipt", "on"): _l("Day the petitioner received the answer (e.g. from the postal receipt)"),

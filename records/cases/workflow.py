@@ -16,9 +16,12 @@ an event (who, when, from/to, a sealed note), the letter (an encrypted PDF attac
 audit entry and an outbox entry for the search index. :func:`available` lists what a user
 may apply now. Services flush; the unit of work commits.
 
-Two steps keep the matter in its state (they have no target): ``record_finding`` (what the
-investigation found, P1-3/4) and ``record_receipt`` (the day the petitioner received a
-written answer, from which the review window runs).
+Some steps keep the matter in its state (they have no target), e.g. ``record_finding`` (what
+the investigation found, P1-3/4), ``acknowledge_receipt`` (the day the petitioner received a
+written answer, from which the review window runs), the extension asked for and decided,
+a matter handed down and its report-back, a major case, 息訪. Reviews (複查) and re-reviews
+(複核) are the superior bodies' decisions, recorded here; a matter left "replied" after the
+window concludes by the daily sweep (:mod:`records.cases.sweep`).
 
 After the next level has answered a re-review (複核) the matter is final (Art 11): a new
 letter from the same petitioner on it is stored with the reason ``concluded_after_rereview``

@@ -207,3 +207,19 @@ def test_report_figures_as_of_a_past_month_equal_an_independent_count(client, in
     assert figures["overdue_by_kind"] == {"decision": 1}
     future = client.get(f"/api/v1/stats?as_of={(today + dt.timedelta(days=2)).isoformat()}", headers=tokens["chief"])
     assert future.status_code == 422
+
+
+def test_the_sweep_runs_from_the_cli(settings, inst, client, tokens):
+    from click.testing import CliRunner
+
+    from app.cli import cli
+
+    serial = _in_progress(client, tokens)
+    _step(client, tokens, "handler", serial, "reply", text="經查屬實。", finding={"outcome": "substantiated"})
+    later = (deadlines.Calendar().today() + dt.timedelta(days=31)).isoformat()
+    env = {"XINFANG_HOME": str(settings.home), "XINFANG_DATABASE_URL": settings.database_url}
+    result = CliRunner().invoke(cli, ["workflow", "sweep", "--today", later], env=env, catch_exceptions=False)
+    assert result.exit_code == 0 and serial in result.output, result.output
+    with inst.unit_of_work() as s:
+        assert s.execute(select(Record.status).where(Record.serial == serial)).scalar_one() == "concluded"
+    assert CliRunner().invoke(cli, ["workflow", "sweep", "--today", "nonsense"], env=env).exit_code != 0
