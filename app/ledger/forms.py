@@ -32,6 +32,8 @@ class RecordForm(FlaskForm):
     first_responder = SelectField(_l("First responder"), choices=[], validate_choice=False)
     #: 被反映人: user names of staff the letter complains about; they will never see it.
     accused = StringField(_l("Staff complained about (user names)"), render_kw={"autocomplete": "off"})
+    #: The office or unit the letter complains about (statistics: units complained about most).
+    complained_unit = SelectField(_l("Office or unit complained about"), choices=[], validate_choice=False)
     attachments = MultipleFileField(_l("Scanned letter or other attachments"))
 
     def to_raw(self) -> dict:
@@ -42,6 +44,7 @@ class RecordForm(FlaskForm):
             "body": self.body.data, "notes": self.notes.data,
             "first_responder": self.first_responder.data or None,
             "accused": self.accused.data or None,
+            "complained_unit": self.complained_unit.data or None,
             "petitioner": {
                 "name": self.petitioner_name.data, "id_number": self.petitioner_id_number.data,
                 "phone": self.petitioner_phone.data, "address": self.petitioner_address.data,

@@ -10,9 +10,11 @@ from flask import (
     Blueprint, Response, current_app, flash, redirect, render_template, request, url_for,
 )
 from flask_babel import gettext as _
+from sqlalchemy import select
 
 from records.cases import operations
 from records.reference import regions
+from records.reference.models import Office
 from records import policy
 from records.reporting import roster
 from records.errors import TooLarge, ValidationError
@@ -38,6 +40,9 @@ def _fill_choices(form: RecordForm, *, category: str | None = None) -> None:
     form.region_options = region_options(db())
     form.first_responder.choices = options([("", _("Myself"))] + [
         (u.username, u.display_name) for u in policy.holders(db(), policy.BE_FIRST_RESPONDER)])
+    form.complained_unit.choices = options([("", _("None named"))] + [
+        (o.code, o.name) for o in db().execute(select(Office).where(Office.is_intake.is_(False))
+                                               .order_by(Office.is_external, Office.code)).scalars()])
 
 
 def _suggest_region(form: RecordForm) -> bool:
@@ -62,12 +67,10 @@ def _uploads(form: RecordForm) -> list[Upload]:
 def index():
     user = me()
     try:
-        if not 1 <= page_no <= operations.MAX_PAGE:
-            raise ValidationError("The page is out of range.", fields={"page": f"1 to {operations.MAX_PAGE}."})
-        if not 1 <= page_no <= operations.MAX_PAGE:
-            raise ValidationError("page", fields={"page": f"1 to {operations.MAX_PAGE}."})
         filters = LedgerFilters.parse(request.args)
         page_no = int(request.args.get("page", "1") or 1)
+        if page_no > operations.MAX_PAGE:   # below 1 is read as 1; beyond the last page is empty
+            raise ValidationError("The page is out of range.", fields={"page": f"1 to {operations.MAX_PAGE}."})
     except ValidationError as exc:
         flash(_("Invalid filter."), "error")
         filters, page_no = LedgerFilters(), 1
@@ -145,6 +148,7 @@ def edit(serial: str):
         form.channel.data, form.region.data, form.category.data = record.channel, record.region_code, record.category
         form.received_at.data = record.received_at.astimezone(_tz()).strftime("%Y-%m-%dT%H:%M")
         form.people_count.data = str(record.people_count)
+        form.complained_unit.data = record.complained_unit or ""
         form.subject.data, form.body.data, form.notes.data = doc.get("subject"), doc.get("body"), doc.get("notes")
         form.petitioner_name.data = pet.get("name")
         form.petitioner_id_number.data = pet.get("id_number")

@@ -206,9 +206,11 @@ def register(session: Session, raw: dict | RegistrationData, *, by: User, upload
                     first_responder_id=responder.id, people_count=data.people_count, doc_version=1,
                     complained_unit=data.complained_unit,
                     document_sealed=b"")
+    record.excluded_users = []
+    could_decide = bool(accused) and _anyone_may_decide(session, record)
     record.excluded_users = [RecordExclusion(user_id=u.id) for u in accused]
-    if accused:
-        _someone_left_to_decide(session, record)
+    if could_decide and not _anyone_may_decide(session, record):
+        raise ValidationError("No one would be left to decide this letter.", fields={"accused": NO_DECIDER})
     session.add(record)
     sealing.new_data_key(session, record)
     record.document_sealed = sealing.seal_json(session, record, "document", data.document(), 1)
@@ -232,11 +234,12 @@ NO_DECIDER = ("The letter names every leader and the chief who could decide it, 
               "Send it there, and register here only what the superior body asks.")
 
 
-def _someone_left_to_decide(session: Session, record: Record) -> None:
-    """Refuse an accused list that leaves nobody able to decide the letter."""
-    staff = session.execute(select(User).where(User.active.is_(True))).scalars()
-    if not any(policy.can(u, policy.DECIDE, record) for u in staff):
-        raise ValidationError("No one would be left to decide this letter.", fields={"accused": NO_DECIDER})
+def _anyone_may_decide(session: Session, record: Record) -> bool:
+    """Is some active member of staff, not on the accused list, able to decide the letter?
+    (An accused list that takes the last of them away is refused with ``NO_DECIDER``.)"""
+    with session.no_autoflush:
+        staff = session.execute(select(User).where(User.active.is_(True))).scalars().all()
+    return any(policy.can(u, policy.DECIDE, record) for u in staff)
 
 
 def _resolve_accused(session: Session, usernames: list[str], errors: dict) -> list[User]:
@@ -274,10 +277,11 @@ def exclude(session: Session, record: Record, usernames: list[str], *, by: User,
         raise ValidationError("The exclusion cannot be recorded.", fields=errors)
     have = {x.user_id for x in record.excluded_users}
     new = [u for u in users if u.id not in have]
+    could_decide = bool(new) and _anyone_may_decide(session, record)
     for u in new:
         record.excluded_users.append(RecordExclusion(record_id=record.id, user_id=u.id))
-    if new:
-        _someone_left_to_decide(session, record)
+    if could_decide and not _anyone_may_decide(session, record):
+        raise ValidationError("No one would be left to decide this letter.", fields={"accused": NO_DECIDER})
     session.add(RecordEvent(record_id=record.id, actor_id=by.id, kind="accused_added",
                             from_status=record.status, to_status=record.status))
     session.add(OutboxEntry(record_uid=record.uid, op="index"))  # the index's deny list changes
@@ -433,6 +437,7 @@ def correct(session: Session, record: Record, changes: dict, *, by: User, reason
         "people_count": record.people_count,
         "subject": old.get("subject", ""), "body": old.get("body", ""), "notes": old.get("notes", ""),
         "petitioner": dict(old.get("petitioner", {})),
+        "complained_unit": record.complained_unit,
     }
     for k, v in changes.items():
         if k == "petitioner" and isinstance(v, dict):
@@ -445,6 +450,9 @@ def correct(session: Session, record: Record, changes: dict, *, by: User, reason
                       ("category", categories.problem(session, data.category, allow_inactive=record.category))):
         if why:
             errors[name] = why
+    if data.complained_unit and session.execute(select(Office.id).where(
+            Office.code == data.complained_unit)).scalar_one_or_none() is None:
+        errors["complained_unit"] = "No office or unit with that code."
     if errors:
         raise ValidationError("Some fields are missing or invalid.", fields=errors)
     if data.received_at.astimezone(_tz(session)).year != record.year:
@@ -456,6 +464,7 @@ def correct(session: Session, record: Record, changes: dict, *, by: User, reason
     record.document_sealed = sealing.seal_json(session, record, "document", data.document(), record.doc_version)
     record.channel, record.received_at, record.region_code = data.channel, data.received_at, data.region
     record.category, record.people_count = data.category, data.people_count
+    record.complained_unit = data.complained_unit
     _index_identity(session, record, data.petitioner)
     session.flush()
     event = RecordEvent(record_id=record.id, actor_id=by.id, kind="corrected",

@@ -55,7 +55,8 @@ def no_letters(monkeypatch):
 def _new(session, people, **overrides) -> Record:
     from records.cases import operations
 
-    serial = operations.register(session, letter_data(received_at="2026-01-05T10:00", **overrides),
+    overrides.setdefault("received_at", "2026-01-05T10:00")
+    serial = operations.register(session, letter_data(**overrides),
                                  by=session.get(User, people.clerk.id)).serial
     return session.execute(select(Record).where(Record.serial == serial)).scalar_one()
 
@@ -352,3 +353,19 @@ def test_storing_is_suggested_from_all_of_the_petitioners_letters(session, peopl
     report = repeats.candidates(session, newest, chief, limit=5)
     assert len(report.same_petitioner) == 5 and oldest not in [c.record for c in report.same_petitioner]
     assert report.suggest_store is not None and report.suggest_store.record.id == oldest.id
+
+
+def test_units_complained_about_most_come_from_the_registration_field(session, people, no_letters):
+    from records.reporting import stats
+
+    for unit in ("EXT-HD", "EXT-HD", "SHBX"):
+        _new(session, people, complained_unit=unit, received_at="2026-02-03T10:00")
+    with pytest.raises(ValidationError) as exc:
+        _new(session, people, complained_unit="NO-SUCH-UNIT")
+    assert "complained_unit" in exc.value.fields
+    chief = session.get(User, people.chief.id)
+    s = stats.compute(session, chief, stats.StatsFilters(D(2026, 2, 1), D(2026, 2, 28)), today=D(2026, 3, 1))
+    assert s.complained == {"EXT-HD": 2, "SHBX": 1}
+    # the report lists them, not the offices handling the letters
+    sections = dict(reports.monthly_lines(s))
+    assert [name for name, _ in sections["四、被反映較多的單位"]][0] == s.office_names["EXT-HD"]
