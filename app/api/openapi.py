@@ -40,7 +40,10 @@ def _record_schemas() -> dict:
             "notes": {"type": "string", "maxLength": 5000},
             "people_count": {"type": "integer", "minimum": 1, "maximum": 10000},
             "petitioner": petitioner,
-            "first_responder": {"type": "string", "description": "User name of the first responder (首問責任人)."},
+            "first_responder": {"type": "string", "description": "User name of the first responder (首問責任人): "
+                                "a leader or the chief (default: the registering user)."},
+            "complained_unit": {"type": "string", "description": "Code of the office or unit the letter complains "
+                                "about (statistics: units complained about most)."},
         },
     }
     ledger_line = {
