@@ -239,9 +239,11 @@ def calendar_page():
     except ValueError:
         year = _today().year
     year = min(max(year, 1990), 2200)
+    provisional = calendar.is_provisional(db(), year)
+    # a year not entered starts empty: importing "year 2027" alone would enter it without its holidays
     return render_template("reference/calendar.html", year=year, days=calendar.days_of(db(), year),
-                           years=calendar.years(db()), provisional=calendar.is_provisional(db(), year),
-                           text=calendar.export_text(db(), year))
+                           years=calendar.years(db()), provisional=provisional,
+                           text="" if provisional else calendar.export_text(db(), year))
 
 
 @bp.post("/admin/reference/calendar/import")
