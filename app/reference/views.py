@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -31,9 +32,15 @@ def _reference_context():
         """Next year, from 1 November while its official calendar is not entered (else None)."""
         return calendar.missing_next_year(db(), _today())
 
+    def region_name(region) -> str:
+        """The region's name in the reader's script."""
+        if region is None:
+            return ""
+        return (region.name_hans or region.name) if str(get_locale()) == "zh_Hans" else region.name
+
     user = current_user.user if current_user.is_authenticated else None
     return {"can_reference_nav": policy.can(user, policy.MANAGE_REFERENCE),
-            "calendar_missing_year": calendar_missing_year}
+            "calendar_missing_year": calendar_missing_year, "region_name": region_name}
 
 
 def _fail(exc: XinfangError, fallback: str):
