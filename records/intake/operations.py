@@ -207,7 +207,11 @@ def statuses(session: Session, record: Record) -> dict[str, TextStatus]:
     out = {}
     for row, uid in rows:
         job = latest.get(f"attachment:{uid}")
-        out[uid] = TextStatus(uid, row.status, row.method, row.pages_done, row.pages_total, row.error,
+        status, error = row.status, row.error
+        if status in ("pending", "running") and job is not None and job.status == "failed":
+            # the job gave up (its attempts spent) before the text was finished
+            status, error = "failed", job.error or "The extraction stopped without finishing."
+        out[uid] = TextStatus(uid, status, row.method, row.pages_done, row.pages_total, error,
                               row.accepted_at is not None, job.status if job else None,
                               job.error if job else None)
     return out

@@ -15,7 +15,7 @@ from records.jobs import runner as jobs
 from records.jobs.models import Job
 from records.models import Record
 
-from .pages import page, tiff
+from .pages import encode, page, tiff
 
 
 class Killed(BaseException):
@@ -68,3 +68,26 @@ def test_killed_mid_document_is_finished_by_ocr_pending(app, inst, make_user, ma
         assert pages[0] == "第一頁由第一次運行識別"          # kept, not recognised again
         assert "第3頁" in pages[2] and "科技成果" in pages[1]
         assert s.execute(select(AttachmentText).where(AttachmentText.record_id == record.id)).scalar_one().error is None
+
+
+class AlwaysFails:
+    name = "test"
+
+    def recognise(self, image):
+        raise RuntimeError("engine crashed")
+
+
+def test_a_job_that_gives_up_shows_as_failed(app, inst, make_user, make_record):
+    clerk = make_user("clerk")
+    serial = make_record(clerk, uploads=[Upload("p.png", encode(page(["一行字"], size=28, width=300)))])
+    real, inst.ocr = inst.ocr, AlwaysFails()
+    try:
+        for _ in range(3):  # three attempts, each retried
+            jobs.run_pending(inst, kinds=[intake.JOB_KIND])
+    finally:
+        inst.ocr = real
+    with inst.unit_of_work() as s:
+        record = s.execute(select(Record).where(Record.serial == serial)).scalar_one()
+        (status,) = intake.statuses(s, record).values()
+        assert (status.status, status.job_status) == ("failed", "failed")
+        assert status.error == "RuntimeError"  # the type only: an engine's message could quote the text
