@@ -11,7 +11,6 @@ import re
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-import filetype
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
@@ -20,10 +19,9 @@ from records import audit, identity, policy, sealing
 from records.reporting import stats
 from records.reference.models import Office
 from records.reference.vocab import CHANNELS
-from records.errors import AccessDenied, CryptoError, NotFound, TooLarge, ValidationError
+from records.errors import AccessDenied, CryptoError, NotFound, ValidationError
 from records.instance import instance_of
 from records.models import (
-    Attachment,
     IdentityToken,
     OutboxEntry,
     Record,
@@ -35,22 +33,15 @@ from records.models import (
 from records.reference import categories, regions
 from records.accounts.models import User
 from records.db import new_uid, utcnow
-from records.cases.filenames import clean_filename
 from records.cases.schemas import RegistrationData, validate_registration
-from records.intake.extract import legacy_text
+from records.cases.attachments import (  # noqa: F401 - attachments are part of registration's interface
+    Upload, add_attachment, attach, check_uploads, sniff_type,
+)
 
 SERIAL_RE = re.compile(r"^XF-(\d{4})-(\d{6})$")
 #: Shown in the ledger instead of the subject of a record whose ciphertext fails to decrypt.
 UNREADABLE = "\u26a0"
 log = logging.getLogger("xinfang.records")
-
-
-@dataclass
-class Upload:
-    """An attachment as received: the file name the sender gave, and the bytes (in memory)."""
-
-    filename: str
-    data: bytes
 
 
 # -- serials -----------------------------------------------------------------
@@ -68,89 +59,6 @@ def allocate_serial(session: Session, year: int) -> tuple[int, str]:
         except IntegrityError:  # another transaction created the year's counter first
             seq = session.execute(stmt).scalar_one()
     return seq, f"XF-{year}-{seq:06d}"
-
-
-# -- attachments ---------------------------------------------------------------
-_MAIL_HEADERS = re.compile(rb"^(Received|Return-Path|From|MIME-Version|Message-ID|Date|Subject|To):", re.IGNORECASE)
-
-
-def sniff_type(data: bytes) -> str | None:
-    kind = filetype.guess(data)
-    if kind is not None:
-        return kind.mime
-    head = data[:4096]
-    if _MAIL_HEADERS.match(head):
-        return "message/rfc822"
-    try:
-        head.decode("utf-8")
-        return "text/plain"
-    except UnicodeDecodeError:
-        # a cut in the middle of a multi-byte character at the 4096 boundary is still text
-        try:
-            data.decode("utf-8")
-            return "text/plain"
-        except UnicodeDecodeError:
-            # GBK, GB18030 or Big5 text (common in mail and from older Chinese systems)
-            return "text/plain" if legacy_text(data) else None
-
-
-def check_uploads(session: Session, uploads: list[Upload]) -> list[tuple[Upload, str]]:
-    settings = instance_of(session).settings
-    if len(uploads) > settings.max_attachments:
-        raise ValidationError(f"At most {settings.max_attachments} attachments.",
-                              fields={"attachments": f"At most {settings.max_attachments} files."})
-    checked = []
-    for up in uploads:
-        if len(up.data) > settings.max_attachment_bytes:
-            raise TooLarge(f"An attachment is larger than {settings.max_attachment_bytes // (1024 * 1024)} MB.",
-                           fields={"attachments": "File too large."})
-        if not up.data:
-            raise ValidationError("An attachment is empty.", fields={"attachments": "Empty file."})
-        mime = sniff_type(up.data)
-        if mime not in settings.allowed_attachment_types:
-            raise ValidationError("An attachment's type is not accepted (PDF, JPEG, PNG, TIFF, GIF, e-mail, text).",
-                                  fields={"attachments": "Type not accepted."})
-        checked.append((up, mime))
-    return checked
-
-
-def _track_blob(session: Session, uid: str) -> None:
-    session.info.setdefault("xinfang.new_blobs", []).append(uid)
-
-
-def add_attachment(session: Session, record: Record, upload: Upload, mime: str, *, by: User,
-                   kind: str = "scan") -> Attachment:
-    uid = new_uid()
-    name = clean_filename(upload.filename)   # no control or bidi characters (issue 15)
-    # Seal before the Attachment joins record.attachments: unwrapping the data key may load
-    # record.key, and that autoflush must not meet a half-built attachment.
-    filename_sealed = sealing.seal_json(session, record, "attachment-name", name, uid)
-    att = Attachment(uid=uid, record=record, content_type=mime, size=len(upload.data), kind=kind,
-                     created_by_id=by.id, filename_sealed=filename_sealed)
-    session.add(att)
-    inst = instance_of(session)
-    inst.blobs.put(att.uid, sealing.seal_bytes(session, record, "attachment", upload.data, att.uid))
-    _track_blob(session, att.uid)
-    for hook in inst.on_attachment:  # intake queues the extraction of its text
-        hook(session, record, att, by)
-    return att
-
-
-def attach(session: Session, record: Record, uploads: list[Upload], *, by: User, address: str = "") -> list[Attachment]:
-    """Add attachments to a registered record (e.g. a scan that arrived after the e-mail)."""
-    policy.require(by, policy.CORRECT_RECORD, record)
-    if not uploads:
-        raise ValidationError("No file was sent.", fields={"attachments": "Required."})
-    checked = check_uploads(session, list(uploads))
-    if len(record.attachments) + len(checked) > instance_of(session).settings.max_attachments:
-        raise ValidationError("Too many attachments on this record.", fields={"attachments": "Too many files."})
-    added = [add_attachment(session, record, up, mime, by=by) for up, mime in checked]
-    session.add(RecordEvent(record_id=record.id, actor_id=by.id, kind="attached",
-                            from_status=record.status, to_status=record.status))
-    session.flush()
-    audit.record(session, "attachment.add", actor=by, target=record.serial, address=address,
-                 detail={"attachments": [a.uid for a in added]})
-    return added
 
 
 # -- registration --------------------------------------------------------------
