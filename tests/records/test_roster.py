@@ -108,3 +108,21 @@ def test_a_year_without_the_official_calendar(inst, make_user, cal):
         assert [u.id for u in day.people("reception")] == [leader.id] and "no_reception" not in day.conflicts
     assert all(d.official for d in roster.month_days(cal, "2026-10"))
 
+
+
+def test_a_month_builds_once_its_years_calendar_is_imported(inst, make_user):
+    """January of a year the package does not know: refused, then built on the imported notice."""
+    from records.reference import calendar
+
+    chief, leader, clerk, admin = make_user("chief"), make_user("leader"), make_user("clerk"), make_user("admin")
+    with inst.unit_of_work() as s:
+        with pytest.raises(ValidationError):
+            roster.build(s, "2098-01", leaders=[leader.username], staff=[clerk.username], by=s.get(User, chief.id))
+        calendar.import_text(s, "2098-01-01 holiday 元旦\n2098-01-02 holiday 元旦\n2098-01-04 workday 元旦\n",
+                             by=s.get(User, admin.id))
+    with inst.unit_of_work() as s:
+        days = roster.build(s, "2098-01", leaders=[leader.username], staff=[clerk.username], by=s.get(User, chief.id))
+    by_day = {d.on: d for d in days}
+    assert all(d.official for d in days)
+    assert not by_day[dt.date(2098, 1, 1)].people("duty") and by_day[dt.date(2098, 1, 1)].holiday == "元旦"
+    assert by_day[dt.date(2098, 1, 4)].people("duty")          # a Saturday worked
