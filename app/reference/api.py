@@ -129,9 +129,9 @@ def api_remove_unit(code: str):
 @token_required
 def api_calendar(year: int):
     _reader()
+    days = calendar.days_of(db(), year)   # a year out of range is a 422
     return jsonify({"year": year, "provisional": calendar.is_provisional(db(), year),
-                    "days": [{"day": d.day.isoformat(), "kind": d.kind, "name": d.name}
-                             for d in calendar.days_of(db(), year)]})
+                    "days": [{"day": d.day.isoformat(), "kind": d.kind, "name": d.name} for d in days]})
 
 
 @bp.post("/calendar")

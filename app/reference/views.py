@@ -245,7 +245,7 @@ def calendar_page():
         year = int(request.args.get("year") or _today().year)
     except ValueError:
         year = _today().year
-    year = min(max(year, 1990), 2200)
+    year = min(max(year, 1900), 2199)
     provisional = calendar.is_provisional(db(), year)
     # a year not entered starts empty: importing "year 2027" alone would enter it without its holidays
     return render_template("reference/calendar.html", year=year, days=calendar.days_of(db(), year),

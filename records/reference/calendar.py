@@ -95,6 +95,8 @@ def add_working_days(session: Session, start: dt.date, days: int) -> dt.date:
 
 
 def is_provisional(session: Session, year: int) -> bool:
+    if not 1900 <= year <= 2199:   # no calendar can be entered for it (and no query with a huge number)
+        return True
     return session.get(CalendarYear, year) is None
 
 
