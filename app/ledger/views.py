@@ -116,6 +116,9 @@ def register():
             flash(_("Please correct the marked fields."), "error")
             return render_template("ledger/form.html", form=form, mode="new"), exc.status
         flash(_("Registered as %(serial)s.", serial=record.serial), "success")
+        if any(a.content_type.startswith("image/") or a.content_type == "application/pdf" for a in record.attachments):
+            flash(_("The scan's text is being recognised: when it is ready, check it beside the scan on this "
+                    "page and take it as the body."), "info")
         return redirect(url_for("ledger.show", serial=record.serial))
     if request.method == "POST":
         return render_template("ledger/form.html", form=form, mode="new"), 400
