@@ -210,6 +210,30 @@ def run_whoosh(docs, queries, work: Path, blinder) -> dict:
     return out
 
 
+def char_t2s_table() -> dict[int, str]:
+    """Scheme 1's fold: OpenCC's t2s of each character alone (no phrase, no class)."""
+    import opencc
+
+    conv = opencc.OpenCC("t2s")
+    chars = [chr(c) for lo, hi in ((0x3400, 0x4DC0), (0x4E00, 0xA000)) for c in range(lo, hi)]
+    return {ord(a): b for a, b in zip(chars, conv.convert("\n".join(chars)).split("\n")) if a != b and len(b) == 1}
+
+
+def run_whoosh_char_fold(docs, queries, work: Path, blinder) -> dict:
+    """Scheme 2's pairs with scheme 1's character fold: what the variant classes add."""
+    from search import analysis
+
+    table = char_t2s_table()
+    saved = analysis.fold_table
+    analysis.fold_table = lambda: table
+    try:
+        out = run_whoosh(docs, queries, work / "charfold", blinder)
+    finally:
+        analysis.fold_table = saved
+    out.pop("times", None)
+    return out
+
+
 def run_pg(docs, queries, admin_url: str, blinder) -> dict:
     from sqlalchemy import create_engine
 
@@ -262,15 +286,10 @@ def run_fts5(docs, queries, work: Path) -> dict:
 def run_scheme1(docs, queries, work: Path, blinder) -> dict:
     """The previous scheme (CJK bigrams, whole words, character-by-character t2s fold, a
     lone edge character matched anywhere), re-created here for the comparison only."""
-    from search import query
     from search.interface import Access, And, CharTerm, Phrase
     from search.whoosh.backend import WhooshBackend
 
-    import opencc
-
-    conv = opencc.OpenCC("t2s")
-    chars = [chr(c) for lo, hi in ((0x3400, 0x4DC0), (0x4E00, 0xA000)) for c in range(lo, hi)]
-    table = {ord(a): b for a, b in zip(chars, conv.convert("\n".join(chars)).split("\n")) if a != b and len(b) == 1}
+    table = char_t2s_table()
     unit_re = re.compile(r"([\u3400-\u4dbf\u4e00-\u9fff]+)|([^\W_\u3400-\u4dbf\u4e00-\u9fff]+)")
 
     def units(text):
@@ -282,8 +301,6 @@ def run_scheme1(docs, queries, work: Path, blinder) -> dict:
             else:
                 out.append(("word", [word]))
         return out, norm
-
-    from search.interface import IndexDocument  # noqa: F401 - the same documents as ours
 
     backend = WhooshBackend(work / "scheme1", blinder.key_id)
     t0 = time.perf_counter()
@@ -317,7 +334,6 @@ def run_scheme1(docs, queries, work: Path, blinder) -> dict:
             parts += [CharTerm(blinder.char_one(c)) for c in edge]
         node = parts[0] if len(parts) == 1 else And(tuple(parts))
         found.append({h.record_id - 1 for h in backend.search(node, access, per_page=len(docs), facets=()).hits})
-    del query
     return {"found": found, "seconds": seconds, "index_bytes": backend.describe()["bytes"], "tokens": tokens_total}
 
 
@@ -383,6 +399,7 @@ def main(argv=None) -> int:
         results["ours (Whoosh)"] = run_whoosh(docs, queries, work, blinder)
         if args.pg_url:
             results["ours (PostgreSQL)"] = run_pg(docs, queries, args.pg_url, blinder)
+        results["scheme 2, character fold"] = run_whoosh_char_fold(docs, queries, work, Blinder(secrets.token_bytes(32)))
         results["scheme 1 (before)"] = run_scheme1(docs, queries, work, blinder)
         results["FTS5 trigram"] = run_fts5(docs, queries, work)
     report = {"letters": len(docs), "queries": len(queries), "kinds": kinds, "systems": {}}

@@ -9,7 +9,8 @@ One job a module:
 - ``shards``: one Whoosh index per year of receipt, opened, written, purged and tidied;
 - ``segments``: merge policies, and the segment readers kept between writes and searches;
 - ``bulk``: rebuilds (``handoff``: the in-memory key of a multi-process rebuild);
-- ``execution``: queries run on per-segment arrays, with Whoosh's own BM25F scores;
+- ``execution``: queries run on per-segment arrays, scored with ``search.scoring``'s BM25
+  (the PostgreSQL backend's too);
 - ``backend``: ``WhooshBackend``, the class implementing ``search.interface.SearchBackend``;
 - ``internals``: every use of Whoosh's private API, naming the Whoosh-Reloaded release it
   mirrors (pinned exactly in ``pyproject.toml``, checked when a backend is built).

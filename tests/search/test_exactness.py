@@ -74,6 +74,16 @@ def test_chinese_next_to_digits_matches_only_where_they_touch(inst, clerk, chief
     assert "3月<mark>14日</mark>在" in shown[0][1]
 
 
+def test_full_width_punctuation_is_searched_as_written(inst, clerk, chief, make_record, drain):
+    w = word()
+    asked = make_record(by=clerk, subject="疑問", body=f"我們該怎麼辦？請儘快答覆。{w}")
+    stated = make_record(by=clerk, subject="陳述", body=f"我們知道怎麼辦。{w}")
+    drain()
+    assert run(inst, chief, f"怎麼辦？ {w}")[1] == {asked}      # ？ is text here, not a wildcard
+    assert run(inst, chief, f"怎么办。 {w}")[1] == {stated}
+    assert run(inst, chief, f"怎麼辦 {w}")[1] == {asked, stated}
+
+
 # -- 2. variant characters, both directions --------------------------------------------------------
 VARIANTS = [("答覆", "答复"), ("看著", "看着"), ("二噁英", "二恶英"), ("乾淨", "干净"), ("以後", "以后"),
             ("頭髮", "头发"), ("瞭解", "了解"), ("一隻", "一只"), ("關於", "关于"), ("這裡", "这里"),
