@@ -14,7 +14,7 @@ from retention import jobs as retention_jobs
 from retention import operations as ret
 
 from ..api.base import _json_body, bp, token_required
-from ..jobs import hand_off
+from ..jobs.handoff import hand_off
 from ..web import client_address, db
 
 

@@ -19,7 +19,7 @@ from retention import operations as ret
 from retention.schedules import REASONS
 
 from ..auth.session import login_required, me
-from ..jobs import hand_off
+from ..jobs.handoff import hand_off
 from ..web import client_address, db, instance
 from .forms import ActionForm, ExcludeForm, HoldForm, ReasonForm
 
