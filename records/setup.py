@@ -163,6 +163,9 @@ def init_instance(settings: Settings, *, build: Callable[[Settings], Instance] |
                 added = ensure_reference_data(session, preset=preset, jurisdiction=jurisdiction)
             if added:
                 report.created.append(f"{added} rows of reference data (regions, offices, categories, calendar)")
+            if preset and has_db and earlier is None:
+                report.existing.append(f"categories and offices (--preset {preset} seeds a new instance only; "
+                                       f"'xinfang categories preset {preset}' adds its categories)")
         finally:
             inst.close()
     finally:
