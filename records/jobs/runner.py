@@ -37,7 +37,10 @@ log = logging.getLogger("xinfang.jobs")
 #: Seconds between heartbeats of a running job.
 HEARTBEAT_EVERY = 10.0
 #: A running job whose heartbeat is older than this (seconds) belongs to a dead process.
-STALE_AFTER = 60.0
+#: Generous: on SQLite the heartbeat waits while the handler holds the one write lock (a
+#: destruction's preparation of a large batch is one transaction), and a live job must
+#: never be taken for dead and run twice.
+STALE_AFTER = 600.0
 #: Seconds between two writes of a job's progress.
 PROGRESS_EVERY = 0.5
 
