@@ -169,7 +169,7 @@ def test_roster_of_a_year_the_official_calendar_lacks(client, make_user):
     page = client.get("/roster?month=2099-01")
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and "2099-01-02" in html
-    assert "The official holiday calendar for 2099 is not available yet" in html and "(provisional)" in html
+    assert "The official holiday calendar for 2099 has not been entered yet" in html and "(provisional)" in html
     refused = client.post("/roster/build", data={"month": "2099-01", "weekdays": "1"})
     assert refused.status_code == 422
 
