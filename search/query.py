@@ -318,8 +318,8 @@ def search(session: Session, user: User, q: str = "", *, params=None, sort: str 
     result = svc.backend.search(full, access_for(session, user), sort=sort, page=page, per_page=per_page,
                                 facets=FACETS)
     if has_text(tree):
-        result.facets["in"] = {"attachments": result.total if where else _in_attachments(
-            svc, tree, tz, filter_nodes, access_for(session, user))}
+        n = result.total if where else _in_attachments(svc, tree, tz, filter_nodes, access_for(session, user))
+        result.facets["in"] = {"attachments": n} if n else {}   # like every facet: no empty counts
     hits = _authorised_hits(session, user, result.hits, terms, sort)
     audit.record(session, "search.query", actor=user, address=address,
                  detail={"total": result.total, "page": page, "shown": [h.record.serial for h in hits],
