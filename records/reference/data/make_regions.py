@@ -36,7 +36,9 @@ MERGERS = {
 }
 #: In the list, without a numeric code in the Ministry's table (台灣省): kept current.
 KEEP_CURRENT = {"710000"}
-TRADITIONAL_FIXES = {"穀城縣": "谷城縣", "鬱南縣": "郁南縣", "台州市": "台州市"}
+TRADITIONAL_FIXES = {"穀城縣": "谷城縣", "鬱南縣": "郁南縣", "湖裏區": "湖里區", "灣裏區": "灣里區",
+                     "新幹縣": "新淦縣", "鐘山縣": "鍾山縣", "鐘山區": "鍾山區", "云城區": "雲城區",
+                     "新余市": "新餘市"}
 SUFFIXES = ("自治縣", "自治县", "自治旗", "地区", "县", "区", "市", "旗", "盟")
 HEADER = ("# Administrative divisions of the People's Republic of China (GB/T 2260 codes).\n"
           "# current: Ministry of Civil Affairs list Xzqh20251231 (as of 2025-12-31), via the\n"
