@@ -317,7 +317,7 @@ def search(session: Session, user: User, q: str = "", *, params=None, sort: str 
         sort = "newest"
     result = svc.backend.search(full, access_for(session, user), sort=sort, page=page, per_page=per_page,
                                 facets=FACETS)
-    if has_text(tree):
+    if has_text(tree) and (where or intake.any_text(session)):
         n = result.total if where else _in_attachments(svc, tree, tz, filter_nodes, access_for(session, user))
         result.facets["in"] = {"attachments": n} if n else {}   # like every facet: no empty counts
     hits = _authorised_hits(session, user, result.hits, terms, sort)

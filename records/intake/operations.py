@@ -223,6 +223,12 @@ def _pages(session: Session, record: Record, att: Attachment, row: AttachmentTex
     return sealing.open_json(session, record, TEXT_FIELD, row.pages_sealed, att.uid)
 
 
+def any_text(session: Session) -> bool:
+    """Whether any attachment has extracted text (search asks before counting its facet)."""
+    return session.execute(select(AttachmentText.id).where(AttachmentText.pages_sealed.is_not(None))
+                           .limit(1)).first() is not None
+
+
 def text_for_index(session: Session, record: Record) -> str:
     """The extracted text of every attachment of ``record`` (decrypted in memory, for the indexer)."""
     rows = session.execute(select(AttachmentText, Attachment).join(
