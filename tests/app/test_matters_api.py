@@ -223,3 +223,31 @@ def test_the_sweep_runs_from_the_cli(settings, inst, client, tokens):
     with inst.unit_of_work() as s:
         assert s.execute(select(Record.status).where(Record.serial == serial)).scalar_one() == "concluded"
     assert CliRunner().invoke(cli, ["workflow", "sweep", "--today", "nonsense"], env=env).exit_code != 0
+
+
+def test_the_new_steps_through_the_web_forms(app, inst, client, tokens, team):
+    """Declared as data, the new steps get their forms on the record page without more code."""
+    web = app.test_client()
+    assert login(web, team["leader"].username).status_code == 302
+    serial = _register(client, tokens, channel="visit", people_count=6)
+    page = web.get(f"/records/{serial}").get_data(as_text=True)
+    for name in ("record_handed_down", "flag_major", "record_representatives", "record_conduct"):
+        assert f'/records/{serial}/transitions/{name}"' in page, name
+
+    def post(name, **fields):
+        r = web.post(f"/records/{serial}/transitions/{name}", data={f"{name}-{k}": v for k, v in fields.items()})
+        assert r.status_code == 303, r.status_code
+
+    due = (deadlines.Calendar().today() + dt.timedelta(days=20)).isoformat()
+    post("record_handed_down", body="某省科學技術廳", document_number="某科交〔2026〕9號", due_on=due, report_back="no")
+    post("flag_major", reason="群體性訴求")
+    post("record_representatives", representatives="張三, , 13800000001\n李四，110108199001011231")
+    post("record_conduct", conduct_kinds="abuse", conduct_actions="persuaded", conduct_description="情緒激動，經勸導平復")
+    post("accept", remit="bureau_functions")
+    with inst.unit_of_work() as s:
+        r = s.execute(select(Record).where(Record.serial == serial)).scalar_one()
+        assert (r.handed_down_due_on.isoformat(), r.report_back_required) == (due, False)
+        assert r.major_at is not None and r.representatives_sealed is not None and r.remit == "bureau_functions"
+        assert [e.kind for e in r.events][-2:] == ["record_conduct", "accept"]
+    page = web.get(f"/records/{serial}").get_data(as_text=True)
+    assert "某科交〔2026〕9號" in page and "request_extension" in page
