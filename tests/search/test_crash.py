@@ -25,7 +25,8 @@ def run_killed(settings, body: str) -> subprocess.CompletedProcess:
         from records.accounts.models import User
         from sqlalchemy import select
         from tests.conftest import letter_data
-        inst = build_instance(Settings.from_env({{}}, home={str(settings.home)!r}, database_url={settings.database_url!r}))
+        inst = build_instance(Settings.from_env({{}}, home={str(settings.home)!r}, database_url={settings.database_url!r},
+                                                search_backend={settings.search_backend!r}))
         def die():
             os.kill(os.getpid(), signal.SIGKILL)
     """)
