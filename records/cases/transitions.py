@@ -149,7 +149,8 @@ TRANSITIONS: dict[str, Transition] = {t.name: t for t in (
                effects=(Effect("action_confirmed_on, _by := on or today, actor", effects.confirm_corrective_action),)),
     Transition("record_handed_down", "Record that the matter was handed down (交辦件) by a higher body: the body, "
                "its document number, its deadline and whether a report-back (報結) is required.",
-               OPEN[:6], None, policy.DECIDE, required=("body", "document_number", "due_on"),
+               ("registered", *HANDLING, "extended"), None, policy.DECIDE,
+               required=("body", "document_number", "due_on"),
                optional=("report_back", "note"),
                guards=(Guard("the deadline is not before the matter came in", guards.handed_down_due,
                              uses_input=True, field="due_on"),),
