@@ -6,11 +6,10 @@ from zoneinfo import ZoneInfo
 
 from flask import g, jsonify, request, url_for
 
-from records.accounts import operations as accounts
 from records.cases import drafts, operations, workflow
 from records import policy
 from records.cases import board as board_service
-from records.errors import ValidationError, XinfangError
+from records.errors import ValidationError
 from records.reference import regions
 from records.cases.operations import LedgerFilters, Upload
 
