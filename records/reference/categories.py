@@ -142,15 +142,17 @@ def labels(session: Session, locale: str = "zh_Hant") -> dict[str, str]:
 def problem(session: Session, code, *, allow_inactive: str | None = None) -> str | None:
     """Why ``code`` cannot be put on a letter now, or None. ``allow_inactive``: the record's
     current code, kept through a correction although it was deactivated since."""
+    errors: dict[str, str] = {}   # literal messages in a dict: catalogued for translation
     if not isinstance(code, str) or not code:
-        return "Required: one of the bureau's categories."
+        errors["category"] = "Required: one of the bureau's categories."
+        return errors["category"]
     cat = session.execute(select(Category).where(Category.code == code)).scalar_one_or_none()
     if cat is None:
         active = ", ".join(codes(session, active_only=True))
         return f"Unknown category: not one of this instance's categories ({active})."
     if not cat.active and code != allow_inactive:
-        return "This category is no longer in use (deactivated): choose another."
-    return None
+        errors["category"] = "This category is no longer in use (deactivated): choose another."
+    return errors.get("category")
 
 
 def in_use(session: Session, code: str) -> int:

@@ -32,6 +32,8 @@ DEFAULT = {
 }
 
 FIELDS = tuple(DEFAULT)
+#: The placeholder of the number within the year (kept out of message literals: they are msgids).
+SEQ = "{seq}"
 #: Longest accepted value per field (the columns' sizes).
 MAX_LENGTH = {"bureau_name": 200, "issuing_office": 200, "superior_body": 200, "number_pattern": 100,
               "seal_line": 200, "signature_block": 2000}
@@ -84,7 +86,7 @@ def pattern_problem(pattern: str) -> str | None:
     except ValueError as exc:
         return f"The pattern is not well formed ({exc}); write braces as {{year}} and {{seq}}."
     if "seq" not in names:
-        return "The pattern must contain {seq}, the number within the year."
+        return f"The pattern must contain {SEQ}, the number within the year."
     unknown = names - {"year", "seq"}
     if unknown:
         return f"Unknown placeholder(s): {', '.join(sorted(unknown))}; use {{year}} and {{seq}}."

@@ -83,11 +83,12 @@ def load_national_list(session: Session) -> int:
 
 def problem(session: Session, code) -> str | None:
     """Why ``code`` cannot be put on a letter, or None (any known code: current, retired, anywhere)."""
+    errors: dict[str, str] = {}   # literal messages in a dict: catalogued for translation
     if not isinstance(code, str) or not CODE.fullmatch(code):
-        return "Must be a 6-digit region code (GB/T 2260)."
-    if session.get(Region, code) is None:
-        return "Unknown region code: not in the national list of administrative divisions (GB/T 2260)."
-    return None
+        errors["region"] = "Must be a 6-digit region code (GB/T 2260)."
+    elif session.get(Region, code) is None:
+        errors["region"] = "Unknown region code: not in the national list of administrative divisions (GB/T 2260)."
+    return errors.get("region")
 
 
 def require(session: Session, code, field: str = "region") -> Region:

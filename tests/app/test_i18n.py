@@ -186,7 +186,8 @@ def test_broken_placeholders_are_refused():
 
 def test_core_messages_are_collected():
     messages = {m for m, _where in build.collect_error_messages()}
-    assert {"No such record.", "This field is required.", "Unknown region code.",
+    assert {"No such record.", "This field is required.",
+            "Unknown region code: not in the national list of administrative divisions (GB/T 2260).",
             "You are not allowed to do this.", "Not found."} <= messages
     assert not any("{" in m for m in messages)  # f-strings are not msgids
 
