@@ -232,3 +232,32 @@ def test_backup_and_restore_keep_stored_letters_readable(own, tmp_path):
         assert keys.usage(restored)["batch key files"] == {"master:2": 1}
     finally:
         restored.close()
+
+
+_IMPORT_EVERYTHING = textwrap.dedent("""
+    import importlib, pkgutil
+    from sqlalchemy.orm import Session
+    import records, search, retention
+    for package in (records, search, retention):
+        for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+            if ".migrations" not in info.name and not info.name.endswith("__main__"):
+                importlib.import_module(info.name)
+    s = Session()
+    hooks = {name: len(getattr(s.dispatch, name)) for name in
+             ("before_flush", "after_flush", "before_commit", "after_commit", "after_rollback")}
+    assert not any(hooks.values()), hooks
+    from records.instance import Instance
+    from records.settings import Settings
+    bare = Instance(Settings.from_env({}, home="/nonexistent"))
+    assert not bare.key_providers and bare.keystore is None and not bare.on_stored and not bare.master_wrapped
+    assert not bare.jobs.kinds()
+    print("ok")
+""")
+
+
+def test_importing_every_module_wires_nothing():
+    """No session listener, no key provider, no hook comes from importing a module: only
+    ``build_instance`` registers collaborators."""
+    out = subprocess.run([sys.executable, "-c", _IMPORT_EVERYTHING], cwd=ROOT, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-3000:]
