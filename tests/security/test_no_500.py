@@ -9,7 +9,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from records.accounts import operations as accounts
-from records.accounts.models import User
 from tests.conftest import TEST_PASSWORD, login, unique
 
 HUGE = [10**21, 10**23, 2**31, 2**63, 2**64, -1, 0, -(2**63), 10**100]
