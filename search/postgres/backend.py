@@ -127,15 +127,17 @@ class PostgresBackend(SearchBackend):
             if sort == "relevance":
                 score = self._score(conn, c, query, meta)
                 order = "score DESC, d.received DESC, d.record_id DESC"
+                lateral = c.lateral()
             else:
-                score = "0.0"
+                score, lateral = "0.0", ""
                 order = "d.received ASC, d.record_id ASC" if sort == "oldest" else "d.received DESC, d.record_id DESC"
             limit, offset = c.bind(per_page), c.bind((page - 1) * per_page)
             if facets:
-                return self._page_and_facets(conn, c, where, score, order, limit, offset, facets)
+                return self._page_and_facets(conn, c, where, f"{score} AS score FROM {TABLE} d {lateral}", order,
+                                             limit, offset, facets)
             rows = conn.execute(sql(
                 f"SELECT d.uid, d.record_id, d.serial, {score} AS score, count(*) OVER () AS total FROM {TABLE} d "
-                f"WHERE {where} ORDER BY {order} LIMIT {limit} OFFSET {offset}"), c.params).all()
+                f"{lateral} WHERE {where} ORDER BY {order} LIMIT {limit} OFFSET {offset}"), c.params).all()
             total = rows[0].total if rows else self._count(conn, c, where) if page > 1 else 0
         return HitPage(total=int(total), hits=hits(rows), facets={})
 
@@ -167,7 +169,7 @@ class PostgresBackend(SearchBackend):
         return conn.execute(sql(f"SELECT count(*) FROM {TABLE} d WHERE {where}"), c.params).scalar_one()
 
     @staticmethod
-    def _page_and_facets(conn, c: Compiled, where: str, score: str, order: str, limit: str, offset: str,
+    def _page_and_facets(conn, c: Compiled, where: str, scored_from: str, order: str, limit: str, offset: str,
                          facets: tuple[str, ...]) -> HitPage:
         """The page, the total and the facet counts from one pass over the hits: each hit's
         tsvector is read (and scored) once, then the page is the first rows in ``order`` and
@@ -176,8 +178,8 @@ class PostgresBackend(SearchBackend):
         groupings = ", ".join(f"GROUPING(h.{f}) AS g_{f}" for f in facets)
         sets = ", ".join(f"(h.{f})" for f in facets)
         rows = conn.execute(sql(
-            f"WITH h AS MATERIALIZED (SELECT d.uid, d.record_id, d.serial, d.received, {columns}, {score} AS score "
-            f"FROM {TABLE} d WHERE {where}) "
+            f"WITH h AS MATERIALIZED (SELECT d.uid, d.record_id, d.serial, d.received, {columns}, {scored_from} "
+            f"WHERE {where}) "
             f"SELECT 'hit' AS part, p.uid, p.record_id, p.serial, p.score, p.rank, NULL AS facet, NULL AS value, "
             f"NULL AS n FROM (SELECT d.*, row_number() OVER (ORDER BY {order}) AS rank FROM h d) p "
             f"WHERE p.rank > {offset} AND p.rank <= {offset} + {limit} "

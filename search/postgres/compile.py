@@ -10,7 +10,7 @@ from .schema import INT_FIELDS, check_token, quoted, tsquery_literal
 #: single precision), so the token's occurrences in a letter are the integer nearest to
 #: 1 / (ζ(2)·(1 − rank)) − ½ (exact for 1 to 256 occurrences: at most 0.05 off). It reads
 #: the one lexeme by binary search in the tsvector, without expanding it.
-_TF = ("LEAST(round(1 / (1.64493406685 * (1 - CAST(ts_rank(CAST('{{1,1,1,1}}' AS real[]), d.\"text\", "
+_TF = ("LEAST(round(1 / (1.64493406685 * (1 - CAST(ts_rank(CAST('{{1,1,1,1}}' AS real[]), x.tv, "
        "CAST({tq} AS tsquery)) AS float8))) - 0.5), {cap})")
 
 
@@ -38,6 +38,8 @@ class Compiled:
 
     def __init__(self):
         self.params: dict = {}
+        #: token -> the SQL expression of its occurrences in a letter (see ``lateral``)
+        self._tfs: dict[str, str] = {}
 
     def bind(self, value) -> str:
         name = f"p{len(self.params)}"
@@ -105,8 +107,23 @@ class Compiled:
                 for n in node.items) + ")"
         raise TypeError(f"unknown query node {node!r}")
 
+    def lateral(self) -> str:
+        """The join computing each scored token's occurrences once per letter (``f.t0`` …),
+        from one copy of the letter's tsvector read out of TOAST once (``x.tv``); the
+        ``OFFSET 0`` keep PostgreSQL from folding the expressions back into every use."""
+        if not self._tfs:
+            return ""
+        columns = ", ".join(f"{expr} AS t{i}" for i, expr in enumerate(self._tfs.values()))
+        return (f"CROSS JOIN LATERAL (SELECT {columns} FROM (SELECT d.\"text\" || CAST('' AS tsvector) AS tv "
+                "OFFSET 0) x OFFSET 0) f")
+
+    def _tf(self, token: str) -> str:
+        if token not in self._tfs:
+            self._tfs[token] = _TF.format(tq=self.bind(quoted(token)), cap=int(scoring.MAX_TF))
+        return f"f.t{list(self._tfs).index(token)}"
+
     def _bm25(self, token: str, idf_text: dict[str, float], avg: float) -> str:
-        tf = _TF.format(tq=self.bind(quoted(token)), cap=int(scoring.MAX_TF))
+        tf = self._tf(token)
         idf, k1p1, k1 = self.bind(idf_text[token]), self.bind(scoring.K1_PLUS_1), self.bind(scoring.K1)
         omb, b, avgdl = self.bind(scoring.ONE_MINUS_B), self.bind(scoring.B), self.bind(float(avg))
         return (f"(CAST({idf} AS float8) * (({tf} * CAST({k1p1} AS float8)) / ({tf} + CAST({k1} AS float8) * "
