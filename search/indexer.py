@@ -51,7 +51,6 @@ REINDEX_BATCH = 250
 
 
 # -- the service of one instance -------------------------------------------------------------
-@dataclass
 class SearchService:
     """The blinder (key in memory) and backend of one instance, built on first use. The
     composition root puts one in ``inst.search``."""
@@ -442,8 +441,6 @@ def purge(inst: Instance, years: list[int] | None = None):
         return service(inst).backend.purge(years)
 
 
-def _load_batch(session: Session, last_id: int, size: int, year: int | None = None) -> list[Record]:
-    cond = [Record.id > last_id] + ([Record.year == year] if year is not None else [])
 def purge_deleted(inst: Instance, years: list[int]) -> int:
     """After a destruction: apply the outbox's pending deletes to the index, purge the
     storage of ``years`` so no deleted document survives (Whoosh: merge the year's shards;
@@ -467,6 +464,8 @@ def purge_deleted(inst: Instance, years: list[int]) -> int:
     return removed
 
 
+def _load_batch(session: Session, last_id: int, size: int, year: int | None = None) -> list[Record]:
+    cond = [Record.id > last_id] + ([Record.year == year] if year is not None else [])
     return list(session.execute(
         select(Record).where(*cond).order_by(Record.id).limit(size)
         .options(selectinload(Record.key), selectinload(Record.excluded_users))
