@@ -314,7 +314,7 @@ def audit_group():
 @with_appcontext
 def audit_verify(anchor: str | None):
     """Check the hash chain; name the first broken entry."""
-    from records import checkpoints
+    from records.audit import checkpoints
 
     inst = _instance()
     with inst.unit_of_work() as session:
@@ -345,7 +345,7 @@ def audit_verify(anchor: str | None):
 def audit_checkpoint():
     """Sign the audit trail's head into the key store (run it from cron, e.g. hourly):
     `audit verify` then refuses a trail cut back behind it."""
-    from records import checkpoints
+    from records.audit import checkpoints
 
     inst = _instance()
     with inst.unit_of_work() as session:

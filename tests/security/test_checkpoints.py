@@ -9,7 +9,8 @@ import json
 from sqlalchemy import delete, func, select, update
 
 from app.cli import cli
-from records import audit, checkpoints
+from records import audit
+from records.audit import checkpoints
 from records.models import AuditEntry, AuditHead
 
 
