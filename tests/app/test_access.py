@@ -136,7 +136,11 @@ ROUTES: dict[str, list[tuple]] = {
     "grants.refuse": [("POST", "/grants/999999/refuse", allow(), {})],
     # -- the audit trail (issue 15: sealed look-up reasons opened for its readers)
     "audit.trail": [("GET", "/audit", allow("chief", "inspector")),
-                    ("GET", "/audit?action=identity.lookup&before=999999", allow("chief", "inspector"))],
+                    ("GET", "/audit?action=identity.lookup&before=999999", allow("chief", "inspector")),
+                    ("GET", "/audit?actor=x&target=1&date_from=2026-01-01&date_to=2026-12-31&page=2",
+                     allow("chief", "inspector"))],
+    "audit.verify": [("POST", "/audit/verify", allow("chief", "inspector"), {})],
+    "audit.export": [("GET", "/audit.csv?action=identity.lookup", allow("chief", "inspector"))],
     # -- one's own account: sessions and API tokens (every signed-in user; a missing session
     #    of one's own is denied to everyone)
     "account.index": [("GET", "/account", allow(*SIGNED_IN))],
