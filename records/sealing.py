@@ -18,6 +18,11 @@ def _cache(session: Session) -> dict[str, bytes]:
     return session.info.setdefault(_CACHE, {})
 
 
+def forget(session: Session, record: Record) -> None:
+    """Drop the record's data key from the session's cache (a long run done with a letter)."""
+    _cache(session).pop(record.uid, None)
+
+
 def key_unwrapper(session: Session, ref: str) -> crypto.MasterKeyProvider:
     """The provider that can unwrap keys wrapped by ``ref``: the master keyring, or the
     provider the instance registered for the kind (``batch:<id>.<generation>`` refs)."""

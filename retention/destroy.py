@@ -41,7 +41,7 @@ from . import keystore, residue
 from .certificate import issue
 from .compaction import _dependent_tables, affected_tables, compact, keyed_tables  # noqa: F401 - re-exported
 from .models import Batch, BatchLetter, Certificate, DestroyedLetter, DestructionRun, RunStep
-from .operations import LIVE_STATES, ensure_key, held_serials, rekey, retention_policy, sync_batch
+from .operations import LIVE_STATES, ensure_key, held_serials, rekey_all, retention_policy, sync_batch
 from retention.schedules import today_in
 
 CHUNK = 500
@@ -225,11 +225,10 @@ def _prepare(inst, batch_id: int, *, by_id: int | None, today: dt.date | None,
         batch.key_generation = old_gen + 1
         ensure_key(s, batch)
         go_ids = {b.id for b in go}
-        stay = s.execute(select(Record).join(BatchLetter, BatchLetter.record_id == Record.id)
+        stay = s.execute(select(Record.id).join(BatchLetter, BatchLetter.record_id == Record.id)
                          .where(BatchLetter.batch_id == batch.id, BatchLetter.state.in_(LIVE_STATES),
-                                BatchLetter.id.not_in(go_ids))).scalars().all()
-        for record in stay:
-            rekey(s, record, batch)
+                                BatchLetter.id.not_in(go_ids)).order_by(Record.id)).scalars().all()
+        rekey_all(s, batch, stay)
         for bl in held:
             bl.state = "member"   # back in the batch; listed again once the hold is lifted
         run = DestructionRun(batch_id=batch.id, phase="prepared", started_by_id=by_id, started_at=utcnow(),

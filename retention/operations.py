@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.util import identity_key
 
 from records import audit, policy, sealing
 from records.errors import AccessDenied, Conflict, NotFound, ValidationError
@@ -24,6 +26,7 @@ from records.accounts.models import User
 from records.db import utcnow
 
 from . import keystore
+from .destroyed import batch_is_spent
 from .models import Batch, BatchLetter, Certificate, DestroyedLetter, Hold
 from retention.schedules import REASONS, RetentionPolicy, today_in, year_closed
 
@@ -104,6 +107,11 @@ def _provider(session: Session) -> keystore.BatchKeyProvider:
 def rekey(session: Session, record: Record, batch: Batch) -> None:
     """Wrap the record's data key under the batch's current key (no ciphertext changes)."""
     ensure_key(session, batch)
+    _rewrap_to_batch(session, record, batch)
+
+
+def _rewrap_to_batch(session: Session, record: Record, batch: Batch) -> None:
+    """``rekey`` once the batch key is known to exist."""
     if record.key is not None and record.key.wrapped_by != batch.key_ref:
         sealing.rewrap(session, record, _provider(session), batch.key_ref)
 
@@ -119,15 +127,24 @@ def on_stored(session: Session, record: Record, *, by: User | None = None) -> Ba
     data key under the batch key. Idempotent; a no-op for letters not in the stored state."""
     if record.status != "stored":
         return None
+    batch = _lock_batch(session, batch_of(session, record.region_code, record.year))
+    ensure_key(session, batch)
+    bl = session.execute(select(BatchLetter).where(BatchLetter.serial == record.serial)).scalar_one_or_none()
+    return _admit(session, batch, record, bl, by=by)[0]
+
+
+def _admit(session: Session, batch: Batch, record: Record, bl: BatchLetter | None, *,
+           by: User | None) -> tuple[BatchLetter, object]:
+    """Put one stored letter in ``batch`` (its key existing): re-key it and write its
+    membership and its audit entry, in the caller's transaction. Returns the membership and
+    the audit entry (None when the letter was already a member under the current key)."""
     if record.stored_reason not in REASONS:
         raise ValidationError("A stored letter needs one of the four reasons of Art 11.",
                               fields={"stored_reason": "Unknown reason."})
-    batch = _lock_batch(session, batch_of(session, record.region_code, record.year))
-    bl = session.execute(select(BatchLetter).where(BatchLetter.serial == record.serial)).scalar_one_or_none()
     if bl is not None and bl.state in LIVE_STATES and record.key is not None \
             and record.key.wrapped_by == batch.key_ref and bl.stored_reason == record.stored_reason:
-        return bl
-    rekey(session, record, batch)
+        return bl, None
+    _rewrap_to_batch(session, record, batch)
     received_on = record.received_at.astimezone(_tz(session)).date()
     if bl is None:
         bl = BatchLetter(batch_id=batch.id, record_id=record.id, serial=record.serial,
@@ -140,45 +157,107 @@ def on_stored(session: Session, record: Record, *, by: User | None = None) -> Ba
         if bl.state not in LIVE_STATES:
             bl.state, bl.stored_at = "member", utcnow()
     session.flush()
-    audit.record(session, "retention.store", actor=by, target=record.serial,
-                 detail={"batch": batch.id, "region": batch.region_code, "year": batch.year,
-                         "reason": record.stored_reason, "key": batch.key_ref})
-    return bl
+    entry = audit.record(session, "retention.store", actor=by, target=record.serial,
+                         detail={"batch": batch.id, "region": batch.region_code, "year": batch.year,
+                                 "reason": record.stored_reason, "key": batch.key_ref})
+    return bl, entry
+
+
+#: Letters handled per step when a batch catches up with its records (sealing, proposing,
+#: the destruction run's preparation): each step loads its letters with their keys, re-keys
+#: them, flushes once and puts them out of the session, so the work and the memory per
+#: letter stay the same however large the batch.
+CHUNK = 500
+
+
+def _chunks(ids: list[int]) -> Iterator[list[int]]:
+    for start in range(0, len(ids), CHUNK):
+        yield ids[start:start + CHUNK]
+
+
+def _load(session: Session, ids: list[int]) -> tuple[list[Record], set[int]]:
+    """The letters ``ids`` with their keys, and the ids of those the session already held
+    (the caller's: they stay in the session)."""
+    held = {i for i in ids if identity_key(Record, i) in session.identity_map}
+    return session.execute(select(Record).options(selectinload(Record.key)).where(Record.id.in_(ids))
+                           .order_by(Record.id)).scalars().all(), held
+
+
+def _release(session: Session, objects, held: set[int] = frozenset()) -> None:
+    """End a step: write it, then let its letters (and their data keys) leave the session,
+    except those the caller held before."""
+    session.flush()
+    for obj in objects:
+        if obj is None or (isinstance(obj, Record) and obj.id in held):
+            continue
+        if isinstance(obj, Record):
+            sealing.forget(session, obj)
+        if obj in session:
+            session.expunge(obj)
+
+
+def _join_missing(session: Session, batch: Batch, by: User | None) -> int:
+    """Stored letters of (region, year) not yet in the batch join it, a chunk at a time."""
+    ids = session.execute(
+        select(Record.id).where(Record.region_code == batch.region_code, Record.year == batch.year,
+                                Record.status == "stored",
+                                Record.id.not_in(select(BatchLetter.record_id).where(
+                                    BatchLetter.record_id.is_not(None), BatchLetter.state.in_(LIVE_STATES))))
+        .order_by(Record.id)).scalars().all()
+    if ids:
+        ensure_key(session, batch)
+    for chunk in _chunks(ids):
+        records, held = _load(session, chunk)
+        known = {bl.serial: bl for bl in session.execute(
+            select(BatchLetter).where(BatchLetter.serial.in_([r.serial for r in records]))).scalars()}
+        done: list = []
+        for record in records:
+            bl, entry = _admit(session, batch, record, known.get(record.serial), by=by)
+            done += [record, bl, entry]
+        _release(session, done, held)
+    return len(ids)
+
+
+def rekey_all(session: Session, batch: Batch, record_ids: list[int]) -> None:
+    """``rekey`` the letters ``record_ids``, ``CHUNK`` at a time (flushed, then out of the session)."""
+    if record_ids:
+        ensure_key(session, batch)
+    for chunk in _chunks(list(record_ids)):
+        records, held = _load(session, chunk)
+        for record in records:
+            _rewrap_to_batch(session, record, batch)
+        _release(session, records, held)
 
 
 def sync_batch(session: Session, batch: Batch, *, by: User | None = None) -> dict:
     """Catch up with the records: stored letters of (region, year) not yet in the batch join it
-    (re-keyed); members whose letter is no longer stored leave it (back under the master key)."""
-    joined = left = 0
-    missing = session.execute(
-        select(Record).where(Record.region_code == batch.region_code, Record.year == batch.year,
-                             Record.status == "stored",
-                             Record.id.not_in(select(BatchLetter.record_id).where(
-                                 BatchLetter.record_id.is_not(None), BatchLetter.state.in_(LIVE_STATES))))
-    ).scalars().all()
-    for record in missing:
-        on_stored(session, record, by=by)
-        joined += 1
+    (re-keyed); members whose letter is no longer stored leave it (back under the master key).
+    Linear in the batch: letters are handled ``CHUNK`` at a time (see ``CHUNK``)."""
+    joined = _join_missing(session, batch, by)
     stale = session.execute(
-        select(BatchLetter, Record).join(Record, Record.id == BatchLetter.record_id)
+        select(BatchLetter.id, Record.id).join(Record, Record.id == BatchLetter.record_id)
         .where(BatchLetter.batch_id == batch.id, BatchLetter.state.in_(LIVE_STATES), Record.status != "stored")
-    ).all()
-    for bl, record in stale:
-        _unkey(session, record)
-        bl.state = "withdrawn"
-        left += 1
+        .order_by(Record.id)).all()
+    by_record = {rid: blid for blid, rid in stale}
+    for chunk in _chunks(list(by_record)):
+        records, held = _load(session, chunk)
+        members = {bl.id: bl for bl in session.execute(
+            select(BatchLetter).where(BatchLetter.id.in_([by_record[r.id] for r in records]))).scalars()}
+        for record in records:
+            _unkey(session, record)
+            members[by_record[record.id]].state = "withdrawn"
+        _release(session, [*records, *members.values()], held)
     # members still under an older key generation (e.g. stored while a run was being prepared)
     old = session.execute(
-        select(Record).join(BatchLetter, BatchLetter.record_id == Record.id).join(RecordKey)
+        select(Record.id).join(BatchLetter, BatchLetter.record_id == Record.id).join(RecordKey)
         .where(BatchLetter.batch_id == batch.id, BatchLetter.state.in_(LIVE_STATES),
-               RecordKey.wrapped_by != batch.key_ref)).scalars().all()
-    for record in old:
-        rekey(session, record, batch)
+               RecordKey.wrapped_by != batch.key_ref).order_by(Record.id)).scalars().all()
+    rekey_all(session, batch, old)
     session.flush()
-    if left:
+    if stale:
         audit.record(session, "retention.withdraw", actor=by, target=f"batch:{batch.id}",
-                     detail={"letters": left})
-    return {"joined": joined, "left": left, "rekeyed": len(old)}
+                     detail={"letters": len(stale)})
+    return {"joined": joined, "left": len(stale), "rekeyed": len(old)}
 
 
 # -- holds ------------------------------------------------------------------------------
@@ -211,6 +290,8 @@ def hold(session: Session, *, by: User, reason: str, serial: str | None = None, 
             if session.execute(select(DestroyedLetter.id).where(DestroyedLetter.serial == serial)).first():
                 raise Conflict("This letter was already destroyed; a hold cannot bring it back.")
             raise NotFound("No such letter.")
+    if batch is not None and batch_is_spent(session, batch):
+        raise Conflict("This batch was destroyed; nothing is left in it to hold.")
     h = Hold(serial=serial, batch_id=batch.id if batch else None, reason=reason, placed_by_id=by.id,
              placed_at=utcnow())
     session.add(h)
