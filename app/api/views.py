@@ -9,9 +9,10 @@ from flask import g, jsonify, request, url_for
 from records.cases import drafts, operations, workflow
 from records import policy
 from records.cases import board as board_service
-from records.errors import ValidationError
+from records.errors import NotFound, ValidationError
 from records.reference import regions
 from records.cases.operations import LedgerFilters, Upload
+from retention import destroyed
 
 from ..web import client_address, db, instance
 from .base import _json_body, bp, token_required, token_scope
@@ -159,7 +160,13 @@ def list_records():
 @bp.get("/records/<serial>")
 @token_required
 def get_record(serial: str):
-    record = operations.get_record(db(), serial, g.api_user)
+    try:
+        record = operations.get_record(db(), serial, g.api_user)
+    except NotFound:
+        gone = destroyed.tombstone(db(), serial, g.api_user, _tz())
+        if gone is None:
+            raise
+        return jsonify(gone), 410  # Gone: destroyed under a certificate
     return jsonify(record_json(operations.view(db(), record, g.api_user, address=client_address())))
 
 

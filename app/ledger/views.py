@@ -17,7 +17,8 @@ from records.reference import regions
 from records.reference.models import Office
 from records import policy
 from records.reporting import roster
-from records.errors import TooLarge, ValidationError
+from records.errors import NotFound, TooLarge, ValidationError
+from retention import destroyed
 from records.cases.operations import LedgerFilters, Upload
 
 from ..auth.session import login_required, me
@@ -129,7 +130,15 @@ def register():
 @login_required
 def show(serial: str):
     user = me()
-    record = operations.get_record(db(), serial, user)
+    try:
+        record = operations.get_record(db(), serial, user)
+    except NotFound:
+        gone = destroyed.tombstone(db(), serial, user, _tz())
+        if gone is None:
+            raise
+        # 410 Gone: the letter existed and was destroyed under a certificate
+        return render_template("ledger/destroyed.html", gone=gone,
+                               can_retention=policy.can(user, policy.VIEW_RETENTION)), 410
     view = operations.view(db(), record, user, address=client_address())
     return render_template("ledger/show.html", view=view, record=record, tz=_tz(), wf=panel_context(record, user),
                            region=region_note(db(), record.region_code),

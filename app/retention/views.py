@@ -14,6 +14,7 @@ from records.errors import Conflict, NotFound, ValidationError, XinfangError
 from records.reference import letterhead
 
 from retention import certificate as certs
+from retention import destroyed
 from retention import jobs as retention_jobs
 from retention import operations as ret
 from retention.schedules import REASONS
@@ -95,7 +96,7 @@ def batch(batch_id: int):
                            action_form=ActionForm(), exclude_form=ExcludeForm(), hold_form=HoldForm(),
                            can_manage=policy.can(user, policy.MANAGE_RETENTION),
                            can_approve=policy.can(user, policy.APPROVE_DESTRUCTION),
-                           can_hold=policy.can(user, policy.PLACE_HOLD),
+                           can_hold=policy.can(user, policy.PLACE_HOLD) and not destroyed.batch_is_spent(db(), b),
                            run_job=retention_jobs.latest_job(db(), b.id))
 
 
