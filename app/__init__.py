@@ -67,16 +67,16 @@ def register_blueprints(app: Flask) -> None:
     from .api import views as _api_routes  # noqa: F401 - the routes of the API blueprint
     from .api.base import bp as api_bp
     from .auth.views import bp as auth_bp
+    from .desk.views import bp as desk_bp
     from .exports.views import bp as exports_bp
     from .intake.views import bp as intake_bp
     from .ledger.views import bp as ledger_bp
-    from .search.views import bp as search_bp
     from .reference import api as _reference_api_routes  # noqa: F401 - reference routes of the API blueprint
     from .reference.views import bp as reference_bp
     from .search.views import bp as search_bp
     from .retention import api as _retention_api_routes  # noqa: F401 - retention routes of the API blueprint
-    from .roster.views import bp as roster_bp
     from .retention.views import bp as retention_bp
+    from .roster.views import bp as roster_bp
     from .stats.views import bp as stats_bp
     from .web import bp as core_bp
     from .workflow.views import bp as workflow_bp
@@ -95,5 +95,6 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(workflow_bp)
     app.register_blueprint(stats_bp)
     app.register_blueprint(exports_bp)
+    app.register_blueprint(desk_bp)
     app.register_blueprint(roster_bp)
     app.register_blueprint(reference_bp)

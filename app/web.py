@@ -163,10 +163,19 @@ bp = Blueprint("core", __name__)
 
 
 def landing_url(user) -> str:
-    """Where a user starts: the ledger, or the accounts page for an administrator (who may
-    not see the ledger)."""
+    """Where a user starts, by what the policy lets them do: a leader or the chief on what
+    waits for their decision, a handler on their own matters, the archivist on retention,
+    the inspector on statistics, an administrator on accounts; others on the ledger."""
     from records import policy
 
+    if policy.holds(user, policy.DECIDE) or policy.holds(user, policy.APPROVE_EXTENSION):
+        return url_for("desk.decisions")
+    if policy.holds(user, policy.HANDLE):
+        return url_for("desk.mine")
+    if policy.holds(user, policy.MANAGE_RETENTION):
+        return url_for("retention.index")
+    if policy.holds(user, policy.VIEW_STATS) and not policy.holds(user, policy.REGISTER):
+        return url_for("stats.dashboard")
     if not policy.holds(user, policy.VIEW_LEDGER) and policy.holds(user, policy.MANAGE_USERS):
         return url_for("admin.users")
     if not policy.holds(user, policy.VIEW_LEDGER):   # e.g. a role still waiting for confirmation

@@ -129,6 +129,13 @@ def board(session: Session, user: User, filters: BoardFilters | None = None, *,
           today: dt.date | None = None) -> Board:
     """The board as ``user`` may see it (their ledger scope), most urgent first."""
     policy.require(user, policy.VIEW_BOARD)
+    return rows_for(session, user, filters, today=today)
+
+
+def rows_for(session: Session, user: User, filters: BoardFilters | None = None, *,
+             today: dt.date | None = None) -> Board:
+    """The board's rows within ``user``'s ledger scope; the caller checks the permission
+    (the board's VIEW_BOARD, or HANDLE for a handler's own matters, records/cases/desk.py)."""
     filters = filters or BoardFilters()
     cal = deadlines.calendar_for(session)
     today = today or cal.today()

@@ -139,6 +139,9 @@ ROUTES: dict[str, list[tuple]] = {
                     ("GET", "/audit?action=identity.lookup&before=999999", allow("chief", "inspector")),
                     ("GET", "/audit?actor=x&target=1&date_from=2026-01-01&date_to=2026-12-31&page=2",
                      allow("chief", "inspector"))],
+    # -- each role's starting page (issue 18)
+    "desk.mine": [("GET", "/desk/mine", allow("handler", "other_handler", "leader", "other_leader", "chief"))],
+    "desk.decisions": [("GET", "/desk/decisions", allow("leader", "other_leader", "chief"))],
     "audit.verify": [("POST", "/audit/verify", allow("chief", "inspector"), {})],
     "audit.export": [("GET", "/audit.csv?action=identity.lookup", allow("chief", "inspector"))],
     # -- one's own account: sessions and API tokens (every signed-in user; a missing session
