@@ -100,6 +100,10 @@ def batch(batch_id: int):
                            run_job=retention_jobs.latest_job(db(), b.id))
 
 
+#: Steps that cannot be undone: the form must carry the batch's name typed by hand.
+CONFIRMED = ("approve", "run")
+
+
 @bp.post("/batches/<int:batch_id>/<any(seal, propose, approve, run):action>")
 @login_required
 def act(batch_id: int, action: str):
@@ -109,6 +113,10 @@ def act(batch_id: int, action: str):
     form = ActionForm()
     if not form.validate_on_submit():
         flash(_("The form expired; try again."), "error")
+        return redirect(url_for("retention.batch", batch_id=batch_id))
+    if action in CONFIRMED and (request.form.get("confirm") or "").strip() != b.label:
+        # irreversible: the batch's name typed in full, or nothing happens
+        flash(_("Nothing was done: type the batch's name %(label)s to confirm.", label=b.label), "error")
         return redirect(url_for("retention.batch", batch_id=batch_id))
     try:
         if action == "seal":

@@ -57,3 +57,25 @@ def test_unknown_or_unentitled_is_still_not_found(app, inst, make_user):
     web = app.test_client()
     login(web, make_user("admin").username)
     assert web.get("/records/XF-2020-000001").status_code in (403, 404)
+
+
+def test_approve_and_run_need_the_batch_name_typed(app, inst, make_user, store_letters):
+    clerk, archivist, leader = make_user("clerk"), make_user("archivist"), make_user("leader")
+    store_letters(clerk, 1, region="110118", year=2020)
+    with inst.unit_of_work() as s:
+        batch = s.execute(select(Batch).where(Batch.region_code == "110118", Batch.year == 2020)).scalar_one()
+        ret.seal(s, batch, by=s.get(User, archivist.id), today=TODAY)
+        ret.propose(s, batch, by=s.get(User, archivist.id))
+        batch_id = batch.id
+    web = app.test_client()
+    login(web, leader.username)
+    page = web.get(f"/retention/batches/{batch_id}").get_data(as_text=True)
+    assert 'name="confirm"' in page and "110118/2020" in page
+    for typed in (None, "", "110118/2021"):
+        data = {} if typed is None else {"confirm": typed}
+        assert web.post(f"/retention/batches/{batch_id}/approve", data=data).status_code == 302
+        with inst.unit_of_work() as s:
+            assert s.get(Batch, batch_id).state == "proposed"
+    web.post(f"/retention/batches/{batch_id}/approve", data={"confirm": "110118/2020"})
+    with inst.unit_of_work() as s:
+        assert s.get(Batch, batch_id).state == "approved"

@@ -137,7 +137,7 @@ def test_web_run_starts_a_real_worker_process(app, inst, make_user, store_letter
     try:
         lead = app.test_client()
         login(lead, leader.username)
-        r = lead.post(f"/retention/batches/{batch_id}/run")
+        r = lead.post(f"/retention/batches/{batch_id}/run", data={"confirm": "110114/2020"})
         assert r.status_code == 302
     finally:
         app.config["XINFANG_JOB_WORKER"] = "off"

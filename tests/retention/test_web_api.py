@@ -59,7 +59,9 @@ def test_web_flow_and_archivist_sees_no_content(app, inst, make_user, store_lett
     hold_id = r.get_json()["id"]
     assert lead.post(f"/api/v1/retention/batches/{batch_id}/approve", headers=lh).status_code == 200
     assert lead.post(f"/retention/holds/{hold_id}/lift", data={"reason": "inquiry closed"}).status_code == 302
-    r = lead.post(f"/retention/batches/{batch_id}/run", follow_redirects=True)
+    refused = lead.post(f"/retention/batches/{batch_id}/run", follow_redirects=True)  # not confirmed
+    assert "id=\"destruction-run\"" not in refused.get_data(as_text=True)
+    r = lead.post(f"/retention/batches/{batch_id}/run", data={"confirm": "110115/2020"}, follow_redirects=True)
     html = r.get_data(as_text=True)
     assert 'id="destruction-run"' in html and "certificate" not in html.lower(), "queued, not run in the request"
     assert runner.run_pending(inst) == 1     # the worker
