@@ -87,7 +87,8 @@ class TransitionForm(FlaskForm):
     def prepare(self, spec: Transition, offices: list[tuple[str, str]], units: list[tuple[str, str]]) -> TransitionForm:
         """Set the choices and labels for ``spec``."""
         if spec.reason_codes == STORED_REASONS:
-            self.reason_code.choices = options((c, STORED_REASON_LABELS[c]) for c in STORED_REASONS)
+            # no reason preselected: storing a letter is a decision to make, not a default
+            self.reason_code.choices = options([("", "—")] + [(c, STORED_REASON_LABELS[c]) for c in STORED_REASONS])
         elif spec.reason_codes == LEGAL_CHANNELS:
             self.reason_code.choices = options((c, LEGAL_CHANNEL_LABELS[c]) for c in LEGAL_CHANNELS)
         self.office.choices = options(offices)

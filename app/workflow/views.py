@@ -67,7 +67,12 @@ def panel_context(record: Record, user: User) -> dict:
         forms.append({"name": name, "spec": spec, "form": form, "fields": form.visible(spec)})
     unit = db().execute(select(Office).where(Office.code == record.transferred_unit)).scalar_one_or_none() \
         if record.transferred_unit else None
-    return {"summary": summary, "forms": forms, "unit_name": unit.name if unit else record.transferred_unit}
+    return {"summary": summary, "forms": forms, "unit_name": unit.name if unit else record.transferred_unit,
+            "irreversible": IRREVERSIBLE}
+
+
+#: Steps that cannot be taken back: the form carries a ticked confirmation or nothing happens.
+IRREVERSIBLE = ("decline_outside_authority", "decline_legal_channel", "store", "reply")
 
 
 @bp.post("/records/<serial>/transitions/<name>")
@@ -82,6 +87,10 @@ def apply(serial: str, name: str):
     internal, external = _office_choices(record)
     form = TransitionForm(prefix=name).prepare(spec, internal, external)
     target = url_for("ledger.show", serial=record.serial) + "#workflow"
+    if name in IRREVERSIBLE and not request.form.get(f"{name}-confirm"):
+        flash(_("“%(step)s” was not applied: tick the box to confirm it.", step=label(TRANSITION_LABELS, name)),
+              "error")
+        return redirect(target, code=303)
     try:
         applied = workflow.transition(db(), record, name, by=user, address=client_address(), **form.params(spec))
     except (ValidationError, Conflict) as exc:

@@ -223,7 +223,7 @@ ROUTES: dict[str, list[tuple]] = {
         ("POST", "/records/{new_serial}/transitions/record_finding", allow("handler", "leader", "chief"),
          {"record_finding-finding_outcome": "substantiated"}),
         ("POST", "/records/{new_serial}/transitions/store", allow("registrar", "leader", "chief"),
-         {"store-reason_code": "unclear_content"}),
+         {"store-reason_code": "unclear_content", "store-confirm": "yes"}),
     ],
     # the written reply composed with a preview and drafts (records/cases/drafts.py): HANDLE
     "workflow.reply_preview": [

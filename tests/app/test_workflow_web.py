@@ -108,7 +108,7 @@ def test_a_matter_through_the_web(app, inst, team, make_record, quick_letters):
     post_step(leader, serial, "extend", days="30", reason="情況複雜，需調查取證")
     assert status_of(inst, serial) == "extended"
 
-    r = post_step(handler, serial, "reply", text="經查，公司已補發工資。", finding_outcome="substantiated",
+    r = post_step(handler, serial, "reply", confirm="yes", text="經查，公司已補發工資。", finding_outcome="substantiated",
                   corrective_action="責令補發", evidence="銀行轉賬記錄")
     assert status_of(inst, serial) == "replied"
     page = handler.get(f"/records/{serial}").get_data(as_text=True)
@@ -282,3 +282,20 @@ def test_cli_prints_the_workflow_table(settings):
     assert "conclusion_days         45" in result.output
     result = CliRunner().invoke(cli, ["workflow", "table", "--json"], env=env, catch_exceptions=False)
     assert result.exit_code == 0 and '"transition": "record_rereview_outcome"' in result.output
+
+
+def test_irreversible_steps_need_the_confirmation(app, inst, team, make_record):
+    """Issue 18: 存信 / 不予受理 / the reply are refused without the ticked confirmation; 存信
+    comes with no reason preselected."""
+    serial = make_record(team["clerk"])
+    leader = app.test_client()
+    login(leader, team["leader"].username)
+    page = leader.get(f"/records/{serial}").get_data(as_text=True)
+    assert 'name="store-confirm"' in page and 'name="decline_legal_channel-confirm"' in page
+    select_html = page[page.index('name="store-reason_code"'):]
+    select_html = select_html[:select_html.index("</select>")]
+    assert "selected" not in select_html
+    post_step(leader, serial, "store", reason_code="unclear_content")
+    assert status_of(inst, serial) == "registered"
+    post_step(leader, serial, "store", reason_code="unclear_content", confirm="yes")
+    assert status_of(inst, serial) == "stored"
