@@ -109,6 +109,12 @@ def build():
     if not form.validate_on_submit():
         flash(_("Please correct the marked fields."), "error")
         return _roster_page(_month_arg() if not form.month.errors else "", build=form, status=422)
+    if form.leaders.data and form.staff.data and request.form.get("replace") != "yes" \
+            and any(d.entries for d in roster_service.month(db(), user, month)):
+        # replacing a month's roster removes every entry it holds: only when asked for in so many words
+        flash(_("The roster of %(month)s already has entries: tick “Replace the month's roster” to replace "
+                "them all.", month=month), "error")
+        return _roster_page(month, build=form, status=409)
     try:
         roster_service.build(db(), month, leaders=form.leaders.data or [], staff=form.staff.data or [], by=user,
                              weekdays=tuple(int(w) for w in form.weekdays.data or ()), address=client_address())

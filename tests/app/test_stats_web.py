@@ -177,3 +177,13 @@ def test_roster_of_a_year_the_official_calendar_lacks(client, make_user):
 def test_cli_report_to_a_missing_folder_fails_cleanly(runner, tmp_path):
     result = runner.invoke(cli, ["report", "monthly", "--month", "2026-03", "--out", str(tmp_path / "no" / "r.pdf")])
     assert result.exit_code == 1 and "Cannot write" in result.output
+
+
+def test_replacing_a_months_roster_needs_the_box_ticked(client, make_user):
+    """Issue 18: building over a month that has a roster is refused unless 'replace' is ticked."""
+    chief, leader, clerk = make_user("chief"), make_user("leader"), make_user("clerk")
+    login(client, chief.username)
+    data = {"month": "2026-11", "leaders": leader.username, "staff": clerk.username, "weekdays": ["0"]}
+    assert client.post("/roster/build", data=data).status_code == 303
+    assert client.post("/roster/build", data=data).status_code == 409
+    assert client.post("/roster/build", data={**data, "replace": "yes"}).status_code == 303
