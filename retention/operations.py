@@ -210,11 +210,9 @@ def _join_missing(session: Session, batch: Batch, by: User | None) -> int:
         records, held = _load(session, chunk)
         known = {bl.serial: bl for bl in session.execute(
             select(BatchLetter).where(BatchLetter.serial.in_([r.serial for r in records]))).scalars()}
-        done: list = []
-        for record in records:
-            bl, entry = _admit(session, batch, record, known.get(record.serial), by=by)
-            done += [record, bl, entry]
-        _release(session, done, held)
+        for record in records:  # each letter leaves the session once written: the audit's
+            bl, entry = _admit(session, batch, record, known.get(record.serial), by=by)  # ORM update
+            _release(session, [record, bl, entry], held)  # of its head then scans a tiny session
     return len(ids)
 
 
