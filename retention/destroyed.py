@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from records import policy
 from records.accounts.models import User
+from records.cases.operations import SERIAL_RE
 
 from .models import Batch, BatchLetter, Certificate, DestroyedLetter
 
@@ -24,7 +25,9 @@ def may_know(user: User | None) -> bool:
 def tombstone(session: Session, serial: str, user: User | None, tz: ZoneInfo) -> dict | None:
     """The destroyed letter's residual record as a plain dict, or None (no such destroyed
     letter, or a user who may not know it)."""
-    if not isinstance(serial, str) or len(serial) > 20 or not may_know(user):
+    # Only a well-formed serial is looked up: a malformed one is simply not found (404),
+    # never a database refusal (a NUL character is bad input to the database layer).
+    if not isinstance(serial, str) or not SERIAL_RE.match(serial) or not may_know(user):
         return None
     d = session.execute(select(DestroyedLetter).where(DestroyedLetter.serial == serial)).scalar_one_or_none()
     if d is None:
