@@ -132,8 +132,12 @@ run_suite "$pg_label" XINFANG_TEST_DATABASE_URL="$pg_url" || status=1
 # its advisory service) is "not run: <reason>", never "passed" (issue 15).
 say "Security checks (bandit, pip-audit)"
 sec_out="$(mktemp)"
-bash scripts/security.sh | tee "$sec_out"
-case ${PIPESTATUS[0]} in
+# (the exit code is kept, not piped: under "set -e -o pipefail" a pipe ending in 3 would end
+# this script before the lint and the summary)
+sec_rc=0
+bash scripts/security.sh >"$sec_out" 2>&1 || sec_rc=$?
+cat "$sec_out"
+case $sec_rc in
     0) results[security]="passed" ;;
     3) results[security]="$(tail -n 1 "$sec_out" | sed 's/^security: //')" ;;
     *) results[security]="FAILED ($(tail -n 1 "$sec_out" | sed 's/^security: //'))"; status=1 ;;
