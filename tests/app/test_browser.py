@@ -7,30 +7,18 @@ browser is the system's /usr/bin/chromium (``scripts/test.sh`` installs it when 
 """
 from __future__ import annotations
 
-import os
 import re
 import struct
-import threading
 import zlib
-from pathlib import Path
 
 import pytest
 
+from tests.app.browser_support import chromium, serve, sign_in, sign_out, watched_page
 from tests.conftest import TEST_PASSWORD
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SERIAL_RE = re.compile(r"XF-\d{4}-\d{6}")
-
-
-def _unavailable(reason: str):
-    """In CI a missing browser is a failure, on a workstation a skip."""
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason} (CI=true, so the browser test may not be skipped)", pytrace=False)
-    pytest.skip(reason)
 
 
 def tiny_png() -> bytes:
@@ -46,66 +34,20 @@ def tiny_png() -> bytes:
 @pytest.fixture(scope="module")
 def live_server(settings):
     """The real app with CSRF enabled, served on a free loopback port for this module."""
-    from werkzeug.serving import make_server
-
-    from app import create_app
-
-    application = create_app({"XINFANG_SETTINGS": settings, "SECRET_KEY": "browser-test-secret",
-                              "WTF_CSRF_ENABLED": True})
-    server = make_server("127.0.0.1", 0, application, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
-    application.extensions["xinfang"].close()
+    with serve(settings) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
 def browser():
-    if not CHROMIUM.exists():
-        _unavailable(f"{CHROMIUM} is missing (Debian package 'chromium'; scripts/test.sh installs it)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("Playwright for Python is not installed (pip install -e '.[test]')")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(locale="zh-TW")
-    pg = context.new_page()
-    pg.set_default_timeout(15_000)
-    problems: list[str] = []
-    # Errors in the console would mean a broken page or a CSP violation (no inline code
-    # allowed). The browser's own favicon probe may 404: the app has no icon.
-    def on_console(msg):
-        if msg.type == "error" and not msg.location.get("url", "").endswith("/favicon.ico"):
-            problems.append(msg.text)
-
-    pg.on("console", on_console)
-    pg.on("pageerror", lambda exc: problems.append(str(exc)))
-    pg.problems = problems
-    yield pg
-    context.close()
-
-
-def sign_in(page, base: str, username: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("#username", username)
-    page.fill("#password", TEST_PASSWORD)
-    page.click("main form button[type=submit]")
-    # Each role lands where its work is (a clerk on the ledger, a handler on its matters).
-    page.wait_for_url(lambda url: "/login" not in url)
-
-
-def sign_out(page, base: str) -> None:
-    page.click("header form[action='/logout'] button[type=submit]")
-    page.wait_for_url(f"{base}/login**")
+    with watched_page(browser) as pg:
+        yield pg
 
 
 def test_clerk_registers_a_letter_and_finds_it_in_the_ledger(live_server, page, make_user):
