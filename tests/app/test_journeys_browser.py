@@ -110,6 +110,12 @@ def in_progress(inst, team, serial: str, accepted_on: dt.date | None = None) -> 
     step(inst, serial, "start", team["handler"], today=accepted_on)
 
 
+def submit(page, button) -> None:
+    """Click a form's button and wait for the page it leads to (often the same address)."""
+    with page.expect_navigation():
+        button.click()
+
+
 def open_step(page, name: str):
     """The record page's form for workflow step ``name``, its <details> opened."""
     form = f"form[action$='/transitions/{name}']"
@@ -163,8 +169,8 @@ def test_handler_answers_a_matter_from_my_matters(live_server, page, inst, team)
     assert form.locator("input[name=reply-confirm]:invalid").count() == 1
     assert status_of(inst, serial) == "in_progress"
     confirm.check()
-    issue.click()
-    page.wait_for_url(f"{base}/records/{serial}#workflow")
+    submit(page, issue)
+    assert page.url == f"{base}/records/{serial}#workflow"
     assert page.locator(".flash-success").count() == 1
     assert page.locator("#workflow .status-replied").count() == 1
     assert status_of(inst, serial) == "replied"
@@ -204,8 +210,7 @@ def test_leader_decides_from_the_queue(live_server, page, inst, team):
 def type_name_and_submit(page, action: str, typed: str) -> None:
     form = page.locator(f"main form[action$='/{action}']")
     form.locator("input[name=confirm]").fill(typed)
-    form.locator("button[type=submit]").click()
-    page.wait_for_load_state()
+    submit(page, form.locator("button[type=submit]"))
 
 
 def batch_state(page) -> str:
@@ -227,8 +232,8 @@ def test_archivist_has_a_batch_destroyed_and_its_letter_answers_gone(live_server
     assert page.url == f"{base}/retention"
     page.click(f"main a[href='/retention/batches/{batch_id}']")
     page.wait_for_url(here)
-    page.click("main form[action$='/propose'] button[type=submit]")
-    page.wait_for_url(here)
+    submit(page, page.locator("main form[action$='/propose'] button[type=submit]"))
+    assert page.url == here
     assert batch_state(page) == "proposed"
     assert page.locator("main form[action$='/approve']").count() == 0          # not the proposer's to approve
     sign_out(page, base)
@@ -285,8 +290,7 @@ def test_inspector_reads_checks_and_exports_the_audit_trail(live_server, page, i
         cells = rows.nth(i).locator("td")
         assert cells.nth(2).inner_text() == team["clerk"].username and serial in cells.nth(4).inner_text()
 
-    page.click("main form[action^='/audit/verify'] button[type=submit]")
-    page.wait_for_load_state()
+    submit(page, page.locator("main form[action^='/audit/verify'] button[type=submit]"))
     assert page.locator("[data-chain-check=ok]").count() == 1
 
     with page.expect_download() as info:
