@@ -51,6 +51,16 @@ def live_server(settings):
         yield base
 
 
+@pytest.fixture(scope="module", autouse=True)
+def quick_letters():
+    """The letters a step issues are stand-in PDFs: drawing them is slow and not what these
+    journeys are about (tests/records/test_replies.py and the workflow tests draw them); the
+    reply's preview is the composed text, drawn for real."""
+    stand_in = b"%PDF-1.4\n% stand-in\n%%EOF\n"
+    with mock.patch.object(notices, "render", lambda kind, context, settings=None: stand_in):
+        yield
+
+
 @pytest.fixture(scope="module")
 def browser():
     with chromium() as b:
@@ -87,12 +97,8 @@ def register(inst, by: User, **overrides) -> str:
 
 
 def step(inst, serial: str, name: str, by: User, **given) -> None:
-    """A workflow step through the service, as ``by``; the letters it issues are stand-ins
-    (drawing PDFs is slow and not what these journeys are about; the reply issued in the
-    browser is drawn for real)."""
-    stand_in = b"%PDF-1.4\n% stand-in\n%%EOF\n"
-    with mock.patch.object(notices, "render", lambda kind, context, settings=None: stand_in), \
-            inst.unit_of_work() as s:
+    """A workflow step through the service, as ``by``."""
+    with inst.unit_of_work() as s:
         record = s.execute(select(Record).where(Record.serial == serial)).scalar_one()
         workflow.transition(s, record, name, by=s.get(User, by.id), **given)
 
