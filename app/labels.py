@@ -135,7 +135,7 @@ DUE_START_LABELS = {
 BOARD_BUCKET_LABELS = {
     "overdue": _l("Overdue"), "due_soon": _l("Due within 7 days"), "extended": _l("Extended"),
     "in_review": _l("In review"), "major": _l("Major cases"), "handed_down": _l("Handed down"),
-    "open": _l("All open matters"),
+    "concluding": _l("Window closed, concluding"), "open": _l("All open matters"),
 }
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField
 
 from records.cases.declarations import CONDUCT_ACTIONS, CONDUCT_KINDS, REMIT_GROUNDS, REVIEW_OUTCOMES
+from records.cases.attachments import Upload
 from records.cases.workflow import FINDING_OUTCOMES, LEGAL_CHANNELS, STORED_REASONS, Transition
 
 from ..forms import options
@@ -83,6 +85,8 @@ class TransitionForm(FlaskForm):
         (c, CONDUCT_ACTION_LABELS[c]) for c in CONDUCT_ACTIONS), validate_choice=False)
     conduct_description = TextAreaField(_l("Description"), render_kw={"rows": 3})
     conduct_on = StringField(_l("Day of the visit"), render_kw={"type": "date"})
+    document = FileField(_l("The decision document (PDF or scan)"),
+                         render_kw={"accept": "application/pdf,image/jpeg,image/png,image/tiff,image/gif"})
 
     def prepare(self, spec: Transition, offices: list[tuple[str, str]], units: list[tuple[str, str]]) -> TransitionForm:
         """Set the choices and labels for ``spec``."""
@@ -132,6 +136,10 @@ class TransitionForm(FlaskForm):
                 out[name] = {"kinds": self.conduct_kinds.data or [], "actions": self.conduct_actions.data or [],
                              "description": self.conduct_description.data or "",
                              "occurred_on": self.conduct_on.data or None}
+            elif name == "document":
+                upload = self.document.data
+                if upload is not None and getattr(upload, "filename", ""):
+                    out[name] = Upload(filename=upload.filename, data=upload.read())
             else:
                 out[name] = self[name].data or None
         return out

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from records.cases.declarations import (CONDUCT_ACTIONS, CONDUCT_KINDS, FINDING_OUTCOMES, MAX_NOTE, MAX_REASON,
                                         MAX_REPRESENTATIVES, MAX_TEXT, REMIT_GROUNDS, REVIEW_OUTCOMES, Params,
                                         Transition)
+from records.cases.attachments import clean_document
 from records.cases.schemas import clean_text
 from records.errors import ValidationError
 from records.models import Record
@@ -180,6 +181,7 @@ _FIELDS = {
     "report_back": ("report_back", lambda s, spec, v, e: _flag(v, "report_back", e)),
     "representatives": ("representatives", lambda s, spec, v, e: _people(v, e)),
     "conduct": ("conduct", lambda s, spec, v, e: _conduct(v, e)),
+    "document": ("document", lambda s, spec, v, e: clean_document(s, v, e)),
 }
 #: Every input field a transition may declare.
 FIELDS = tuple(_FIELDS)

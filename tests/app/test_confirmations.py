@@ -83,7 +83,9 @@ def test_issuing_the_reply_needs_the_confirmation(app, inst, make_user, make_rec
 
     # the preview and the draft are not irreversible: one click, no confirmation
     fields = {f"reply-{k}": v for k, v in reply.items()}
-    assert web.post(f"/records/{serial}/reply/preview", data=fields).status_code == 200
+    preview = web.post(f"/records/{serial}/reply/preview", data=fields)
+    # the preview's own "issue" button carries the same confirmation as the record page's
+    assert preview.status_code == 200 and 'name="reply-confirm"' in preview.get_data(as_text=True)
     assert web.post(f"/records/{serial}/reply/draft", data=fields).status_code == 303
     assert record_of(inst, serial).reply_draft_sealed is not None
     assert record_of(inst, serial).status == "in_progress"
