@@ -3,6 +3,9 @@ among many others, for two batch sizes, to show how the cost grows.
 
     .venv/bin/python benchmarks/retention_bench.py            # 1,000 and 10,000 among 50,000 others
     .venv/bin/python benchmarks/retention_bench.py --quick    # 200 and 1,000 among 2,000 others
+    .venv/bin/python benchmarks/retention_bench.py --database-url postgresql+psycopg://postgres@127.0.0.1:55432/postgres
+        # on PostgreSQL: a throw-away database is created on that server for each size, then dropped
+        # (add --search-backend postgresql for the blind tokens in the database too)
 
 Letters are registered through the normal service (real encryption, identity tokens, audit),
 stored (re-keyed under the batch key), sealed, proposed and approved; the timed part is the
@@ -21,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import select, update  # noqa: E402
+from sqlalchemy import select, text, update  # noqa: E402
 
 from records.accounts import operations as accounts  # noqa: E402
 from records.cases import operations  # noqa: E402
@@ -61,10 +64,45 @@ def _register(inst, user_id: int, n: int, region: str, year: int, start: int, la
     print()
 
 
-def bench(batch_size: int, others: int) -> dict:
+def _throwaway_database(admin_url: str) -> tuple[str, str]:
+    """A new database on the server of ``admin_url``: (name, URL)."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = "xinfang_bench_" + uuid.uuid4().hex[:10]
+    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return name, make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_database(admin_url: str, name: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
+def _db_size(inst, home: Path) -> int:
+    if inst.db.engine.dialect.name == "sqlite":
+        return sum(p.stat().st_size for p in home.glob("xinfang.sqlite3*"))
+    with inst.db.engine.connect() as conn:
+        return int(conn.execute(text("SELECT pg_database_size(current_database())")).scalar_one())
+
+
+def bench(batch_size: int, others: int, admin_url: str | None = None, search_backend: str = "whoosh") -> dict:
     home = Path(tempfile.mkdtemp(prefix="xinfang-retention-bench-"))
+    env = {"XINFANG_SEARCH_BACKEND": search_backend}
+    db_name = None
+    if admin_url:
+        db_name, env["XINFANG_DATABASE_URL"] = _throwaway_database(admin_url)
     try:
-        settings = Settings.from_env({}, home=str(home))
+        settings = Settings.from_env(env, home=str(home))
         init_instance(settings, build=build_instance)
         inst = build_instance(settings)
         with inst.unit_of_work() as s:
@@ -82,11 +120,14 @@ def bench(batch_size: int, others: int) -> dict:
         with inst.unit_of_work() as s:
             batch = ret.batch_of(s, "110101", 2023)
             ret.seal(s, batch, by=s.get(User, ids["archivist"]), today=TODAY)   # re-keys the letters
+        seal_s = time.monotonic() - t0
+        with inst.unit_of_work() as s:
+            batch = ret.batch_of(s, "110101", 2023)
             ret.propose(s, batch, by=s.get(User, ids["archivist"]))
             ret.approve(s, batch, by=s.get(User, ids["leader"]))
             batch_id = batch.id
         rekey = time.monotonic() - t0
-        db_size = sum(p.stat().st_size for p in home.glob("xinfang.sqlite3*"))
+        db_size = _db_size(inst, home)
         t0 = time.monotonic()
         reports = destroy.run(inst, batch_id=batch_id, by_id=ids["leader"], today=TODAY)
         run_s = time.monotonic() - t0
@@ -101,10 +142,12 @@ def bench(batch_size: int, others: int) -> dict:
         assert rep.ok and left is None and len(kept) == per * 4, rep.problems
         r = reports[0]
         inst.close()
-        return {"batch": batch_size, "others": per * 4, "db_mb": db_size / 1e6, "rekey_s": rekey,
+        return {"batch": batch_size, "others": per * 4, "db_mb": db_size / 1e6, "seal_s": seal_s, "rekey_s": rekey,
                 "run_s": run_s, "verify_s": verify_s, "clean": r.residue_clean, "certificate": r.certificate}
     finally:
         shutil.rmtree(home, ignore_errors=True)
+        if db_name:
+            _drop_database(admin_url, db_name)
 
 
 def main() -> None:
@@ -112,18 +155,22 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="small sizes (a minute), for CI")
     ap.add_argument("--sizes", help="comma-separated batch sizes (default 1000,10000; quick 200,1000)")
     ap.add_argument("--others", type=int, help="letters outside the batch (default 50000; quick 2000)")
+    ap.add_argument("--database-url", help="a PostgreSQL server URL whose user may create databases "
+                    "(default: a SQLite file in a temporary folder)")
+    ap.add_argument("--search-backend", default="whoosh", choices=("whoosh", "postgresql"))
     args = ap.parse_args()
     sizes = [int(x) for x in (args.sizes or ("200,1000" if args.quick else "1000,10000")).split(",")]
     others = args.others or (2000 if args.quick else 50_000)
     rows = []
     for size in sizes:
         print(f"batch of {size} among {others} others")
-        rows.append(bench(size, others))
+        rows.append(bench(size, others, args.database_url, args.search_backend))
     print()
-    print(f"{'batch':>7} {'others':>7} {'db MB':>7} {'re-key s':>9} {'destroy+residue+cert s':>23} "
-          f"{'verify s':>9} {'per letter ms':>14} clean")
+    print(f"{'batch':>7} {'others':>7} {'db MB':>7} {'seal s':>7} {'seal ms/letter':>15} {'re-key s':>9} "
+          f"{'destroy+residue+cert s':>23} {'verify s':>9} {'per letter ms':>14} clean")
     for r in rows:
-        print(f"{r['batch']:>7} {r['others']:>7} {r['db_mb']:>7.1f} {r['rekey_s']:>9.2f} {r['run_s']:>23.2f} "
+        print(f"{r['batch']:>7} {r['others']:>7} {r['db_mb']:>7.1f} {r['seal_s']:>7.2f} "
+              f"{1000 * r['seal_s'] / r['batch']:>15.2f} {r['rekey_s']:>9.2f} {r['run_s']:>23.2f} "
               f"{r['verify_s']:>9.2f} {1000 * (r['run_s'] + r['verify_s']) / r['batch']:>14.2f} {r['clean']}")
     if len(rows) > 1:
         a, b = rows[0], rows[-1]

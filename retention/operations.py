@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.util import identity_key
@@ -138,35 +138,49 @@ def _admit(session: Session, batch: Batch, record: Record, bl: BatchLetter | Non
     """Put one stored letter in ``batch`` (its key existing): re-key it and write its
     membership and its audit entry, in the caller's transaction. Returns the membership and
     the audit entry (None when the letter was already a member under the current key)."""
+    detail = _rejoin(session, batch, record, bl)
+    if detail is None:
+        return bl, None
+    if bl is None:
+        bl = BatchLetter(**_membership(session, batch, record))
+        session.add(bl)
+    session.flush()
+    return bl, audit.record(session, "retention.store", actor=by, target=record.serial, detail=detail)
+
+
+def _rejoin(session: Session, batch: Batch, record: Record, bl: BatchLetter | None) -> dict | None:
+    """The part of admitting a letter that is the same one at a time and a chunk at a time:
+    the reason checked, the data key re-wrapped, an existing membership brought back. Returns
+    the detail of the letter's ``retention.store`` entry, or None when nothing was to be done
+    (a member already, under the batch's current key)."""
     if record.stored_reason not in REASONS:
         raise ValidationError("A stored letter needs one of the four reasons of Art 11.",
                               fields={"stored_reason": "Unknown reason."})
     if bl is not None and bl.state in LIVE_STATES and record.key is not None \
             and record.key.wrapped_by == batch.key_ref and bl.stored_reason == record.stored_reason:
-        return bl, None
+        return None
     _rewrap_to_batch(session, record, batch)
-    received_on = record.received_at.astimezone(_tz(session)).date()
-    if bl is None:
-        bl = BatchLetter(batch_id=batch.id, record_id=record.id, serial=record.serial,
-                         stored_reason=record.stored_reason, received_on=received_on, stored_at=utcnow(),
-                         state="member")
-        session.add(bl)
-    else:
+    if bl is not None:
         bl.record_id = record.id
         bl.stored_reason = record.stored_reason
         if bl.state not in LIVE_STATES:
             bl.state, bl.stored_at = "member", utcnow()
-    session.flush()
-    entry = audit.record(session, "retention.store", actor=by, target=record.serial,
-                         detail={"batch": batch.id, "region": batch.region_code, "year": batch.year,
-                                 "reason": record.stored_reason, "key": batch.key_ref})
-    return bl, entry
+    return {"batch": batch.id, "region": batch.region_code, "year": batch.year,
+            "reason": record.stored_reason, "key": batch.key_ref}
+
+
+def _membership(session: Session, batch: Batch, record: Record) -> dict:
+    """The columns of a new membership of ``record`` in ``batch``."""
+    return {"batch_id": batch.id, "record_id": record.id, "serial": record.serial,
+            "stored_reason": record.stored_reason, "received_on": record.received_at.astimezone(_tz(session)).date(),
+            "stored_at": utcnow(), "state": "member"}
 
 
 #: Letters handled per step when a batch catches up with its records (sealing, proposing,
 #: the destruction run's preparation): each step loads its letters with their keys, re-keys
 #: them, flushes once and puts them out of the session, so the work and the memory per
-#: letter stay the same however large the batch.
+#: letter stay the same however large the batch. New memberships and the letters'
+#: ``retention.store`` audit entries are written with one multi-row INSERT each per step.
 CHUNK = 500
 
 
@@ -210,9 +224,17 @@ def _join_missing(session: Session, batch: Batch, by: User | None) -> int:
         records, held = _load(session, chunk)
         known = {bl.serial: bl for bl in session.execute(
             select(BatchLetter).where(BatchLetter.serial.in_([r.serial for r in records]))).scalars()}
-        for record in records:  # each letter leaves the session once written: the audit's
-            bl, entry = _admit(session, batch, record, known.get(record.serial), by=by)  # ORM update
-            _release(session, [record, bl, entry], held)  # of its head then scans a tiny session
+        joining, entries = [], []
+        for record in records:
+            detail = _rejoin(session, batch, record, known.get(record.serial))
+            if detail is not None:
+                entries.append((record.serial, detail))
+                if record.serial not in known:
+                    joining.append(_membership(session, batch, record))
+        if joining:  # one multi-row INSERT of the new memberships, one of the audit entries
+            session.execute(insert(BatchLetter), joining)
+        audit.record_many(session, "retention.store", entries, actor=by)
+        _release(session, [*records, *known.values()], held)
     return len(ids)
 
 

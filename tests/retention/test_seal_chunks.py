@@ -1,12 +1,15 @@
 """Sealing a batch larger than one step of re-keying (``retention.operations.CHUNK``)."""
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from sqlalchemy import func, select, update
 
 from records import audit
 from records.cases import operations
 from records.models import AuditEntry, Record, RecordKey
 from records.accounts.models import User
+from records.reporting import audit_trail
 from retention import operations as ret
 from retention.models import Batch, BatchLetter
 
@@ -64,3 +67,37 @@ def test_sealing_a_batch_of_several_chunks_rekeys_every_letter_and_all_open(inst
         for i, serial in enumerate(serials):
             record = s.execute(select(Record).where(Record.serial == serial)).scalar_one()
             assert f"來信內容第{i}封" in operations.view(s, record, user).content["body"]
+
+
+def test_a_sealed_chunk_leaves_one_chained_entry_per_letter_each_found_by_its_serial(inst, make_user, make_record,
+                                                                                   monkeypatch):
+    """Sealing writes a step's ``retention.store`` entries with one INSERT (``audit.record_many``):
+    still one entry per letter, in the chain between the entries around it, each found by the
+    audit trail's record filter."""
+    monkeypatch.setattr(ret, "CHUNK", 4)
+    clerk, archivist, inspector = make_user("clerk"), make_user("archivist"), make_user("inspector")
+    region, year = "110105", 2021
+    serials = [make_record(clerk, region=region, received_at=f"{year}-06-1{i}T10:00") for i in range(6)]
+    with inst.unit_of_work() as s:
+        s.execute(update(Record).where(Record.serial.in_(serials)).values(status="stored", stored_reason=REASONS[1]))
+    with inst.unit_of_work() as s:
+        first = audit.record(s, "test.before", target="x").id
+        batch = ret.batch_of(s, region, year)
+        ret.seal(s, batch, by=s.get(User, archivist.id), today=TODAY)
+        audit.record(s, "test.after", target="y")
+        batch_id = batch.id
+    with inst.unit_of_work() as s:
+        assert audit.verify(s).ok
+        entries = s.execute(select(AuditEntry).where(AuditEntry.id >= first, AuditEntry.action.in_(
+            ["test.before", "retention.store", "retention.seal", "test.after"])).order_by(AuditEntry.id)).scalars().all()
+        assert [e.action for e in entries] == ["test.before", *["retention.store"] * 6, "retention.seal", "test.after"]
+        assert [e.id for e in entries] == list(range(entries[0].id, entries[0].id + 9))  # no gap in the chain
+        assert all(b.prev_hash == a.hash for a, b in zip(entries, entries[1:]))
+        reader = s.get(User, inspector.id)
+        for serial in serials:
+            found = audit_trail.page_of(s, reader, audit_trail.TrailFilters(target=serial), ZoneInfo("UTC"))
+            stores = [(e, d) for e, d in found.rows if e.action == "retention.store"]
+            assert len(stores) == 1, serial
+            entry, detail = stores[0]
+            assert detail["batch"] == batch_id and detail["reason"] == REASONS[1] and detail["key"].startswith("batch:")
+            assert entry.actor_id == archivist.id
