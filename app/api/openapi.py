@@ -259,6 +259,10 @@ def _transition_request() -> dict:
                      "for a review: the letterhead's superior body); `record_handed_down`: the body that handed "
                      "the matter down."},
             "document_number": {"type": "string", "description": "The outside document's number (文號)."},
+            "document": {"type": "string", "format": "binary", "description": "`record_review_outcome`/"
+                         "`record_rereview_outcome`: the decision itself (PDF or image), sent as "
+                         "multipart/form-data with the other fields as form fields; it becomes a sealed attachment "
+                         "(kind review_decision / rereview_decision), opened like any attachment."},
             "outcome": {"type": "string", "enum": ["upheld", "changed", "revoked"],
                         "description": "`record_review_outcome`/`record_rereview_outcome`."},
             "due_on": {"type": "string", "format": "date", "description": "`record_handed_down`: its deadline."},
@@ -285,7 +289,11 @@ BOARD_ROW = {"type": "object", "properties": {
     "first_responder": {"type": ["string", "null"]}, "leader": {"type": ["string", "null"]},
     "due_kind": {"type": ["string", "null"]}, "due_on": {"type": ["string", "null"], "format": "date"},
     "days_left": {"type": ["integer", "null"]}, "overdue": {"type": "boolean"}, "due_soon": {"type": "boolean"},
-    "extended": {"type": "boolean"}, "in_review": {"type": "boolean"},
+    "extended": {"type": "boolean"}, "in_review": {"type": "boolean"}, "major": {"type": "boolean"},
+    "handed_down": {"type": "boolean"},
+    "concluding": {"type": "boolean", "description": "Answered, the petitioner's window closed with no request: "
+                                                     "the daily sweep concludes it."},
+    "window_closed_on": {"type": ["string", "null"], "format": "date"},
     "explanation": {"type": "string", "description": "Without the sealed reason of an extension."},
 }}
 
@@ -302,7 +310,8 @@ def workflow_paths(serial_param: dict) -> dict:
                                "with `applied` describing the step and the letter it issued, if any.",
                 "operationId": "applyTransition",
                 "parameters": [serial_param],
-                "requestBody": {"required": True, "content": {"application/json": {"schema": _transition_request()}}},
+                "requestBody": {"required": True, "content": {"application/json": {"schema": _transition_request()},
+                                                              "multipart/form-data": {"schema": _transition_request()}}},
                 "responses": {
                     "200": {"description": "Applied.", "content": {"application/json": {"schema": {
                         "$ref": "#/components/schemas/Record"}}}},
@@ -318,12 +327,13 @@ def workflow_paths(serial_param: dict) -> dict:
                 "summary": "The supervision board (督辦): overdue, due within 7 days, extended, in review, major "
                            "cases, handed-down matters",
                 "description": "Clear metadata only (no content, no identities). Filter by `bucket` (overdue, "
-                               "due_soon, extended, in_review, open), `office` (an office or external unit code), "
-                               "`leader` and `first_responder` (user names).",
+                               "due_soon, extended, in_review, major, handed_down, concluding, open), `office` "
+                               "(an office or external unit code), `leader` and `first_responder` (user names).",
                 "operationId": "getBoard",
                 "parameters": [
                     {"name": "bucket", "in": "query", "schema": {"type": "string", "enum": [
-                        "overdue", "due_soon", "extended", "in_review", "major", "handed_down", "open"]}},
+                        "overdue", "due_soon", "extended", "in_review", "major", "handed_down", "concluding",
+                        "open"]}},
                     {"name": "office", "in": "query", "schema": {"type": "string"}},
                     {"name": "leader", "in": "query", "schema": {"type": "string"}},
                     {"name": "first_responder", "in": "query", "schema": {"type": "string"}},

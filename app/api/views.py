@@ -204,12 +204,27 @@ def get_attachment(serial: str, attachment_id: str):
 TRANSITION_BODY = ("transition", *workflow.FIELDS)
 
 
+def _transition_body() -> dict:
+    """A transition's fields: a JSON object, or multipart/form-data when a document goes with the
+    step (the superior body's decision, in a file field named ``document``)."""
+    if request.mimetype != "multipart/form-data":
+        return _json_body()
+    body = {k: v for k, v in request.form.items()}
+    for name in request.files:
+        if name != "document":
+            raise ValidationError("Unknown file field.", fields={str(name)[:40]: "Unknown field."})
+    document = request.files.get("document")
+    if document is not None:
+        body["document"] = Upload(filename=document.filename or "document", data=document.read())
+    return body
+
+
 @bp.post("/records/<serial>/transitions")
 @token_required
 def apply_transition(serial: str):
     user = g.api_user
     record = operations.get_record(db(), serial, user)
-    body = _json_body()
+    body = _transition_body()
     unknown = sorted(k for k in body if k not in TRANSITION_BODY)
     if unknown:
         raise ValidationError("Unknown field(s) in the body.", fields={str(k)[:40]: "Unknown field." for k in unknown[:20]})

@@ -1,7 +1,8 @@
 """``xinfang jobs run|list|show``: the background job runner, for cron or a service.
 
 ``xinfang jobs run --once`` runs what is queued (and resumes what a killed worker left)
-and exits: a cron line every minute is enough. Without ``--once`` it keeps polling."""
+and exits: a cron line every minute is enough. Without ``--once`` it keeps polling. Each look
+at the queue first queues the day's ``daily`` jobs (the sweep) once per office day."""
 from __future__ import annotations
 
 import json
@@ -74,6 +75,7 @@ def jobs_run(once: bool, kinds: tuple[str, ...], limit: int | None, interval: fl
     total = 0
     try:
         while True:
+            runner.queue_daily(inst, kinds=list(kinds) or None)   # the daily sweep, once per office day
             ran = runner.run_pending(inst, kinds=list(kinds) or None,
                                      limit=None if limit is None else limit - total, on_progress=bars)
             total += ran

@@ -91,6 +91,35 @@ def add_attachment(session: Session, record: Record, upload: Upload, mime: str, 
     return att
 
 
+#: The types a decision document of an outside body may have (a PDF or a scanned page).
+DOCUMENT_TYPES = ("application/pdf", "image/jpeg", "image/png", "image/tiff", "image/gif")
+
+
+def clean_document(session: Session, value, errors: dict) -> tuple[Upload, str] | None:
+    """A transition's ``document`` (e.g. the superior body's decision): an uploaded PDF or image
+    within the attachment limits, as (upload, sniffed type); problems go into ``errors``."""
+    if not isinstance(value, Upload):
+        errors["document"] = "Send the document as a file (multipart/form-data, field 'document')."
+        return None
+    settings = instance_of(session).settings
+    if not value.data:
+        errors["document"] = "Empty file."
+    elif len(value.data) > settings.max_attachment_bytes:
+        errors["document"] = "File too large."
+    else:
+        mime = sniff_type(value.data)
+        if mime in DOCUMENT_TYPES and mime in settings.allowed_attachment_types:
+            return value, mime
+        errors["document"] = "Must be a PDF or an image (JPEG, PNG, TIFF, GIF)."
+    return None
+
+
+def room_for_one_more(session: Session, record: Record) -> str | None:
+    """Why ``record`` cannot take another attachment, or None."""
+    most = instance_of(session).settings.max_attachments
+    return "Too many attachments on this record." if len(record.attachments) >= most else None
+
+
 def attach(session: Session, record: Record, uploads: list[Upload], *, by: User, address: str = "") -> list[Attachment]:
     """Add attachments to a registered record (e.g. a scan that arrived after the e-mail)."""
     policy.require(by, policy.CORRECT_RECORD, record)

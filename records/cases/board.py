@@ -1,6 +1,8 @@
 """The supervision board (督辦): open matters that are overdue, due soon, extended or in review,
 major cases (重大信訪案件, under the chief's oversight) and matters handed down from a higher
-level (交辦件, with that body's own deadline), with who is responsible for each.
+level (交辦件, with that body's own deadline), with who is responsible for each. A matter left
+"replied" (or "review_replied") whose petitioner's window has closed is shown as concluding
+until the daily sweep (:mod:`records.cases.sweep`) concludes it, so it never drops out of sight.
 
 The board shows clear metadata only — serial, dates, status, office or unit, the first
 responder (首問責任人) and the approving leader — never a letter's content or the
@@ -19,15 +21,17 @@ from sqlalchemy.orm import Session, selectinload
 
 from records import audit, policy
 from records.cases import deadlines
-from records.errors import ValidationError
+from records.errors import Codes, Msg, ValidationError
 from records.reference.models import Office
 from records.models import Record
 from records.accounts.models import User
 
 #: What the board can show; the default is everything but "open".
-BUCKETS = ("overdue", "due_soon", "extended", "in_review", "major", "handed_down", "open")
+BUCKETS = ("overdue", "due_soon", "extended", "in_review", "major", "handed_down", "concluding", "open")
 #: The buckets a row is flagged in (the board's sections).
 FLAGS = BUCKETS[:-1]
+#: The statuses a petitioner's window runs in, and the window's maker (the sweep uses the same).
+WINDOWS = {"replied": deadlines.review_request_window, "review_replied": deadlines.rereview_request_window}
 #: Statuses in which the office has a time limit to meet.
 OPEN_STATUSES = ("registered", "accepted", "assigned", "transferred", "in_progress", "extended",
                  "review_requested", "rereview_requested")
@@ -35,7 +39,8 @@ IN_REVIEW = ("review_requested", "rereview_requested")
 
 CSV_COLUMNS = ("serial", "status", "received_on", "office", "transferred_unit", "first_responder", "leader",
                "due_kind", "due_on", "days_left", "overdue", "due_soon", "extended", "in_review", "major",
-               "handed_down", "handed_down_by", "handed_down_number", "handed_down_due_on", "explanation")
+               "handed_down", "handed_down_by", "handed_down_number", "handed_down_due_on", "concluding",
+               "window_closed_on", "explanation")
 
 
 @dataclass
@@ -56,7 +61,7 @@ class BoardFilters:
                 continue
             setattr(f, name, value.strip() if value else None)
         if f.bucket and f.bucket not in BUCKETS:
-            errors["bucket"] = "Must be one of: " + ", ".join(BUCKETS) + "."
+            errors["bucket"] = Msg("Must be one of: %(codes)s.", codes=Codes(BUCKETS))
         if errors:
             raise ValidationError("Invalid filter.", fields=errors)
         return f
@@ -77,6 +82,13 @@ class BoardRow:
     major: bool = False
     #: A matter handed down (交辦件) whose deadline or report-back is still owed.
     handed_down: bool = False
+    #: The petitioner's window to ask for a (re-)review closed with no request: the daily sweep
+    #: concludes the matter (``window`` is that window).
+    window: deadlines.Due | None = None
+
+    @property
+    def concluding(self) -> bool:
+        return self.window is not None
 
     @property
     def days_left(self) -> int | None:
@@ -105,6 +117,8 @@ class BoardRow:
             "handed_down_by": r.handed_down_by,
             "handed_down_number": r.handed_down_number,
             "handed_down_due_on": r.handed_down_due_on.isoformat() if r.handed_down_due_on else None,
+            "concluding": self.concluding,
+            "window_closed_on": self.window.on.isoformat() if self.window else None,
             # the reason of an extension is content: never on the board
             "explanation": self.due.explain(with_reason=False) if self.due else "",
         }
@@ -142,7 +156,8 @@ def rows_for(session: Session, user: User, filters: BoardFilters | None = None, 
     owed = and_(Record.handed_down_due_on.is_not(None), Record.status.not_in(("stored", "concluded")),
                 or_(Record.reported_back_on.is_(None), Record.report_back_required.is_(False)))
     major = and_(Record.major_at.is_not(None), Record.status.not_in(("stored", "concluded")))
-    cond = [policy.scope_clause(user, policy.VIEW_LEDGER), or_(Record.status.in_(OPEN_STATUSES), owed, major)]
+    cond = [policy.scope_clause(user, policy.VIEW_LEDGER),
+            or_(Record.status.in_(OPEN_STATUSES + tuple(WINDOWS)), owed, major)]
     if filters.office:
         office = session.execute(select(Office).where(Office.code == filters.office)).scalar_one_or_none()
         if office is None:
@@ -166,14 +181,38 @@ def rows_for(session: Session, user: User, filters: BoardFilters | None = None, 
                        due_soon=bool(due and 0 <= due.days_left(today) <= soon),
                        extended=r.status == "extended" or bool(r.extended_days),
                        in_review=r.status in IN_REVIEW, major=r.major_at is not None,
-                       handed_down=bool(handed and handed.met_on is None))
-        buckets = [b for b in FLAGS if getattr(row, b)] + ["open"]
+                       handed_down=bool(handed and handed.met_on is None), window=closed_window(cal, r, today))
+        flags = [b for b in FLAGS if getattr(row, b)]
+        if r.status in WINDOWS and not (r.major_at is not None or _owed(r)):
+            # answered: on the board only once the petitioner's window closed, until the sweep
+            # concludes it (and not as open work of the office)
+            if not row.concluding:
+                continue
+            flags = buckets = ["concluding"]
+        else:
+            buckets = flags + ["open"]
         for b in buckets:
             counts[b] += 1
-        if (filters.bucket in buckets) if filters.bucket else len(buckets) > 1:
+        if (filters.bucket in buckets) if filters.bucket else bool(flags):
             rows.append(row)
-    rows.sort(key=lambda row: (row.due.on if row.due else dt.date.max, row.record.serial))
+    rows.sort(key=lambda row: ((row.due or row.window).on if (row.due or row.window) else dt.date.max,
+                               row.record.serial))
     return Board(rows=rows, counts=counts, today=today, filters=filters)
+
+
+def _owed(r: Record) -> bool:
+    """A handed-down matter whose report-back is still owed (the query's ``owed``, in Python)."""
+    return r.handed_down_due_on is not None and (r.reported_back_on is None or not r.report_back_required)
+
+
+def closed_window(cal: deadlines.Calendar, record: Record, today: dt.date) -> deadlines.Due | None:
+    """The petitioner's window of a "replied" or "review_replied" matter, if it closed before
+    ``today`` with no request made (the sweep concludes such a matter)."""
+    maker = WINDOWS.get(record.status)
+    window = maker(cal, record) if maker is not None else None
+    if window is not None and window.met_on is None and today > window.on:
+        return window
+    return None
 
 
 def to_csv(session: Session, user: User, filters: BoardFilters | None = None, *, today: dt.date | None = None,

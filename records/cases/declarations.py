@@ -100,6 +100,8 @@ class Params:
     review_of_unit: Office | None = None
     representatives: list[dict] | None = None
     conduct: dict | None = None
+    #: An outside body's decision document as uploaded: (``attachments.Upload``, sniffed type).
+    document: tuple | None = None
 
 
 @dataclass

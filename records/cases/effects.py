@@ -269,6 +269,13 @@ def _outcome(c: Context, prefix: str) -> None:
     c.detail.update({"outcome": c.params.outcome, "decided_on": on.isoformat()})
     if c.params.document_number:
         c.detail["document_number"] = c.params.document_number
+    if c.params.document is not None:
+        # the decision itself, sealed like every attachment (its text extracted by intake's hook)
+        from records.cases.attachments import add_attachment  # noqa: PLC0415 - attachments import intake
+
+        upload, mime = c.params.document
+        att = add_attachment(c.session, r, upload, mime, by=c.by, kind=f"{prefix}decision")
+        c.detail["decision_document"] = att.uid
 
 
 def record_review_outcome(c: Context) -> None:

@@ -174,3 +174,10 @@ def action_to_confirm(c: Context) -> str | None:
     if finding.action_confirmed_on:
         return f"Confirmed already on {finding.action_confirmed_on.isoformat()}."
     return dated_not_future(c)
+
+
+def room_for_document(c: Context) -> str | None:
+    """A document given with the step fits within the record's attachments."""
+    from records.cases.attachments import room_for_one_more  # noqa: PLC0415 - attachments import intake
+
+    return room_for_one_more(c.session, c.record) if c.params.document is not None else None

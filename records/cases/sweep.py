@@ -1,8 +1,10 @@
 """The daily sweep: a matter left "replied" (or "review_replied") after the petitioner's window
 to ask for a review (or re-review) closed concludes by itself, with an event and an audit entry.
 
-It is a scheduled step, not a user's transition: ``xinfang workflow sweep`` (run it daily from
-cron) or the job kind ``cases.sweep`` drives it, in one unit of work per run. The window is the
+It is a scheduled step, not a user's transition: the job kind ``cases.sweep`` drives it, in one
+unit of work per run. The kind is ``daily``: ``xinfang jobs run`` (the job runner's cron line
+or service) queues one per office day by itself; ``xinfang workflow sweep`` runs it at once.
+Running it twice on a day does nothing more the second time. The window is the
 one :mod:`records.cases.deadlines` computes (from the recorded day of receipt, or the day of the
 answer while receipt is not recorded), so the board, the record page and the sweep agree.
 """
@@ -16,11 +18,10 @@ from sqlalchemy.orm import Session
 
 from records import audit
 from records.cases import deadlines
+from records.cases.board import WINDOWS, closed_window
 from records.db import utcnow
 from records.models import OutboxEntry, Record, RecordEvent
 
-#: The statuses a petitioner's window runs in, and the window's maker.
-WINDOWS = {"replied": deadlines.review_request_window, "review_replied": deadlines.rereview_request_window}
 EVENT_KIND = "auto_conclude"
 JOB_KIND = "cases.sweep"
 
@@ -36,12 +37,7 @@ def due_for_conclusion(session: Session, today: dt.date, cal: deadlines.Calendar
     cal = cal or deadlines.calendar_for(session)
     records = session.execute(select(Record).where(Record.status.in_(tuple(WINDOWS)))
                               .order_by(Record.id)).scalars().all()
-    out = []
-    for record in records:
-        window = WINDOWS[record.status](cal, record)
-        if window is not None and window.met_on is None and today > window.on:
-            out.append(record)
-    return out
+    return [record for record in records if closed_window(cal, record, today) is not None]
 
 
 def sweep(session: Session, *, today: dt.date | None = None) -> SweepResult:
@@ -78,4 +74,4 @@ def run_job(inst, ctx) -> dict:
 
 def register_jobs(registry) -> None:
     """Called by the composition root."""
-    registry.register(JOB_KIND, run_job, max_attempts=3)
+    registry.register(JOB_KIND, run_job, max_attempts=3, daily=True)

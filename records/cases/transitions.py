@@ -19,6 +19,8 @@ ANSWERED = ("replied", "review_requested", "review_replied", "rereview_requested
 _FINDING = Guard("a finding of this stage is recorded or given", guards.finding_for_stage, uses_input=True)
 _DATED = Guard("dated between the request and today; received between that and today", guards.reply_dates,
                uses_input=True)
+_DOCUMENT = Guard("the document fits within the record's attachments", guards.room_for_document, uses_input=True,
+                  field="document")
 _NOT_FUTURE = Guard("not dated in the future", guards.dated_not_future, uses_input=True, field="on")
 
 TRANSITIONS: dict[str, Transition] = {t.name: t for t in (
@@ -115,11 +117,11 @@ TRANSITIONS: dict[str, Transition] = {t.name: t for t in (
                effects=(Effect("review_requested_on := on or today; review_body := body or the letterhead's "
                                "superior body", effects.request_review),)),
     Transition("record_review_outcome", "Record the superior body's review decision: upheld, changed or revoked, "
-               "its date and document number (attach the document itself).",
+               "its date, document number and the document itself (a PDF or a scan).",
                ("review_requested",), "review_replied", policy.REGISTER_REVIEW, required=("outcome",),
-               optional=("on", "document_number", "received_on", "note"), guards=(_DATED,),
-               effects=(Effect("review_outcome, review_replied_on, review_document_number := given",
-                               effects.record_review_outcome),)),
+               optional=("on", "document_number", "received_on", "note", "document"), guards=(_DATED, _DOCUMENT),
+               effects=(Effect("review_outcome, review_replied_on, review_document_number := given; the document "
+                               "becomes a sealed attachment of kind review_decision", effects.record_review_outcome),)),
     Transition("request_rereview", "Record that the petitioner asked the next level for re-review (複核).",
                ("review_replied",), "rereview_requested", policy.REGISTER_REVIEW, optional=("on", "body", "note"),
                guards=(Guard("dated within 30 days of receiving the review decision",
@@ -128,8 +130,9 @@ TRANSITIONS: dict[str, Transition] = {t.name: t for t in (
                                effects.request_rereview),)),
     Transition("record_rereview_outcome", "Record the re-review decision (複核意見): the matter becomes final.",
                ("rereview_requested",), "rereview_replied", policy.REGISTER_REVIEW, required=("outcome",),
-               optional=("on", "document_number", "received_on", "note"), guards=(_DATED,),
-               effects=(Effect("rereview_outcome, rereview_replied_on (final), rereview_document_number := given",
+               optional=("on", "document_number", "received_on", "note", "document"), guards=(_DATED, _DOCUMENT),
+               effects=(Effect("rereview_outcome, rereview_replied_on (final), rereview_document_number := given; "
+                               "the document becomes a sealed attachment of kind rereview_decision",
                                effects.record_rereview_outcome),)),
     Transition("conclude", "Conclude the matter.",
                ("answered_directly", "not_accepted", "replied", "review_replied", "rereview_replied"),

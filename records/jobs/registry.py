@@ -30,26 +30,32 @@ class JobKind:
     kind: str
     handler: Handler
     max_attempts: int = 3
+    #: Queued once per office day by the runner (``runner.queue_daily``), with the day in its payload.
+    daily: bool = False
 
 
 class JobRegistry:
     def __init__(self) -> None:
         self._kinds: dict[str, JobKind] = {}
 
-    def register(self, kind: str, handler: Handler, max_attempts: int = 3) -> None:
+    def register(self, kind: str, handler: Handler, max_attempts: int = 3, *, daily: bool = False) -> None:
         if not kind or len(kind) > 40:
             raise ValueError("A job kind is a short name (1 to 40 characters).")
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1.")
         if kind in self._kinds:
             raise ValueError(f"A handler of {kind!r} jobs is already registered.")
-        self._kinds[kind] = JobKind(kind, handler, max_attempts)
+        self._kinds[kind] = JobKind(kind, handler, max_attempts, daily)
 
     def get(self, kind: str) -> JobKind | None:
         return self._kinds.get(kind)
 
     def kinds(self) -> list[str]:
         return sorted(self._kinds)
+
+    def daily(self) -> list[str]:
+        """The kinds queued once per office day."""
+        return sorted(k for k, spec in self._kinds.items() if spec.daily)
 
     def __contains__(self, kind: str) -> bool:
         return kind in self._kinds

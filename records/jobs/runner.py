@@ -10,6 +10,9 @@
   ``HEARTBEAT_EVERY`` seconds. A job left ``running`` with a heartbeat older than
   ``STALE_AFTER`` (its process was killed) is claimed again and resumes from its last
   checkpoint (``ctx.state``).
+* ``queue_daily`` queues each kind registered as ``daily`` once per office day (dedupe key
+  ``daily:<YYYY-MM-DD>``, the day in the payload as ``today``): ``xinfang jobs run`` calls it,
+  so the daily sweep needs no cron line of its own.
 * A handler that raises is retried (queued again) until ``max_attempts``, then ``failed``.
   The error kept is the exception's type and, for the system's own typed errors, their
   message: never a letter's text.
@@ -72,6 +75,25 @@ def submit(session: Session, kind: str, *, payload: dict, record=None, by=None,
             raise
         return existing
     return job
+
+
+def queue_daily(inst: Instance, *, today: dt.date | None = None, kinds: Iterable[str] | None = None) -> list[int]:
+    """Queue every ``daily`` kind (of ``kinds``, default all) not yet queued for the office's
+    ``today`` (in any status: a day's job that ran is not queued again). Returns the ids of the
+    jobs queued now."""
+    day = today or dt.datetime.now(inst.settings.tz).date()
+    key = f"daily:{day.isoformat()}"
+    queued = []
+    for kind in inst.jobs.daily():
+        if kinds is not None and kind not in kinds:
+            continue
+        with inst.unit_of_work() as s:
+            if s.execute(select(Job.id).where(Job.kind == kind, Job.dedupe_key == key).limit(1)).first() is not None:
+                continue
+            job = submit(s, kind, payload={"today": day.isoformat()}, dedupe_key=key)
+            s.flush()
+            queued.append(job.id)
+    return queued
 
 
 def _active(session: Session, kind: str, dedupe_key: str) -> Job | None:

@@ -369,3 +369,40 @@ def test_units_complained_about_most_come_from_the_registration_field(session, p
     # the report lists them, not the offices handling the letters
     sections = dict(reports.monthly_lines(s))
     assert [name for name, _ in sections["四、被反映較多的單位"]][0] == s.office_names["EXT-HD"]
+
+
+def test_a_matter_whose_window_closed_is_on_the_board_until_the_sweep_concludes_it(session, people, no_letters):
+    record = _replied(session, people, on=D(2026, 2, 2))
+    chief = session.get(User, people.chief.id)
+
+    def serials(day, bucket=None):
+        result = board.board(session, chief, board.BoardFilters(bucket=bucket), today=day)
+        return {r.record.serial: r for r in result.rows}, result.counts
+
+    rows, _ = serials(D(2026, 3, 4))              # day 30: the window is still open, nothing to do
+    assert record.serial not in rows
+    rows, counts = serials(D(2026, 3, 5))         # closed, the sweep has not run yet
+    row = rows[record.serial]
+    assert row.concluding and row.window.on == D(2026, 3, 4) and not row.overdue and counts["concluding"] >= 1
+    assert row.as_dict(deadlines.calendar_for(session).tz)["window_closed_on"] == "2026-03-04"
+    assert record.serial in serials(D(2026, 3, 5), "concluding")[0]
+    assert record.serial not in serials(D(2026, 3, 5), "open")[0]    # not open work of the office
+    sweep.sweep(session, today=D(2026, 3, 5))
+    assert record.serial not in serials(D(2026, 3, 5), "concluding")[0]
+
+
+def test_the_job_runner_queues_the_sweep_once_per_office_day(inst, people):
+    from records.jobs import runner
+    from records.jobs.models import Job
+
+    day = D(2001, 7, 1)      # long before any window here closes: the sweeps conclude nothing
+    assert runner.queue_daily(inst, today=day, kinds=["intake.extract"]) == []
+    first = runner.queue_daily(inst, today=day)
+    assert len(first) == 1 and runner.queue_daily(inst, today=day) == []     # once per day
+    with inst.unit_of_work() as s:
+        job = s.get(Job, first[0])
+        assert (job.kind, job.payload, job.dedupe_key) == (sweep.JOB_KIND, {"today": "2001-07-01"}, "daily:2001-07-01")
+    assert runner.run_job(inst, first[0]) == "done"
+    assert runner.queue_daily(inst, today=day) == []                         # done: not queued again that day
+    second = runner.queue_daily(inst, today=day + dt.timedelta(days=1))
+    assert len(second) == 1 and runner.run_job(inst, second[0]) == "done"
