@@ -19,6 +19,18 @@ class CheckboxesField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
+class Needed:
+    """Marks a field that the domain's rules require (records.cases.schemas checks it and words
+    the message, the same for web, API and CLI): the input is rendered with ``required`` and
+    ``aria-required`` and its label with a visible mark (app/templates/_macros.html). The form
+    adds no second check of its own."""
+
+    field_flags = {"required": True}
+
+    def __call__(self, form, field) -> None:
+        return None
+
+
 def options(pairs: Iterable[tuple[str, object]]) -> list[SelectChoice]:
     """The options of a choice field from (value, label) pairs; labels may be lazy strings."""
     return [SelectChoice(value=value, label=label) for value, label in pairs]

@@ -139,6 +139,49 @@ BOARD_BUCKET_LABELS = {
 }
 
 
+def in_script(name: str | None, *, hans: str | None = None, hant: str | None = None) -> str:
+    """A reference name (an office, a region, a category, a person) in the script of the
+    request's language: Simplified on 简体中文 pages, Traditional on 繁體中文 pages, as stored
+    in English. A stored explicit form for the script (``hans``, ``hant``) wins over OpenCC's
+    conversion (records.reference.scripts, mainland usage), which covers names entered in
+    either script."""
+    if not name:
+        return name or ""
+    from flask_babel import get_locale
+
+    from records.reference import scripts
+
+    locale = str(get_locale() or "zh_Hant")
+    if locale == "zh_Hans":
+        return hans or scripts.to_hans(name)
+    if locale == "zh_Hant":
+        return hant or scripts.to_hant(name)
+    return name
+
+
+def ref_name(item) -> str:
+    """The name of a reference row in the request's script: an office or unit, a region, a
+    category, a user (its display name); a plain string is converted as it is."""
+    if item is None:
+        return ""
+    if isinstance(item, str):
+        return in_script(item)
+    from records.accounts.models import User
+    from records.reference.models import Category, Region
+
+    if isinstance(item, Category):
+        from flask_babel import get_locale
+
+        from records.reference import categories
+
+        return categories.name_of(item, str(get_locale() or "zh_Hant"))
+    if isinstance(item, Region):
+        return in_script(item.name, hans=item.name_hans or None, hant=item.name)
+    if isinstance(item, User):
+        return in_script(item.display_name)
+    return in_script(item.name, hans=getattr(item, "name_hans", None) or None)
+
+
 def label(table: Mapping, code: str | None) -> str:
     if code is None:
         return ""
@@ -146,6 +189,10 @@ def label(table: Mapping, code: str | None) -> str:
 
 
 def init_labels(app) -> None:
+    # {{ record.office|ref }}, {{ user|ref }}: reference names in the page's script
+    app.add_template_filter(ref_name, "ref")
+    app.add_template_filter(in_script, "in_script")
+
     @app.context_processor
     def _labels():
         return {
@@ -156,4 +203,5 @@ def init_labels(app) -> None:
             "STAGE_LABELS": STAGE_LABELS, "DUE_KIND_LABELS": DUE_KIND_LABELS,
             "DUE_START_LABELS": DUE_START_LABELS, "BOARD_BUCKET_LABELS": BOARD_BUCKET_LABELS,
             "REVIEW_OUTCOME_LABELS": REVIEW_OUTCOME_LABELS, "label": label,
+            "ref_name": ref_name, "in_script": in_script,
         }

@@ -20,6 +20,7 @@ from records import audit
 from records.errors import ValidationError
 from records.models import AuditEntry, IdentityToken, Record
 from records.reference.models import Region
+from records.reference.scripts import to_hant
 from records.db import utcnow
 
 from . import keystore, residue
@@ -276,7 +277,8 @@ def _zh_method(text: str) -> str:
 
 
 def _named(p: dict | None) -> str:
-    return f"{p['display_name']}（{p['username']}）" if p else "—"
+    """A person on the certificate, in its script (Traditional), as the name was entered or not."""
+    return f"{to_hant(p['display_name'])}（{p['username']}）" if p else "—"
 
 
 def _summary_lines(body: dict) -> list[tuple[str, str]]:

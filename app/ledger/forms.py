@@ -6,24 +6,25 @@ from wtforms import MultipleFileField, SelectField, StringField, TextAreaField
 
 from records.reference.vocab import CHANNELS
 
-from ..forms import options
+from ..forms import Needed, options
 from ..labels import CHANNEL_LABELS
 
 
 class RecordForm(FlaskForm):
     channel = SelectField(_l("Channel"), choices=options((c, CHANNEL_LABELS[c]) for c in CHANNELS),
-                          validate_choice=False)
-    received_at = StringField(_l("Received at"), render_kw={"type": "datetime-local"})
+                          validate_choice=False, validators=[Needed()])
+    received_at = StringField(_l("Received at"), render_kw={"type": "datetime-local"}, validators=[Needed()])
     #: A region code typed or picked from the jurisdiction's list (a datalist; any code of the
     #: national list is accepted, see /reference/regions to find one by name).
     region = StringField(_l("Region code"), render_kw={"list": "region-options", "inputmode": "numeric",
-                                                       "maxlength": 6, "autocomplete": "off"})
+                                                       "maxlength": 6, "autocomplete": "off"},
+                         validators=[Needed()])
     #: the bureau's vocabulary: filled by the view
-    category = SelectField(_l("Category"), choices=[], validate_choice=False)
+    category = SelectField(_l("Category"), choices=[], validate_choice=False, validators=[Needed()])
     people_count = StringField(_l("Number of people"), default="1",
                                render_kw={"inputmode": "numeric", "type": "number", "min": "1"})
-    subject = StringField(_l("Subject"))
-    body = TextAreaField(_l("Content"), render_kw={"rows": 10})
+    subject = StringField(_l("Subject"), validators=[Needed()])
+    body = TextAreaField(_l("Content"), render_kw={"rows": 10}, validators=[Needed()])
     notes = TextAreaField(_l("Registration notes"), render_kw={"rows": 3})
     petitioner_name = StringField(_l("Petitioner's name"))
     petitioner_id_number = StringField(_l("ID number"))

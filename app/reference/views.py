@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -16,6 +15,7 @@ from records.errors import XinfangError
 from records.reference import calendar, categories, letterhead, regions, units
 
 from ..auth.session import login_required, me
+from ..labels import ref_name
 from ..web import client_address, db, instance
 
 bp = Blueprint("reference", __name__)
@@ -34,9 +34,7 @@ def _reference_context():
 
     def region_name(region) -> str:
         """The region's name in the reader's script."""
-        if region is None:
-            return ""
-        return (region.name_hans or region.name) if str(get_locale()) == "zh_Hans" else region.name
+        return ref_name(region)
 
     user = current_user.user if current_user.is_authenticated else None
     return {"can_reference_nav": policy.can(user, policy.MANAGE_REFERENCE),

@@ -20,7 +20,7 @@ from search.interface import FACETS
 
 from ..auth.session import login_required, me
 from ..forms import options
-from ..labels import STATUS_LABELS
+from ..labels import STATUS_LABELS, ref_name
 from ..reference.pickers import category_options, region_options
 from ..web import client_address, db, instance
 from .forms import LookupForm, RepeatForm, SearchForm
@@ -54,7 +54,7 @@ def _region_names(results) -> dict[str, str]:
             codes.update(value for value, _n in (counts.items() if hasattr(counts, "items") else counts))
     if not codes:
         return {}
-    return dict(db().execute(select(Region.code, Region.name).where(Region.code.in_(codes))).all())
+    return {r.code: ref_name(r) for r in db().execute(select(Region).where(Region.code.in_(codes))).scalars()}
 
 
 @bp.get("/search")

@@ -11,6 +11,20 @@ BAR_H = 22
 GAP = 6
 
 
+def _fit(name: str, room: float, size: float = 12) -> str:
+    """``name`` cut with "…" so it fits ``room`` pixels at font size ``size`` (a CJK or
+    full-width character counts one em, anything else about 0.6 em); the bar's title keeps
+    the whole name."""
+    def width(text: str) -> float:
+        return sum(size if ord(c) > 0x2E7F else size * 0.6 for c in text)
+
+    if width(name) <= room:
+        return name
+    while name and width(name + "…") > room:
+        name = name[:-1]
+    return name + "…"
+
+
 def bars(title: str, items: list[tuple[str, float]], *, percent: bool = False, width: int = 520) -> Markup:
     """Horizontal bars: (label, value) pairs, largest scale = the largest value."""
     if not items:
@@ -25,7 +39,8 @@ def bars(title: str, items: list[tuple[str, float]], *, percent: bool = False, w
         y = GAP + i * (BAR_H + GAP)
         w = max(1, round(plot * value / top)) if value else 0
         shown = f"{value * 100:.1f}%" if percent else f"{value:g}"
-        parts.append(f'<text class="label" x="{label_w - 6}" y="{y + BAR_H - 6}" text-anchor="end">{escape(name)}</text>')
+        shown_name = _fit(name, label_w - 10)
+        parts.append(f'<text class="label" x="{label_w - 6}" y="{y + BAR_H - 6}" text-anchor="end">{escape(shown_name)}</text>')
         parts.append(f'<rect class="bar" x="{label_w}" y="{y}" width="{w}" height="{BAR_H}" rx="2">'
                      f'<title>{escape(name)}: {escape(shown)}</title></rect>')
         parts.append(f'<text class="value" x="{label_w + w + 6}" y="{y + BAR_H - 6}">{escape(shown)}</text>')
@@ -37,7 +52,8 @@ def trend(title: str, points: list[tuple[str, int]], *, width: int = 640, height
     """A line over time: (period label, count) pairs, evenly spaced."""
     if not points:
         return Markup("")
-    left, right, top_pad, bottom = 40, 20, 20, 40
+    # right: half of the last period's label ("2026-12"), which is centred on the last point
+    left, right, top_pad, bottom = 40, 40, 20, 40
     pw, ph = width - left - right, height - top_pad - bottom
     top = max(v for _, v in points) or 1
     step = pw / max(len(points) - 1, 1)

@@ -13,12 +13,12 @@ from sqlalchemy import select
 from records import policy
 from records.cases import deadlines
 from records.errors import ValidationError
-from records.reference.models import Office
+from records.reference.models import Office, Region
 from records.reporting import reports, stats
 
 from ..auth.session import login_required, me
 from ..exports.views import download
-from ..labels import CATEGORY_LABELS, CHANNEL_LABELS, label
+from ..labels import CATEGORY_LABELS, CHANNEL_LABELS, in_script, label, ref_name
 from ..web import client_address, db
 from . import charts
 
@@ -64,8 +64,10 @@ def dashboard():
         filters = stats.StatsFilters.parse({}, today=today)
         result = stats.compute(db(), user, filters, today=today)
     offices = db().execute(select(Office).where(Office.is_external.is_(False)).order_by(Office.code)).scalars().all()
-    names = result.office_names
-    regions = result.region_names
+    # offices and regions in the page's script (a region's stored Simplified name first)
+    names = {code: in_script(name) for code, name in result.office_names.items()}
+    regions = {r.code: ref_name(r) for r in db().execute(
+        select(Region).where(Region.code.in_(list(result.region_names)))).scalars()} if result.region_names else {}
     total_rate = result.on_time_total
     figures = {
         "trend": charts.trend(_("Matters received per month"), result.by_month),
@@ -73,7 +75,8 @@ def dashboard():
         "category": charts.bars(_("By category"), [(label(CATEGORY_LABELS, c), n) for c, n in result.by_category.items()]),
         "office": charts.bars(_("By office"), [(names.get(c, c), n) for c, n in result.by_office.items()]),
         "region": charts.bars(_("By region"), [(regions.get(c, c), n) for c, n in list(result.by_region.items())[:12]]),
-        "on_time": charts.bars(_("Replies on time"), [(r.office_name, r.rate) for r in result.on_time if r.rate is not None],
+        "on_time": charts.bars(_("Replies on time"), [(in_script(r.office_name), r.rate) for r in result.on_time
+                                                         if r.rate is not None],
                                percent=True),
     }
     month_start = today.replace(day=1)

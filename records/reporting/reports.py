@@ -18,6 +18,7 @@ from records.cases import deadlines
 from records.reporting import stats
 from records.errors import ValidationError
 from records.reporting.models import DutyDay
+from records.reference.scripts import to_hant
 from records.models import Record
 from records.accounts.models import User
 
@@ -48,7 +49,12 @@ def _pct(rate: float | None) -> str:
 
 
 def monthly_lines(s: stats.Stats) -> list[tuple[str, list[tuple[str, str]]]]:
-    """The report as (section heading, [(item, figure)]) — what the PDF prints, in order."""
+    """The report as (section heading, [(item, figure)]) — what the PDF prints, in order.
+    The report is written in Traditional Chinese: an office or unit named in Simplified is
+    converted (records.reference.scripts)."""
+    def office(code: str) -> str:
+        return to_hant(s.office_names.get(code, code))
+
     sections = [
         ("一、總體情況", [("收到信訪事項（件）", str(s.total)), ("涉及人數（人次）", str(s.people)),
                          ("其中來訪（批次）", str(s.visits)), ("重複信訪（件）", str(s.repeat_letters)),
@@ -56,18 +62,18 @@ def monthly_lines(s: stats.Stats) -> list[tuple[str, list[tuple[str, str]]]]:
                           else str(s.repeat_petitioners))]),
         ("二、信訪渠道", [(CHANNEL_ZH.get(c, c), str(n)) for c, n in s.by_channel.items()] or [("無", "0")]),
         ("三、反映問題類別", [(s.category_names.get(c, c), str(n)) for c, n in s.by_category.items()] or [("無", "0")]),
-        ("四、被反映較多的單位", [(s.office_names.get(o, o), str(n)) for o, n in s.complained.items()]
+        ("四、被反映較多的單位", [(office(o), str(n)) for o, n in s.complained.items()]
          or [("無", "0")]),
         ("五、交辦、轉辦與督辦", [
             ("交辦本局科室（件）", str(s.assigned)),
             ("轉辦區縣單位（件）", str(sum(s.transferred.values())))]
-            + [("　轉 " + s.office_names.get(u, u), str(n)) for u, n in s.transferred.items()]
+            + [("　轉 " + office(u), str(n)) for u, n in s.transferred.items()]
             + [("延期辦理（件）", str(s.extended)), ("在辦事項（件，截至報告日）", str(s.open)),
                ("逾期未辦結（件，截至報告日）", str(s.overdue)),
                ("本月書面答覆（件）", str(s.on_time_total.replied)),
                ("逾期未答覆（件，截至報告日）", str(s.on_time_total.overdue_open)),
                ("按期答覆率", _pct(s.on_time_total.rate))]
-            + [("　" + r.office_name, f"{r.on_time}/{r.due}（{_pct(r.rate)}）") for r in s.on_time]
+            + [("　" + to_hant(r.office_name), f"{r.on_time}/{r.due}（{_pct(r.rate)}）") for r in s.on_time]
             + [("上級交辦（件）", str(s.handed_down))]),
         ("六、重大信訪案件", [("本月列為重大案件（件）", str(s.major)),
                            ("在辦重大案件（件，截至報告日）", str(s.major_open))]),
