@@ -130,3 +130,27 @@ def accept(serial: str, uid: str):
         return redirect(url_for("intake.text", serial=serial, uid=uid))
     flash(_("The text was taken as the letter's body; the previous version is kept in the history."), "success")
     return redirect(url_for("ledger.show", serial=serial))
+
+@bp.get("/records/<serial>/intake/status")
+@login_required
+def progress(serial: str):
+    """The text extraction of each attachment of the record (JSON, for the record page's
+    polling: app/static/intake.js): its status, pages, error and the status line as the page
+    shows it. For those who may read the letter, like the status on the page."""
+    from flask import jsonify
+
+    user = me()
+    record = operations.get_record(db(), serial, user)
+    policy.require(user, policy.VIEW_CONTENT, record)
+    view = {"can_correct": policy.can(user, policy.CORRECT_RECORD, record)}
+    items = []
+    for uid, t in intake.statuses(db(), record).items():
+        items.append({"attachment": uid, "status": t.status, "method": t.method, "pages_done": t.pages_done,
+                      "pages_total": t.pages_total, "error": _(error) if (error := t.error or t.job_error) else None,
+                      "accepted": t.accepted, "key": f"{t.status}-{t.pages_done}-{t.pages_total}-{t.accepted}",
+                      "html": render_template("intake/_status.html", t=t, a={"uid": uid}, record=record,
+                                              view=view).strip()})
+    response = jsonify({"serial": record.serial, "attachments": items,
+                        "finished": not any(i["status"] in ("pending", "running") for i in items)})
+    response.headers["Cache-Control"] = "no-store"
+    return response
