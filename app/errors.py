@@ -50,6 +50,8 @@ def write_kept_audit(exc: XinfangError) -> None:
 def error_response(status: int, message: str, fields: dict | None = None):
     if wants_json():
         # Always both keys, so clients can rely on one shape: {"error": ..., "fields": {...}}.
+        # The API speaks English: its keys are field names, its messages the English msgids
+        # (a Msg reads as its English text).
         return jsonify({"error": message, "fields": fields or {}}), status
     return render_template("errors/error.html", status=status, message=message, fields=fields or {}), status
 

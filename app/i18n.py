@@ -22,9 +22,11 @@ def select_locale() -> str:
 
 def init_babel(app: Flask) -> None:
     from .labels import init_labels
+    from .messages import init_messages
 
     Babel(app, locale_selector=select_locale)
     init_labels(app)
+    init_messages(app)
 
     @app.context_processor
     def _languages():

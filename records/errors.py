@@ -6,6 +6,60 @@ Messages never carry letter plaintext.
 from __future__ import annotations
 
 
+class Msg(str):
+    """A message whose wording is catalogued with placeholders: it reads (``str``, JSON, the
+    CLI) as the English text filled in, and carries ``msgid`` and ``params`` so the web layer
+    translates the msgid first and fills the placeholders after (app/messages.py). Use it
+    for every message built at run time: ``Msg("At most %(n)s characters.", n=MAX)``.
+    A param may itself be a ``Msg`` (translated in turn), ``Codes`` (stored codes, shown by
+    their labels) or a ``FieldName`` (an input's key, shown by its label)."""
+
+    msgid: str
+    params: dict
+
+    def __new__(cls, msgid: str, **params):
+        text = msgid % {k: _english(v) for k, v in params.items()} if params else msgid
+        obj = super().__new__(cls, text)
+        obj.msgid = msgid
+        obj.params = params
+        return obj
+
+    def __reduce__(self):
+        return (_msg, (self.msgid, self.params))
+
+
+def _msg(msgid: str, params: dict) -> Msg:
+    return Msg(msgid, **params)
+
+
+class Codes(tuple):
+    """Stored codes named in a message ("one of: clerk, handler"): English lists the codes;
+    the web shows each by its label in the page's language."""
+
+
+class FieldName(str):
+    """An input's key named in a message: English shows the key; the web its label."""
+
+
+class Fields(dict):
+    """The bad fields named in a message ("not added: code: …; name: …"): English shows
+    ``key: message`` pairs; the web each field's label and translated message."""
+
+
+def details(errors: dict) -> Fields:
+    return Fields(errors)
+
+
+def _english(value) -> str:
+    if isinstance(value, Codes):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, Fields):
+        return "; ".join(f"{k}: {v}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return "; ".join(str(v) for v in value)
+    return str(value)
+
+
 class XinfangError(Exception):
     """Base of every error the domain core raises on purpose."""
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from records import audit, identity, policy
 from records.cases import operations
-from records.errors import ValidationError, XinfangError
+from records.errors import Msg, ValidationError, XinfangError
 from records.instance import instance_of
 from records.models import AuditEntry, IdentityToken, Record
 from records.accounts.models import User
@@ -77,10 +77,11 @@ def _clean(kind, value, reason) -> tuple[str, str, str]:
     if not reason:
         errors["reason"] = "State why you need this look-up; it is kept in the audit trail."
     elif display_width(reason) < MIN_REASON_WIDTH:
-        errors["reason"] = (f"The reason is too short: say why, in at least {MIN_REASON_WIDTH} characters "
-                            f"({MIN_REASON_WIDTH // 2} Chinese characters).")
+        errors["reason"] = Msg("The reason is too short: say why, in at least %(width)s characters "
+                               "(%(chinese)s Chinese characters).", width=MIN_REASON_WIDTH,
+                               chinese=MIN_REASON_WIDTH // 2)
     elif len(reason) > MAX_REASON:
-        errors["reason"] = f"At most {MAX_REASON} characters."
+        errors["reason"] = Msg("At most %(n)s characters.", n=MAX_REASON)
     if errors:
         raise ValidationError("The look-up cannot be made.", fields=errors)
     return kind, value.strip(), reason

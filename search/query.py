@@ -34,7 +34,7 @@ from records.cases import operations
 from records.cases.declarations import STATES
 from records.intake import operations as intake
 from records.reference.vocab import CHANNELS
-from records.errors import ValidationError
+from records.errors import Codes, FieldName, Msg, ValidationError
 from records.instance import instance_of
 from records.models import Record, RecordExclusion
 from records.accounts.models import User
@@ -88,7 +88,7 @@ def date_range(low: dt.date | None, high: dt.date | None, tz: ZoneInfo) -> Range
     """Received between two local dates, inclusive."""
     for day in (low, high):
         if day is not None and not DATE_MIN <= day <= DATE_MAX:
-            message = f"Dates run from {DATE_MIN.isoformat()} to {DATE_MAX.isoformat()}."
+            message = Msg("Dates run from %(low)s to %(high)s.", low=DATE_MIN.isoformat(), high=DATE_MAX.isoformat())
             raise ValidationError(message, fields={"q": message, "date": message})
     lo = _day_start(low, tz) if low else None
     hi = _day_start(high + dt.timedelta(days=1), tz) - 1 if high else None
@@ -99,17 +99,19 @@ def filter_node(name: str, value: str, tz: ZoneInfo) -> Node:
     """One filter as a query node; ValidationError naming the filter when the value is bad."""
     value = value.strip()
 
-    def bad(message: str) -> ValidationError:
-        return ValidationError(f"{name}: {message}", fields={"q": f"{name}: {message}", name: message})
+    def bad(message) -> ValidationError:
+        message = message if isinstance(message, Msg) else Msg(message)
+        named = Msg("%(filter)s: %(message)s", filter=FieldName(name), message=message)
+        return ValidationError(named, fields={"q": named, name: message})
 
     if name == "status":
         states = known_statuses()
         if not re.fullmatch(r"[a-z_]{1,32}", value) or value not in states:
-            raise bad("Unknown status. Use one of: " + ", ".join(states) + ".")
+            raise bad(Msg("Unknown status. Use one of: %(codes)s.", codes=Codes(states)))
         return Match("status", value)
     if name == "channel":
         if value not in CHANNELS:
-            raise bad("Unknown channel. Use one of: " + ", ".join(CHANNELS) + ".")
+            raise bad(Msg("Unknown channel. Use one of: %(codes)s.", codes=Codes(CHANNELS)))
         return Match("channel", value)
     if name == "category":
         # the bureau's vocabulary is data (records.reference.categories): the code's form is checked here
@@ -161,7 +163,8 @@ def filters_from_params(params, tz: ZoneInfo) -> tuple[list[Node], dict[str, str
         if value in (None, ""):
             continue
         if not isinstance(value, str) or len(value) > 40:
-            raise ValidationError(f"{name}: Invalid value.", fields={name: "Invalid value."})
+            raise ValidationError(Msg("%(filter)s: %(message)s", filter=FieldName(name), message=Msg("Invalid value.")),
+                                  fields={name: "Invalid value."})
         nodes.append(filter_node(name, value, tz))
         applied[name] = value
     low, high = params.get("date_from") or "", params.get("date_to") or ""
@@ -289,14 +292,14 @@ def search(session: Session, user: User, q: str = "", *, params=None, sort: str 
     policy.require(user, policy.SEARCH)
     tz = instance_of(session).settings.tz
     if sort not in SORTS:
-        raise ValidationError("Unknown sort order.", fields={"sort": "Use one of: " + ", ".join(SORTS) + "."})
+        raise ValidationError("Unknown sort order.", fields={"sort": Msg("Use one of: %(codes)s.", codes=Codes(SORTS))})
     try:
         page, per_page = int(page), int(per_page)
     except (TypeError, ValueError):
         raise ValidationError("page and per_page must be whole numbers.", fields={"page": "Must be a whole number."}) \
             from None
     if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
-        raise ValidationError(f"page starts at 1; per_page is 1 to {MAX_PER_PAGE}.",
+        raise ValidationError(Msg("page starts at 1; per_page is 1 to %(n)s.", n=MAX_PER_PAGE),
                               fields={"page": "Out of range."})
     if page > 500:
         raise ValidationError("Narrow the search instead of paging this far.", fields={"page": "At most 500."})

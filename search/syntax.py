@@ -24,7 +24,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from records.errors import ValidationError
+from records.errors import Msg, ValidationError
 
 MAX_QUERY = 500
 MAX_CLAUSES = 40
@@ -33,17 +33,19 @@ MAX_DEPTH = 12
 FILTER_NAMES = ("status", "channel", "region", "category", "office", "year", "date")
 _ALIASES = {"received": "date"}
 
-WILDCARD_MESSAGE = (
+WILDCARD_MESSAGE = Msg(
     "Wildcards and prefix searches (* and ?) are not supported: the index stores keyed hashes of "
     "whole words and of pairs of characters, so it can only find exact words and exact runs of "
     "characters. Type the characters themselves: any part of the text is found as it is (欠工 "
     "finds 拖欠工資, 000元 finds 3000元). To search for a literal * or ?, put it in quotes.")
-FUZZY_MESSAGE = (
+FUZZY_MESSAGE = Msg(
     "Fuzzy searches (~) are not supported: the index stores keyed hashes of whole terms, which "
     "cannot be compared for similarity. Type the exact word or characters.")
 
 
 def query_error(message: str) -> ValidationError:
+    """A query that cannot be read; ``message`` a literal msgid or a ``Msg``."""
+    message = message if isinstance(message, Msg) else Msg(message)
     return ValidationError(message, fields={"q": message})
 
 
@@ -140,8 +142,9 @@ def _word_token(word: str) -> _Tok:
         name = m.group(1).lower()
         name = _ALIASES.get(name, name)
         if name not in FILTER_NAMES:
-            raise query_error(f"Unknown filter '{m.group(1)}:'. Filters: " + ", ".join(f"{f}:" for f in FILTER_NAMES)
-                           + ". To search for the text itself, put it in quotes.")
+            raise query_error(Msg("Unknown filter '%(name)s:'. Filters: %(filters)s. To search for the text "
+                                  "itself, put it in quotes.", name=m.group(1)[:32],
+                                  filters=", ".join(f"{f}:" for f in FILTER_NAMES)))
         if "*" in m.group(2) or "?" in m.group(2):
             raise query_error(WILDCARD_MESSAGE)
         return _Tok("filter", m.group(2), name)
@@ -230,7 +233,7 @@ class _Parser:
             raise query_error("OR needs something on both sides.")
         self.clauses += 1
         if self.clauses > MAX_CLAUSES:
-            raise query_error(f"The query has too many parts (at most {MAX_CLAUSES}).")
+            raise query_error(Msg("The query has too many parts (at most %(n)s).", n=MAX_CLAUSES))
         if tok.kind in ("word", "phrase"):
             return PText(tok.value)
         if tok.kind == "filter":
@@ -247,7 +250,7 @@ def parse(text: str):
     if not isinstance(text, str):
         raise query_error("The query must be text.")
     if len(text) > MAX_QUERY:
-        raise query_error(f"The query is too long (at most {MAX_QUERY} characters).")
+        raise query_error(Msg("The query is too long (at most %(n)s characters).", n=MAX_QUERY))
     if any(unicodedata.category(c) == "Cc" and c not in "\t\n\r" for c in text):
         raise query_error("The query contains control characters.")
     return _Parser(_lex(text)).parse()

@@ -12,6 +12,7 @@ from records.errors import XinfangError
 from ..auth.session import login_required, me
 from ..web import client_address, db
 from .forms import ConfirmForm
+from ..messages import tr
 
 bp = Blueprint("grants", __name__, url_prefix="/grants")
 
@@ -40,7 +41,7 @@ def _decide(grant_id: int, confirm: bool):
             flash(_("The grant was refused."), "success")
     except XinfangError as exc:
         db().rollback()
-        flash(_(exc.message), "error")
+        flash(tr(exc.message), "error")
         return render_template("admin/grants.html", grants=grants.pending(db()), actions=ConfirmForm(),
                                me_id=me().id), exc.status
     return redirect(url_for("grants.index"))

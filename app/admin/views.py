@@ -16,6 +16,7 @@ from ..auth.session import login_required, me
 from ..forms import options
 from ..web import db
 from .forms import AccountForm, ConfirmForm
+from ..messages import tr
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -61,7 +62,7 @@ def new_user():
             if not isinstance(exc, XinfangError):
                 raise
             db().rollback()
-            flash(_(exc.message), "error")
+            flash(tr(exc.message), "error")
             return render_template("admin/edit.html", form=form, user=None), exc.status
         _flash_waiting(user)
         return render_template("admin/password.html", user=user, password=password)
@@ -142,4 +143,4 @@ def _set_errors(form: AccountForm, fields: dict) -> None:
         if field is not None and hasattr(field, "errors"):
             field.errors = list(field.errors or []) + [message]
         else:
-            flash(_(message), "error")
+            flash(tr(message), "error")

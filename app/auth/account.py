@@ -17,6 +17,7 @@ from records.errors import XinfangError
 from ..forms import CheckboxesField, options
 from ..web import client_address, db
 from .session import login_required, me
+from ..messages import tr
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
@@ -98,7 +99,7 @@ def new_token():
                                                                         totp.DEFAULT_REQUIRED_ROLES))
     except XinfangError as exc:
         db().rollback()
-        flash(_(exc.message), "error")
+        flash(tr(exc.message), "error")
         return _page(form, status=exc.status)
     return _page(_token_form(), new_token=token, status=201)
 

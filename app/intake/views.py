@@ -21,6 +21,7 @@ from ..auth.session import login_required, me
 from ..reference.pickers import category_options, region_options
 from ..web import client_address, db, instance
 from .forms import AcceptTextForm, MailUploadForm, SearchWithinForm
+from ..messages import tr
 
 bp = Blueprint("intake", __name__)
 
@@ -126,7 +127,7 @@ def accept(serial: str, uid: str):
         intake.accept_text(db(), record, uid, form.body.data or "", by=user, address=client_address())
     except (Conflict, ValidationError) as exc:
         db().rollback()
-        flash(_(exc.message), "error")
+        flash(tr(exc.message), "error")
         return redirect(url_for("intake.text", serial=serial, uid=uid))
     flash(_("The text was taken as the letter's body; the previous version is kept in the history."), "success")
     return redirect(url_for("ledger.show", serial=serial))

@@ -17,7 +17,7 @@ from records.reference import regions
 from records.reference.models import Office
 from records import policy
 from records.reporting import roster
-from records.errors import NotFound, TooLarge, ValidationError
+from records.errors import Msg, NotFound, TooLarge, ValidationError
 from retention import destroyed
 from records.cases.operations import LedgerFilters, Upload
 
@@ -71,7 +71,7 @@ def index():
         filters = LedgerFilters.parse(request.args)
         page_no = int(request.args.get("page", "1") or 1)
         if page_no > operations.MAX_PAGE:   # below 1 is read as 1; beyond the last page is empty
-            raise ValidationError("The page is out of range.", fields={"page": f"1 to {operations.MAX_PAGE}."})
+            raise ValidationError("The page is out of range.", fields={"page": Msg("1 to %(n)s.", n=operations.MAX_PAGE)})
     except ValidationError as exc:
         flash(_("Invalid filter."), "error")
         filters, page_no = LedgerFilters(), 1
@@ -109,7 +109,8 @@ def register():
     if form.validate_on_submit():
         try:
             record = operations.register(db(), form.to_raw(), by=user, uploads=_uploads(form),
-                                         address=client_address())
+                                         address=client_address(),
+                                         confirm_old_date=bool(form.confirm_old_received_date.data))
         except (ValidationError, TooLarge) as exc:
             # the form comes back with what was typed and the message next to the field
             db().rollback()

@@ -17,6 +17,7 @@ from records.reference import calendar, categories, letterhead, regions, units
 from ..auth.session import login_required, me
 from ..labels import ref_name
 from ..web import client_address, db, instance
+from ..messages import describe
 
 bp = Blueprint("reference", __name__)
 
@@ -44,7 +45,7 @@ def _reference_context():
 def _fail(exc: XinfangError, fallback: str):
     """Back to the page with the message (the change was not made)."""
     db().rollback()
-    flash(exc.message, "error")
+    flash(describe(exc), "error")
     return redirect(request.referrer if _same_site(request.referrer) else fallback)
 
 

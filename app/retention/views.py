@@ -23,6 +23,7 @@ from ..auth.session import login_required, me
 from ..jobs.handoff import hand_off
 from ..web import client_address, db, instance
 from .forms import ActionForm, ExcludeForm, HoldForm, ReasonForm
+from ..messages import describe
 
 bp = Blueprint("retention", __name__, url_prefix="/retention")
 
@@ -68,7 +69,7 @@ ACTIONS = {
 
 
 def _flash_error(exc: XinfangError) -> None:
-    flash(_(exc.message) + "".join(f" {k}: {v}" for k, v in exc.fields.items()), "error")
+    flash(describe(exc), "error")
 
 
 @bp.get("")

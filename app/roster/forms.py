@@ -15,8 +15,10 @@ MONTH = Regexp(r"^\d{4}-\d{2}$", message=_l("Use a month like 2026-10."))
 
 class RosterBuildForm(FlaskForm):
     month = StringField(_l("Month"), validators=[DataRequired(), MONTH])
-    leaders = CheckboxesField(_l("Leaders receiving (in turn)"))
-    staff = CheckboxesField(_l("Staff on duty (in turn)"))
+    # who may be on a list is the roster's rule (records.reporting.roster), which names the
+    # person refused in the page's language; WTForms' own choice check would say it in English
+    leaders = CheckboxesField(_l("Leaders receiving (in turn)"), validate_choice=False)
+    staff = CheckboxesField(_l("Staff on duty (in turn)"), validate_choice=False)
     weekdays = CheckboxesField(_l("Reception weekdays"), choices=WEEKDAYS, default=["0", "1", "2", "3", "4"])
 
 
@@ -25,4 +27,4 @@ class RosterAssignForm(FlaskForm):
                                                                     message=_l("Use a date like 2026-11-25."))])
     kind = SelectField(_l("As"), choices=options([("reception", _l("Receiving leader")),
                                                       ("duty", _l("Staff on duty"))]))
-    username = SelectField(_l("Person"))
+    username = SelectField(_l("Person"), validate_choice=False)

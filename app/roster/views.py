@@ -18,6 +18,7 @@ from ..auth.session import login_required, me
 from ..forms import options
 from ..web import client_address, db
 from .forms import RosterAssignForm, RosterBuildForm
+from ..messages import tr
 
 bp = Blueprint("roster", __name__)
 
@@ -123,8 +124,8 @@ def build():
         for name, message in exc.fields.items():
             field = getattr(form, name, None)
             if field is not None:
-                field.errors = [_(message)]
-        flash(_("The roster was not built: %(why)s", why=_(exc.message)), "error")
+                field.errors = [tr(message)]
+        flash(_("The roster was not built: %(why)s", why=tr(exc.message)), "error")
         return _roster_page(month, build=form, status=422)
     flash(_("The roster of %(month)s was built.", month=month), "success")
     return redirect(url_for("roster.page", month=month), code=303)
@@ -149,7 +150,7 @@ def assign():
         roster_service.assign(db(), on, form.kind.data, form.username.data, by=user, address=client_address())
     except ValidationError as exc:
         db().rollback()
-        flash(_("The roster was not changed: %(why)s", why=_(exc.message)), "error")
+        flash(_("The roster was not changed: %(why)s", why=tr(exc.message)), "error")
         return _roster_page(month, assign=form, status=422)
     flash(_("Added to the roster."), "success")
     return redirect(url_for("roster.page", month=on.strftime("%Y-%m")), code=303)

@@ -24,6 +24,7 @@ from ..labels import STATUS_LABELS, ref_name
 from ..reference.pickers import category_options, region_options
 from ..web import client_address, db, instance
 from .forms import LookupForm, RepeatForm, SearchForm
+from ..messages import tr
 
 bp = Blueprint("search", __name__)
 log = logging.getLogger("xinfang.web")
@@ -147,7 +148,7 @@ def mark_repeat(serial: str):
         earlier = repeats.mark_repeat(db(), record, form.repeat_of.data or None, by=user, address=client_address())
     except ValidationError as exc:
         db().rollback()
-        flash(_(exc.fields.get("repeat_of") or exc.message), "error")
+        flash(tr(exc.fields.get("repeat_of") or exc.message), "error")
         return redirect(url_for("ledger.show", serial=record.serial))
     if earlier is not None:
         flash(_("Marked as a repeat of %(serial)s.", serial=earlier.serial), "success")

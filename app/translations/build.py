@@ -14,8 +14,9 @@ The msgids are those pybabel extracts from app/ with babel.cfg (``_``, ``gettext
 that the domain core raises (``ValidationError`` & co. and their ``fields``) and that the
 error page and form fields translate with ``_(message)`` when they show them: records/,
 search/ and retention/ never import Flask-Babel, so those literals are collected here from
-the source. Messages built at run time (f-strings, concatenations) cannot be catalogued and
-stay in English.
+the source. Messages built at run time cannot be catalogued: they are written as
+``records.errors.Msg("... %(name)s ...", name=value)`` (collected here by their msgid), and the
+app translates the msgid before filling the placeholders (app/messages.py).
 """
 from __future__ import annotations
 
@@ -48,6 +49,9 @@ MESSAGE_PACKAGES = ("records", "search", "retention", "app")
 #: The domain errors whose message a user sees (CryptoError/ConfigurationError are 500s
 #: that the app replaces with a fixed message). Subclasses defined in the scanned code count too.
 USER_ERRORS = frozenset({"ValidationError", "NotFound", "AccessDenied", "Conflict", "TooLarge"})
+#: Calls whose first argument is a msgid: ``records.errors.Msg`` and the helpers that wrap
+#: their argument in one (search/syntax.py's query_error, search/query.py's bad).
+MESSAGE_HELPERS = frozenset({"Msg", "query_error", "bad"})
 #: Dicts that collect per-field messages before a ValidationError is raised with them.
 _FIELD_DICT = re.compile(r"(?:\w*_)?errors|fields")
 
@@ -224,6 +228,8 @@ def collect_error_messages() -> list[tuple[str, str]]:
                             texts += _literals(kw.value)
                         elif kw.arg == "fields":
                             texts += _dict_values(kw.value)
+                elif callee in MESSAGE_HELPERS:
+                    texts += _literals(node.args[0]) if node.args else []
                 elif callee == "error_response":
                     texts += [s for a in node.args for s in _literals(a)]
                 elif callee == "update" and isinstance(node.func, ast.Attribute) \

@@ -118,6 +118,20 @@ class TransitionForm(FlaskForm):
                 out.append(self[name])
         return out
 
+    def labels(self, spec: Transition) -> dict[str, str]:
+        """The label of each field key the workflow may name in a ValidationError, as this
+        form shows it (``reason`` is the reason box or the reason choice)."""
+        out = {field.short_name: str(field.label.text) for field in self}
+        out["reason"] = str((self.reason_code if spec.reason_codes else self.reason).label.text)
+        out.update({"finding": str(self.finding_outcome.label.text),
+                    "finding.outcome": str(self.finding_outcome.label.text),
+                    "finding.corrective_action": str(self.corrective_action.label.text),
+                    "conduct": str(self.conduct_kinds.label.text),
+                    "conduct.kinds": str(self.conduct_kinds.label.text),
+                    "conduct.actions": str(self.conduct_actions.label.text),
+                    "conduct.occurred_on": str(self.conduct_on.label.text)})
+        return out
+
     def params(self, spec: Transition) -> dict:
         """The keyword arguments of ``records.cases.workflow.transition`` from what was posted."""
         out = {}

@@ -22,6 +22,7 @@ from records.accounts.models import User
 
 from ..auth.session import login_required, me
 from ..labels import TRANSITION_LABELS, label
+from ..messages import describe
 from ..web import client_address, db, instance
 from .forms import TransitionForm
 
@@ -95,9 +96,8 @@ def apply(serial: str, name: str):
         applied = workflow.transition(db(), record, name, by=user, address=client_address(), **form.params(spec))
     except (ValidationError, Conflict) as exc:
         db().rollback()
-        details = "; ".join(f"{k}: {v}" for k, v in exc.fields.items())
         flash(_("“%(step)s” was not applied: %(why)s", step=label(TRANSITION_LABELS, name),
-                why=exc.message + (f" ({details})" if details else "")), "error")
+                why=describe(exc, form.labels(spec), brief=True)), "error")
         return redirect(target, code=303)
     message = _("Done: %(step)s.", step=label(TRANSITION_LABELS, name))
     if applied.document is not None:
@@ -124,9 +124,8 @@ def reply_preview(serial: str):
         letter = drafts.preview(db(), record, user, text=given.get("text") or "", finding=given.get("finding"),
                                 on=given.get("on"))
     except (ValidationError, Conflict) as exc:
-        details = "; ".join(f"{k}: {v}" for k, v in exc.fields.items())
-        flash(_("The preview could not be made: %(why)s", why=exc.message + (f" ({details})" if details else "")),
-              "error")
+        flash(_("The preview could not be made: %(why)s",
+                why=describe(exc, form.labels(workflow.TRANSITIONS["reply"]), brief=True)), "error")
         return redirect(url_for("ledger.show", serial=record.serial) + "#workflow", code=303)
     return render_template("workflow/reply_preview.html", record=record, letter=letter, form=form,
                            fields=form.visible(workflow.TRANSITIONS["reply"]))
@@ -144,7 +143,8 @@ def reply_draft(serial: str):
         drafts.save_draft(db(), record, user, form.text.data or "", address=client_address())
     except ValidationError as exc:
         db().rollback()
-        flash(_("The draft was not saved: %(why)s", why=exc.message), "error")
+        flash(_("The draft was not saved: %(why)s", why=describe(exc, form.labels(workflow.TRANSITIONS["reply"]),
+                                                                  brief=True)), "error")
     else:
         flash(_("The draft of the reply was saved."), "success")
     return redirect(url_for("ledger.show", serial=record.serial) + "#workflow", code=303)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from records import audit, policy
 from records.reference.vocab import ROLES
-from records.errors import Conflict, NotFound, ValidationError
+from records.errors import Codes, Conflict, Msg, NotFound, ValidationError
 from records.accounts import grants, passwords, sessions, tokens, totp
 from records.accounts.models import User
 from records.reference.models import Office
@@ -52,14 +52,14 @@ def _inputs(username: str, display_name: str | None, office: str | None = None) 
 def get_user(session: Session, username: str) -> User:
     user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
     if user is None:
-        raise NotFound(f"No user named {username!r}.")
+        raise NotFound(Msg("No user named %(name)s.", name=repr(username)))
     return user
 
 
 def get_office(session: Session, code: str) -> Office:
     office = session.execute(select(Office).where(Office.code == code)).scalar_one_or_none()
     if office is None:
-        raise NotFound(f"No office with code {code!r}.")
+        raise NotFound(Msg("No office with code %(code)s.", code=repr(code)))
     return office
 
 
@@ -77,12 +77,12 @@ def create_user(session: Session, username: str, password: str, roles: list[str]
         fields["username"] = "2–64 characters: lower-case letters, digits, '_', '.', '-', starting with a letter."
     bad = [r for r in roles if r not in ROLES]
     if not roles or bad:
-        fields["roles"] = "Choose one or more of: " + ", ".join(ROLES) + "."
+        fields["roles"] = Msg("Choose one or more of: %(codes)s.", codes=Codes(ROLES))
     if fields:
         raise ValidationError("The account cannot be created.", fields=fields)
     check_password_policy(password, user_inputs=_inputs(username, display_name, office))
     if session.execute(select(User.id).where(User.username == username)).first():
-        raise Conflict(f"A user named {username!r} exists already.")
+        raise Conflict(Msg("A user named %(name)s exists already.", name=repr(username)))
     if set(roles) & {"clerk", "handler"} and not office:
         raise ValidationError("Clerks and handlers belong to an office.", fields={"office": "Required for this role."})
     if oversees and not set(roles) & {"leader", "chief"}:
@@ -113,7 +113,7 @@ def update_user(session: Session, user: User, *, roles: list[str] | tuple[str, .
     fields = {}
     bad = [r for r in roles if r not in ROLES]
     if not roles or bad:
-        fields["roles"] = "Choose one or more of: " + ", ".join(ROLES) + "."
+        fields["roles"] = Msg("Choose one or more of: %(codes)s.", codes=Codes(ROLES))
     if set(roles) & {"clerk", "handler"} and not office:
         fields["office"] = "Required for this role."
     if oversees and not set(roles) & {"leader", "chief"}:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from zxcvbn import zxcvbn
 
-from records.errors import ValidationError
+from records.errors import Msg, ValidationError
 
 MIN_PASSWORD = 10
 MAX_PASSWORD = 256
@@ -15,8 +15,8 @@ MIN_SCORE = 3
 _ESTIMATE_CHARS = 72
 
 
-def _refuse(problem: str) -> None:
-    raise ValidationError("The password is too weak: " + problem, fields={"password": problem})
+def _refuse(problem: Msg) -> None:
+    raise ValidationError(Msg("The password is too weak: %(why)s", why=problem), fields={"password": problem})
 
 
 def check(password, *, user_inputs: tuple[str, ...] | list[str] = ()) -> None:
@@ -25,22 +25,21 @@ def check(password, *, user_inputs: tuple[str, ...] | list[str] = ()) -> None:
     ``user_inputs``: words of the account (user name, display name, office) a password must
     not be built from."""
     if not isinstance(password, str) or len(password) < MIN_PASSWORD:
-        _refuse(f"use at least {MIN_PASSWORD} characters.")
+        _refuse(Msg("use at least %(n)s characters.", n=MIN_PASSWORD))
     if len(password) > MAX_PASSWORD:
-        _refuse(f"use at most {MAX_PASSWORD} characters.")
+        _refuse(Msg("use at most %(n)s characters.", n=MAX_PASSWORD))
     if len(set(password)) < 4:
-        _refuse("use at least 4 different characters.")
+        _refuse(Msg("use at least 4 different characters."))
     words = [w for w in user_inputs if isinstance(w, str) and w.strip()]
     words += [part for w in words for part in w.replace(".", " ").replace("_", " ").replace("-", " ").split()]
     folded = password.casefold()
     for word in words:
         w = word.casefold()
         if len(w) >= 3 and w in folded and len(folded.replace(w, "")) < MIN_PASSWORD:
-            _refuse("it is built from the account's own name; choose words that have nothing to do with it.")
+            _refuse(Msg("it is built from the account's own name; choose words that have nothing to do with it."))
     result = zxcvbn(password[:_ESTIMATE_CHARS], user_inputs=words)
     if result["score"] >= MIN_SCORE:
         return
-    feedback = result.get("feedback") or {}
-    why = feedback.get("warning") or "it is too easy to guess."
-    hints = " ".join(feedback.get("suggestions") or [])
-    _refuse(why + (" " + hints if hints else "") + " A few unrelated words make a strong password.")
+    # zxcvbn's own feedback is English only: the refusal says it in the catalogue's words
+    _refuse(Msg("it is too easy to guess (a common password, a pattern, a date or a repeat). "
+                "A few unrelated words make a strong password."))

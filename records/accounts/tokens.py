@@ -17,7 +17,7 @@ from records import audit, policy
 from records.accounts import totp
 from records.accounts.models import ApiToken, User
 from records.db import utcnow
-from records.errors import AccessDenied, ValidationError
+from records.errors import AccessDenied, Msg, ValidationError
 from records.instance import write_after_read
 
 TOKEN_PREFIX = "xf_"
@@ -55,16 +55,18 @@ def issue(session: Session, user: User, *, name: str = "", scopes=None, days: in
     scopes = sorted(set(scopes), key=list(policy.TOKEN_SCOPES).index) if all(
         s in policy.TOKEN_SCOPES for s in scopes) else None
     if not scopes:
-        raise ValidationError("Choose one or more scopes: " + ", ".join(policy.TOKEN_SCOPES) + ".",
+        raise ValidationError(Msg("Choose one or more scopes: %(scopes)s.", scopes=", ".join(policy.TOKEN_SCOPES)),
                               fields={"scopes": "Unknown or missing scope."})
     unusable = [s for s in scopes if s not in usable]
     if unusable:
-        raise ValidationError(f"This account's roles give no use to the scope(s): {', '.join(unusable)}.",
+        raise ValidationError(Msg("This account's roles give no use to the scope(s): %(scopes)s.",
+                                  scopes=", ".join(unusable)),
                               fields={"scopes": "Not for this account's roles."})
     if set(scopes) & policy.SECOND_FACTOR_SCOPES and not may_look_up:
         raise AccessDenied("The lookup scope needs a second factor: set it up (sign in on the web once) first.")
     if days is not None and not (isinstance(days, int) and 1 <= days <= MAX_DAYS):
-        raise ValidationError(f"A token expires after 1 to {MAX_DAYS} days.", fields={"days": f"1 to {MAX_DAYS}."})
+        raise ValidationError(Msg("A token expires after 1 to %(n)s days.", n=MAX_DAYS),
+                              fields={"days": Msg("1 to %(n)s.", n=MAX_DAYS)})
     name = " ".join((name or "").split())[:200]
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     expires = utcnow() + dt.timedelta(days=days) if days else None

@@ -11,7 +11,7 @@ from records.cases.declarations import (CONDUCT_ACTIONS, CONDUCT_KINDS, FINDING_
                                         Transition)
 from records.cases.attachments import clean_document
 from records.cases.schemas import clean_text
-from records.errors import ValidationError
+from records.errors import Codes, Msg, ValidationError
 from records.models import Record
 from records.reference.models import Office
 
@@ -39,7 +39,7 @@ def _office(session: Session, code, name: str, errors: dict, *, external: bool) 
         return None
     office = session.execute(select(Office).where(Office.code == code.strip())).scalar_one_or_none()
     if office is None:
-        errors[name] = f"No office or unit with code {code.strip()[:32]!r}."
+        errors[name] = Msg("No office or unit with code %(code)s.", code=repr(code.strip()[:32]))
     elif not office.active:
         errors[name] = "That office or unit is no longer in use (deactivated): choose another."
     elif external and not office.is_external:
@@ -61,11 +61,11 @@ def _finding(raw, errors: dict) -> dict | None:
         return None
     unknown = set(raw) - {"outcome", "corrective_action", "action_due_on", "evidence"}
     if unknown:
-        errors["finding"] = "Unknown field(s): " + ", ".join(sorted(str(k) for k in unknown)[:5]) + "."
+        errors["finding"] = Msg("Unknown field(s): %(names)s.", names=", ".join(sorted(str(k) for k in unknown)[:5]))
         return None
     outcome = raw.get("outcome")
     if outcome not in FINDING_OUTCOMES:
-        errors["finding.outcome"] = "Must be one of: " + ", ".join(FINDING_OUTCOMES) + "."
+        errors["finding.outcome"] = Msg("Must be one of: %(codes)s.", codes=Codes(FINDING_OUTCOMES))
     action = clean_text(raw.get("corrective_action"), "finding.corrective_action", errors, required=False,
                         max_len=MAX_NOTE, multiline=True)
     evidence = clean_text(raw.get("evidence"), "finding.evidence", errors, required=False, max_len=MAX_TEXT,
@@ -78,16 +78,16 @@ def _finding(raw, errors: dict) -> dict | None:
 
 def _codes(value, name: str, codes: tuple[str, ...], errors: dict) -> str | None:
     if value not in codes:
-        errors[name] = "Must be one of: " + ", ".join(codes) + "."
+        errors[name] = Msg("Must be one of: %(codes)s.", codes=Codes(codes))
         return None
     return value
 
 
-def _whole(value, name: str, errors: dict, what: str = "a whole number of days") -> int | None:
+def _whole(value, name: str, errors: dict, days: bool = True) -> int | None:
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         value = int(value.strip())
     if isinstance(value, bool) or not isinstance(value, int):
-        errors[name] = f"Must be {what}."
+        errors[name] = "Must be a whole number of days." if days else "Must be the number of a finding."
         return None
     return value
 
@@ -119,7 +119,7 @@ def _people(raw, errors: dict) -> list[dict] | None:
         errors["representatives"] = "Must be a list of people (name, id_number, phone)."
         return None
     if len(raw) > MAX_REPRESENTATIVES:
-        errors["representatives"] = f"At most {MAX_REPRESENTATIVES} representatives."
+        errors["representatives"] = Msg("At most %(n)s representatives.", n=MAX_REPRESENTATIVES)
         return None
     out = []
     for i, person in enumerate(raw):
@@ -141,7 +141,7 @@ def _conduct(raw, errors: dict) -> dict | None:
         values = raw.get(key) or []
         values = [values] if isinstance(values, str) else values
         if not isinstance(values, list) or not values or any(v not in codes for v in values):
-            errors[f"conduct.{key}"] = "Choose one or more of: " + ", ".join(codes) + "."
+            errors[f"conduct.{key}"] = Msg("Choose one or more of: %(codes)s.", codes=Codes(codes))
         else:
             out[key] = sorted(set(values), key=codes.index)
     out["description"] = clean_text(raw.get("description"), "conduct.description", errors, required=True,
@@ -172,7 +172,7 @@ _FIELDS = {
     "received_on": ("received_on", lambda s, spec, v, e: _parse_date(v, "received_on", e)),
     "due_on": ("due_on", lambda s, spec, v, e: _parse_date(v, "due_on", e)),
     "finding": ("finding", lambda s, spec, v, e: _finding(v, e)),
-    "finding_id": ("finding_id", lambda s, spec, v, e: _whole(v, "finding_id", e, "the number of a finding")),
+    "finding_id": ("finding_id", lambda s, spec, v, e: _whole(v, "finding_id", e, days=False)),
     "repeat_of": ("repeat_of", lambda s, spec, v, e: _serial(s, v, e)),
     "body": ("body", lambda s, spec, v, e: _short(v, "body", e, 200)),
     "document_number": ("document_number", lambda s, spec, v, e: _short(v, "document_number", e, 64)),
@@ -182,6 +182,8 @@ _FIELDS = {
     "representatives": ("representatives", lambda s, spec, v, e: _people(v, e)),
     "conduct": ("conduct", lambda s, spec, v, e: _conduct(v, e)),
     "document": ("document", lambda s, spec, v, e: clean_document(s, v, e)),
+    "confirm_old_received_date": ("confirm_old_received_date",
+                                  lambda s, spec, v, e: _flag(v, "confirm_old_received_date", e)),
 }
 #: Every input field a transition may declare.
 FIELDS = tuple(_FIELDS)
@@ -194,7 +196,7 @@ def parse(session: Session, spec: Transition, raw: dict) -> Params:
     if spec.name == "transfer" and "unit" not in given and "office" in given:
         given["unit"] = given.pop("office")   # the API's generic 'office' names the unit of a transfer
     for name in sorted(set(given) - set(spec.fields)):
-        errors[name] = f"Not used by '{spec.name}'."
+        errors[name] = Msg("Not used by '%(step)s'.", step=Codes((spec.name,)))
     for name in spec.required:
         if name not in given:
             errors[name] = "This field is required."
@@ -204,5 +206,5 @@ def parse(session: Session, spec: Transition, raw: dict) -> Params:
             attribute, clean = _FIELDS[name]
             setattr(p, attribute, clean(session, spec, value, errors))
     if errors:
-        raise ValidationError(f"The '{spec.name}' step cannot be applied as given.", fields=errors)
+        raise ValidationError(Msg("The '%(step)s' step cannot be applied as given.", step=Codes((spec.name,))), fields=errors)
     return p

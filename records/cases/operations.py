@@ -19,7 +19,7 @@ from records import audit, identity, policy, sealing
 from records.reporting import stats
 from records.reference.models import Office
 from records.reference.vocab import CHANNELS
-from records.errors import AccessDenied, CryptoError, NotFound, ValidationError
+from records.errors import AccessDenied, CryptoError, Msg, NotFound, ValidationError
 from records.instance import instance_of
 from records.models import (
     IdentityToken,
@@ -34,6 +34,7 @@ from records.reference import categories, regions
 from records.accounts.models import User
 from records.db import new_uid, utcnow
 from records.cases.schemas import RegistrationData, validate_registration
+from records.cases import received
 from records.cases.attachments import (  # noqa: F401 - attachments are part of registration's interface
     Upload, add_attachment, attach, check_uploads, sniff_type,
 )
@@ -76,10 +77,15 @@ def _intake_office(session: Session):
 
 
 def register(session: Session, raw: dict | RegistrationData, *, by: User, uploads: list[Upload] = (),
-             address: str = "") -> Record:
-    """Register a letter or visit from any channel; returns the new record (flushed)."""
+             address: str = "", confirm_old_date: bool | None = None) -> Record:
+    """Register a letter or visit from any channel; returns the new record (flushed).
+    ``confirm_old_date``: the clerk's answer when the web form or the API asks to confirm a
+    received date more than a year ago (records.cases.received); None: not asked."""
     policy.require(by, policy.REGISTER)
     data = raw if isinstance(raw, RegistrationData) else validate_registration(raw, tz=_tz(session))
+    today = dt.datetime.now(_tz(session)).date()
+    old = received.long_ago(data.received_at, today, _tz(session))
+    received.check_registration(data.received_at, today, _tz(session), confirm_old_date)
     errors = {}
     for name, why in (("region", regions.problem(session, data.region)),
                       ("category", categories.problem(session, data.category))):
@@ -132,7 +138,7 @@ def register(session: Session, raw: dict | RegistrationData, *, by: User, upload
     session.flush()
     audit.record(session, "record.register", actor=by, target=serial, address=address,
                  detail={"channel": data.channel, "attachments": len(checked), "people_count": data.people_count,
-                         "accused": len(accused)})
+                         "accused": len(accused), **({"old_received_date": True} if old else {})})
     return record
 
 
@@ -469,7 +475,7 @@ def ledger(session: Session, user: User, filters: LedgerFilters | None = None, *
     page = max(1, int(page))
     if page > MAX_PAGE:
         raise ValidationError(f"page: at most {MAX_PAGE}; narrow the filters instead.",
-                              fields={"page": f"1 to {MAX_PAGE}."})
+                              fields={"page": Msg("1 to %(n)s.", n=MAX_PAGE)})
     per_page = min(max(1, int(per_page)), 200)
     total = session.execute(select(func.count()).select_from(Record).where(*cond)).scalar_one()
     rows = session.execute(

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from records.reference.vocab import CHANNELS
-from records.errors import ValidationError
+from records.errors import Codes, Msg, ValidationError
 from records.identity import valid_id_number, valid_phone
 
 MAX_SUBJECT = 200
@@ -64,7 +64,7 @@ def clean_text(value, name: str, errors: dict, *, required: bool, max_len: int, 
     if required and not value:
         errors[name] = "This field is required."
     elif len(value) > max_len:
-        errors[name] = f"At most {max_len} characters."
+        errors[name] = Msg("At most %(n)s characters.", n=max_len)
     return value
 
 
@@ -102,7 +102,7 @@ def validate_registration(raw: dict, *, tz: ZoneInfo, now: dt.datetime | None = 
     errors: dict[str, str] = {}
     channel = raw.get("channel")
     if channel not in CHANNELS:
-        errors["channel"] = "Must be one of: " + ", ".join(CHANNELS) + "."
+        errors["channel"] = Msg("Must be one of: %(codes)s.", codes=Codes(CHANNELS))
     category = raw.get("category")
     if not isinstance(category, str) or not re.fullmatch(r"[a-z][a-z0-9_]{1,31}", category or ""):
         # which codes exist is the instance's vocabulary (records.reference.categories), checked on save
@@ -123,7 +123,7 @@ def validate_registration(raw: dict, *, tz: ZoneInfo, now: dt.datetime | None = 
     if isinstance(people, str) and people.strip().isdigit():
         people = int(people.strip())
     if isinstance(people, bool) or not isinstance(people, int) or not 1 <= people <= MAX_PEOPLE:
-        errors["people_count"] = f"Must be a whole number from 1 to {MAX_PEOPLE}."
+        errors["people_count"] = Msg("Must be a whole number from 1 to %(n)s.", n=MAX_PEOPLE)
         people = 1
 
     pet_raw = raw.get("petitioner") or {}
@@ -180,7 +180,7 @@ def parse_accused(value, errors: dict) -> list[str]:
         return []
     if isinstance(value, str):
         if len(value) > MAX_ACCUSED * 65:
-            errors["accused"] = f"At most {MAX_ACCUSED} user names."
+            errors["accused"] = Msg("At most %(n)s user names.", n=MAX_ACCUSED)
             return []
         items = [v for v in re.split(r"[\s,，、;；]+", value) if v]
     elif isinstance(value, list) and all(isinstance(v, str) for v in value):
@@ -189,7 +189,7 @@ def parse_accused(value, errors: dict) -> list[str]:
         errors["accused"] = "Must be a list of user names."
         return []
     if len(items) > MAX_ACCUSED:
-        errors["accused"] = f"At most {MAX_ACCUSED} user names."
+        errors["accused"] = Msg("At most %(n)s user names.", n=MAX_ACCUSED)
         return []
     if any(not _USERNAME.fullmatch(v) for v in items):
         errors["accused"] = "Each entry must be a user name (lower-case letters, digits, '_', '.', '-')."

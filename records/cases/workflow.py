@@ -46,7 +46,7 @@ from records.cases.declarations import (FINDING_OUTCOMES, LEGAL_CHANNELS, STAGE_
 from records.cases.inputs import FIELDS, parse  # noqa: F401
 from records.cases.transitions import NAMES, TRANSITIONS, format_table, table  # noqa: F401
 from records.db import utcnow
-from records.errors import Conflict, ValidationError
+from records.errors import Codes, Conflict, Msg, ValidationError
 from records.instance import instance_of
 from records.models import IdentityToken, OutboxEntry, Record, RecordEvent
 
@@ -76,15 +76,16 @@ def _now_for(cal: Calendar, today: dt.date | None) -> tuple[dt.date, dt.datetime
 def _state_refusal(spec: Transition, record: Record, c: Context) -> str:
     """Why ``spec`` cannot leave the record's state, with the most specific reason there is."""
     if record.status in TERMINAL:
-        return f"The matter is {record.status}; nothing more can be done with it."
+        return Msg("The matter is %(status)s; nothing more can be done with it.", status=Codes((record.status,)))
     possible = [t.name for t in TRANSITIONS.values() if record.status in t.sources]
-    message = (f"'{spec.name}' is not possible while the matter is {record.status} (it needs "
-               f"{' or '.join(spec.sources)}). From {record.status}: {', '.join(possible) or 'nothing'}.")
+    message = Msg("'%(step)s' is not possible while the matter is %(status)s (it needs %(needs)s). "
+                  "From %(status)s: %(possible)s.", step=Codes((spec.name,)), status=Codes((record.status,)),
+                  needs=Codes(spec.sources), possible=Codes(possible) if possible else Msg("nothing"))
     for guard in spec.guards:
         if not guard.uses_input:
             problem = guard.check(c)
             if problem:
-                message += " " + problem
+                message = Msg("%(message)s %(problem)s", message=message, problem=problem)
     return message
 
 
@@ -98,7 +99,7 @@ def transition(session: Session, record: Record, name: str, *, by: User, today: 
     step (the default is the real date; tests and imports of old matters pass it)."""
     spec = TRANSITIONS.get(name) if isinstance(name, str) else None
     if spec is None:
-        raise ValidationError("Unknown transition.", fields={"transition": "Must be one of: " + ", ".join(NAMES) + "."})
+        raise ValidationError("Unknown transition.", fields={"transition": Msg("Must be one of: %(codes)s.", codes=Codes(NAMES))})
     policy.require(by, spec.permission, record)
     # two people acting at once: lock the row (PostgreSQL; SQLite's writers queue already),
     # then read it again, so the second sees what the first did

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from records import audit
 from records.reference import require_manager
-from records.errors import ValidationError
+from records.errors import Msg, ValidationError
 from records.reference.models import CalendarDay, CalendarYear
 
 HOLIDAY, WORKDAY = "holiday", "workday"
@@ -169,35 +169,40 @@ def parse(text: str) -> dict[int, list[tuple[dt.date, str, str]]]:
         parts = line.split(None, 2)
         if parts[0].lower() == "year":
             if len(parts) != 2 or not parts[1].isdigit() or not 1990 <= int(parts[1]) <= 2200:
-                errors.append(f"line {number}: 'year' takes one year (e.g. year 2027): {raw.strip()[:80]!r}")
+                errors.append(Msg("line %(n)s: 'year' takes one year (e.g. year 2027): %(line)s", n=number,
+                                  line=repr(raw.strip()[:80])))
             else:
                 entries.setdefault(int(parts[1]), [])
             continue
         if len(parts) < 2:
-            errors.append(f"line {number}: expected a date and its kind (holiday/workday, 休/班): {raw.strip()[:80]!r}")
+            errors.append(Msg("line %(n)s: expected a date and its kind (holiday/workday, 休/班): %(line)s", n=number,
+                              line=repr(raw.strip()[:80])))
             continue
         try:
             day = dt.date.fromisoformat(parts[0])
         except ValueError:
-            errors.append(f"line {number}: {parts[0][:20]!r} is not a date (YYYY-MM-DD)")
+            errors.append(Msg("line %(n)s: %(value)s is not a date (like 2027-01-01)", n=number, value=repr(parts[0][:20])))
             continue
         kind = KINDS.get(parts[1].lower())
         if kind is None:
-            errors.append(f"line {number}: unknown kind {parts[1][:20]!r}; use holiday or workday (休 or 班)")
+            errors.append(Msg("line %(n)s: unknown kind %(kind)s; use holiday or workday (休 or 班)", n=number,
+                              kind=repr(parts[1][:20])))
             continue
         if day in seen:
-            errors.append(f"line {number}: {day.isoformat()} is already given on line {seen[day]}")
+            errors.append(Msg("line %(n)s: %(day)s is already given on line %(first)s", n=number, day=day.isoformat(),
+                              first=seen[day]))
             continue
         if kind == WORKDAY and day.weekday() < 5:
-            errors.append(f"line {number}: {day.isoformat()} is a weekday; a make-up working day (班) is a "
-                          "Saturday or Sunday")
+            errors.append(Msg("line %(n)s: %(day)s is a weekday; a make-up working day (班) is a Saturday or "
+                              "Sunday", n=number, day=day.isoformat()))
             continue
         name = parts[2].strip()[:100] if len(parts) > 2 else ""
         seen[day] = number
         entries.setdefault(day.year, []).append((day, kind, name))
     if errors:
-        raise ValidationError("The calendar was not imported (nothing was changed): " + "; ".join(errors[:20]),
-                              fields={"file": "; ".join(errors[:20])})
+        lines = tuple(errors[:20])
+        raise ValidationError(Msg("The calendar was not imported (nothing was changed): %(lines)s", lines=lines),
+                              fields={"file": Msg("%(lines)s", lines=lines)})
     if not entries:
         raise ValidationError("The calendar file has no dates (nothing was changed).",
                               fields={"file": "No dates."})
@@ -229,7 +234,8 @@ def set_day(session: Session, day: dt.date, kind: str | None, name: str = "", *,
     if kind is not None and kind not in (HOLIDAY, WORKDAY):
         raise ValidationError("kind: holiday or workday.", fields={"kind": "holiday or workday."})
     if kind == WORKDAY and day.weekday() < 5:
-        raise ValidationError(f"{day.isoformat()} is a weekday: a make-up working day is a Saturday or Sunday.",
+        raise ValidationError(Msg("%(day)s is a weekday: a make-up working day is a Saturday or Sunday.",
+                                  day=day.isoformat()),
                               fields={"day": "A Saturday or Sunday."})
     row = session.get(CalendarDay, day)
     if kind is None:

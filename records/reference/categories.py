@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from records import audit
 from records.reference import require_manager
-from records.errors import Conflict, NotFound, ValidationError
+from records.errors import Conflict, Msg, NotFound, ValidationError, details as _details
 from records.reference.models import Category
 from records.reference.scripts import to_hans, to_hant
 
@@ -194,7 +194,7 @@ def _parent(session: Session, code, errors: dict, *, own: Category | None = None
         return None
     parent = session.execute(select(Category).where(Category.code == code)).scalar_one_or_none()
     if parent is None:
-        errors["parent"] = f"No category {code!r}."
+        errors["parent"] = Msg("No category %(code)s.", code=repr(code))
     elif parent.parent_id is not None:
         errors["parent"] = "A sub-category cannot have sub-categories of its own."
     elif own is not None and parent.id == own.id:
@@ -213,12 +213,11 @@ def add(session: Session, values: dict, *, by=None, address: str = "") -> Catego
     if not isinstance(code, str) or not CODE.fullmatch(code):
         errors["code"] = "2-32 characters: lower-case letters, digits and _, starting with a letter."
     elif session.execute(select(Category.id).where(Category.code == code)).first():
-        errors["code"] = f"Category {code!r} exists already."
+        errors["code"] = Msg("Category %(code)s exists already.", code=repr(code))
     names = _names(values, errors, required=True)
     parent = _parent(session, values.get("parent"), errors)
     if errors:
-        raise ValidationError("The category was not added: " + "; ".join(f"{k}: {v}" for k, v in errors.items()),
-                              fields=errors)
+        raise ValidationError(Msg("The category was not added: %(why)s", why=_details(errors)), fields=errors)
     order = session.execute(select(func.coalesce(func.max(Category.sort_order), 0))).scalar_one() + 1
     cat = Category(code=code, parent_id=parent.id if parent else None, sort_order=order, active=True,
                    name_en=names.pop("name_en", ""), **names)
@@ -241,8 +240,7 @@ def change(session: Session, code: str, values: dict, *, by=None, address: str =
     if "active" in values and not isinstance(values["active"], bool):
         errors["active"] = "true or false."
     if errors:
-        raise ValidationError("The category was not changed: " + "; ".join(f"{k}: {v}" for k, v in errors.items()),
-                              fields=errors)
+        raise ValidationError(Msg("The category was not changed: %(why)s", why=_details(errors)), fields=errors)
     changed = {}
     for key, value in names.items():
         if getattr(cat, key) != value:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from records import audit
 from records.reference import require_manager
-from records.errors import ValidationError
+from records.errors import Msg, ValidationError, details as _details
 from records.reference.models import BureauProfile, DocumentCounter
 
 #: The letterhead of a new instance until the administrator enters the bureau's own.
@@ -111,7 +111,7 @@ def validate(values: dict) -> dict[str, str]:
             continue
         value = value.strip()
         if len(value) > MAX_LENGTH[name]:
-            errors[name] = f"At most {MAX_LENGTH[name]} characters."
+            errors[name] = Msg("At most %(n)s characters.", n=MAX_LENGTH[name])
             continue
         if "\x00" in value:
             errors[name] = "Contains a NUL character."
@@ -122,8 +122,8 @@ def validate(values: dict) -> dict[str, str]:
         if problem:
             errors["number_pattern"] = problem
     if errors:
-        raise ValidationError("The letterhead was not saved: " + "; ".join(
-            f"{k}: {v}" for k, v in sorted(errors.items())), fields=errors)
+        raise ValidationError(Msg("The letterhead was not saved: %(why)s", why=_details(dict(sorted(errors.items())))),
+                              fields=errors)
     return clean
 
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from records import audit
 from records.reference import require_manager
-from records.errors import ValidationError
+from records.errors import FieldName, Msg, ValidationError
 from records.reference.models import BureauProfile, Region
 
 CODE = re.compile(r"\d{6}")
@@ -95,7 +95,8 @@ def require(session: Session, code, field: str = "region") -> Region:
     """The region of ``code``; a ValidationError naming ``field`` when it is malformed or unknown."""
     why = problem(session, code)
     if why:
-        raise ValidationError(f"{field}: {why}", fields={field: why})
+        why = Msg(why)
+        raise ValidationError(Msg("%(filter)s: %(message)s", filter=FieldName(field), message=why), fields={field: why})
     return session.get(Region, code)
 
 
@@ -167,8 +168,9 @@ def set_jurisdiction(session: Session, code: str, *, by=None, address: str = "")
 
     region = require(session, code, "jurisdiction")
     if region.retired:
-        why = f"Region {code} was retired; use {region.successor_code}."
-        raise ValidationError(f"jurisdiction: {why}", fields={"jurisdiction": why})
+        why = Msg("Region %(code)s was retired; use %(successor)s.", code=code, successor=region.successor_code)
+        raise ValidationError(Msg("%(filter)s: %(message)s", filter=FieldName("jurisdiction"), message=why),
+                              fields={"jurisdiction": why})
     profile = ensure_profile(session)
     if profile.jurisdiction_code != code:
         old = profile.jurisdiction_code

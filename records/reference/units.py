@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from records import audit
 from records.reference import require_manager
-from records.errors import Conflict, NotFound, ValidationError
+from records.errors import Conflict, Msg, NotFound, ValidationError, details as _details
 from records.reference import regions as regions_mod
 from records.reference.models import Office, UnitRegion
 
@@ -99,7 +99,7 @@ def add(session: Session, values: dict, *, by=None, address: str = "") -> Office
     if not isinstance(code, str) or not CODE.fullmatch(code):
         errors["code"] = "1-32 characters: capital letters, digits, - and _."
     elif session.execute(select(Office.id).where(Office.code == code)).first():
-        errors["code"] = f"Office or unit {code!r} exists already."
+        errors["code"] = Msg("Office or unit %(code)s exists already.", code=repr(code))
     name = _name(values, errors, required=True)
     external = values.get("external", False)
     if not isinstance(external, bool):
@@ -108,8 +108,7 @@ def add(session: Session, values: dict, *, by=None, address: str = "") -> Office
     if codes and not external:
         errors["regions"] = "Only an external unit covers regions."
     if errors:
-        raise ValidationError("The unit was not added: " + "; ".join(f"{k}: {v}" for k, v in errors.items()),
-                              fields=errors)
+        raise ValidationError(Msg("The unit was not added: %(why)s", why=_details(errors)), fields=errors)
     office = Office(code=code, name=name, is_external=external, is_intake=False, active=True)
     office.regions = [UnitRegion(region_code=c) for c in codes or []]
     session.add(office)
@@ -135,8 +134,7 @@ def change(session: Session, code: str, values: dict, *, by=None, address: str =
         elif not values["active"] and office.is_intake:
             errors["active"] = "The intake office cannot be deactivated: every letter starts there."
     if errors:
-        raise ValidationError("The unit was not changed: " + "; ".join(f"{k}: {v}" for k, v in errors.items()),
-                              fields=errors)
+        raise ValidationError(Msg("The unit was not changed: %(why)s", why=_details(errors)), fields=errors)
     changed: dict = {}
     if name is not None and name != office.name:
         office.name = name

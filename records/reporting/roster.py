@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from records import audit, policy
 from records.reporting import stats
-from records.errors import NotFound, ValidationError
+from records.errors import Msg, NotFound, ValidationError
 from records.reporting.models import DutyDay
 from records.reference.calendar import WorkingCalendar
 from records.reference.calendar import load as official_calendar
@@ -89,9 +89,9 @@ def _users(session: Session, usernames: list[str], permission: str, name: str, e
         u = session.execute(select(User).where(User.username == username)).scalar_one_or_none() \
             if isinstance(username, str) and len(username) <= 64 else None
         if u is None or not u.active:
-            errors[name] = f"No active user named {username!s:.64}."
+            errors[name] = Msg("No active user named %(name)s.", name=f"{username!s:.64}")
         elif not policy.holds(u, permission):
-            errors[name] = f"{u.username} may not be put on this list."
+            errors[name] = Msg("%(name)s may not be put on this list.", name=u.username)
         else:
             out.append(u)
     return out

@@ -37,7 +37,7 @@ def _switch_link(page: str, code: str) -> str:
 def test_login_page_defaults_to_traditional_chinese(client):
     page = _page(client, "/login")
     assert '<html lang="zh-Hant">' in page
-    assert "登入" in page and "使用者名稱" in page and "密碼" in page and "信訪記錄系統" in page
+    assert "登入" in page and "用戶名" in page and "密碼" in page and "信訪記錄系統" in page
     assert "Sign in" not in page and "User name" not in page
 
 
@@ -86,7 +86,7 @@ def clerk_client(client, make_user, make_record):
 
 EXPECTED = {
     "zh_Hant": {"ledger": ["信訪臺帳", "登記來信", "登記來訪", "編號", "信訪方式", "登出", "來信", "勞動工資"],
-                "register": ["登記來信或來訪", "首問責任人", "身分證號碼", "信訪人姓名", "電子郵件", "網上信訪", "傳真"],
+                "register": ["登記來信或來訪", "首問責任人", "身份證號碼", "信訪人姓名", "電子郵件", "網上信訪", "傳真"],
                 "absent": ["Petition ledger", "Sign out", "First responder"]},
     "zh_Hans": {"ledger": ["信访台账", "登记来信", "登记来访", "编号", "信访方式", "退出登录", "来信", "劳动工资"],
                 "register": ["登记来信或来访", "首问责任人", "身份证号码", "信访人姓名", "电子邮件", "网上信访", "传真"],

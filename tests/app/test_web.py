@@ -276,10 +276,11 @@ def test_ledger_filters(web, people, may):
 
 
 @pytest.mark.parametrize("query,field", [
-    ("date_from=2025-02-30", "date_from"), ("date_to=not-a-date", "date_to"),
-    ("date_from=2025-05-03&date_to=2025-05-01", "date_to"), ("channel=pigeon", "channel"),
+    ("date_from=2025-02-30", "From"), ("date_to=not-a-date", "To"),
+    ("date_from=2025-05-03&date_to=2025-05-01", "To"), ("channel=pigeon", "Channel"),
 ])
 def test_ledger_invalid_filter_gives_a_message(web, people, may, query, field):
+    """The bad filter is named by its label (never by the parameter's name)."""
     signed_in(web, people.registrar)
     r = web.get(f"/ledger?{query}")
     assert r.status_code == 200
