@@ -20,6 +20,7 @@ from __future__ import annotations
 from records import crypto, keys
 from records.cases import sweep as cases_sweep
 from records.instance import Instance
+from records.intake import drafts as intake_drafts
 from records.intake import ocr as intake_ocr
 from records.intake import operations as intake
 from records.settings import Settings
@@ -44,5 +45,6 @@ def build_instance(settings: Settings, *, keyring: crypto.Keyring | None = None)
     inst.ocr = intake_ocr.RapidOcrEngine()
     inst.on_attachment.append(intake.on_attachment)
     intake.register_jobs(inst.jobs)
+    intake_drafts.register_jobs(inst.jobs)   # scans recognised on the registration form
     cases_sweep.register_jobs(inst.jobs)
     return inst

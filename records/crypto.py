@@ -30,7 +30,8 @@ KEY_BYTES = 32
 #: Purposes of derived keys; one key per purpose, never shared.
 PURPOSES = ("blind-token", "identity", "audit", "token-hash", "totp", "recovery-code",
             "mail-id",  # mail-id: imported e-mails by Message-ID (records.intake)
-            "audit-sealed", "audit-checkpoint")  # free text in audit details; signed checkpoints of its head
+            "audit-sealed", "audit-checkpoint",  # free text in audit details; signed checkpoints of its head
+            "scan-draft")  # a scan recognised on the registration form before its letter exists (records.intake)
 
 
 def new_key() -> bytes:

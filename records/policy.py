@@ -255,6 +255,13 @@ def requires_second_factor(user: User | None, roles: tuple[str, ...] | None = No
     return any(r in bound for r in user.role_set)
 
 
+def require_own_draft(user: User | None, uploaded_by_id: int | None) -> None:
+    """A scan recognised on the registration form before its letter exists (a draft, records.intake)
+    is its uploader's alone, while they may register letters; to anyone else it does not exist."""
+    if user is None or uploaded_by_id is None or user.id != uploaded_by_id or not holds(user, REGISTER):
+        raise NotFound("No such scan draft.")
+
+
 def require(user: User | None, permission: str, record: Record | None = None) -> None:
     """Raise if not allowed. A record whose ledger line the user may not see is 'not found',
     so guessing serials tells nothing."""

@@ -155,3 +155,5 @@ def progress(serial: str):
                         "finished": not any(i["status"] in ("pending", "running") for i in items)})
     response.headers["Cache-Control"] = "no-store"
     return response
+
+from . import drafts as _drafts  # noqa: E402,F401 - the registration form's scan drafts: routes of this blueprint

@@ -2,7 +2,7 @@
 ``records.cases.schemas`` so the web, the API and the CLI accept exactly the same input."""
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import MultipleFileField, SelectField, StringField, TextAreaField
+from wtforms import HiddenField, MultipleFileField, SelectField, StringField, TextAreaField
 
 from records.reference.vocab import CHANNELS
 
@@ -36,6 +36,10 @@ class RecordForm(FlaskForm):
     #: The office or unit the letter complains about (statistics: units complained about most).
     complained_unit = SelectField(_l("Office or unit complained about"), choices=[], validate_choice=False)
     attachments = MultipleFileField(_l("Scanned letter or other attachments"))
+    #: A scan recognised on the form before registering (records.intake.drafts; app/static/scan_draft.js):
+    #: the draft's id, and "yes" when the clerk took its text as the body.
+    scan_draft = HiddenField()
+    scan_text_taken = HiddenField()
 
     def to_raw(self) -> dict:
         return {

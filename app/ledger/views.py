@@ -25,6 +25,7 @@ from ..auth.session import login_required, me
 from ..forms import offered, options
 from ..web import client_address, db, instance
 from ..workflow.views import panel_context
+from ..intake.drafts import take_from_form
 from ..search.views import repeat_panel
 from .forms import RecordForm
 from ..reference.pickers import category_options, region_note, region_options
@@ -111,6 +112,7 @@ def register():
             record = operations.register(db(), form.to_raw(), by=user, uploads=_uploads(form),
                                          address=client_address(),
                                          confirm_old_date=bool(form.confirm_old_received_date.data))
+            take_from_form(record, form, user)   # the scan recognised on the form, if any
         except (ValidationError, TooLarge) as exc:
             # the form comes back with what was typed and the message next to the field
             db().rollback()

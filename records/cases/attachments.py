@@ -69,12 +69,15 @@ def check_uploads(session: Session, uploads: list[Upload]) -> list[tuple[Upload,
     return checked
 
 
-def _track_blob(session: Session, uid: str) -> None:
+def track_blob(session: Session, uid: str) -> None:
+    """A blob written in this unit of work: removed again if it rolls back."""
     session.info.setdefault("xinfang.new_blobs", []).append(uid)
 
 
 def add_attachment(session: Session, record: Record, upload: Upload, mime: str, *, by: User,
-                   kind: str = "scan") -> Attachment:
+                   kind: str = "scan", hooks: bool = True) -> Attachment:
+    """Seal ``upload`` into the blob store as an attachment of ``record``; ``hooks=False`` when
+    its text is already known (a scan recognised on the registration form: records.intake.drafts)."""
     uid = new_uid()
     name = clean_filename(upload.filename)   # no control or bidi characters (issue 15)
     # Seal before the Attachment joins record.attachments: unwrapping the data key may load
@@ -85,8 +88,8 @@ def add_attachment(session: Session, record: Record, upload: Upload, mime: str, 
     session.add(att)
     inst = instance_of(session)
     inst.blobs.put(att.uid, sealing.seal_bytes(session, record, "attachment", upload.data, att.uid))
-    _track_blob(session, att.uid)
-    for hook in inst.on_attachment:  # intake queues the extraction of its text
+    track_blob(session, att.uid)
+    for hook in inst.on_attachment if hooks else ():  # intake queues the extraction of its text
         hook(session, record, att, by)
     return att
 

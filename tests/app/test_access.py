@@ -46,6 +46,7 @@ from records.reference.models import Office
 from records.models import Record
 from records.accounts.models import User
 from records.cases.operations import Upload
+from records.intake import drafts
 from tests.conftest import TEST_PASSWORD, letter_data, unique
 
 ROLES = ("anonymous", "clerk", "registrar", "handler", "other_handler", "leader", "other_leader", "chief",
@@ -91,6 +92,9 @@ WEB_CORRECTION_FORM = {**WEB_RECORD_FORM, "subject": "拖欠工資（更正）",
 LOGIN_FORM = {"username": "{username}", "password": TEST_PASSWORD}
 API_RECORD = letter_data()
 API_ATTACHMENT = {"file": UploadFile("later-scan.txt", "補充材料：工資條。".encode())}
+#: A small PNG (a scan for the registration form's recognition).
+SCAN_PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x00\x00\x00\x00:~\x9bU"
+            b"\x00\x00\x00\nIDATx\x9cc\xf8\x0f\x00\x01\x01\x01\x00\x18\xdd\x8d\xb4\x00\x00\x00\x00IEND\xaeB`\x82")
 
 #: Roles that see retention batches, holds and certificates (metadata only).
 RETENTION_VIEWERS = ("leader", "other_leader", "chief", "archivist", "inspector")
@@ -201,6 +205,12 @@ ROUTES: dict[str, list[tuple]] = {
             "公司拖欠工資。\r\n").encode()), "region": "110108", "category": "other"}),
     ],
     "ledger.version": [("GET", "/records/{serial}/versions/{version}", allow(*CONTENT_OF_SERIAL))],
+    # -- intake (issue 20): the record page's polling of its extraction status; a scan recognised
+    #    on the registration form ({draft}: one uploaded by 'registrar', seen by its uploader only)
+    "intake.progress": [("GET", "/records/{serial}/intake/status", allow(*CONTENT_OF_SERIAL))],
+    "intake.new_draft": [("POST", "/intake/drafts", allow(*REGISTRARS), {"scan": UploadFile("scan.png", SCAN_PNG)})],
+    "intake.draft_status": [("GET", "/intake/drafts/{draft}", allow("registrar"))],
+    "intake.draft_scan": [("GET", "/intake/drafts/{draft}/scan", allow("registrar"))],
     # -- JSON API ---------------------------------------------------------------------
     "api.openapi": [("GET", "/api/v1/openapi.json", allow(*EVERYONE))],
     "api.create_record": [("POST", "/api/v1/records", allow(*REGISTRARS), API_RECORD)],
@@ -423,6 +433,7 @@ def world(inst, app) -> World:
         ldjc = s.execute(select(Office.id).where(Office.code == "LDJC")).scalar_one()
         s.execute(update(Record).where(Record.id == record.id).values(office_id=ldjc))
         target = accounts.create_user(s, unique("target"), TEST_PASSWORD, ["clerk"], office="XFB").username
+        draft = drafts.create(s, Upload("scan.png", SCAN_PNG), by=registrar).payload["draft"]
 
     cookies = {}
     for role, user in users.items():
@@ -431,7 +442,8 @@ def world(inst, app) -> World:
         assert r.status_code == 302, f"{role} could not sign in"
         cookies[role] = client.get_cookie(app.config["SESSION_COOKIE_NAME"]).value
     return World(users=users, tokens=tokens, cookies=cookies,
-                 values={"serial": serial, "attachment": attachment, "version": "1", "target": target})
+                 values={"serial": serial, "attachment": attachment, "version": "1", "target": target,
+                         "draft": draft})
 
 
 def _cases():
