@@ -6,6 +6,7 @@ The API keeps its English machine-readable keys in JSON; its messages are transl
 way when the client asks for a language (Accept-Language), as the pages are."""
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 
 from flask_babel import get_translations
@@ -121,6 +122,35 @@ def describe(exc: XinfangError, labels: Mapping | None = None, *, brief: bool = 
     return _("%(message)s (%(details)s)", message=message, details=details)
 
 
+def chinese_page() -> bool:
+    from flask_babel import get_locale
+
+    return str(get_locale() or "zh_Hant").startswith("zh")
+
+
+def day(value) -> str:
+    """A date as the page's language writes it: 2026年12月13日 on Chinese pages, ISO 8601
+    (2026-12-13) in English. Inputs, URLs and the API keep ISO."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    if chinese_page():
+        return f"{value.year}年{value.month}月{value.day}日"
+    return value.isoformat()
+
+
+def local_time(value, tz, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A moment in the office's time zone; the date part written as ``day`` writes it."""
+    if value is None:
+        return ""
+    moment = value.astimezone(tz)
+    if fmt.startswith("%Y-%m-%d") and chinese_page():
+        rest = fmt[len("%Y-%m-%d"):]
+        return day(moment.date()) + (moment.strftime(rest) if rest else "")
+    return moment.strftime(fmt)
+
+
 def form_labels(form) -> dict[str, str]:
     """A WTForms form's field labels by field name."""
     return {name: str(field.label.text) for name, field in form._fields.items()}
@@ -146,3 +176,5 @@ def init_messages(app) -> None:
     env.globals["gettext"] = env.globals["_"] = _gettext
     env.globals["field_lines"] = field_lines
     env.globals["tr"] = tr
+    env.globals["local_time"] = local_time
+    app.add_template_filter(day, "day")

@@ -215,6 +215,7 @@ def cases(m: dict) -> list[tuple[str, str, str, str, dict]]:
         ("retention.exclude", "archivist", "POST", "/retention/batches/999999/exclude", {"serial": "", "reason": ""}),
         # intake
         ("intake.mail", "clerk", "POST", "/intake/mail", {}),
+        ("intake.new_draft", "clerk", "POST", "/intake/drafts", {}),
         # pages that are not there
         ("ledger.show", "clerk", "GET", "/records/XF-2099-000001", None),
         ("ledger.show", "clerk", "GET", "/records/NOPE", None),
@@ -310,6 +311,8 @@ NO_FILTERS = {
     "intake.text", "retention.index", "retention.batch", "retention.certificates",
     "retention.certificate_file", "reference.index", "reference.category_list", "reference.unit_list",
     "reference.calendar_page", "exports.ledger", "intake.progress",
+    # a scan being recognised on the registration form: its progress and its image
+    "intake.draft_status", "intake.draft_scan",
     # the region finder and its suggestions: a name or code typed finds regions or none, no error
     "reference.find_regions", "reference.region_lookup",
 }
@@ -330,3 +333,27 @@ def test_every_form_and_filter_page_is_covered(app):
     assert not uncovered, ("routes with no case in tests/app/test_untranslated.py (add their error cases, "
                            "or name them in NO_ERROR_PATH / NO_FILTERS with the reason):\n  "
                            + "\n  ".join(sorted(uncovered)))
+
+
+# -- the office's words, the Chinese way of writing ------------------------------------------
+@pytest.mark.parametrize("locale,words", [
+    ("zh_Hant", ("自2026年3月2日收到之日起 15 日內，即 2026年3月17日前", "《群眾來信來訪接待規章制度》第十一條")),
+    ("zh_Hans", ("自2026年3月2日收到之日起 15 日内，即 2026年3月17日前", "《群众来信来访接待规章制度》第十一条")),
+])
+def test_due_dates_in_plain_words_and_rules_by_name(app, people, matters, locale, words):
+    """A due date is explained in words with the date written the Chinese way, and a rule of
+    the bureau is cited by its title, not as a bare article number."""
+    page = client_for(app, people, "leader", locale).get(f"/records/{matters['registered']}").get_data(as_text=True)
+    for text in words:
+        assert text in html.unescape(page), text
+    assert "+ 15" not in page and "= 2026" not in page
+
+
+def test_mainland_terms_in_both_scripts():
+    """用戶名 and 身份 (證) everywhere: the catalogue, hence both scripts (the PDF documents use them too)."""
+    from app.translations import build
+
+    catalog = build.read_catalog(build._po_path("zh_Hant"), "zh_Hant")
+    strings = [s for m in catalog if m.id for s in ((m.string,) if isinstance(m.string, str) else m.string)]
+    for word in ("使用者名稱", "使用者", "身分"):
+        assert not [s for s in strings if s and word in s], word
