@@ -148,3 +148,20 @@ def test_no_draft_text_or_name_on_disk(app, inst, settings, client, make_user):
     needles = [n.encode(enc) for n in (name, PHRASE[:6]) for enc in ("utf-8", "utf-16-le", "gb18030", "big5")]
     hits = [str(p) for p in settings.home.rglob("*") if p.is_file() and any(n in p.read_bytes() for n in needles)]
     assert hits == []
+
+
+def test_a_killed_recognition_resumes_after_the_last_stored_page(app, inst, client, make_user):
+    from tests.records.intake.pages import tiff
+
+    clerk = make_user("clerk")
+    login(client, clerk.username)
+    two = tiff([page(["第一頁" + PHRASE], size=32), page(["第二頁請求調查處理"], size=32)])
+    uid = _upload(client, two, "兩頁.tiff").get_json()["draft"]
+    # as a worker killed after storing page 1 leaves it (a stand-in text proves page 1 is not read again)
+    stored = drafts._read_text(inst, uid)
+    drafts._write_text(inst, uid, {**stored, "pages": ["（已識別的第一頁）"]})
+    jobs.run_pending(inst, kinds=[drafts.JOB_KIND])
+    st = client.get(f"/intake/drafts/{uid}").get_json()
+    assert st["status"] == "done" and st["pages_total"] == 2
+    first, second = st["text"].split("\n\n")
+    assert first == "（已識別的第一頁）" and "請求調查處理" in second.replace(" ", "")
