@@ -1,4 +1,5 @@
 """Translated labels for the stored codes (channels, categories, statuses, roles)."""
+import datetime as dt
 from collections.abc import Mapping
 
 from flask_babel import lazy_gettext as _l
@@ -182,6 +183,24 @@ def ref_name(item) -> str:
     return in_script(item.name, hans=getattr(item, "name_hans", None) or None)
 
 
+def received_long_ago(record) -> bool:
+    """Whether the record's letter was received more than a year before today (office time):
+    storing it asks for the date to be confirmed (records.cases.received)."""
+    from records.cases import received
+
+    from .web import instance
+
+    tz = instance().settings.tz
+    return received.long_ago(record.received_at, dt.datetime.now(tz).date(), tz)
+
+
+def registered_long_after(record) -> bool:
+    """The record's flag: registered more than a year after its received date."""
+    from records.cases import received
+
+    return received.registered_long_after(record.received_at, record.created_at)
+
+
 def label(table: Mapping, code: str | None) -> str:
     if code is None:
         return ""
@@ -204,4 +223,5 @@ def init_labels(app) -> None:
             "DUE_START_LABELS": DUE_START_LABELS, "BOARD_BUCKET_LABELS": BOARD_BUCKET_LABELS,
             "REVIEW_OUTCOME_LABELS": REVIEW_OUTCOME_LABELS, "label": label,
             "ref_name": ref_name, "in_script": in_script,
+            "received_long_ago": received_long_ago, "registered_long_after": registered_long_after,
         }

@@ -44,6 +44,9 @@ def _record_schemas() -> dict:
                                 "a leader or the chief (default: the registering user)."},
             "complained_unit": {"type": "string", "description": "Code of the office or unit the letter complains "
                                 "about (statistics: units complained about most)."},
+            "confirm_old_received_date": {"type": "boolean", "default": False, "description": (
+                "true confirms a received_at more than a year before today; without it such a letter is "
+                "refused (422), since once stored it may be destroyed at once.")},
         },
     }
     ledger_line = {

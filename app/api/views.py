@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 from flask import g, jsonify, request, url_for
 
-from records.cases import drafts, operations, workflow
+from records.cases import drafts, operations, received, workflow
 from records import policy
 from records.cases import board as board_service
 from records.errors import NotFound, ValidationError
@@ -132,7 +132,10 @@ def openapi():
 @token_required
 @token_scope("register")
 def create_record():
-    record = operations.register(db(), _json_body(), by=g.api_user, address=client_address())
+    body = _json_body()
+    # a received date more than a year ago is registered only when confirmed (records.cases.received)
+    confirm = received.confirmation(body.pop(received.FIELD, None)) if isinstance(body, dict) else None
+    record = operations.register(db(), body, by=g.api_user, address=client_address(), confirm_old_date=confirm)
     return jsonify({"serial": record.serial, "url": url_for("api.get_record", serial=record.serial)}), 201, {
         "Location": url_for("api.get_record", serial=record.serial)}
 

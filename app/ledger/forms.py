@@ -2,7 +2,7 @@
 ``records.cases.schemas`` so the web, the API and the CLI accept exactly the same input."""
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, MultipleFileField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, HiddenField, MultipleFileField, SelectField, StringField, TextAreaField
 
 from records.reference.vocab import CHANNELS
 
@@ -40,6 +40,8 @@ class RecordForm(FlaskForm):
     #: the draft's id, and "yes" when the clerk took its text as the body.
     scan_draft = HiddenField()
     scan_text_taken = HiddenField()
+    #: Shown when the received date is more than a year ago (records.cases.received).
+    confirm_old_received_date = BooleanField(_l("I have checked it: this letter was received more than a year ago."))
 
     def to_raw(self) -> dict:
         return {

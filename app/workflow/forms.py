@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import BooleanField, SelectField, SelectMultipleField, StringField, TextAreaField
 
 from records.cases.declarations import CONDUCT_ACTIONS, CONDUCT_KINDS, REMIT_GROUNDS, REVIEW_OUTCOMES
 from records.cases.attachments import Upload
@@ -85,6 +85,8 @@ class TransitionForm(FlaskForm):
         (c, CONDUCT_ACTION_LABELS[c]) for c in CONDUCT_ACTIONS), validate_choice=False)
     conduct_description = TextAreaField(_l("Description"), render_kw={"rows": 3})
     conduct_on = StringField(_l("Day of the visit"), render_kw={"type": "date"})
+    #: storing a letter received more than a year ago (records.cases.received)
+    confirm_old_received_date = BooleanField(_l("I have checked it: this letter was received more than a year ago."))
     document = FileField(_l("The decision document (PDF or scan)"),
                          render_kw={"accept": "application/pdf,image/jpeg,image/png,image/tiff,image/gif"})
 

@@ -102,6 +102,8 @@ class Params:
     conduct: dict | None = None
     #: An outside body's decision document as uploaded: (``attachments.Upload``, sniffed type).
     document: tuple | None = None
+    #: Storing a letter received more than a year ago: the received date is confirmed (records.cases.received).
+    confirm_old_received_date: bool | None = None
 
 
 @dataclass

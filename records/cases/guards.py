@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
-from records.cases import deadlines
+from records.cases import deadlines, received
 from records.cases.declarations import COLLECTIVE_VISIT, STAGE_OF_STATUS, Context, is_final
 from records.models import Record
 
@@ -104,6 +104,11 @@ def repeat_named(c: Context) -> str | None:
     if c.params.reason == "concluded_after_rereview" and c.params.repeat_of is None:
         return "Name the final matter (its serial) this letter repeats: it is stored as concluded after re-review."
     return None
+
+
+def old_letter_confirmed(c: Context) -> str | None:
+    """Storing a letter received more than a year ago needs its date confirmed (records.cases.received)."""
+    return received.store_problem(c.record.received_at, c.today, c.cal.tz, c.params.confirm_old_received_date)
 
 
 def no_extension_pending(c: Context) -> str | None:

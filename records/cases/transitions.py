@@ -60,11 +60,14 @@ TRANSITIONS: dict[str, Transition] = {t.name: t for t in (
                letter="not_accepted_legal_channel"),
     Transition("store", "Store the letter (存信) with an Art 11 reason.",
                ("registered",), "stored", policy.STORE_LETTER, required=("reason",),
-               optional=("note", "repeat_of"), reason_codes=STORED_REASONS,
+               optional=("note", "repeat_of", "confirm_old_received_date"), reason_codes=STORED_REASONS,
                guards=(Guard("concluded_after_rereview names the final matter (repeat_of)", guards.repeat_named,
                              uses_input=True, field="repeat_of"),
                        Guard("repeat_of, if given, is another matter; final when the reason is "
-                             "concluded_after_rereview", guards.repeat_is_final, uses_input=True),),
+                             "concluded_after_rereview", guards.repeat_is_final, uses_input=True),
+                       Guard("a letter received more than a year ago is stored only with its received date "
+                             "confirmed (it may be destroyed at once)", guards.old_letter_confirmed,
+                             uses_input=True, field="confirm_old_received_date"),),
                effects=(Effect("decided_by := actor; stored_reason := reason; repeat_of := the earlier matter",
                                effects.store),)),
     Transition("start", "Start the investigation.", ("assigned", "transferred"), "in_progress", policy.HANDLE,

@@ -97,7 +97,7 @@ def test_issuing_the_reply_needs_the_confirmation(app, inst, make_user, make_rec
 def test_a_destruction_run_needs_the_batch_name_typed(app, inst, make_user, make_record):
     clerk, archivist, leader = make_user("clerk"), make_user("archivist"), make_user("leader")
     serial = make_record(clerk, region="110106", received_at="2020-05-06T10:00")
-    step(inst, serial, "store", leader, reason="unclear_content")
+    step(inst, serial, "store", leader, reason="unclear_content", confirm_old_received_date=True)
     with inst.unit_of_work() as s:
         batch = s.execute(select(Batch).where(Batch.region_code == "110106", Batch.year == 2020)).scalar_one()
         ret.seal(s, batch, by=s.get(User, archivist.id))

@@ -226,7 +226,7 @@ def batch_state(page) -> str:
 def test_archivist_has_a_batch_destroyed_and_its_letter_answers_gone(live_server, page, inst, team):
     base, archivist, leader = live_server, team["archivist"], team["leader"]
     serial = register(inst, team["clerk"], region="110105", received_at="2020-04-01T10:00")
-    step(inst, serial, "store", leader, reason="unclear_content")
+    step(inst, serial, "store", leader, reason="unclear_content", confirm_old_received_date=True)
     with inst.unit_of_work() as s:
         batch = s.execute(select(Batch).where(Batch.region_code == "110105", Batch.year == 2020)).scalar_one()
         ret.seal(s, batch, by=s.get(User, archivist.id))

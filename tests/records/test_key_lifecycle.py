@@ -65,7 +65,8 @@ def _store(inst, serial: str) -> None:
     """The workflow's ``store`` transition, as the web and the API apply it."""
     with inst.unit_of_work() as s:
         record = s.execute(select(Record).where(Record.serial == serial)).scalar_one()
-        workflow.transition(s, record, "store", by=_user(s, "chief"), reason="no_reference_value")
+        workflow.transition(s, record, "store", by=_user(s, "chief"), reason="no_reference_value",
+                            confirm_old_received_date=True)  # received years ago (records.cases.received)
 
 
 def _subject(inst, serial: str) -> str:
@@ -113,7 +114,7 @@ _NO_RETENTION_IMPORT = textwrap.dedent("""
     with inst.unit_of_work() as s:
         record = s.execute(select(Record).where(Record.serial == sys.argv[3])).scalar_one()
         chief = s.execute(select(User).where(User.username == "chief")).scalar_one()
-        workflow.transition(s, record, "store", by=chief, reason="no_reference_value")
+        workflow.transition(s, record, "store", by=chief, reason="no_reference_value", confirm_old_received_date=True)
     with inst.unit_of_work() as s:
         print(s.execute(select(Record).where(Record.serial == sys.argv[3])).scalar_one().key.wrapped_by)
 """)
