@@ -137,8 +137,12 @@ def test_the_decision_document_on_the_web(app, inst, team, make_user):
 
     assert post(handler).status_code == 403
     assert post(web).status_code == 303
+    with inst.unit_of_work() as s:
+        record = s.execute(select(Record).where(Record.serial == serial)).scalar_one()
+        assert (record.review_outcome, record.review_replied_on) == ("upheld", D(2026, 4, 1))
+        assert [a.kind for a in record.attachments].count("review_decision") == 1
     page = web.get(f"/records/{serial}").get_data(as_text=True)
-    assert "2026-04-01" in page and "data-decision-document=" in page
+    assert "data-decision-document=" in page          # shown with the outcome, linked
     href = page.split("data-decision-document=")[0].rsplit('href="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
     got = web.get(href)
     assert got.status_code == 200 and got.data == pdf
