@@ -55,6 +55,8 @@ def tr(text) -> str:
 
 
 def _param(value):
+    if isinstance(value, dt.date):
+        return day(value)
     if isinstance(value, Msg):
         return tr(value)
     if isinstance(value, Codes):

@@ -5,12 +5,15 @@ Messages never carry letter plaintext.
 """
 from __future__ import annotations
 
+import datetime as _dt
+
 
 class Msg(str):
     """A message whose wording is catalogued with placeholders: it reads (``str``, JSON, the
     CLI) as the English text filled in, and carries ``msgid`` and ``params`` so the web layer
     translates the msgid first and fills the placeholders after (app/messages.py). Use it
     for every message built at run time: ``Msg("At most %(n)s characters.", n=MAX)``.
+    A date param reads as ISO 8601 in English and as the page writes dates on the web.
     A param may itself be a ``Msg`` (translated in turn), ``Codes`` (stored codes, shown by
     their labels) or a ``FieldName`` (an input's key, shown by its label)."""
 
@@ -51,6 +54,8 @@ def details(errors: dict) -> Fields:
 
 
 def _english(value) -> str:
+    if isinstance(value, _dt.date):
+        return value.isoformat()
     if isinstance(value, Codes):
         return ", ".join(str(v) for v in value)
     if isinstance(value, Fields):

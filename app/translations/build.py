@@ -243,6 +243,9 @@ def collect_error_messages() -> list[tuple[str, str]]:
                         texts += _literals(node.value)
                     elif isinstance(target, ast.Name) and target.id == "messages":
                         texts += _dict_values(node.value)
+            elif isinstance(node, ast.Return) and path.name == "guards.py":
+                # the workflow's guards return why a step is refused; the workflow raises it
+                texts += _literals(node.value)
             found += [(t, where) for t in texts]
     return found
 

@@ -37,7 +37,7 @@ import datetime as dt
 from dataclasses import dataclass, field, fields
 from zoneinfo import ZoneInfo
 
-from records.errors import ConfigurationError
+from records.errors import ConfigurationError, Msg
 from records.reference.calendar import WorkingCalendar
 from records.reference.calendar import load as official_calendar
 
@@ -457,11 +457,11 @@ def extension_days_problem(cal: Calendar, days) -> str | None:
 def window_refusal(due: Due | None, on: dt.date, what: str) -> str | None:
     """Why a request dated ``on`` falls outside the window ``due``, or None."""
     if due is None:
-        return f"There is no {what} window for this matter."
+        return Msg("There is no %(what)s window for this matter.", what=what)
     if on < due.start:
-        return (f"The {what} cannot be dated {on.isoformat()}, before the window opened "
-                f"({due.start_event} {due.start.isoformat()}).")
+        return Msg("The %(what)s cannot be dated %(day)s, before the window opened (%(start)s).", what=what,
+                   day=on, start=due.start)
     if on > due.on:
-        return (f"The {what} window closed on {due.on.isoformat()} ({due.explain()}); "
-                f"a request dated {on.isoformat()} is too late.")
+        return Msg("The %(what)s window closed on %(due)s; a request dated %(day)s is too late.", what=what,
+                   due=due.on, day=on)
     return None

@@ -5,6 +5,7 @@ import datetime as dt
 from collections.abc import Callable
 
 from records.cases import deadlines, received
+from records.errors import Msg
 from records.cases.declarations import COLLECTIVE_VISIT, STAGE_OF_STATUS, Context, is_final
 from records.models import Record
 
@@ -22,17 +23,23 @@ def return_window(c: Context) -> str | None:
     if window is None:
         return "This matter was not routed, so there is nothing to return."
     if c.today > window.on:
-        return (f"A mis-sent matter can be returned within {window.days} working days; that window closed on "
-                f"{window.on.isoformat()} ({window.explain()}).")
+        return Msg("A mis-sent matter can be returned within %(n)s working days; that window closed on %(day)s.",
+                   n=window.days, day=window.on)
     return None
 
 
+#: What ``request_window`` is given to name (catalogued here: the workflow's messages name them).
+WHATS = {"review request": Msg("review request"), "re-review request": Msg("re-review request")}
+
+
 def request_window(kind: str, what: str) -> Callable[[Context], str | None]:
+    what = WHATS.get(what, what)
+
     def check(c: Context) -> str | None:
         make = deadlines.review_request_window if kind == "review" else deadlines.rereview_request_window
         on = c.params.on or c.today
         if on > c.today:
-            return f"The {what} cannot be dated in the future ({on.isoformat()})."
+            return Msg("The %(what)s cannot be dated in the future (%(day)s).", what=what, day=on)
         return deadlines.window_refusal(make(c.cal, c.record), on, what)
     return check
 
@@ -49,13 +56,13 @@ def reply_dates(c: Context) -> str | None:
     on = c.params.on or c.today
     start = _stage_start(c.record)
     if on > c.today:
-        return f"The reply cannot be dated in the future ({on.isoformat()})."
+        return Msg("The reply cannot be dated in the future (%(day)s).", day=on)
     if start and on < start:
-        return f"The reply cannot be dated {on.isoformat()}, before {start.isoformat()} when this stage began."
+        return Msg("The reply cannot be dated %(day)s, before %(start)s when this stage began.", day=on, start=start)
     received = c.params.received_on
     if received is not None and not on <= received <= c.today:
-        return (f"The day the petitioner received the reply must be between the reply ({on.isoformat()}) "
-                f"and today ({c.today.isoformat()}).")
+        return Msg("The day the petitioner received the reply must be between the reply (%(day)s) and today "
+                   "(%(today)s).", day=on, today=c.today)
     return None
 
 
@@ -73,9 +80,9 @@ def receipt_dates(c: Context) -> str | None:
     if on is None:
         return None
     if on > c.today:
-        return f"The day of receipt cannot be in the future ({on.isoformat()})."
+        return Msg("The day of receipt cannot be in the future (%(day)s).", day=on)
     if replied and on < replied:
-        return f"The reply was issued on {replied.isoformat()}; it cannot have been received before."
+        return Msg("The reply was issued on %(day)s; it cannot have been received before.", day=replied)
     return None
 
 
@@ -83,8 +90,8 @@ def conclusion_reason(c: Context) -> str | None:
     window = deadlines.current_due(c.cal, c.record)
     if window is not None and window.is_window and window.met_on is None and c.today <= window.on \
             and not c.params.reason:
-        return (f"The petitioner may still ask for a review until {window.on.isoformat()}; concluding before then "
-                "needs a reason (e.g. the petitioner declared the matter settled).")
+        return Msg("The petitioner may still ask for a review until %(day)s; concluding before then needs a "
+                   "reason (e.g. the petitioner declared the matter settled).", day=window.on)
     return None
 
 
@@ -95,7 +102,8 @@ def repeat_is_final(c: Context) -> str | None:
     if other.id == c.record.id:
         return "A letter cannot repeat itself."
     if c.params.reason == "concluded_after_rereview" and not is_final(other):
-        return f"{other.serial} is not final (no re-review answered), so this cannot be stored as concluded after re-review."
+        return Msg("%(serial)s is not final (no re-review answered), so this cannot be stored as concluded after "
+                   "re-review.", serial=other.serial)
     return None
 
 
@@ -113,8 +121,8 @@ def old_letter_confirmed(c: Context) -> str | None:
 
 def no_extension_pending(c: Context) -> str | None:
     if c.record.extension_requested_days:
-        return (f"An extension of {c.record.extension_requested_days} days was asked for on "
-                f"{c.record.extension_requested_on.isoformat()}; the overseeing leader decides it first.")
+        return Msg("An extension of %(n)s days was asked for on %(day)s; the overseeing leader decides it first.",
+                   n=c.record.extension_requested_days, day=c.record.extension_requested_on)
     return None
 
 
@@ -134,8 +142,8 @@ def not_major(c: Context) -> str | None:
 
 def collective_visit(c: Context) -> str | None:
     if (c.record.people_count or 1) < COLLECTIVE_VISIT:
-        return (f"Representatives are chosen by a collective visit ({COLLECTIVE_VISIT} or more people); "
-                f"this matter has {c.record.people_count or 1}.")
+        return Msg("Representatives are chosen by a collective visit (%(n)s or more people); this matter has "
+                   "%(people)s.", n=COLLECTIVE_VISIT, people=c.record.people_count or 1)
     return None
 
 
@@ -145,19 +153,19 @@ def a_visit(c: Context) -> str | None:
 
 def still_petitioning(c: Context) -> str | None:
     if c.record.petitioning_ceased_on:
-        return f"The petitioner stopped petitioning (息訪) on {c.record.petitioning_ceased_on.isoformat()}."
+        return Msg("The petitioner stopped petitioning (息訪) on %(day)s.", day=c.record.petitioning_ceased_on)
     return None
 
 
 def dated_not_future(c: Context) -> str | None:
     on = c.params.on or c.today
-    return f"The date cannot be in the future ({on.isoformat()})." if on > c.today else None
+    return Msg("The date cannot be in the future (%(day)s).", day=on) if on > c.today else None
 
 
 def handed_down_due(c: Context) -> str | None:
     received = c.cal.local_date(c.record.received_at)
     if c.params.due_on is not None and c.params.due_on < received:
-        return f"The deadline cannot be before the matter came in ({received.isoformat()})."
+        return Msg("The deadline cannot be before the matter came in (%(day)s).", day=received)
     return None
 
 
@@ -166,7 +174,7 @@ def report_back_owed(c: Context) -> str | None:
     if not r.handed_down_by:
         return "Only a matter handed down from a higher level (交辦件) is reported back (報結)."
     if r.reported_back_on:
-        return f"Reported back already on {r.reported_back_on.isoformat()}."
+        return Msg("Reported back already on %(day)s.", day=r.reported_back_on)
     return None
 
 
@@ -177,7 +185,7 @@ def action_to_confirm(c: Context) -> str | None:
     if finding.corrective_action_sealed is None:
         return "That finding has no corrective action to confirm."
     if finding.action_confirmed_on:
-        return f"Confirmed already on {finding.action_confirmed_on.isoformat()}."
+        return Msg("Confirmed already on %(day)s.", day=finding.action_confirmed_on)
     return dated_not_future(c)
 
 

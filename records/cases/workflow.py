@@ -73,6 +73,11 @@ def _now_for(cal: Calendar, today: dt.date | None) -> tuple[dt.date, dt.datetime
     return today, dt.datetime.combine(today, dt.time(12, 0), tzinfo=cal.tz).astimezone(dt.UTC)
 
 
+def _message(problem: str | None) -> Msg | None:
+    """A guard's refusal as a catalogued message (its literal returns are collected as msgids)."""
+    return Msg(problem) if problem and not isinstance(problem, Msg) else problem
+
+
 def _state_refusal(spec: Transition, record: Record, c: Context) -> str:
     """Why ``spec`` cannot leave the record's state, with the most specific reason there is."""
     if record.status in TERMINAL:
@@ -83,7 +88,7 @@ def _state_refusal(spec: Transition, record: Record, c: Context) -> str:
                   needs=Codes(spec.sources), possible=Codes(possible) if possible else Msg("nothing"))
     for guard in spec.guards:
         if not guard.uses_input:
-            problem = guard.check(c)
+            problem = _message(guard.check(c))
             if problem:
                 message = Msg("%(message)s %(problem)s", message=message, problem=problem)
     return message
@@ -135,12 +140,12 @@ def _check_guards(spec: Transition, c: Context) -> None:
     """The guards that do not look at the input first (a conflict), then those that do."""
     for guard in spec.guards:
         if not guard.uses_input:
-            problem = guard.check(c)
+            problem = _message(guard.check(c))
             if problem:
                 raise Conflict(problem)
     for guard in spec.guards:
         if guard.uses_input:
-            problem = guard.check(c)
+            problem = _message(guard.check(c))
             if problem:
                 if guard.field:
                     raise ValidationError(problem, fields={guard.field: problem})
