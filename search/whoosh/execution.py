@@ -118,6 +118,15 @@ class Leaf:
             return ids, weights
         return self.cache.get((self.segid, "p", field, term), build)
 
+    def doc_frequency(self, field: str, term: str) -> int:
+        """How many live documents of the segment hold ``field:term``: from the term's entry
+        when none is deleted (no posting read), else counted from its postings."""
+        live = self.live()
+        if live is None:
+            return self.cache.get((self.segid, "df", field, term), lambda: internals.doc_frequency(
+                internals.terms_of(self.reader), self.reader.schema, field, term))
+        return int(np.count_nonzero(live[self.postings(field, term)[0]]))
+
     def holds(self, field: str, term: str, docnum: int) -> bool:
         """Whether document ``docnum`` of the segment holds ``field:term``."""
         ids = self.postings(field, term)[0]
@@ -174,36 +183,51 @@ class Leaf:
             return mask
         return self.cache.get((self.segid, "live", deleted), build)
 
-    def phrase(self, tokens: tuple[str, ...]) -> np.ndarray:
+    def phrase(self, tokens: tuple[str, ...]) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
         """Documents with the tokens at consecutive positions (an exact substring): a start
-        ``p`` with token ``i`` at ``p + i`` for every ``i``. The documents holding every
-        token are the candidates; the tokens' positions in them are then compared as arrays,
-        the rarest token first, and a candidate is dropped as soon as no start is left."""
-        def build():
-            fmt = self.reader.schema["text"].format
-            found = []
-            for offset, token in enumerate(tokens):
-                ids, weights, vals = internals.raw_postings(internals.terms_of(self.reader), self.reader.schema,
-                                                            "text", token, values=True)
-                # the scores of the phrase read the same postings: keep them rather than read twice
-                self.cache.get((self.segid, "p", "text", token), lambda ids=ids, weights=weights: (ids, weights))
-                found.append((ids, vals, offset))
-            candidates = found[0][0]
-            for ids, _vals, _offset in found[1:]:
-                candidates = np.intersect1d(candidates, ids, assume_unique=True)
-            alive = np.arange(len(candidates), dtype=np.int64)
-            starts = None
-            for ids, vals, offset in sorted(found, key=lambda f: (len(f[0]), f[2])):
-                if not len(alive):
-                    break
-                at = np.searchsorted(ids, candidates[alive]).tolist()
-                counts, positions = internals.positions([vals[j] for j in at], fmt)
-                keys = np.repeat(alive, counts) * _STRIDE + (positions - offset)
-                keys = keys[positions >= offset]
-                starts = np.unique(keys) if starts is None else np.intersect1d(starts, keys)
-                alive = np.unique(starts // _STRIDE)
-            return candidates[alive] if len(alive) else _EMPTY_IDS
-        return self.cache.get((self.segid, "ph", tokens), build)
+        ``p`` with token ``i`` at ``p + i`` for every ``i``; and each token's weight in them
+        (for their scores). The tokens are taken rarest first (their document frequency is in
+        the term's entry): the first one's documents are the candidates, and of each next
+        token only the posting blocks that can hold a candidate are read; its positions in
+        the candidates are compared as arrays and a candidate is dropped as soon as no start
+        is left. A phrase of a rare and a common pair (a ticket number) so reads a few blocks
+        of the common one instead of all of them."""
+        return self.cache.get((self.segid, "ph", tokens), lambda: self._phrase(tokens))
+
+    def _phrase(self, tokens: tuple[str, ...]) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+        terms, schema = internals.terms_of(self.reader), self.reader.schema
+        fmt = schema["text"].format
+        order = sorted(range(len(tokens)), key=lambda i: (internals.doc_frequency(terms, schema, "text", tokens[i]), i))
+        candidates: np.ndarray | None = None
+        starts = None
+        read: dict[str, tuple] = {}   # a token repeated (``2020``: 20 02 20) is read once
+        for offset in order:
+            got = read.get(tokens[offset])
+            if got is None:   # (read earlier, it holds every block of the candidates left now)
+                got = read[tokens[offset]] = internals.raw_postings(terms, schema, "text", tokens[offset],
+                                                                    values=True, want=candidates)
+            ids, _weights, vals = got
+            if candidates is None:
+                candidates, at = ids.astype(np.int64), np.arange(len(ids))
+            else:
+                at = np.minimum(np.searchsorted(ids, candidates), max(len(ids) - 1, 0))
+                held = ids[at] == candidates if len(ids) else np.zeros(len(candidates), dtype=bool)
+                candidates, at = candidates[held], at[held]
+            if not len(candidates):
+                return _EMPTY_IDS, ()
+            counts, positions = internals.positions([vals[j] for j in at.tolist()], fmt)
+            keys = np.repeat(candidates, counts) * _STRIDE + (positions - offset)
+            keys = keys[positions >= offset]
+            starts = np.unique(keys) if starts is None else np.intersect1d(starts, keys, assume_unique=True)
+            candidates = np.unique(starts // _STRIDE)
+            if not len(candidates):
+                return _EMPTY_IDS, ()
+        docs = candidates.astype(np.int32)
+        weights_in = []
+        for token in tokens:
+            ids, weights, _vals = read[token]
+            weights_in.append(weights[np.searchsorted(ids, docs)])
+        return docs, tuple(weights_in)
 
 
 #: Keys of (candidate, start) pairs: candidate * _STRIDE + start (positions stay far below).
@@ -227,11 +251,7 @@ class Stats:
         key = (field, term)
         got = self._idf.get(key)
         if got is None:
-            df = 0
-            for leaf in self.leaves:
-                ids = leaf.postings(field, term)[0]
-                live = leaf.live()
-                df += len(ids) if live is None else int(np.count_nonzero(live[ids]))
+            df = sum(leaf.doc_frequency(field, term) for leaf in self.leaves)
             got = self._idf[key] = scoring.idf(self.count, df)
         return got
 
@@ -243,12 +263,16 @@ class Stats:
         return got
 
 
-def bm25(leaf: Leaf, stats: Stats, field: str, term: str, docs: np.ndarray | None = None):
+def bm25(leaf: Leaf, stats: Stats, field: str, term: str, docs: np.ndarray | None = None,
+         weights: np.ndarray | None = None):
     """(documents, BM25F scores) of ``field:term`` in the segment (or of those of ``docs``,
-    all of which hold the term)."""
-    ids, weights = leaf.postings(field, term)
-    if docs is not None:
-        weights = weights[np.searchsorted(ids, docs)]
+    all of which hold the term; ``weights``: its weights in them, when known)."""
+    if docs is None:
+        ids, weights = leaf.postings(field, term)
+    else:
+        if weights is None:
+            held, held_weights = leaf.postings(field, term)
+            weights = held_weights[np.searchsorted(held, docs)]
         ids = docs
     weights = np.minimum(weights, scoring.MAX_TF)
     fl = leaf.lengths(field)[ids]
@@ -279,11 +303,11 @@ def evaluate(node: Node, leaf: Leaf, stats: Stats) -> tuple[np.ndarray, np.ndarr
         score[ids] = scores
         return mask, score
     if isinstance(node, Phrase):
-        docs = leaf.phrase(tuple(node.tokens))
+        docs, weights = leaf.phrase(tuple(node.tokens))
         mask, score = np.zeros(n, dtype=bool), np.zeros(n, dtype=np.float64)
         mask[docs] = True
-        for token in node.tokens:
-            score[docs] += bm25(leaf, stats, "text", token, docs)[1]
+        for token, held in zip(node.tokens, weights):
+            score[docs] += bm25(leaf, stats, "text", token, docs, held)[1]
         return mask, score
     if isinstance(node, Everything):
         return np.ones(n, dtype=bool), np.ones(n, dtype=np.float64)

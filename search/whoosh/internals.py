@@ -32,9 +32,10 @@ What is borrowed, and from where (paths in the ``whoosh`` package of 2.7.5):
 4. **A reader's parts** (``terms_of``, ``length_table``, ``deleted_docs``,
    ``open_terms``): a ``SegmentReader``'s ``_terms`` and ``_perdoc``; a segment's terms
    reader opened alone through ``Segment.codec().terms_reader``.
-5. **Posting blocks as arrays** (``raw_postings``): ``W3LeafMatcher``'s ``_read_ids``,
-   ``_read_weights``, ``_read_values``, ``_next_block``, ``_ids``, ``_weights``,
-   ``_values``, ``_blocklength``.
+5. **Posting blocks as arrays** (``raw_postings``, ``doc_frequency``): ``W3LeafMatcher``'s
+   ``_read_data``, ``_data`` (the block's ids, delta-encoded unless ``_byteids``, weights:
+   None, one float or an array, and values), ``_read_values``, ``_values``, ``_maxid``,
+   ``_blocklength``, ``_next_block``; a terms reader's ``doc_frequency``.
 6. **Positions, pickled** (``positions``): how ``formats.Positions`` encodes a posting
    value — a 4-byte count, then the gaps between positions as a protocol-2 pickle of one
    list — read for many documents with one ``pickle.loads``.
@@ -324,27 +325,21 @@ _EMPTY_IDS = np.zeros(0, dtype=np.int32)
 _EMPTY_WEIGHTS = np.zeros(0, dtype=np.float64)
 
 
-def raw_postings(terms, schema, field: str, term: str, values: bool = False):
+def raw_postings(terms, schema, field: str, term: str, values: bool = False, want: np.ndarray | None = None):
     """Document numbers (deleted ones included), weights and, with ``values``, the raw
     posting values of ``field:term`` in one segment (``terms``: its terms reader), read a
-    block at a time."""
+    block at a time. With ``want`` (sorted document numbers), only the blocks whose range of
+    documents holds one of them are read (a block's last document is in its header, so a
+    block skipped is never decompressed): the postings returned are then a subset that holds
+    every posting of a ``want`` document."""
     schema_field = schema[field]
     text = schema_field.to_bytes(term)
     if (field, text) not in terms:
         return _EMPTY_IDS, _EMPTY_WEIGHTS, []
     m = terms.matcher(field, text, schema_field.format)
-    ids, weights, vals = [], [], []
     if isinstance(m, W3LeafMatcher):
-        while m.is_active():
-            m._read_ids()
-            m._read_weights()
-            ids.append(np.asarray(m._ids, dtype=np.int32))
-            weights.append(np.asarray(m._weights, dtype=np.float64)[:m._blocklength])
-            if values:
-                m._read_values()
-                vals.extend(m._values)
-            m._next_block()
-        return np.concatenate(ids), np.concatenate(weights), vals
+        return _block_postings(m, values, want)
+    ids, weights, vals = [], [], []
     while m.is_active():   # a short list kept in the term's entry
         ids.append(m.id())
         weights.append(m.weight())
@@ -354,31 +349,93 @@ def raw_postings(terms, schema, field: str, term: str, values: bool = False):
     return np.asarray(ids, dtype=np.int32), np.asarray(weights, dtype=np.float64), vals
 
 
-# -- 6. positions, pickled -----------------------------------------------------------------
-#: How Whoosh's ``Positions`` format writes a document's positions: the count (4 bytes), then
-#: the gaps between positions as a protocol-2 pickle of one list, its trailing STOP optional.
-_PICKLE_2 = b"\x80\x02"
+def _block_postings(m, values: bool, want: np.ndarray | None):
+    """``raw_postings`` of a list kept in blocks: each block's data (ids, weights, values) as
+    ``W3LeafMatcher._read_data`` reads it, the ids delta-decoded as arrays (Whoosh decodes
+    them one by one in a generator)."""
+    ids, weights, vals = [], [], []
+    first = 0   # the smallest document number the current block can hold
+    while m.is_active():
+        last = m._maxid
+        if want is not None:
+            at = int(np.searchsorted(want, first))
+            if at >= len(want) or want[at] > last:
+                first = last + 1
+                m._next_block()
+                continue
+        first = last + 1
+        m._read_data()
+        block_ids, block_weights, block_values = m._data
+        n = m._blocklength
+        if m._byteids:
+            ids.append(np.asarray(block_ids, dtype=np.int32))
+        else:
+            ids.append(np.cumsum(np.asarray(block_ids, dtype=np.int64)).astype(np.int32))
+        if block_weights is None:
+            weights.append(np.ones(n, dtype=np.float64))
+        elif isinstance(block_weights, float):
+            weights.append(np.full(n, np.float32(block_weights), dtype=np.float64))   # array('f') as Whoosh
+        else:
+            weights.append(np.asarray(block_weights, dtype=np.float64)[:n])
+        if values:
+            m._read_values()
+            vals.extend(m._values)
+        m._next_block()
+    if not ids:
+        return _EMPTY_IDS, _EMPTY_WEIGHTS, []
+    return np.concatenate(ids), np.concatenate(weights), vals
 
+
+def doc_frequency(terms, schema, field: str, term: str) -> int:
+    """How many documents of a segment hold ``field:term``, deleted ones included, from the
+    term's entry (no posting is read)."""
+    text = schema[field].to_bytes(term)
+    if (field, text) not in terms:
+        return 0
+    return terms.doc_frequency(field, text)
+
+
+# -- 6. positions, pickled -----------------------------------------------------------------
+# How Whoosh's ``Positions`` format writes a document's positions: the count (4 bytes), then
+# the gaps between positions as a protocol-2 pickle of one list, its trailing STOP optional.
 
 def positions(values: list[bytes], fmt) -> tuple[np.ndarray, np.ndarray]:
     """The positions of several documents' posting values at once: how many each document
     has, and all of them in a row. The values' pickled gap lists are joined into one pickle
     of a list of lists, so one ``loads`` reads them all (Whoosh's ``decode_positions``
     unpickles one document at a time)."""
-    bodies = []
-    for v in values:
-        if v[4:6] != _PICKLE_2:
-            gaps = gaps_one_by_one(values, fmt)
-            break
-        bodies.append(v[6:-1] if v.endswith(b".") else v[6:])
-    else:
-        # The index's own postings, read as Whoosh itself reads them (whoosh.formats).
-        gaps = pickle.loads(b"\x80\x02(" + b"".join(bodies) + b"l.")  # nosec B301
+    gaps = _gaps_at_once(values)
+    if gaps is None:
+        gaps = gaps_one_by_one(values, fmt)
     counts = np.fromiter(map(len, gaps), dtype=np.int64, count=len(gaps))
     flat = np.fromiter(chain.from_iterable(gaps), dtype=np.int64, count=int(counts.sum()))
     running = np.concatenate(([0], np.cumsum(flat)))
     first = np.cumsum(counts) - counts          # where each document's gaps begin
     return counts, running[1:] - np.repeat(running[first], counts)
+
+
+def _gaps_at_once(values: list[bytes]) -> list[list[int]] | None:
+    """The gap lists of values written as ``positions`` expects, with one ``loads``: each
+    value's 4-byte count and protocol mark cut and its STOP, if any, dropped, as masks over
+    the joined bytes rather than a slice per value (None: a value is not such a pickle)."""
+    if not values:
+        return []
+    joined = b"".join(values)
+    raw = np.frombuffer(joined, dtype=np.uint8)
+    lengths = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
+    if int(lengths.min()) < 6:
+        return None
+    ends = np.cumsum(lengths)
+    begins = ends - lengths
+    if not (np.all(raw[begins + 4] == 0x80) and np.all(raw[begins + 5] == 0x02)):
+        return None
+    keep = np.ones(len(raw), dtype=bool)
+    for k in range(6):
+        keep[begins + k] = False
+    last = ends - 1
+    keep[last[raw[last] == ord(".")]] = False
+    # The index's own postings, read as Whoosh itself reads them (whoosh.formats).
+    return pickle.loads(b"\x80\x02(" + raw[keep].tobytes() + b"l.")  # nosec B301
 
 
 def gaps_one_by_one(values: list[bytes], fmt) -> list[list[int]]:
