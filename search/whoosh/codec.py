@@ -25,6 +25,12 @@ def _blind_tokens(analyzer, value):
     return None if blind is None else blind(value)
 
 
+#: The encoded value of a posting at one position, by position (the same bytes as ``encode``):
+#: positions are small numbers shared by every letter, so a few thousand entries serve all.
+_SINGLE_POSITION: dict[int, bytes] = {}
+_SINGLE_POSITION_LIMIT = 1 << 16
+
+
 class BlindPositions(formats.Positions):
     """Whoosh's ``Positions`` (same postings, same bytes) built straight from a list of blind
     tokens, position = index, without a Token object per token: indexing spends most of its
@@ -42,9 +48,17 @@ class BlindPositions(formats.Positions):
                 poses[token] = [i]
             else:
                 got.append(i)
-        boost, encode = self.field_boost, self.encode
+        boost, encode, single = self.field_boost, self.encode, _SINGLE_POSITION
         for token, poslist in poses.items():
-            yield token, len(poslist), len(poslist) * boost, encode(poslist)
+            if len(poslist) == 1:   # most pairs occur once in a letter: their value is memoised
+                value = single.get(poslist[0])
+                if value is None:
+                    value = encode(poslist)
+                    if len(single) < _SINGLE_POSITION_LIMIT:
+                        single[poslist[0]] = value
+                yield token, 1, boost, value
+            else:
+                yield token, len(poslist), len(poslist) * boost, encode(poslist)
 
 
 class BlindExistence(formats.Existence):
