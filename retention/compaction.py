@@ -26,8 +26,10 @@ def _dependent_tables():
     return out
 
 
-def compact(inst, run_id: int | None = None) -> None:
-    """Phase 5: make deleted rows unrecoverable from the database files."""
+def compact(inst, run_id: int | None = None, *, tables: list[str] | None = None) -> None:
+    """Phase 5: make deleted rows unrecoverable from the database files. PostgreSQL: the
+    ``tables`` (default ``affected_tables`` of the run's batch year: the search table's
+    partition of that year only; without a run, every partition)."""
     engine = inst.db.engine
     if engine.dialect.name == "sqlite":
         # outside any transaction (VACUUM refuses to run in one); the pool's idle connections
@@ -45,9 +47,11 @@ def compact(inst, run_id: int | None = None) -> None:
         # TOAST table and indexes) into new files holding live rows only, and the old files
         # are truncated at commit. What this cannot reach (WAL, archives, replicas, backups,
         # blocks the file system freed) is covered by the destroyed batch key: see the README.
+        if tables is None:
+            tables = affected_tables(_run_year(inst, run_id) if run_id is not None else None)
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             _wait_for_older_snapshots(conn)
-            for name in affected_tables():
+            for name in tables:
                 if conn.execute(text("SELECT to_regclass(:n)"), {"n": name}).scalar() is None:
                     continue   # a table of a later migration this database does not have
                 conn.execute(text(f"VACUUM FULL {conn.dialect.identifier_preparer.quote(name)}"))
@@ -82,16 +86,28 @@ def _wait_for_older_snapshots(conn, timeout: float | None = None) -> bool:
         time.sleep(0.2)
 
 
-#: PostgreSQL: the search backend's table of blind tokens (``search.pg_backend``; created by
-#: the migrations on PostgreSQL whichever backend is chosen, empty with Whoosh).
+def _run_year(inst, run_id: int) -> int:
+    from .models import Batch, DestructionRun
+
+    with inst.unit_of_work() as s:
+        run = s.get(DestructionRun, run_id)
+        return s.get(Batch, run.batch_id).year
+
+
+#: PostgreSQL: the search backend's table of blind tokens (``search.postgres``; created by
+#: the migrations on PostgreSQL whichever backend is chosen, empty with Whoosh), partitioned
+#: by year: ``search_documents_y<year>`` holds one year's letters.
 SEARCH_TABLES = ("search_documents",)
 
 
-def affected_tables() -> list[str]:
+def affected_tables(year: int | None = None) -> list[str]:
     """Tables a run deletes from or writes the journal to: compacted after the run and, on
-    PostgreSQL, whose relation files the residue check scans (the search table included)."""
+    PostgreSQL, whose relation files the residue check scans (the search table included).
+    With ``year``, the search table's partition of that year stands for the search table:
+    a batch's letters are of its year, so a run rewrites and scans that partition only."""
+    search = [f"{t}_y{int(year)}" for t in SEARCH_TABLES] if year is not None else list(SEARCH_TABLES)
     names = ["records", "retention_batch_letters", "retention_run_steps", "outbox",
-             *(t.name for t, _ in _dependent_tables()), *SEARCH_TABLES]
+             *(t.name for t, _ in _dependent_tables()), *search]
     return list(dict.fromkeys(names))
 
 

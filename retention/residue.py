@@ -345,8 +345,10 @@ def relation_files(conn, tables: list[str]) -> list[Path] | None:
 def _relation_paths(conn, folder: Path, tables: list[str]) -> list[Path]:
     from sqlalchemy import bindparam, text
 
-    oids = [o for (o,) in conn.execute(text("SELECT to_regclass(n)::oid FROM unnest(CAST(:names AS text[])) AS n"),
-                                         {"names": tables}) if o is not None]
+    # a partitioned table (the search table) has no files of its own: its partitions have
+    oids = [o for (o,) in conn.execute(text(
+        "SELECT COALESCE(p.relid, to_regclass(n))::oid FROM unnest(CAST(:names AS text[])) AS n "
+        "LEFT JOIN LATERAL pg_partition_tree(to_regclass(n)) p ON p.isleaf"), {"names": tables}) if o is not None]
     rels = conn.execute(text(
         "SELECT pg_relation_filepath(r) FROM ("
         " SELECT c.oid AS r FROM pg_class c WHERE c.oid IN :oids"

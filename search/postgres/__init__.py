@@ -4,10 +4,11 @@ Chosen with ``XINFANG_SEARCH_BACKEND=postgresql`` (see ``search.factory``). It h
 what the Whoosh index holds — blind tokens with their positions, blind CJK characters, clear
 metadata and principals — in one table of the instance's own database, so every application
 machine searches the same index and the indexer can run anywhere. The table and its indexes
-are created by the migrations ``20261125_0006_search_pg`` and ``20261203_0012_search``
-(PostgreSQL only)::
+are created by the migrations ``20261125_0006_search_pg``, ``20261203_0012_search`` and
+``20261203_0013_search_partitions`` (PostgreSQL only)::
 
-    search_documents   one row per record (uid is the key)
+    search_documents   one row per record, partitioned by year (``search_documents_y2024`` …;
+                       the key is (uid, year), a letter whose year is corrected moves)
       uid, record_id, serial, year, status, channel, region, category, office,
       received (seconds, UTC), doc_version                  clear metadata, as in the ledger
       allowed text[]   principals that may read it  (GIN; a search asks ``allowed && :mine``)
@@ -53,23 +54,26 @@ Limits of ``tsvector`` (PostgreSQL's, not ours), and what they mean here:
 The one writer: on PostgreSQL several machines share the index, so ``indexer.writer_lock``
 takes a PostgreSQL advisory lock (``schema.writer_lock``) instead of a lock file.
 
-Removal: ``delete`` deletes rows; with ``purge`` (and ``purge()``, which a destruction run
-calls) the table is rewritten with ``VACUUM FULL`` — new files for the table, its TOAST
-table and every index (a GIN index never forgets a token on its own, even after a plain
-``VACUUM``) — so none of a removed letter's tokens that no other letter has remains in the
-table's files. Unlike Whoosh's year shards, the cost of that grows with the table, and it
-holds an exclusive lock on the table (searches wait) while it runs: about as long as a
-rebuild of the indexes. The WAL, archives and replicas keep what was written to them; see
+Removal: ``delete`` deletes rows; with ``purge`` (and ``purge(years)``, which a destruction
+run calls with its batch's year) the partitions of those years are rewritten with ``VACUUM
+FULL`` — new files for the partition, its TOAST table and its indexes (a GIN index never
+forgets a token on its own, even after a plain ``VACUUM``) — so none of a removed letter's
+tokens that no other letter has remains in the table's files. Like Whoosh's year shards,
+the cost is that of the years purged, not of the table; a partition a letter left when its
+year was corrected is rewritten with them (``schema.MOVED``). It holds an exclusive lock on
+the partition (searches wait) while it runs: about as long as a rebuild of its indexes.
+The WAL, archives and replicas keep what was written to them; see
 docs/search-threat-model.md.
 """
 from .backend import PostgresBackend
 from .schema import (
-    FORMAT, MAX_POSITION, MAX_POSITIONS_PER_TERM, META, NEW_TABLE, TABLE, UPSERT, create_schema, index_ddl,
-    index_names, row_of, table_ddl, tsquery_literal, tsvector_literal, writer_lock,
+    FORMAT, MAX_POSITION, MAX_POSITIONS_PER_TERM, META, NEW_TABLE, TABLE, UPSERT, create_schema, ensure_partitions,
+    index_ddl, index_names, partition_name, partitions, row_of, table_ddl, tsquery_literal, tsvector_literal,
+    writer_lock,
 )
 
 __all__ = [
     "FORMAT", "MAX_POSITION", "MAX_POSITIONS_PER_TERM", "META", "NEW_TABLE", "TABLE", "UPSERT", "PostgresBackend",
-    "create_schema", "index_ddl", "index_names", "row_of", "table_ddl", "tsquery_literal", "tsvector_literal",
-    "writer_lock",
+    "create_schema", "ensure_partitions", "index_ddl", "index_names", "partition_name", "partitions", "row_of",
+    "table_ddl", "tsquery_literal", "tsvector_literal", "writer_lock",
 ]

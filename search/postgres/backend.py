@@ -14,8 +14,9 @@ from ..interface import (
 )
 from .compile import Compiled, hits, literal, meta_column, positive_tokens
 from .schema import (
-    BATCH, COLUMNS, FORMAT, MAX_POSITION, MAX_POSITIONS_PER_TERM, META, NEW_TABLE, PURGE_LOCK_TIMEOUT, PURGE_WAIT,
-    TABLE, UPSERT, check_token, index_ddl, index_names, quoted, row_of, table_ddl, wait_for_older_snapshots,
+    BATCH, COLUMNS, FORMAT, MAX_POSITION, MAX_POSITIONS_PER_TERM, META, MOVE, MOVED, NEW_TABLE, PURGE_LOCK_TIMEOUT,
+    PURGE_WAIT, TABLE, UPSERT, check_token, ensure_partitions, index_ddl, index_names, partition_name, partitions,
+    quoted, row_of, table_ddl, wait_for_older_snapshots,
 )
 
 
@@ -65,6 +66,10 @@ class PostgresBackend(SearchBackend):
             old_count, old_length = conn.execute(sql(
                 f"SELECT count(*), COALESCE(sum(length), 0) FROM {TABLE} WHERE uid = ANY (CAST(:u AS text[]))"),
                 {"u": [r["uid"] for r in rows]}).one()
+            ensure_partitions(conn, TABLE, {r["year"] for r in rows})
+            moved = set(conn.execute(sql(MOVE), {"u": [r["uid"] for r in rows],
+                                                 "y": [r["year"] for r in rows]}).scalars())
+            self._mark_moved(conn, moved)
             for i in range(0, len(rows), BATCH):
                 conn.execute(sql(UPSERT), rows[i:i + BATCH])
             self._add_to_stats(conn, len(rows) - int(old_count), sum(r["length"] for r in rows) - int(old_length))
@@ -77,29 +82,54 @@ class PostgresBackend(SearchBackend):
         found = 0
         with self.engine.begin() as conn:
             self._check_key(conn)
-            length = 0
+            length, years = 0, set()
             for i in range(0, len(uids), BATCH):
-                gone = conn.execute(sql(f"DELETE FROM {TABLE} WHERE uid = ANY (CAST(:u AS text[])) RETURNING length"),
-                                    {"u": uids[i:i + BATCH]}).scalars().all()
+                gone = conn.execute(sql(f"DELETE FROM {TABLE} WHERE uid = ANY (CAST(:u AS text[])) "
+                                        "RETURNING length, year"), {"u": uids[i:i + BATCH]}).all()
                 found += len(gone)
-                length += sum(gone)
+                length += sum(g.length for g in gone)
+                years |= {g.year for g in gone}
             self._add_to_stats(conn, -found, -length)
         if purge and found:
-            self._vacuum_full()
+            self.purge(years)
         return found
 
-    def purge(self, years: Iterable[int] | None = None) -> PurgeReport:
-        """``VACUUM FULL`` of the table: new files holding the live rows only (the table is
-        not sharded, so ``years`` cannot narrow it)."""
-        self._vacuum_full()
-        return PurgeReport(shards=[TABLE], segments_rewritten=1, documents_kept=self.doc_count())
+    @staticmethod
+    def _mark_moved(conn, years: Iterable[int]) -> None:
+        for year in years:
+            conn.execute(sql(f"INSERT INTO {META} (name, value) VALUES (:n, '1') ON CONFLICT (name) DO NOTHING"),
+                         {"n": f"{MOVED}{int(year)}"})
 
-    def _vacuum_full(self) -> None:
+    def purge(self, years: Iterable[int] | None = None) -> PurgeReport:
+        """``VACUUM FULL`` of the partitions of ``years`` (None: of every partition): new files
+        holding their live rows only, and new indexes. Partitions a letter's row left when its
+        year was corrected (``MOVED``) are rewritten with them. The other years' files are not
+        touched, so the cost is that of the years named, not of the table."""
+        with self.engine.connect() as conn:
+            have = partitions(conn, TABLE)
+            moved = {int(n[len(MOVED):]) for n in conn.execute(sql(
+                f"SELECT name FROM {META} WHERE name LIKE '{MOVED}%'")).scalars()}
+            conn.rollback()
+        if years is None:
+            names = [TABLE]
+        else:
+            names = [have[y] for y in sorted({int(y) for y in years} | moved) if y in have]
+        self._vacuum_full(names)
+        if moved:
+            with self.engine.begin() as conn:
+                conn.execute(sql(f"DELETE FROM {META} WHERE name = ANY (CAST(:n AS text[]))"),
+                             {"n": [f"{MOVED}{y}" for y in moved]})
+        return PurgeReport(shards=names, segments_rewritten=len(names), documents_kept=self.doc_count())
+
+    def _vacuum_full(self, names: list[str]) -> None:
+        if not names:
+            return
         with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             wait_for_older_snapshots(conn, PURGE_WAIT)
             conn.execute(sql(f"SET lock_timeout = '{PURGE_LOCK_TIMEOUT}'"))
             try:
-                conn.execute(sql(f"VACUUM (FULL, ANALYZE) {TABLE}"))
+                for name in names:
+                    conn.execute(sql(f"VACUUM (FULL, ANALYZE) {name}"))
             finally:
                 conn.execute(sql("RESET lock_timeout"))
 
@@ -257,13 +287,16 @@ class PostgresBackend(SearchBackend):
     def describe(self) -> dict:
         with self.engine.connect() as conn:
             self._check_key(conn)
-            row = conn.execute(sql(
-                f"SELECT (SELECT count(*) FROM {TABLE}) AS documents, pg_total_relation_size(c.oid) AS bytes, "
-                "pg_relation_size(c.oid) AS table_bytes, pg_indexes_size(c.oid) AS index_bytes, "
-                "COALESCE(pg_total_relation_size(NULLIF(c.reltoastrelid, 0)), 0) AS toast_bytes, "
-                "COALESCE(s.n_dead_tup, 0) AS dead_rows "
-                "FROM pg_class c LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid "
-                "WHERE c.oid = CAST(:t AS regclass)"), {"t": TABLE}).mappings().one()
+            row = conn.execute(sql(   # summed over the partitions (the partitioned table has no storage)
+                f"SELECT (SELECT count(*) FROM {TABLE}) AS documents, "
+                "COALESCE(sum(pg_total_relation_size(c.oid)), 0) AS bytes, "
+                "COALESCE(sum(pg_relation_size(c.oid)), 0) AS table_bytes, "
+                "COALESCE(sum(pg_indexes_size(c.oid)), 0) AS index_bytes, "
+                "COALESCE(sum(pg_total_relation_size(NULLIF(c.reltoastrelid, 0))), 0) AS toast_bytes, "
+                "COALESCE(sum(s.n_dead_tup), 0) AS dead_rows, count(*) FILTER (WHERE t.isleaf) AS partitions "
+                "FROM pg_partition_tree(CAST(:t AS regclass)) t JOIN pg_class c ON c.oid = t.relid "
+                "LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid WHERE t.isleaf"),
+                {"t": TABLE}).mappings().one()
         return {"backend": "postgresql", "table": TABLE, "key_id": self.key_id, **{k: int(v) for k, v in row.items()},
                 "limits": {"max_position": MAX_POSITION, "max_positions_per_term": MAX_POSITIONS_PER_TERM}}
 
@@ -286,6 +319,7 @@ class _PgBulkLoader(BulkLoader):
         self.pending: list[tuple] = []
         self.count = 0
         self.length_sum = 0
+        self.years: set[int] = set()
         try:
             self.cur.execute(f"DROP TABLE IF EXISTS {NEW_TABLE}")
             for ddl in table_ddl(NEW_TABLE, indexes=False):
@@ -304,6 +338,12 @@ class _PgBulkLoader(BulkLoader):
     def _flush(self) -> None:
         if not self.pending:
             return
+        years = {row[COLUMNS.index("year")] for row in self.pending} - self.years
+        if years:
+            for year in sorted(years):   # a partition for each year the rows bring
+                self.cur.execute(f"CREATE TABLE {partition_name(NEW_TABLE, year)} PARTITION OF {NEW_TABLE} "
+                                 f"FOR VALUES IN ({int(year)})")
+            self.years |= years
         columns = ", ".join(f'"{c}"' for c in COLUMNS)
         if self.copy:
             with self.cur.copy(f"COPY {NEW_TABLE} ({columns}) FROM STDIN") as cp:
@@ -330,6 +370,7 @@ class _PgBulkLoader(BulkLoader):
             cur.execute(f"ALTER TABLE {TABLE} RENAME CONSTRAINT pk_{NEW_TABLE} TO pk_{TABLE}")
             for old, new in zip(index_names(NEW_TABLE), index_names(TABLE)):
                 cur.execute(f"ALTER INDEX {old} RENAME TO {new}")
+            self._rename_partitions(cur)
             cur.execute(f"DELETE FROM {META}")
             cur.execute(f"INSERT INTO {META} (name, value) VALUES ('key_id', %s), ('format', %s), "
                         "('documents', %s), ('length_sum', %s)",
@@ -338,6 +379,18 @@ class _PgBulkLoader(BulkLoader):
             self._close(commit=False)
             raise
         self._close(commit=True)
+
+    def _rename_partitions(self, cur) -> None:
+        """The new table's partitions, and their indexes, get the names of the table's."""
+        for year in sorted(self.years):
+            old, new = partition_name(NEW_TABLE, year), partition_name(TABLE, year)
+            cur.execute("SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                        "WHERE i.indrelid = CAST(%s AS regclass)", (old,))
+            indexes = [r[0] for r in cur.fetchall()]
+            cur.execute(f"ALTER TABLE {old} RENAME TO {new}")
+            for index in indexes:
+                if index.startswith(old):
+                    cur.execute(f'ALTER INDEX "{index}" RENAME TO "{new + index[len(old):]}"')
 
     def cancel(self) -> None:
         self.pending = []

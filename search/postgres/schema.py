@@ -44,7 +44,12 @@ WRITER_LOCK_KEY = int.from_bytes(hashlib.sha256(b"xinfang/search/writer").digest
 
 # -- the schema (the migration creates the same; a rebuild creates it under another name) ---------
 def table_ddl(name: str, *, indexes: bool = True) -> list[str]:
-    """CREATE statements of a documents table called ``name`` (and of its indexes)."""
+    """CREATE statements of a documents table called ``name`` (and of its indexes): a table
+    partitioned by the letter's year (one partition per year, ``partition_name``, created
+    when a letter of that year is first written: ``ensure_partitions``), so a destruction of
+    a (region, year) batch rewrites one year's rows and indexes, not every year's. The key
+    is (uid, year), as PostgreSQL wants the partition key in it; a uid is still one row,
+    as every writer deletes a letter's row of another year first (``MOVE``)."""
     out = [(
         f'CREATE TABLE {name} ('
         ' uid text NOT NULL, record_id bigint NOT NULL, serial text NOT NULL, year integer NOT NULL,'
@@ -52,9 +57,32 @@ def table_ddl(name: str, *, indexes: bool = True) -> list[str]:
         ' office text NOT NULL, received bigint NOT NULL, doc_version integer NOT NULL,'
         ' allowed text[] NOT NULL, denied text[] NOT NULL, "text" tsvector NOT NULL, chars text[] NOT NULL,'
         ' length integer NOT NULL DEFAULT 0,'
-        f' CONSTRAINT pk_{name} PRIMARY KEY (uid))'
+        f' CONSTRAINT pk_{name} PRIMARY KEY (uid, year)) PARTITION BY LIST (year)'
     )]
     return out + (index_ddl(name) if indexes else [])
+
+
+def partition_name(table: str, year: int) -> str:
+    """The partition of ``table`` holding the letters of ``year``."""
+    return f"{table}_y{int(year)}"
+
+
+def ensure_partitions(conn, table: str, years: Iterable[int]) -> None:
+    """Create the partitions of ``years`` that ``table`` does not have yet (the one writer
+    calls this before it writes; the first letter of a year takes a short lock of the table)."""
+    for year in sorted({int(y) for y in years}):
+        name = partition_name(table, year)
+        if conn.execute(sql("SELECT to_regclass(:t) IS NULL"), {"t": name}).scalar_one():
+            conn.execute(sql(f"CREATE TABLE {name} PARTITION OF {table} FOR VALUES IN ({int(year)})"))
+
+
+def partitions(conn, table: str) -> dict[int, str]:
+    """year -> partition name, of the partitions ``table`` has."""
+    rows = conn.execute(sql(
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        "WHERE i.inhparent = CAST(:t AS regclass)"), {"t": table}).scalars().all()
+    prefix = f"{table}_y"
+    return {int(n[len(prefix):]): n for n in rows if n.startswith(prefix) and n[len(prefix):].lstrip("-").isdigit()}
 
 
 def index_names(name: str) -> list[str]:
@@ -62,6 +90,7 @@ def index_names(name: str) -> list[str]:
 
 
 def index_ddl(name: str) -> list[str]:
+    """The indexes, made on the partitioned table: PostgreSQL makes each partition's own."""
     text_ix, chars_ix, allowed_ix, received_ix = index_names(name)
     return [
         f'CREATE INDEX {text_ix} ON {name} USING gin ("text")',
@@ -72,6 +101,10 @@ def index_ddl(name: str) -> list[str]:
 
 
 META_DDL = f"CREATE TABLE {META} (name text NOT NULL, value text NOT NULL, CONSTRAINT pk_{META} PRIMARY KEY (name))"
+#: ``META`` rows ``moved:<year>``: a letter's row left that year's partition (its year was
+#: corrected), so the partition holds a dead copy of it until it is next rewritten; a purge
+#: of any year rewrites these partitions too, then forgets them.
+MOVED = "moved:"
 
 
 def create_schema(conn) -> None:
@@ -132,8 +165,14 @@ UPSERT = (
     f"INSERT INTO {TABLE} (uid, record_id, serial, year, status, channel, region, category, office, received,"
     ' doc_version, allowed, denied, "text", chars, length) VALUES (:uid, :record_id, :serial, :year, :status, :channel,'
     " :region, :category, :office, :received, :doc_version, CAST(:allowed AS text[]), CAST(:denied AS text[]),"
-    " CAST(:text AS tsvector), CAST(:chars AS text[]), :length) ON CONFLICT (uid) DO UPDATE SET "
-    + ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in COLUMNS if c != "uid")
+    " CAST(:text AS tsvector), CAST(:chars AS text[]), :length) ON CONFLICT (uid, year) DO UPDATE SET "
+    + ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in COLUMNS if c not in ("uid", "year"))
+)
+#: Before an ``UPSERT``: the rows of the letters being written that are in another year's
+#: partition (a corrected received date) are deleted; their length and year are returned.
+MOVE = (
+    f"DELETE FROM {TABLE} d USING unnest(CAST(:u AS text[]), CAST(:y AS integer[])) AS n(uid, year) "
+    "WHERE d.uid = n.uid AND d.year <> n.year RETURNING d.year"
 )
 
 

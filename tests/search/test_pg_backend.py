@@ -311,6 +311,7 @@ def test_killed_in_the_middle_of_a_table_write(inst, settings, make_user, make_r
             rows = [pg_backend.row_of(d) for d in docs]
             with self.engine.begin() as conn:
                 self._check_key(conn, claim=True)
+                pg_backend.ensure_partitions(conn, pg_backend.TABLE, {r["year"] for r in rows})
                 conn.execute(text(pg_backend.UPSERT), rows)   # written, never committed
                 die()
         pg_backend.PostgresBackend.index = crash

@@ -1,0 +1,156 @@
+"""The PostgreSQL search table partitioned by year (issue 19): the migration from the
+unpartitioned table with its rows, a letter whose year changes, a purge that rewrites only the
+years it names, a rebuild that keeps the partitions' names, and a destruction's compaction and
+residue scan narrowed to the batch's year. Needs a PostgreSQL server."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select, text
+
+from records.db import Database, alembic_config, upgrade
+from records.models import OutboxEntry, Record
+from retention import compaction, residue
+from search import analysis, indexer
+from search import postgres as pg_backend
+from search.postgres.schema import MOVED
+from tests.conftest import _create_pg_database, _drop_pg_database, _pg_admin_url
+
+from .conftest import index_bytes, word
+from .test_pg_backend import NEEDS_PG, _doc
+
+TABLE = pg_backend.TABLE
+
+
+@pytest.fixture(scope="module", params=["postgresql"])
+def search_backend(request) -> str:
+    if not _pg_admin_url():
+        pytest.skip(NEEDS_PG)
+    return request.param
+
+
+def _filenodes(inst) -> dict[str, int]:
+    """partition -> relfilenode (a new one after VACUUM FULL rewrote it)."""
+    with inst.db.engine.connect() as conn:
+        return dict(conn.execute(text(
+            "SELECT c.relname, c.relfilenode FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = CAST(:t AS regclass)"), {"t": TABLE}).all())
+
+
+def _rows(inst, uid: str) -> list[tuple[str, int]]:
+    with inst.db.engine.connect() as conn:
+        return conn.execute(text(f"SELECT tableoid::regclass::text, year FROM {TABLE} WHERE uid = :u"),
+                            {"u": uid}).all()
+
+
+def test_the_migration_partitions_a_populated_table_and_back():
+    admin = _pg_admin_url()
+    name, url = _create_pg_database(admin)
+    db = Database(url)
+    try:
+        upgrade(db, "20261203_0012")
+        columns = ("uid, record_id, serial, year, status, channel, region, category, office, received, doc_version, "
+                   "allowed, denied, \"text\", chars, length")
+        with db.engine.begin() as conn:
+            for i, year in enumerate((2023, 2023, 2024, 2025)):
+                conn.execute(text(
+                    f"INSERT INTO {TABLE} ({columns}) VALUES (:u, :i, :s, :y, 'registered', 'letter', '110108', "
+                    "'labour_wages', 'LDJC', 0, 1, ARRAY['p:x'], ARRAY[]::text[], CAST(:t AS tsvector), "
+                    "ARRAY['c1'], 3)"), {"u": f"u{i}", "i": i, "s": f"XF-{i}", "y": year, "t": f"'tok{i}':1 'b':2"})
+            conn.execute(text("INSERT INTO search_meta (name, value) VALUES ('format', '2'), ('documents', '4')"))
+        upgrade(db)
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT relkind FROM pg_class WHERE oid = CAST(:t AS regclass)"),
+                                {"t": TABLE}).scalar_one() == "p"
+            placed = dict(conn.execute(text(f"SELECT uid, tableoid::regclass::text FROM {TABLE}")).all())
+            assert placed == {"u0": f"{TABLE}_y2023", "u1": f"{TABLE}_y2023", "u2": f"{TABLE}_y2024",
+                              "u3": f"{TABLE}_y2025"}
+            assert conn.execute(text(f"SELECT count(*) FROM {TABLE} WHERE \"text\" @@ CAST('tok2' AS tsquery)")
+                                ).scalar_one() == 1
+            key = conn.execute(text(
+                "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = :c"),
+                {"c": f"pk_{TABLE}"}).scalar_one()
+            assert key == "PRIMARY KEY (uid, year)"
+            indexes = set(conn.execute(text("SELECT indexname FROM pg_indexes WHERE tablename = :t"),
+                                       {"t": f"{TABLE}_y2024"}).scalars())
+            assert {f"{TABLE}_y2024_pkey", f"{TABLE}_y2024_text_idx", f"{TABLE}_y2024_chars_idx"} <= indexes
+            assert conn.execute(text("SELECT to_regclass('search_documents_before')")).scalar() is None
+            meta = dict(conn.execute(text("SELECT name, value FROM search_meta")).all())
+            assert meta == {"format": "2", "documents": "4"}   # no reindex asked for
+        from alembic import command
+
+        cfg = alembic_config(db.url)
+        with db.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "20261203_0012")
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT relkind FROM pg_class WHERE oid = CAST(:t AS regclass)"),
+                                {"t": TABLE}).scalar_one() == "r"
+            assert conn.execute(text(f"SELECT count(*) FROM {TABLE}")).scalar_one() == 4
+            assert conn.execute(text(f"SELECT to_regclass('{TABLE}_y2023')")).scalar() is None
+        upgrade(db)   # and up again
+    finally:
+        db.dispose()
+        _drop_pg_database(admin, name)
+
+
+def test_a_letter_lives_in_its_years_partition_and_moves_with_its_year(inst, svc):
+    uid = "moving-" + word()
+    svc.backend.index([_doc(uid, svc.blinder.text(["moving"]), year=2019)])
+    assert _rows(inst, uid) == [(f"{TABLE}_y2019", 2019)]
+    count = svc.backend.doc_count()
+    svc.backend.index([_doc(uid, svc.blinder.text(["moved"]), year=2018)])   # its received date corrected
+    assert _rows(inst, uid) == [(f"{TABLE}_y2018", 2018)] and svc.backend.doc_count() == count
+    with inst.db.engine.connect() as conn:
+        assert conn.execute(text(f"SELECT value FROM {pg_backend.META} WHERE name = :n"),
+                            {"n": f"{MOVED}2019"}).scalar() == "1"
+    before = _filenodes(inst)
+    report = svc.backend.purge([2018])   # the year it left is rewritten too (its dead copy), then forgotten
+    after = _filenodes(inst)
+    assert set(report.shards) == {f"{TABLE}_y2018", f"{TABLE}_y2019"}
+    assert {n for n in after if after[n] != before.get(n)} == {f"{TABLE}_y2018", f"{TABLE}_y2019"}
+    with inst.db.engine.connect() as conn:
+        assert conn.execute(text(f"SELECT count(*) FROM {pg_backend.META} WHERE name LIKE '{MOVED}%'")
+                            ).scalar_one() == 0
+    assert svc.backend.delete([uid], purge=False) == 1
+
+
+def test_purging_a_year_rewrites_that_years_partition_only(inst, make_user, make_record, drain, svc):
+    secret = "松鼠藏了三顆核桃在樹洞"
+    clerk = make_user("clerk")
+    serial = make_record(by=clerk, received_at="2024-03-04T10:00", body=f"{secret} {word()}")
+    make_record(by=clerk, received_at="2023-05-06T10:00", body=f"別的年份 {word()}")
+    drain()
+    tokens = set(svc.blinder.text(analysis.analyse(secret).tokens))
+    with inst.unit_of_work() as s:
+        record = s.execute(select(Record).where(Record.serial == serial)).scalar_one()
+        uid = record.uid
+        s.delete(record)
+        s.add(OutboxEntry(record_uid=uid, op="delete"))
+    before = _filenodes(inst)
+    assert indexer.purge_deleted(inst, [2024]) == 1
+    after = _filenodes(inst)
+    assert {n for n in after if after[n] != before.get(n)} == {f"{TABLE}_y2024"}   # 2023 untouched
+    data = index_bytes(inst)
+    assert [t for t in tokens if t.encode() in data] == [] and uid.encode() not in data
+    # the run's compaction and residue scan: that year's partition stands for the search table
+    assert f"{TABLE}_y2024" in compaction.affected_tables(2024) and TABLE not in compaction.affected_tables(2024)
+    with inst.db.engine.connect() as conn:
+        one_year = residue.relation_files(conn, [f"{TABLE}_y2024"])
+        every_year = residue.relation_files(conn, [TABLE])
+    assert one_year and set(one_year) < set(every_year)
+
+
+def test_a_rebuild_keeps_the_partitions_and_their_names(inst, make_user, make_record, drain, svc):
+    make_record(by=make_user("clerk"), received_at="2022-08-09T10:00", body=f"重建 {word()}")
+    drain()
+    with inst.unit_of_work() as s:
+        years = set(s.execute(select(Record.year).distinct()).scalars())
+    indexer.reindex(inst)
+    after = set(_filenodes(inst))   # a partition for each year that has letters, under the table's names
+    assert after == {f"{TABLE}_y{y}" for y in years} and f"{TABLE}_y2022" in after
+    with inst.db.engine.connect() as conn:
+        stray = conn.execute(text("SELECT indexname FROM pg_indexes WHERE indexname LIKE :p"),
+                             {"p": f"{pg_backend.NEW_TABLE}%"}).scalars().all()
+    assert stray == [] and indexer.check(inst).ok
+    info = svc.backend.describe()
+    assert info["partitions"] == len(after) and info["bytes"] >= info["table_bytes"] > 0
