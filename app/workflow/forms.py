@@ -104,6 +104,15 @@ class TransitionForm(FlaskForm):
             if name == spec.name:
                 target = self.reason_code if field_name == "reason" and spec.reason_codes else self[field_name]
                 target.label.text = text
+        # what the step requires is marked in the page (required, aria-required, the label's
+        # mark); the workflow still checks it (records.cases.inputs)
+        for name in spec.required:
+            target = {"reason": self.reason_code if spec.reason_codes else self.reason,
+                      "finding": self.finding_outcome, "conduct": self.conduct_kinds}.get(name)
+            if target is None and name in self._fields:
+                target = self[name]
+            if target is not None:
+                target.flags.required = True
         return self
 
     def visible(self, spec: Transition) -> list:

@@ -94,3 +94,15 @@ def test_roster_has_a_month_picker(client, make_user):
     assert re.search(r'<form method="get" action="/roster" class="month-pick">', html)
     assert re.search(r'<input type="month" id="month-pick" name="month" value="2026-03"', html)
     assert re.search(r'<input[^>]*id="month"[^>]*type="month"|<input[^>]*type="month"[^>]*id="month"', html)
+
+
+def test_workflow_steps_mark_what_they_require(client, make_user, make_record):
+    clerk, leader = make_user("clerk"), make_user("leader")
+    serial = make_record(clerk)
+    login(client, leader.username)
+    html = _html(client.get(f"/records/{serial}", headers=ZH))
+    store = re.search(r'<form method="post" action="/records/[^"]+/transitions/store".*?</form>', html, re.S).group(0)
+    reason = re.search(r'<select[^>]*id="store-reason_code"[^>]*>', store).group(0)
+    assert re.search(r"\brequired\b", reason) and 'aria-required="true"' in reason
+    assert re.search(r'<label for="store-reason_code">[^<]+<span class="required-mark"', store)
+    assert not re.search(r'<label for="store-note">[^<]*<span class="required-mark"', store)
