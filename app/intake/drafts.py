@@ -13,6 +13,7 @@ from records.errors import NotFound, TooLarge, ValidationError
 from records.intake import drafts
 
 from ..auth.session import login_required, me
+from ..jobs.handoff import hand_off
 from ..web import client_address, db
 from .views import bp
 
@@ -52,6 +53,8 @@ def new_draft():
         db().rollback()
         return jsonify({"error": _(exc.message), "fields": {k: _(str(v)) for k, v in exc.fields.items()}}), exc.status
     uid = job.payload["draft"]
+    db().commit()
+    hand_off([drafts.JOB_KIND])   # recognised by a worker process at once (or by 'xinfang jobs run')
     response = jsonify({"draft": uid, "status_url": url_for("intake.draft_status", uid=uid),
                         "scan_url": url_for("intake.draft_scan", uid=uid)})
     return response, 201

@@ -24,7 +24,7 @@ PHRASE = "本人反映科研經費被挪用"
 
 @pytest.fixture(scope="module")
 def live_server(settings):
-    with serve(settings) as base:
+    with serve(settings, XINFANG_JOB_WORKER="off") as base:   # the test runs the jobs itself
         yield base
 
 
