@@ -60,7 +60,7 @@ def _param(value):
     if isinstance(value, Msg):
         return tr(value)
     if isinstance(value, Codes):
-        return _(", ").join(code_label(str(v)) for v in value)
+        return _(", ").join(code_label(str(v), value.kind) for v in value)
     if isinstance(value, FieldName):
         return field_label(str(value)) or str(value)
     if isinstance(value, Fields):
@@ -70,10 +70,16 @@ def _param(value):
     return value
 
 
-def code_label(code: str) -> str:
-    """A stored code named in a message (``Codes``), by the first label table that knows it."""
+def code_label(code: str, kind: str | None = None) -> str:
+    """A stored code named in a message (``Codes``): by its vocabulary's labels when the message
+    names one (``kind``), else by the first label table that knows it."""
     from . import labels as t
 
+    if kind is not None:
+        from .retention import views as retention
+
+        table = {"batch_state": retention.BATCH_STATE_LABELS, "letter_state": retention.LETTER_STATE_LABELS}[kind]
+        return str(table.get(code, code))
     for table in (t.ROLE_LABELS, t.STATUS_LABELS, t.CHANNEL_LABELS, t.CONDUCT_KIND_LABELS, t.CONDUCT_ACTION_LABELS,
                   t.STORED_REASON_LABELS, t.LEGAL_CHANNEL_LABELS, t.FINDING_LABELS, t.REVIEW_OUTCOME_LABELS,
                   t.REMIT_LABELS, t.TRANSITION_LABELS, t.STAGE_LABELS, t.BOARD_BUCKET_LABELS):

@@ -37,7 +37,15 @@ def _msg(msgid: str, params: dict) -> Msg:
 
 class Codes(tuple):
     """Stored codes named in a message ("one of: clerk, handler"): English lists the codes;
-    the web shows each by its label in the page's language."""
+    the web shows each by its label in the page's language. ``kind`` names the vocabulary
+    when a code means different things in two ("open": a batch's state, or the board's column)."""
+
+    kind: str | None
+
+    def __new__(cls, values=(), kind: str | None = None):
+        obj = super().__new__(cls, values)
+        obj.kind = kind
+        return obj
 
 
 class FieldName(str):

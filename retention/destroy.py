@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from records import audit, policy
 from records.db import Base
-from records.errors import Conflict, NotFound
+from records.errors import Codes, Conflict, Msg, NotFound
 from records.models import Attachment, OutboxEntry, Record, RecordKey
 from records.accounts.models import User
 from records.db import utcnow
@@ -144,7 +144,8 @@ def check_run(session: Session, batch: Batch, *, user: User | None = None,
     if reports and reports[0].resumed:
         return reports[0]
     if batch.state != "approved":
-        raise Conflict(f"The batch {batch.label} is {batch.state}; only an approved list can be run.")
+        raise Conflict(Msg("The batch %(batch)s is %(state)s; only an approved list can be run.", batch=batch.label,
+                           state=Codes((batch.state,), "batch_state")))
     if not reports or not reports[0].letters:
         raise Conflict((reports[0].note if reports and reports[0].note else "nothing to destroy")
                        + f" (batch {batch.label}).")
@@ -210,13 +211,14 @@ def _prepare(inst, batch_id: int, *, by_id: int | None, today: dt.date | None,
     with inst.unit_of_work() as s:
         batch = s.execute(select(Batch).where(Batch.id == batch_id).with_for_update()).scalar_one()
         if batch.state != "approved":
-            raise Conflict(f"Batch {batch.label} is {batch.state}; only an approved list is destroyed.")
+            raise Conflict(Msg("Batch %(batch)s is %(state)s; only an approved list is destroyed.", batch=batch.label,
+                               state=Codes((batch.state,), "batch_state")))
         if _unfinished(s, batch.id):
-            raise Conflict(f"Batch {batch.label} already has a run in progress; run again to resume it.")
+            raise Conflict(Msg("Batch %(batch)s already has a run in progress; run again to resume it.", batch=batch.label))
         go, held = _candidates(s, batch)
         due = retention_policy(s).batch_due_on(batch.year, {b.stored_reason for b in go})
         if today < due:
-            raise Conflict(f"Batch {batch.label} is not due until {due.isoformat()}.")
+            raise Conflict(Msg("Batch %(batch)s is not due until %(day)s.", batch=batch.label, day=due))
         if not go:
             return None
         user = s.get(User, by_id) if by_id else None

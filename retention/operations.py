@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.util import identity_key
 
 from records import audit, policy, sealing
-from records.errors import AccessDenied, Conflict, NotFound, ValidationError
+from records.errors import AccessDenied, Codes, Conflict, FieldName, Msg, NotFound, ValidationError
 from records.instance import instance_of
 from records.models import Record, RecordKey
 from records.reference.models import Region
@@ -49,10 +49,10 @@ def _today(session: Session, today: dt.date | None) -> dt.date:
 def _text(value, name: str, limit: int = 500) -> str:
     value = (value or "").strip() if isinstance(value, str) else ""
     if not value:
-        raise ValidationError(f"A {name} is required.", fields={name: "Required."})
+        raise ValidationError(Msg("A %(name)s is required.", name=FieldName(name)), fields={name: "Required."})
     if len(value) > limit:
-        raise ValidationError(f"The {name} is too long (at most {limit} characters).",
-                              fields={name: f"At most {limit} characters."})
+        raise ValidationError(Msg("The %(name)s is too long (at most %(n)s characters).", name=FieldName(name), n=limit),
+                              fields={name: Msg("At most %(n)s characters.", n=limit)})
     return value
 
 
@@ -353,9 +353,10 @@ def seal(session: Session, batch: Batch, *, by: User, today: dt.date | None = No
     policy.require(by, policy.MANAGE_RETENTION)
     batch = _lock_batch(session, batch)
     if batch.state != "open":
-        raise Conflict(f"The batch is {batch.state}; only an open batch can be sealed.")
+        raise Conflict(Msg("The batch is %(state)s; only an open batch can be sealed.",
+                           state=Codes((batch.state,), "batch_state")))
     if not year_closed(batch.year, _today(session, today)):
-        raise Conflict(f"The year {batch.year} has not closed yet; seal the batch after 31 December.")
+        raise Conflict(Msg("The year %(year)s has not closed yet; seal the batch after 31 December.", year=batch.year))
     counts = sync_batch(session, batch, by=by)
     batch.state, batch.sealed_at, batch.sealed_by_id = "sealed", utcnow(), by.id
     session.flush()
@@ -369,8 +370,8 @@ def propose(session: Session, batch: Batch, *, by: User, address: str = "") -> l
     policy.require(by, policy.MANAGE_RETENTION)
     batch = _lock_batch(session, batch)
     if batch.state not in ("sealed", "certified"):
-        raise Conflict(f"The batch is {batch.state}; a destruction list is proposed for a sealed batch "
-                       "(or a certified one with letters left).")
+        raise Conflict(Msg("The batch is %(state)s; a destruction list is proposed for a sealed batch "
+                           "(or a certified one with letters left).", state=Codes((batch.state,), "batch_state")))
     sync_batch(session, batch, by=by)
     members = session.execute(select(BatchLetter).where(BatchLetter.batch_id == batch.id,
                                                         BatchLetter.state == "member")
@@ -392,7 +393,8 @@ def approve(session: Session, batch: Batch, *, by: User, address: str = "") -> B
     policy.require(by, policy.APPROVE_DESTRUCTION)
     batch = _lock_batch(session, batch)
     if batch.state != "proposed":
-        raise Conflict(f"The batch is {batch.state}; only a proposed destruction list can be approved.")
+        raise Conflict(Msg("The batch is %(state)s; only a proposed destruction list can be approved.",
+                           state=Codes((batch.state,), "batch_state")))
     if batch.proposed_by_id == by.id:
         audit.record(session, "retention.refused", actor=by, target=f"batch:{batch.id}",
                      detail={"why": "self-approval"})
@@ -414,7 +416,8 @@ def exclude(session: Session, batch: Batch, serial: str, *, by: User, reason: st
     reason = _text(reason, "reason")
     batch = _lock_batch(session, batch)
     if batch.state not in ("proposed", "approved"):
-        raise Conflict(f"The batch is {batch.state}; letters are excluded from a proposed or approved list.")
+        raise Conflict(Msg("The batch is %(state)s; letters are excluded from a proposed or approved list.",
+                           state=Codes((batch.state,), "batch_state")))
     if batch.proposed_by_id == by.id:
         raise AccessDenied("The proposer of a list cannot also decide on it.")
     bl = session.execute(select(BatchLetter).where(BatchLetter.batch_id == batch.id,
@@ -422,7 +425,7 @@ def exclude(session: Session, batch: Batch, serial: str, *, by: User, reason: st
     if bl is None:
         raise NotFound("No such letter in this batch.")
     if bl.state != "listed":
-        raise Conflict(f"This letter is {bl.state}, not on the destruction list.")
+        raise Conflict(Msg("This letter is %(state)s, not on the destruction list.", state=Codes((bl.state,), "letter_state")))
     bl.state, bl.excluded_reason, bl.excluded_by_id, bl.excluded_at = "excluded", reason, by.id, utcnow()
     session.flush()
     audit.record(session, "retention.exclude", actor=by, target=serial, address=address,

@@ -106,11 +106,18 @@ def matters(inst, people):
             record = s.execute(select(Record).where(Record.serial == serial)).scalar_one()
             workflow.transition(s, record, name, by=s.get(User, people[by].id), **given)
 
-    registered, working = register(), register()
+    registered, working, stored = register(), register(), register()
     step(working, "accept", "leader")
     step(working, "assign", "leader", office="LDJC")
     step(working, "start", "handler")
-    return {"registered": registered, "working": working}
+    step(stored, "store", "leader", reason="no_reference_value")
+    from retention.models import Batch, BatchLetter
+
+    with inst.unit_of_work() as s:
+        record_id = s.execute(select(Record.id).where(Record.serial == stored)).scalar_one()
+        batch = s.execute(select(BatchLetter.batch_id).where(BatchLetter.record_id == record_id)).scalar_one()
+        assert s.get(Batch, batch).state == "open"
+    return {"registered": registered, "working": working, "batch": batch}
 
 
 @pytest.fixture(autouse=True)
@@ -214,9 +221,13 @@ def cases(m: dict) -> list[tuple[str, str, str, str, dict]]:
         ("reference.set_calendar_day", "admin", "POST", "/admin/reference/calendar/day",
          {"day": "2026-11-25", "kind": "workday"}),
         # retention
-        ("retention.holds", "archivist", "POST", "/retention/holds", {"serial": "NOPE", "reason": ""}),
-        ("retention.holds", "archivist", "POST", "/retention/holds", {"serial": "XF-2099-000001", "reason": "查核"}),
+        ("retention.holds", "chief", "POST", "/retention/holds", {"serial": "NOPE", "reason": ""}),
+        ("retention.holds", "chief", "POST", "/retention/holds", {"serial": "XF-2099-000001", "reason": "查核"}),
         ("retention.act", "archivist", "POST", "/retention/batches/999999/seal", {}),
+        ("retention.act", "archivist", "POST", f"/retention/batches/{m['batch']}/seal", {}),
+        ("retention.act", "chief", "POST", f"/retention/batches/{m['batch']}/approve", {"confirm": "x"}),
+        ("retention.exclude", "archivist", "POST", f"/retention/batches/{m['batch']}/exclude",
+         {"serial": m["registered"], "reason": "仍需保留"}),
         ("retention.exclude", "archivist", "POST", "/retention/batches/999999/exclude", {"serial": "", "reason": ""}),
         # intake
         ("intake.mail", "clerk", "POST", "/intake/mail", {}),
@@ -324,7 +335,7 @@ NO_FILTERS = {
 
 
 def test_every_form_and_filter_page_is_covered(app):
-    covered = {c[0] for c in cases({"registered": "XF-2026-000001", "working": "XF-2026-000002"})}
+    covered = {c[0] for c in cases({"registered": "XF-2026-000001", "working": "XF-2026-000002", "batch": 1})}
     uncovered = []
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith("/api/"):
