@@ -12,7 +12,7 @@ from records import audit, policy, sealing
 from records.accounts.models import User
 from records.cases.filenames import clean_filename
 from records.db import new_uid
-from records.errors import TooLarge, ValidationError
+from records.errors import Msg, TooLarge, ValidationError
 from records.instance import instance_of
 from records.intake.extract import legacy_text
 from records.models import Attachment, Record, RecordEvent
@@ -52,12 +52,12 @@ def sniff_type(data: bytes) -> str | None:
 def check_uploads(session: Session, uploads: list[Upload]) -> list[tuple[Upload, str]]:
     settings = instance_of(session).settings
     if len(uploads) > settings.max_attachments:
-        raise ValidationError(f"At most {settings.max_attachments} attachments.",
-                              fields={"attachments": f"At most {settings.max_attachments} files."})
+        raise ValidationError(Msg("At most %(n)s attachments.", n=settings.max_attachments),
+                              fields={"attachments": Msg("At most %(n)s files.", n=settings.max_attachments)})
     checked = []
     for up in uploads:
         if len(up.data) > settings.max_attachment_bytes:
-            raise TooLarge(f"An attachment is larger than {settings.max_attachment_bytes // (1024 * 1024)} MB.",
+            raise TooLarge(Msg("An attachment is larger than %(n)s MB.", n=settings.max_attachment_bytes // (1024 * 1024)),
                            fields={"attachments": "File too large."})
         if not up.data:
             raise ValidationError("An attachment is empty.", fields={"attachments": "Empty file."})

@@ -22,7 +22,7 @@ from records import audit, policy
 from records.cases import operations as cases
 from records.cases.schemas import MAX_BODY, MAX_NAME, MAX_NOTES, MAX_SUBJECT
 from records.db import utcnow
-from records.errors import Conflict, TooLarge, ValidationError, XinfangError
+from records.errors import Conflict, Msg, TooLarge, ValidationError, XinfangError
 from records.instance import instance_of
 from records.models import Record
 from records.reference import regions
@@ -90,7 +90,7 @@ def import_message(session: Session, data: bytes, *, by, region: str | None = No
     seen = session.execute(select(MailImport).where(MailImport.message_token == token)).scalar_one_or_none()
     if seen is not None:
         serial = session.get(Record, seen.record_id).serial
-        raise Conflict(f"This e-mail (same Message-ID) was already registered as {serial}.")
+        raise Conflict(Msg("This e-mail (same Message-ID) was already registered as %(serial)s.", serial=serial))
     raw, notes = _registration(session, msg, _default_region(session, region), category)
     settings = instance_of(session).settings
     uploads = [cases.Upload("message.eml", data)] + [cases.Upload(a.filename, a.data) for a in msg.attachments]

@@ -63,7 +63,7 @@ class WorkingCalendar:
         while counted < days:
             day += dt.timedelta(days=1)
             if (day - start).days > MAX_SPAN:
-                raise ValidationError(f"{days} working days after {start.isoformat()} is beyond ten years.")
+                raise ValidationError(Msg("%(n)s working days after %(day)s is beyond ten years.", n=days, day=start))
             if self.is_working_day(day):
                 counted += 1
         return day

@@ -116,7 +116,7 @@ def codes(session: Session, *, active_only: bool = False) -> list[str]:
 def get(session: Session, code: str) -> Category:
     cat = session.execute(select(Category).where(Category.code == code)).scalar_one_or_none()
     if cat is None:
-        raise NotFound(f"No category {code!r}.")
+        raise NotFound(Msg("No category %(code)s.", code=repr(code)))
     return cat
 
 
@@ -270,9 +270,10 @@ def remove(session: Session, code: str, *, by=None, address: str = "") -> None:
     cat = get(session, code)
     used = in_use(session, code)
     if used:
-        raise Conflict(f"Category {code!r} is on {used} record(s): deactivate it instead; it is never deleted.")
+        raise Conflict(Msg("Category %(code)s is on %(n)s record(s): deactivate it instead; it is never deleted.",
+                           code=repr(code), n=used))
     if session.execute(select(Category.id).where(Category.parent_id == cat.id)).first():
-        raise Conflict(f"Category {code!r} has sub-categories: remove or move them first.")
+        raise Conflict(Msg("Category %(code)s has sub-categories: remove or move them first.", code=repr(code)))
     session.delete(cat)
     session.flush()
     audit.record(session, "reference.category.remove", actor=by, address=address, target=code)

@@ -24,7 +24,7 @@ CODE = re.compile(r"[A-Z0-9][A-Z0-9_-]{0,31}")
 def get(session: Session, code: str) -> Office:
     office = session.execute(select(Office).where(Office.code == code)).scalar_one_or_none()
     if office is None:
-        raise NotFound(f"No office or unit {code!r}.")
+        raise NotFound(Msg("No office or unit %(code)s.", code=repr(code)))
     return office
 
 
@@ -159,12 +159,13 @@ def remove(session: Session, code: str, *, by=None, address: str = "") -> None:
         raise Conflict("The intake office cannot be removed.")
     use = in_use(session, office)
     if any(use.values()):
-        raise Conflict(f"{code} is in use ({use['users']} user(s), {use['records']} record(s)): "
-                       "deactivate it instead; it is never deleted.")
+        raise Conflict(Msg("%(code)s is in use (%(users)s user(s), %(records)s record(s)): deactivate it instead; "
+                           "it is never deleted.", code=code, users=use["users"], records=use["records"]))
     from records.accounts.models import LeaderOffice
 
     if session.execute(select(LeaderOffice).where(LeaderOffice.office_id == office.id)).first():
-        raise Conflict(f"{code} is overseen by a leader: change the leader's offices first, or deactivate it.")
+        raise Conflict(Msg("%(code)s is overseen by a leader: change the leader's offices first, or deactivate it.",
+                           code=code))
     session.delete(office)
     session.flush()
     audit.record(session, "reference.unit.remove", actor=by, address=address, target=code)

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from records import audit, policy
 from records.cases import deadlines, operations
-from records.errors import CryptoError, ValidationError
+from records.errors import CryptoError, Msg, ValidationError
 from records.reference.models import Office
 from records.models import Record
 from records.accounts.models import User
@@ -82,7 +82,8 @@ def collect(session: Session, user: User, filters: LedgerFilters | None = None, 
     records = session.execute(select(Record).where(*cond).order_by(Record.received_at, Record.id)
                               .limit(MAX_ROWS + 1)).scalars().all()
     if len(records) > MAX_ROWS:
-        raise ValidationError(f"More than {MAX_ROWS} rows: choose a shorter period.", fields={"date_from": "Too wide."})
+        raise ValidationError(Msg("More than %(n)s rows: choose a shorter period.", n=MAX_ROWS),
+                              fields={"date_from": "Too wide."})
     with_identity = policy.holds(user, policy.VIEW_CONTENT)
     columns = list(BASE_COLUMNS) + (list(IDENTITY_COLUMNS) if with_identity else [])
     repeat_serials = dict(session.execute(select(Record.id, Record.serial).where(

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from records import audit, policy
 from records.cases import deadlines
 from records.reporting import stats
-from records.errors import ValidationError
+from records.errors import Msg, ValidationError
 from records.reporting.models import DutyDay
 from records.reference.scripts import to_hant
 from records.models import Record
@@ -39,7 +39,7 @@ def monthly(session: Session, user: User | None, month: str, *, today: dt.date |
     start, end = stats.month_period(month)
     today = today or deadlines.calendar_for(session).today()
     if start > today:
-        raise ValidationError("That month has not begun.", fields={"month": f"{month} is in the future."})
+        raise ValidationError("That month has not begun.", fields={"month": Msg("%(month)s is in the future.", month=month)})
     as_of = min(end, today)
     return stats.compute(session, user, stats.StatsFilters(start, end), today=as_of, as_of=as_of)
 
