@@ -265,7 +265,10 @@ def _scan_columns(conn, needles: Needles, result: ScanResult) -> None:
         "FROM information_schema.columns c JOIN information_schema.tables t "
         "ON t.table_schema = c.table_schema AND t.table_name = c.table_name "
         "WHERE t.table_type = 'BASE TABLE' AND c.table_schema = ANY (current_schemas(false)) "
-        "AND c.data_type = ANY (CAST(:types AS text[])) ORDER BY c.table_schema, c.table_name, c.ordinal_position"),
+        "AND c.data_type = ANY (CAST(:types AS text[])) "
+        # a partitioned table (the search table) is read through its partitions, each once
+        "AND (SELECT relkind FROM pg_class WHERE oid = to_regclass(format('%I.%I', c.table_schema, c.table_name)))"
+        " <> 'p' ORDER BY c.table_schema, c.table_name, c.ordinal_position"),
         {"types": list(_SCANNED_TYPES)}).all()
     by_table: dict[tuple[str, str], list[tuple[str, str]]] = {}
     for schema, table, column, dtype in cols:
