@@ -20,10 +20,12 @@ from records.errors import Codes, FieldName, Fields, Msg, XinfangError
 FIELD_NAMES: dict[str, object] = {
     "accused": _l("Accused officials"), "office": _l("Office"), "repeat_of": _l("Serial of the earlier matter"),
     "received_at": _l("Received at"), "page": _l("Page"), "attachments": _l("Attachments"),
-    "value": _l("Identifier"), "roles": _l("Roles"), "parent": _l("Parent category"), "code": _l("Code"),
+    "value": _l("Identifier"), "roles": _l("Roles"), "parent": _l("Parent category"),
+    "code": _l("Code (of a category, office or unit)"),
     "regions": _l("Regions"), "region": _l("Region"), "q": _l("Search"), "first_responder": _l("First responder"),
     "category": _l("Category"), "text": _l("Text"), "serial": _l("Serial"), "reason": _l("Reason"),
-    "name": _l("Name"), "month": _l("Month"), "kind": _l("Kind"), "jurisdiction": _l("Jurisdiction"),
+    "name": _l("Name (of a category, office or unit)"), "month": _l("Month"), "kind": _l("Kind"),
+    "jurisdiction": _l("Jurisdiction"),
     "file": _l("File"), "complained_unit": _l("Unit complained about"), "year": _l("Year"),
     "transition": _l("Step"), "from": _l("From"), "to": _l("To"), "scopes": _l("Scopes"),
     "representatives": _l("Representatives"), "oversees": _l("Offices overseen"), "finding": _l("Finding"),
@@ -106,7 +108,7 @@ def field_lines(fields: Mapping | None, labels: Mapping | None = None, skip: str
     out = []
     for key, message in (fields or {}).items():
         text = tr(message)
-        if not text or text == skip:
+        if not text or text == skip or (skip and text in skip):
             continue
         name = field_label(str(key), labels)
         line = _("%(field)s: %(message)s", field=name, message=text) if name else text
@@ -164,6 +166,39 @@ def form_labels(form) -> dict[str, str]:
     return {name: str(field.label.text) for name, field in form._fields.items()}
 
 
+#: WTForms' own catalogues by our locale: its "zh" is Simplified, so 繁體中文 pages take "zh_TW".
+WTFORMS_LOCALES = {"zh_Hant": "zh_TW", "zh_Hans": "zh", "en": "en"}
+
+
+class WTFormsTranslations:
+    """WTForms' built-in messages ("This field is required.", a number out of range) in the
+    page's script: Flask-WTF asks Babel for the locale "zh_Hant", which WTForms' catalogues
+    resolve to their Simplified "zh"; this picks "zh_TW" for Traditional pages."""
+
+    def _catalog(self):
+        from babel import support
+        from flask import g, has_request_context
+        from flask_babel import get_locale
+        from wtforms.i18n import messages_path
+
+        if not has_request_context():
+            return None
+        if "wtforms_catalog" not in g:
+            locale = WTFORMS_LOCALES.get(str(get_locale() or "zh_Hant"), "zh_TW")
+            g.wtforms_catalog = support.Translations.load(messages_path(), [locale], domain="wtforms")
+        return g.wtforms_catalog
+
+    def gettext(self, string):
+        catalog = self._catalog()
+        return string if catalog is None else catalog.ugettext(string)
+
+    def ngettext(self, singular, plural, n):
+        catalog = self._catalog()
+        if catalog is None:
+            return singular if n == 1 else plural
+        return catalog.ungettext(singular, plural, n)
+
+
 def init_messages(app) -> None:
     """Templates translate ``Msg`` too: ``{{ _(error) }}`` on a field error or the error page
     gives the catalogued wording with its placeholders filled."""
@@ -185,4 +220,8 @@ def init_messages(app) -> None:
     env.globals["field_lines"] = field_lines
     env.globals["tr"] = tr
     env.globals["local_time"] = local_time
+    # Flask-WTF's forms take their built-in messages from this module-level object
+    import flask_wtf.form
+
+    flask_wtf.form.translations = WTFormsTranslations()
     app.add_template_filter(day, "day")

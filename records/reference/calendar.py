@@ -189,12 +189,12 @@ def parse(text: str) -> dict[int, list[tuple[dt.date, str, str]]]:
                               kind=repr(parts[1][:20])))
             continue
         if day in seen:
-            errors.append(Msg("line %(n)s: %(day)s is already given on line %(first)s", n=number, day=day.isoformat(),
+            errors.append(Msg("line %(n)s: %(day)s is already given on line %(first)s", n=number, day=day,
                               first=seen[day]))
             continue
         if kind == WORKDAY and day.weekday() < 5:
             errors.append(Msg("line %(n)s: %(day)s is a weekday; a make-up working day (班) is a Saturday or "
-                              "Sunday", n=number, day=day.isoformat()))
+                              "Sunday", n=number, day=day))
             continue
         name = parts[2].strip()[:100] if len(parts) > 2 else ""
         seen[day] = number
@@ -235,7 +235,7 @@ def set_day(session: Session, day: dt.date, kind: str | None, name: str = "", *,
         raise ValidationError("kind: holiday or workday.", fields={"kind": "holiday or workday."})
     if kind == WORKDAY and day.weekday() < 5:
         raise ValidationError(Msg("%(day)s is a weekday: a make-up working day is a Saturday or Sunday.",
-                                  day=day.isoformat()),
+                                  day=day),
                               fields={"day": "A Saturday or Sunday."})
     row = session.get(CalendarDay, day)
     if kind is None:

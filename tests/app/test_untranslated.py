@@ -373,3 +373,18 @@ def test_mainland_terms_in_both_scripts():
     strings = [s for m in catalog if m.id for s in ((m.string,) if isinstance(m.string, str) else m.string)]
     for word in ("使用者名稱", "使用者", "身分"):
         assert not [s for s in strings if s and word in s], word
+
+
+def test_form_library_messages_in_the_pages_script(app, people):
+    """WTForms' own messages (a number out of range) in Traditional characters on 繁體中文 pages
+    and Simplified on 简体中文 pages (its catalogue named "zh" is Simplified)."""
+    import opencc
+
+    for locale, converter in (("zh_Hant", "s2t"), ("zh_Hans", "t2s")):
+        client = client_for(app, people, "leader", locale)
+        page = client.post("/account/tokens", data={"name": "令牌", "scopes": ["read"], "days": "999"}).get_data(
+            as_text=True)
+        errors = [e for e in shown_errors(page) if "365" in e]
+        assert errors, shown_errors(page)
+        for text in errors:
+            assert opencc.OpenCC(converter).convert(text) == text, (locale, text)
