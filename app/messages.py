@@ -13,7 +13,7 @@ from flask_babel import get_translations
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from records.errors import Codes, FieldName, Fields, Msg, XinfangError
+from records.errors import Codes, FieldName, Fields, Msg, Quoted, XinfangError
 
 #: The labels of the field keys the domain core names in ``ValidationError.fields``, for pages
 #: that have no form of their own to take the label from (the error page, flashes).
@@ -65,6 +65,8 @@ def _param(value):
         return _(", ").join(code_label(str(v), value.kind) for v in value)
     if isinstance(value, FieldName):
         return field_label(str(value)) or str(value)
+    if isinstance(value, Quoted):
+        return _("'%(value)s'", value=str(value))
     if isinstance(value, Fields):
         return _("; ").join(field_lines(value))
     if isinstance(value, (list, tuple)):

@@ -52,6 +52,11 @@ class FieldName(str):
     """An input's key named in a message: English shows the key; the web its label."""
 
 
+class Quoted(str):
+    """A value the user typed, named in a message: English shows it as Python's repr ('x');
+    the web between the page's quotation marks (「x」)."""
+
+
 class Fields(dict):
     """The bad fields named in a message ("not added: code: …; name: …"): English shows
     ``key: message`` pairs; the web each field's label and translated message."""
@@ -66,6 +71,8 @@ def _english(value) -> str:
         return value.isoformat()
     if isinstance(value, Codes):
         return ", ".join(str(v) for v in value)
+    if isinstance(value, Quoted):
+        return repr(str(value))
     if isinstance(value, Fields):
         return "; ".join(f"{k}: {v}" for k, v in value.items())
     if isinstance(value, (list, tuple)):

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from records import audit, policy
 from records.reference.vocab import ROLES
-from records.errors import Codes, Conflict, Msg, NotFound, ValidationError
+from records.errors import Codes, Conflict, Msg, NotFound, Quoted, ValidationError
 from records.accounts import grants, passwords, sessions, tokens, totp
 from records.accounts.models import User
 from records.reference.models import Office
@@ -52,14 +52,14 @@ def _inputs(username: str, display_name: str | None, office: str | None = None) 
 def get_user(session: Session, username: str) -> User:
     user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
     if user is None:
-        raise NotFound(Msg("No user named %(name)s.", name=repr(username)))
+        raise NotFound(Msg("No user named %(name)s.", name=Quoted(username)))
     return user
 
 
 def get_office(session: Session, code: str) -> Office:
     office = session.execute(select(Office).where(Office.code == code)).scalar_one_or_none()
     if office is None:
-        raise NotFound(Msg("No office with code %(code)s.", code=repr(code)))
+        raise NotFound(Msg("No office with code %(code)s.", code=Quoted(code)))
     return office
 
 
@@ -82,7 +82,7 @@ def create_user(session: Session, username: str, password: str, roles: list[str]
         raise ValidationError("The account cannot be created.", fields=fields)
     check_password_policy(password, user_inputs=_inputs(username, display_name, office))
     if session.execute(select(User.id).where(User.username == username)).first():
-        raise Conflict(Msg("A user named %(name)s exists already.", name=repr(username)))
+        raise Conflict(Msg("A user named %(name)s exists already.", name=Quoted(username)))
     if set(roles) & {"clerk", "handler"} and not office:
         raise ValidationError("Clerks and handlers belong to an office.", fields={"office": "Required for this role."})
     if oversees and not set(roles) & {"leader", "chief"}:

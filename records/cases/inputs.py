@@ -11,7 +11,7 @@ from records.cases.declarations import (CONDUCT_ACTIONS, CONDUCT_KINDS, FINDING_
                                         Transition)
 from records.cases.attachments import clean_document
 from records.cases.schemas import clean_text
-from records.errors import Codes, Msg, ValidationError
+from records.errors import Codes, Msg, Quoted, ValidationError
 from records.models import Record
 from records.reference.models import Office
 
@@ -39,7 +39,7 @@ def _office(session: Session, code, name: str, errors: dict, *, external: bool) 
         return None
     office = session.execute(select(Office).where(Office.code == code.strip())).scalar_one_or_none()
     if office is None:
-        errors[name] = Msg("No office or unit with code %(code)s.", code=repr(code.strip()[:32]))
+        errors[name] = Msg("No office or unit with code %(code)s.", code=Quoted(code.strip()[:32]))
     elif not office.active:
         errors[name] = "That office or unit is no longer in use (deactivated): choose another."
     elif external and not office.is_external:

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from records import audit
 from records.reference import require_manager
-from records.errors import Msg, ValidationError
+from records.errors import Msg, Quoted, ValidationError
 from records.reference.models import CalendarDay, CalendarYear
 
 HOLIDAY, WORKDAY = "holiday", "workday"
@@ -170,23 +170,23 @@ def parse(text: str) -> dict[int, list[tuple[dt.date, str, str]]]:
         if parts[0].lower() == "year":
             if len(parts) != 2 or not parts[1].isdigit() or not 1990 <= int(parts[1]) <= 2200:
                 errors.append(Msg("line %(n)s: 'year' takes one year (e.g. year 2027): %(line)s", n=number,
-                                  line=repr(raw.strip()[:80])))
+                                  line=Quoted(raw.strip()[:80])))
             else:
                 entries.setdefault(int(parts[1]), [])
             continue
         if len(parts) < 2:
             errors.append(Msg("line %(n)s: expected a date and its kind (holiday/workday, 休/班): %(line)s", n=number,
-                              line=repr(raw.strip()[:80])))
+                              line=Quoted(raw.strip()[:80])))
             continue
         try:
             day = dt.date.fromisoformat(parts[0])
         except ValueError:
-            errors.append(Msg("line %(n)s: %(value)s is not a date (like 2027-01-01)", n=number, value=repr(parts[0][:20])))
+            errors.append(Msg("line %(n)s: %(value)s is not a date (like 2027-01-01)", n=number, value=Quoted(parts[0][:20])))
             continue
         kind = KINDS.get(parts[1].lower())
         if kind is None:
             errors.append(Msg("line %(n)s: unknown kind %(kind)s; use holiday or workday (休 or 班)", n=number,
-                              kind=repr(parts[1][:20])))
+                              kind=Quoted(parts[1][:20])))
             continue
         if day in seen:
             errors.append(Msg("line %(n)s: %(day)s is already given on line %(first)s", n=number, day=day,

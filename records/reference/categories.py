@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from records import audit
 from records.reference import require_manager
-from records.errors import Conflict, Msg, NotFound, ValidationError, details as _details
+from records.errors import Conflict, Msg, NotFound, Quoted, ValidationError, details as _details
 from records.reference.models import Category
 from records.reference.scripts import to_hans, to_hant
 
@@ -116,7 +116,7 @@ def codes(session: Session, *, active_only: bool = False) -> list[str]:
 def get(session: Session, code: str) -> Category:
     cat = session.execute(select(Category).where(Category.code == code)).scalar_one_or_none()
     if cat is None:
-        raise NotFound(Msg("No category %(code)s.", code=repr(code)))
+        raise NotFound(Msg("No category %(code)s.", code=Quoted(code)))
     return cat
 
 
@@ -194,7 +194,7 @@ def _parent(session: Session, code, errors: dict, *, own: Category | None = None
         return None
     parent = session.execute(select(Category).where(Category.code == code)).scalar_one_or_none()
     if parent is None:
-        errors["parent"] = Msg("No category %(code)s.", code=repr(code))
+        errors["parent"] = Msg("No category %(code)s.", code=Quoted(code))
     elif parent.parent_id is not None:
         errors["parent"] = "A sub-category cannot have sub-categories of its own."
     elif own is not None and parent.id == own.id:
@@ -213,7 +213,7 @@ def add(session: Session, values: dict, *, by=None, address: str = "") -> Catego
     if not isinstance(code, str) or not CODE.fullmatch(code):
         errors["code"] = "2-32 characters: lower-case letters, digits and _, starting with a letter."
     elif session.execute(select(Category.id).where(Category.code == code)).first():
-        errors["code"] = Msg("Category %(code)s exists already.", code=repr(code))
+        errors["code"] = Msg("Category %(code)s exists already.", code=Quoted(code))
     names = _names(values, errors, required=True)
     parent = _parent(session, values.get("parent"), errors)
     if errors:
@@ -271,9 +271,9 @@ def remove(session: Session, code: str, *, by=None, address: str = "") -> None:
     used = in_use(session, code)
     if used:
         raise Conflict(Msg("Category %(code)s is on %(n)s record(s): deactivate it instead; it is never deleted.",
-                           code=repr(code), n=used))
+                           code=Quoted(code), n=used))
     if session.execute(select(Category.id).where(Category.parent_id == cat.id)).first():
-        raise Conflict(Msg("Category %(code)s has sub-categories: remove or move them first.", code=repr(code)))
+        raise Conflict(Msg("Category %(code)s has sub-categories: remove or move them first.", code=Quoted(code)))
     session.delete(cat)
     session.flush()
     audit.record(session, "reference.category.remove", actor=by, address=address, target=code)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from records import audit
 from records.reference import require_manager
-from records.errors import Conflict, Msg, NotFound, ValidationError, details as _details
+from records.errors import Conflict, Msg, NotFound, Quoted, ValidationError, details as _details
 from records.reference import regions as regions_mod
 from records.reference.models import Office, UnitRegion
 
@@ -24,7 +24,7 @@ CODE = re.compile(r"[A-Z0-9][A-Z0-9_-]{0,31}")
 def get(session: Session, code: str) -> Office:
     office = session.execute(select(Office).where(Office.code == code)).scalar_one_or_none()
     if office is None:
-        raise NotFound(Msg("No office or unit %(code)s.", code=repr(code)))
+        raise NotFound(Msg("No office or unit %(code)s.", code=Quoted(code)))
     return office
 
 
@@ -99,7 +99,7 @@ def add(session: Session, values: dict, *, by=None, address: str = "") -> Office
     if not isinstance(code, str) or not CODE.fullmatch(code):
         errors["code"] = "1-32 characters: capital letters, digits, - and _."
     elif session.execute(select(Office.id).where(Office.code == code)).first():
-        errors["code"] = Msg("Office or unit %(code)s exists already.", code=repr(code))
+        errors["code"] = Msg("Office or unit %(code)s exists already.", code=Quoted(code))
     name = _name(values, errors, required=True)
     external = values.get("external", False)
     if not isinstance(external, bool):
