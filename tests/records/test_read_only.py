@@ -103,3 +103,23 @@ def test_a_failed_read_writes_nothing(inst, make_user, make_record):
     s.close()
     with inst.session() as s:
         assert s.execute(select(func.count()).select_from(AuditEntry)).scalar_one() == before
+
+
+def test_entries_appended_together_in_a_read_are_written_when_it_ends(inst, make_user):
+    """``audit.record_many`` in a read-only unit of work queues its entries like ``record``."""
+    reader = make_user("inspector")
+    targets = [f"many-{i}-{time.monotonic_ns()}" for i in range(3)]
+    s = inst.session(read_only=True)
+    try:
+        n = audit.record_many(s, "test.many", [(t, {"i": i}) for i, t in enumerate(targets)],
+                              actor=s.get(User, reader.id))
+        assert n == 3 and all(_entries(inst, t) == [] for t in targets)   # not yet
+        assert inst.end_read(s) == 3
+    finally:
+        s.close()
+    written = [_entries(inst, t) for t in targets]
+    assert [len(w) for w in written] == [1, 1, 1]
+    assert [w[0].detail for w in written] == ['{"i":0}', '{"i":1}', '{"i":2}']
+    assert written[1][0].id == written[0][0].id + 1 and written[0][0].actor_id == reader.id
+    with inst.session() as s:
+        assert audit.verify(s).ok
