@@ -307,8 +307,10 @@ class PostgresBackend(SearchBackend):
 
 class _PgBulkLoader(BulkLoader):
     """A rebuild in one transaction of its own connection: a fresh table is filled (COPY in
-    batches), indexed and analysed, then takes the old table's place (drop, rename) at
-    ``commit``. Until then searches read the old table; ``cancel`` rolls everything back."""
+    batches, a partition made for each year as its first letter comes), indexed and analysed,
+    then takes the old table's place (drop, rename: the table, its partitions and their
+    indexes get the old names) at ``commit``. Until then searches read the old table;
+    ``cancel`` rolls everything back."""
 
     def __init__(self, backend: PostgresBackend):
         self.backend = backend
