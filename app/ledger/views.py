@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from records.cases import operations
+from records.intake import operations as intake
 from records.reference import regions
 from records.reference.models import Office
 from records import policy
@@ -120,7 +121,7 @@ def register():
             flash(_("Please correct the marked fields."), "error")
             return render_template("ledger/form.html", form=form, mode="new"), exc.status
         flash(_("Registered as %(serial)s.", serial=record.serial), "success")
-        if any(a.content_type.startswith("image/") or a.content_type == "application/pdf" for a in record.attachments):
+        if any(t.status in ("pending", "running") for t in intake.statuses(db(), record).values()):
             flash(_("The scan's text is being recognised: when it is ready, check it beside the scan on this "
                     "page and take it as the body."), "info")
         return redirect(url_for("ledger.show", serial=record.serial))

@@ -89,6 +89,7 @@ def test_the_form_offers_the_recognised_text_beside_the_scan(app, inst, client, 
     assert not inst.blobs.exists(uid)
     page_html = client.get(f"/records/{serial}").get_data(as_text=True)
     assert "taken as the body" in page_html
+    assert "being recognised" not in page_html                        # recognised already: not said
 
 
 def test_ignored_text_fills_nothing_and_a_pending_scan_is_recognised_after(app, inst, client, make_user):
@@ -104,6 +105,7 @@ def test_ignored_text_fills_nothing_and_a_pending_scan_is_recognised_after(app, 
     serial = _serial(client.post("/records/new", data=_form(scan_draft=pending, scan_text_taken="yes")))
     atts, body, queued = _record(inst, serial)
     assert body == letter_data()["body"] and queued == 1 and atts[0][2].status == "pending"
+    assert "being recognised" in client.get(f"/records/{serial}").get_data(as_text=True)
 
 
 def test_only_the_uploader_sees_a_draft_and_bad_files_are_refused(app, inst, client, make_user):
