@@ -92,16 +92,31 @@ def _text(d: dict) -> str:
     return d["subject"] + "\n" + d["body"]
 
 
-def _timed_queries(run, queries, warm: int = 20) -> tuple[list[float], list[int]]:
+def _timed_queries(run, queries, warm: int = 20, cpu: list | None = None) -> tuple[list[float], list[int]]:
+    """Wall times and hit counts of ``queries``; with ``cpu``, their CPU times (of this
+    process) are appended to it: on a shared machine a query's wall time includes the time
+    it waited for a core, its CPU time much less so."""
     for _kind, q in queries[:warm]:
         run(q)
     times, counts = [], []
     for _kind, q in queries:
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         n = run(q)
         times.append(time.perf_counter() - t)
+        if cpu is not None:
+            cpu.append(time.process_time() - c)
         counts.append(n)
     return times, counts
+
+
+def _cpu_figures(letters: int, cpu_seconds: float, cpu_times: list[float] | None = None) -> dict:
+    """Indexing rate per CPU second and query latency in CPU time (see ``_timed_queries``),
+    with the load average when they were taken."""
+    out = {"cpu_seconds": round(cpu_seconds, 1), "letters_per_cpu_s": round(letters / cpu_seconds, 1),
+           "load_average": [round(x, 2) for x in os.getloadavg()]}
+    if cpu_times:
+        out["query_cpu"] = _latency(cpu_times)
+    return out
 
 
 def _backend_query_figures(backend, blinder, queries) -> dict:
@@ -116,9 +131,11 @@ def _backend_query_figures(backend, blinder, queries) -> dict:
         return backend.search(query.compile_query(query.parse(q), blinder, None), access, per_page=20,
                               **({"facets": facets} if facets is not None else {})).total
 
-    times, counts = _timed_queries(run, queries)
+    cpu: list[float] = []
+    times, counts = _timed_queries(run, queries, cpu=cpu)
     facet_times, _ = _timed_queries(lambda q: run(q, facets=None), queries)
-    return {"query_latency": _latency(times), "by_kind": _by_kind(queries, times),
+    return {"query_latency": _latency(times), "query_cpu": _latency(cpu), "by_kind": _by_kind(queries, times),
+            "by_kind_cpu": _by_kind(queries, cpu),
             "hits_mean": round(statistics.mean(counts), 1), "query_latency_with_facets": _latency(facet_times)}
 
 
@@ -171,7 +188,7 @@ def run_encrypted(work: Path, procs: int) -> dict:
     shutil.rmtree(folder, ignore_errors=True)
     backend = WhooshBackend(folder, blinder.key_id, procs=procs, limitmb=LIMIT_MB)
     del docs
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     loader = backend.bulk_loader()
     for d, uid, ref, wrapped, blob in sealed:
         dek = crypto.unwrap_data_key(ring, uid, ref, wrapped)
@@ -185,7 +202,8 @@ def run_encrypted(work: Path, procs: int) -> dict:
     loader.commit()
     seconds = time.perf_counter() - t0
     out = {"pipeline": f"encrypted (procs={procs})", "letters": len(sealed), "seconds": round(seconds, 1),
-           "letters_per_s": round(len(sealed) / seconds, 1), "index_bytes": _dir_bytes(folder)}
+           "letters_per_s": round(len(sealed) / seconds, 1), "index_bytes": _dir_bytes(folder),
+           **_cpu_figures(len(sealed), time.process_time() - c0)}
     if procs == 1:
         out.update(_backend_query_figures(backend, blinder, queries))
     out["peak_rss_mb"] = round(_rss_mb(), 1)
@@ -356,7 +374,7 @@ def run_plain_lists(work: Path) -> dict:
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     ix = windex.create_in(str(folder), make_schema("plaintext"))
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     w = ix.writer(limitmb=LIMIT_MB)
     for d in docs:
         a = analysis.analyse(_text(d))
@@ -364,10 +382,12 @@ def run_plain_lists(work: Path) -> dict:
         w.add_document(**fields_of(doc))
     w.commit()
     seconds = time.perf_counter() - t0
-    times, counts = _timed_queries(_plain_search(folder), queries)
+    figures = _cpu_figures(len(docs), time.process_time() - c0)
+    cpu: list[float] = []
+    times, counts = _timed_queries(_plain_search(folder), queries, cpu=cpu)
     return {"pipeline": "plaintext Whoosh, same token lists", "letters": len(docs), "seconds": round(seconds, 1),
-            "letters_per_s": round(len(docs) / seconds, 1), "index_bytes": _dir_bytes(folder),
-            "query_latency": _latency(times), "by_kind": _by_kind(queries, times),
+            "letters_per_s": round(len(docs) / seconds, 1), "index_bytes": _dir_bytes(folder), **figures,
+            "query_latency": _latency(times), "query_cpu": _latency(cpu), "by_kind": _by_kind(queries, times),
             "hits_mean": round(statistics.mean(counts), 1), "peak_rss_mb": round(_rss_mb(), 1)}
 
 
@@ -416,7 +436,7 @@ def run_plain_analyzer(work: Path, procs: int) -> dict:
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     ix = windex.create_in(str(folder), schema)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     w = ix.writer(limitmb=LIMIT_MB, **({"procs": procs, "multisegment": True} if procs > 1 else {}))
     for d in docs:
         text = _text(d)
@@ -427,11 +447,12 @@ def run_plain_analyzer(work: Path, procs: int) -> dict:
     seconds = time.perf_counter() - t0
     out = {"pipeline": f"plaintext Whoosh, analyser in Whoosh (procs={procs})", "letters": len(docs),
            "seconds": round(seconds, 1), "letters_per_s": round(len(docs) / seconds, 1),
-           "index_bytes": _dir_bytes(folder)}
+           "index_bytes": _dir_bytes(folder), **_cpu_figures(len(docs), time.process_time() - c0)}
     if procs == 1:
-        times, counts = _timed_queries(_plain_search(folder), queries)
-        out.update(query_latency=_latency(times), by_kind=_by_kind(queries, times),
-                   hits_mean=round(statistics.mean(counts), 1))
+        cpu: list[float] = []
+        times, counts = _timed_queries(_plain_search(folder), queries, cpu=cpu)
+        out.update(query_latency=_latency(times), query_cpu=_latency(cpu), by_kind=_by_kind(queries, times),
+                   by_kind_cpu=_by_kind(queries, cpu), hits_mean=round(statistics.mean(counts), 1))
     out["peak_rss_mb"] = round(_rss_mb(), 1)
     return out
 
@@ -658,6 +679,11 @@ def main(argv=None) -> int:
             ratios[name] = {"indexing_rate_ratio": round(enc["letters_per_s"] / peer["letters_per_s"], 2),
                             "p95_ratio": round(enc["query_latency"]["p95_ms"] / peer["query_latency"]["p95_ms"], 2),
                             "p50_ratio": round(enc["query_latency"]["p50_ms"] / peer["query_latency"]["p50_ms"], 2)}
+            if "letters_per_cpu_s" in peer and "query_cpu" in peer:   # per CPU second: less load-dependent
+                ratios[name].update(
+                    indexing_cpu_rate_ratio=round(enc["letters_per_cpu_s"] / peer["letters_per_cpu_s"], 2),
+                    p95_cpu_ratio=round(enc["query_cpu"]["p95_ms"] / peer["query_cpu"]["p95_ms"], 2),
+                    p50_cpu_ratio=round(enc["query_cpu"]["p50_ms"] / peer["query_cpu"]["p50_ms"], 2))
     pg = by.get("encrypted, PostgreSQL backend")
     if enc and pg and "error" not in enc and "error" not in pg:
         ratios["PostgreSQL backend vs encrypted Whoosh"] = {
