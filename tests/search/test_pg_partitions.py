@@ -19,6 +19,7 @@ from .conftest import index_bytes, word
 from .test_pg_backend import NEEDS_PG, _doc
 
 TABLE = pg_backend.TABLE
+pytestmark = pytest.mark.skipif(not _pg_admin_url(), reason=NEEDS_PG)
 
 
 @pytest.fixture(scope="module", params=["postgresql"])
