@@ -28,6 +28,7 @@ from sqlalchemy import select, text, update  # noqa: E402
 
 from records.accounts import operations as accounts  # noqa: E402
 from records.cases import operations  # noqa: E402
+from records.db import create_database, drop_database  # noqa: E402
 from records.settings import Settings  # noqa: E402
 from app.composition import build_instance  # noqa: E402
 from records.models import Record  # noqa: E402
@@ -64,30 +65,6 @@ def _register(inst, user_id: int, n: int, region: str, year: int, start: int, la
     print()
 
 
-def _throwaway_database(admin_url: str) -> tuple[str, str]:
-    """A new database on the server of ``admin_url``: (name, URL)."""
-    import uuid
-
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    name = "xinfang_bench_" + uuid.uuid4().hex[:10]
-    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    return name, make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-
-
-def _drop_database(admin_url: str, name: str) -> None:
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    engine.dispose()
-
-
 def _db_size(inst, home: Path) -> int:
     if inst.db.engine.dialect.name == "sqlite":
         return sum(p.stat().st_size for p in home.glob("xinfang.sqlite3*"))
@@ -100,7 +77,7 @@ def bench(batch_size: int, others: int, admin_url: str | None = None, search_bac
     env = {"XINFANG_SEARCH_BACKEND": search_backend}
     db_name = None
     if admin_url:
-        db_name, env["XINFANG_DATABASE_URL"] = _throwaway_database(admin_url)
+        db_name, env["XINFANG_DATABASE_URL"] = create_database(admin_url, "xinfang_bench_")
     try:
         settings = Settings.from_env(env, home=str(home))
         init_instance(settings, build=build_instance)
@@ -147,7 +124,7 @@ def bench(batch_size: int, others: int, admin_url: str | None = None, search_bac
     finally:
         shutil.rmtree(home, ignore_errors=True)
         if db_name:
-            _drop_database(admin_url, db_name)
+            drop_database(admin_url, db_name)
 
 
 def main() -> None:

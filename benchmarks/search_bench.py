@@ -212,22 +212,10 @@ def run_encrypted(work: Path, procs: int) -> dict:
 
 def _pg_database(admin_url: str):
     """A fresh database on the server of ``admin_url``: (url, drop())."""
-    import uuid
+    from records.db import create_database, drop_database
 
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    name = "xinfang_bench_" + uuid.uuid4().hex[:10]
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop():
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return make_url(admin_url).set(database=name).render_as_string(hide_password=False), drop
+    name, url = create_database(admin_url, "xinfang_bench_")
+    return url, lambda: drop_database(admin_url, name)
 
 
 def run_pg(work: Path, admin_url: str, updates: int) -> dict:

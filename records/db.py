@@ -210,3 +210,30 @@ def current_revisions(db: Database) -> set[str]:
 
     with db.engine.connect() as conn:
         return set(MigrationContext.configure(conn).get_current_heads())
+
+
+# -- throw-away databases (the test suite's and the benchmarks' PostgreSQL runs) ----------------
+def create_database(admin_url: str, prefix: str) -> tuple[str, str]:
+    """Create a new, empty database named ``prefix`` + a random suffix on the server of
+    ``admin_url`` (whose user may create databases): returns (name, URL of the new database)."""
+    from sqlalchemy.engine import make_url
+
+    name = prefix + uuid.uuid4().hex[:12]
+    _on_server(admin_url, f'CREATE DATABASE "{name}"')
+    return name, make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(admin_url: str, name: str) -> None:
+    """Drop a database made by :func:`create_database`, closing its connections first."""
+    _on_server(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _on_server(admin_url: str, statement: str) -> None:
+    from sqlalchemy import text
+
+    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(statement))
+    finally:
+        engine.dispose()

@@ -10,13 +10,13 @@ import itertools
 import os
 import re
 import secrets
-import uuid
 from pathlib import Path
 
 import pytest
 
 from records.accounts import operations as accounts
 from records.cases import operations
+from records.db import create_database, drop_database
 from records.settings import Settings
 from app.composition import build_instance
 from records.instance import Instance
@@ -31,24 +31,10 @@ def _pg_admin_url() -> str | None:
 
 
 def _create_pg_database(admin_url: str) -> tuple[str, str]:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    name = "xft_" + uuid.uuid4().hex[:12]
-    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    return name, make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    return create_database(admin_url, "xft_")
 
 
-def _drop_pg_database(admin_url: str, name: str) -> None:
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    engine.dispose()
+_drop_pg_database = drop_database
 
 
 @pytest.fixture(scope="session", autouse=True)
