@@ -176,7 +176,8 @@ def test_two_app_processes_and_an_indexer_keep_serials_and_index_in_step(setting
             n, i = job
             status, body = _call(f"{bases[n]}/api/v1/records", clerk_token,
                                  letter_data(received_at="2024-05-06T10:00", subject=f"部署測試 {marker} {n}-{i}",
-                                             body=f"兩個應用進程同時登記 {marker}"))
+                                             body=f"兩個應用進程同時登記 {marker}",
+                                             confirm_old_received_date=True))
             assert status == 201, body
             return body["serial"]
 
