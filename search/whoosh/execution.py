@@ -217,9 +217,9 @@ class Leaf:
                 return _EMPTY_IDS, ()
             counts, positions = internals.positions([vals[j] for j in at.tolist()], fmt)
             keys = np.repeat(candidates, counts) * _STRIDE + (positions - offset)
-            keys = keys[positions >= offset]
-            starts = np.unique(keys) if starts is None else np.intersect1d(starts, keys, assume_unique=True)
-            candidates = np.unique(starts // _STRIDE)
+            keys = _ascending(keys[positions >= offset])
+            starts = keys if starts is None else _common(starts, keys)
+            candidates = _distinct(starts // _STRIDE)
             if not len(candidates):
                 return _EMPTY_IDS, ()
         docs = candidates.astype(np.int32)
@@ -232,6 +232,32 @@ class Leaf:
 
 #: Keys of (candidate, start) pairs: candidate * _STRIDE + start (positions stay far below).
 _STRIDE = 1 << 32
+
+
+def _ascending(keys: np.ndarray) -> np.ndarray:
+    """``keys`` sorted without repeats: they come so (candidates ascending, each one's
+    positions ascending), checked rather than sorted again."""
+    if len(keys) < 2 or bool(np.all(keys[1:] > keys[:-1])):
+        return keys
+    return np.unique(keys)
+
+
+def _common(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The values of ``a`` also in ``b`` (both ascending, without repeats), ascending."""
+    if not len(a) or not len(b):
+        return a[:0]
+    at = np.minimum(np.searchsorted(b, a), len(b) - 1)
+    return a[b[at] == a]
+
+
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """``values`` (ascending) without repeats."""
+    if len(values) < 2:
+        return values
+    keep = np.empty(len(values), dtype=bool)
+    keep[0] = True
+    np.not_equal(values[1:], values[:-1], out=keep[1:])
+    return values[keep]
 
 
 # -- statistics of the whole searcher ------------------------------------------------------

@@ -51,7 +51,7 @@ import importlib.metadata
 # pickle reads only the index's own posting values, as Whoosh itself does (positions)
 import pickle  # nosec B403
 import re
-from itertools import chain
+from itertools import chain, repeat
 
 import numpy as np
 from whoosh import index as windex
@@ -199,6 +199,10 @@ class _LengthsInMemoryReader(W3PerDocReader):
 
 
 # -- 3. compound segments read in place ----------------------------------------------------
+#: Most bytes ``_ViewIO.peek`` hands out (a posting block's header pickle is about 30).
+_PEEK = 512
+
+
 class _ViewIO:
     """A read-only file over a memoryview that reads it in place (``io.BytesIO`` copies it)."""
 
@@ -214,6 +218,12 @@ class _ViewIO:
         end = len(self._buf) if n is None or n < 0 else min(len(self._buf), start + n)
         self._pos = end
         return bytes(self._buf[start:end])
+
+    def peek(self, n: int = 0) -> bytes:
+        """Bytes from the current position without moving it, at most ``_PEEK``: ``pickle.load``
+        reads ahead through it, then reads what it used (without it, one ``read`` an opcode:
+        a posting block's header is about 20)."""
+        return bytes(self._buf[self._pos:self._pos + min(max(n, 1), _PEEK)])
 
     def readinto(self, b) -> int:
         data = self.read(len(b))
@@ -403,7 +413,41 @@ def positions(values: list[bytes], fmt) -> tuple[np.ndarray, np.ndarray]:
     """The positions of several documents' posting values at once: how many each document
     has, and all of them in a row. The values' pickled gap lists are joined into one pickle
     of a list of lists, so one ``loads`` reads them all (Whoosh's ``decode_positions``
-    unpickles one document at a time)."""
+    unpickles one document at a time); a value of one position met before (most are: most
+    pairs occur once in a letter) is looked up by its bytes instead (``_ONE_POSITION``)."""
+    if not values:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    known = _ONE_POSITION
+    position = np.fromiter(map(known.get, values, repeat(-1)), dtype=np.int64, count=len(values))
+    rest = np.nonzero(position < 0)[0]
+    if not len(rest):
+        return np.ones(len(values), dtype=np.int64), position
+    rest_values = [values[i] for i in rest.tolist()]
+    rest_counts, rest_flat = _positions_pickled(rest_values, fmt)
+    if len(known) < _ONE_POSITION_LIMIT:   # values of one position met: known from now on
+        for value, n, at in zip(rest_values, rest_counts.tolist(), (np.cumsum(rest_counts) - rest_counts).tolist()):
+            if n == 1:
+                known[value] = int(rest_flat[at])
+    counts = np.ones(len(values), dtype=np.int64)
+    counts[rest] = rest_counts
+    begin = np.cumsum(counts) - counts          # where each document's positions go
+    flat = np.empty(int(counts.sum()), dtype=np.int64)
+    one = position >= 0
+    flat[begin[one]] = position[one]
+    rest_begin = np.cumsum(rest_counts) - rest_counts
+    flat[np.repeat(begin[rest] - rest_begin, rest_counts) + np.arange(len(rest_flat))] = rest_flat
+    return counts, flat
+
+
+#: The position of a posting value holding one position, by value (its bytes): positions are
+#: small numbers shared by every letter (the writer memoises these values too, ``codec``),
+#: so a few thousand entries serve every block; a dictionary look-up instead of a pickle.
+_ONE_POSITION: dict[bytes, int] = {}
+_ONE_POSITION_LIMIT = 1 << 16
+
+
+def _positions_pickled(values: list[bytes], fmt) -> tuple[np.ndarray, np.ndarray]:
+    """``positions`` of values read through pickle (all of a list at once when they allow)."""
     gaps = _gaps_at_once(values)
     if gaps is None:
         gaps = gaps_one_by_one(values, fmt)
