@@ -66,17 +66,21 @@ def chromium():
 
 
 @contextlib.contextmanager
-def watched_page(browser, locale: str = "zh-TW"):
+def watched_page(browser, locale: str = "zh-TW", viewport: dict | None = None, expected: tuple[int, ...] = ()):
     """A page in a fresh context whose console errors and uncaught exceptions are collected in
-    ``page.problems`` (a broken page or a CSP violation: no inline code is allowed)."""
-    context = browser.new_context(locale=locale)
+    ``page.problems`` (a broken page or a CSP violation: no inline code is allowed).
+    ``expected``: answer statuses the test provokes on purpose (a form sent back with its
+    errors answers 422, which the console reports), not problems."""
+    context = browser.new_context(locale=locale, **({"viewport": viewport} if viewport else {}))
     pg = context.new_page()
     pg.set_default_timeout(15_000)
     problems: list[str] = []
 
     # The browser's own favicon probe may 404 where the app has no icon.
     def on_console(msg):
-        if msg.type == "error" and not msg.location.get("url", "").endswith("/favicon.ico"):
+        if msg.type != "error" or msg.location.get("url", "").endswith("/favicon.ico"):
+            return
+        if not any(f"status of {code}" in msg.text for code in expected):
             problems.append(msg.text)
 
     pg.on("console", on_console)

@@ -13,7 +13,7 @@ import zlib
 
 import pytest
 
-from tests.app.browser_support import chromium, serve, sign_in, sign_out, watched_page
+from tests.app.browser_support import serve, sign_in, sign_out
 from tests.conftest import TEST_PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -36,18 +36,6 @@ def live_server(settings):
     """The real app with CSRF enabled, served on a free loopback port for this module."""
     with serve(settings) as base:
         yield base
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as b:
-        yield b
-
-
-@pytest.fixture
-def page(browser):
-    with watched_page(browser) as pg:
-        yield pg
 
 
 def test_clerk_registers_a_letter_and_finds_it_in_the_ledger(live_server, page, make_user):

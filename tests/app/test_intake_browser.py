@@ -14,7 +14,7 @@ from records.intake import drafts
 from records.intake import operations as intake
 from records.jobs import runner as jobs
 from records.jobs.models import Job
-from tests.app.browser_support import chromium, serve, sign_in, watched_page
+from tests.app.browser_support import serve, sign_in
 from tests.records.intake.pages import encode, page as scan_page
 
 pytestmark = pytest.mark.browser
@@ -26,18 +26,6 @@ PHRASE = "本人反映科研經費被挪用"
 def live_server(settings):
     with serve(settings, XINFANG_JOB_WORKER="off") as base:   # the test runs the jobs itself
         yield base
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as b:
-        yield b
-
-
-@pytest.fixture
-def page(browser):
-    with watched_page(browser) as pg:
-        yield pg
 
 
 def _run_when_queued(inst, kind: str, timeout: float = 15.0) -> None:

@@ -27,7 +27,7 @@ from records.models import Record
 from retention import jobs as retention_jobs
 from retention import operations as ret
 from retention.models import Batch, Certificate, DestroyedLetter
-from tests.app.browser_support import chromium, serve, sign_in, sign_out, watched_page
+from tests.app.browser_support import serve, sign_in, sign_out, watched_page
 from tests.conftest import TEST_PASSWORD, letter_data, unique
 
 pytestmark = pytest.mark.browser
@@ -59,12 +59,6 @@ def quick_letters():
     stand_in = b"%PDF-1.4\n% stand-in\n%%EOF\n"
     with mock.patch.object(notices, "render", lambda kind, context, settings=None: stand_in):
         yield
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as b:
-        yield b
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.app.browser_support import chromium, serve, sign_in
+from tests.app.browser_support import serve, sign_in, watched_page
 
 pytestmark = pytest.mark.browser
 
@@ -20,25 +20,11 @@ def live_server(settings):
         yield base
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as b:
-        yield b
-
-
 @pytest.fixture
 def phone(browser):
-    context = browser.new_context(locale="zh-TW", viewport=PHONE)
-    pg = context.new_page()
-    pg.set_default_timeout(15_000)
-    problems: list[str] = []
     # a form sent back with its errors answers 422, which the console reports: not a problem
-    pg.on("console", lambda msg: problems.append(msg.text)
-          if msg.type == "error" and "status of 422" not in msg.text else None)
-    pg.on("pageerror", lambda exc: problems.append(str(exc)))
-    pg.problems = problems
-    yield pg
-    context.close()
+    with watched_page(browser, viewport=PHONE, expected=(422,)) as pg:
+        yield pg
 
 
 def overflow(page) -> list[str]:
