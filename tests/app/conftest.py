@@ -1,6 +1,8 @@
-"""Fixtures of the browser tests (tests/app/*_browser.py): one system Chromium per module and a
-watched page per test (tests/app/browser_support.py). A module serves the app itself with
-``browser_support.serve`` under the configuration it needs."""
+"""Fixtures shared by the tests of app/: a team of users (clerk, leader over LDJC, handler in
+LDJC, chief) with their API tokens, per module, for the API tests (a module may define its own
+``team``); one system Chromium per module and a watched page per test for the browser tests
+(tests/app/*_browser.py, with tests/app/browser_support.py; a module serves the app itself with
+``browser_support.serve`` under the configuration it needs)."""
 from __future__ import annotations
 
 import pytest
@@ -18,3 +20,35 @@ def browser():
 def page(browser):
     with watched_page(browser) as pg:
         yield pg
+
+
+@pytest.fixture(scope="module")
+def team(inst):
+    from records.accounts import operations as accounts
+    from records.accounts.models import User
+    from tests.conftest import TEST_PASSWORD, unique
+
+    specs = {"clerk": (["clerk"], "XFB", ()), "leader": (["leader"], None, ("LDJC",)),
+             "handler": (["handler"], "LDJC", ()), "chief": (["chief"], None, ())}
+    ids = {}
+    with inst.unit_of_work() as s:
+        for name, (roles, office, oversees) in specs.items():
+            ids[name] = accounts.create_user(s, unique(name), TEST_PASSWORD, roles, office=office,
+                                             oversees=list(oversees)).id
+    with inst.unit_of_work() as s:
+        out = {n: s.get(User, i) for n, i in ids.items()}
+        for u in out.values():
+            _ = u.overseen, u.office
+        s.expunge_all()
+    return out
+
+
+@pytest.fixture(scope="module")
+def tokens(inst, team):
+    from records.accounts import operations as accounts
+    from records.accounts.models import User
+
+    with inst.unit_of_work() as s:
+        return {n: {"Authorization": "Bearer " + accounts.issue_token(s, s.get(User, u.id), label="t",
+                                                                      second_factor_roles=())}
+                for n, u in team.items()}

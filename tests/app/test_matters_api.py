@@ -9,7 +9,6 @@ import datetime as dt
 import io
 import re
 
-import pytest
 from pypdf import PdfReader
 from sqlalchemy import select, update
 
@@ -19,38 +18,6 @@ from records.reference import letterhead
 from tests.conftest import letter_data, login
 
 D = dt.date
-
-
-@pytest.fixture(scope="module")
-def team(inst):
-    from records.accounts import operations as accounts
-    from records.accounts.models import User
-    from tests.conftest import TEST_PASSWORD, unique
-
-    specs = {"clerk": (["clerk"], "XFB", ()), "leader": (["leader"], None, ("LDJC",)),
-             "handler": (["handler"], "LDJC", ()), "chief": (["chief"], None, ())}
-    ids = {}
-    with inst.unit_of_work() as s:
-        for name, (roles, office, oversees) in specs.items():
-            ids[name] = accounts.create_user(s, unique(name), TEST_PASSWORD, roles, office=office,
-                                             oversees=list(oversees)).id
-    with inst.unit_of_work() as s:
-        out = {n: s.get(User, i) for n, i in ids.items()}
-        for u in out.values():
-            _ = u.overseen, u.office
-        s.expunge_all()
-    return out
-
-
-@pytest.fixture(scope="module")
-def tokens(inst, team):
-    from records.accounts import operations as accounts
-    from records.accounts.models import User
-
-    with inst.unit_of_work() as s:
-        return {n: {"Authorization": "Bearer " + accounts.issue_token(s, s.get(User, u.id), label="t",
-                                                                      second_factor_roles=())}
-                for n, u in team.items()}
 
 
 def _register(client, tokens, **overrides) -> str:
