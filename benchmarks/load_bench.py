@@ -26,8 +26,20 @@ mostly new to the server (``--queries wide``).
     .venv/bin/python -m benchmarks.load_bench --home /var/tmp/xf100k --clients 32 --think 0   # saturation
     .venv/bin/python -m benchmarks.load_bench --home /var/tmp/xf100k --server gunicorn --queries wide
 
+On PostgreSQL (issue 19): ``--database-url`` names a server whose user may create databases;
+a database is created there for the instance (dropped after the run unless ``--home`` keeps
+the instance, whose folder then remembers it, so ``--home`` alone reuses both), and
+``--search-backend postgresql`` puts the blind tokens in it too. ``--indexer`` starts one
+``xinfang search sync --follow`` beside the server processes, as in production, stops it
+after the run and checks its log; the outbox left behind is counted.
+
+    .venv/bin/python -m benchmarks.load_bench --records 100000 --home /var/tmp/xfload-pg --indexer
+        --database-url postgresql+psycopg://postgres@127.0.0.1:55432/postgres --search-backend postgresql
+        --server gunicorn --workers 2 --threads 4 --clients 32 --think 1 --seconds 60   (one line)
+
 Targets (issue 8): zero errors and zero "database is locked" at 32 clients; p95 under
-200 ms for ledger and search at 100,000 records.
+200 ms for ledger and search at 100,000 records (issue 19: the same on PostgreSQL with two
+processes and the separate indexer).
 """
 from __future__ import annotations
 
@@ -36,6 +48,7 @@ import http.client
 import json
 import os
 import random
+import signal
 import socket
 import subprocess
 import sys
@@ -67,8 +80,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def build_instance(home: Path, records: int, seed: int) -> None:
-    """Create the instance, the demo users and ``records`` letters (in this process)."""
+def build_instance(home: Path, records: int, seed: int, env: dict[str, str] | None = None) -> None:
+    """Create the instance, the demo users and ``records`` letters (in this process), with
+    the settings ``env`` (``XINFANG_*`` variables: database, search backend)."""
     from sqlalchemy import func, select
 
     from records.settings import Settings
@@ -78,8 +92,8 @@ def build_instance(home: Path, records: int, seed: int) -> None:
     from records.setup import init_instance
     from search.indexer import drain
 
-    settings = Settings.from_env({}, home=str(home))
-    started_marker = home / ".load-bench-started"
+    settings = Settings.from_env(env or {}, home=str(home))
+    started_marker = home / STARTED
     if not started_marker.exists():
         init_instance(settings, build=build_instance)
         inst = build_instance(settings)
@@ -106,25 +120,80 @@ def build_instance(home: Path, records: int, seed: int) -> None:
 
 #: Written into an instance folder when its letters are all in (``--home`` reuses it then).
 BUILT = ".load-bench-built"
+#: Written into an instance folder once it exists (a build interrupted later goes on).
+STARTED = ".load-bench-started"
 
 
-def issue_tokens(home: Path) -> tuple[dict[str, str], list[str], int]:
+def issue_tokens(home: Path, env: dict[str, str] | None = None) -> tuple[dict[str, str], list[str], int]:
     """API tokens of a clerk and the chief for this run, serials to view, letters held."""
     from sqlalchemy import func, select
 
     from records.accounts import operations as accounts
+    from records.accounts import totp
     from records.settings import Settings
     from app.composition import build_instance
     from records.models import Record
 
-    inst = build_instance(Settings.from_env({}, home=str(home)))
+    inst = build_instance(Settings.from_env(env or {}, home=str(home)))
     with inst.unit_of_work() as s:
-        tokens = {name: accounts.issue_token(s, accounts.get_user(s, name), label="load benchmark", days=1)
-                  for name in ("clerk", "chief")}
+        users = {name: accounts.get_user(s, name) for name in ("clerk", "chief")}
+        for user in users.values():   # a role that reads letters needs its second factor for a token
+            if totp.required_for(user) and not totp.is_enrolled(s, user):
+                secret, _uri = totp.begin_enrolment(s, user)
+                totp.confirm_enrolment(s, user, totp.current_code(secret))
+        tokens = {name: accounts.issue_token(s, user, label="load benchmark", days=1) for name, user in users.items()}
         serials = list(s.execute(select(Record.serial).order_by(Record.id.desc()).limit(500)).scalars())
         held = s.execute(select(func.count()).select_from(Record)).scalar_one()
     inst.close()
     return tokens, serials, held
+
+
+#: Written into an instance folder: the settings it was built with (database, search backend).
+SETTINGS_FILE = ".load-bench-settings.json"
+
+
+def instance_env(home: Path, database_url: str | None, search_backend: str | None) -> tuple[dict[str, str], str | None]:
+    """The ``XINFANG_*`` settings of the instance in ``home`` and the name of a database
+    created for it now (None when it has one already or uses SQLite).
+
+    A new instance remembers its settings in ``home``; reusing it with other ones is refused.
+    With ``database_url`` (a server whose user may create databases) a new database is
+    created there for the instance."""
+    from records.db import create_database
+
+    saved = home / SETTINGS_FILE
+    if saved.exists():
+        env = json.loads(saved.read_text())
+        wanted = {"XINFANG_SEARCH_BACKEND": search_backend}
+        clash = [k for k, v in wanted.items() if v and env.get(k, "whoosh") != v]
+        if clash or (database_url and not env.get("XINFANG_DATABASE_URL")):
+            raise SystemExit(f"{home} was built with {env or 'SQLite and Whoosh'}; leave out --database-url and "
+                             "--search-backend to reuse it, or build in another --home")
+        return env, None
+    if (home / STARTED).exists():   # built before instances remembered their settings: SQLite, Whoosh
+        if database_url or (search_backend or "whoosh") != "whoosh":
+            raise SystemExit(f"{home} holds an instance on SQLite and Whoosh; build in another --home")
+        return {}, None
+    env = {"XINFANG_SEARCH_BACKEND": search_backend or "whoosh"}
+    created = None
+    if database_url:
+        created, env["XINFANG_DATABASE_URL"] = create_database(database_url, "xinfang_load_")
+    home.mkdir(parents=True, exist_ok=True)
+    saved.write_text(json.dumps(env))
+    saved.chmod(0o600)
+    return env, created
+
+
+def process_env(environ: dict[str, str], settings_env: dict[str, str], home: Path) -> dict[str, str]:
+    """The environment of the server and indexer processes: this one's without any
+    ``XINFANG_*`` variable, then the instance's settings (read there by records.settings)."""
+    return ({k: v for k, v in environ.items() if not k.startswith("XINFANG_")}
+            | settings_env | {"XINFANG_HOME": str(home)})
+
+
+def indexer_command() -> list[str]:
+    """The separate indexer of a production layout (README, "Indexer")."""
+    return [XINFANG, "search", "sync", "--follow"]
 
 
 def server_command(args, port: int) -> list[str]:
@@ -209,7 +278,7 @@ def pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
-def main(argv=None) -> int:
+def parse_args(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--records", type=int, default=2000, help="letters in the instance before the run")
     ap.add_argument("--clients", type=int, default=32, help="concurrent clients")
@@ -227,29 +296,52 @@ def main(argv=None) -> int:
                     help="common: 8 frequent words, asked again and again; wide: 2,000 queries of one or "
                          "two of ~80 phrases, mostly new to the server")
     ap.add_argument("--home", type=Path, help="instance folder to reuse (built there first when empty)")
+    ap.add_argument("--database-url",
+                    help="PostgreSQL server (a URL whose user may create databases): the new instance's database "
+                         "is created there (dropped after the run without --home)")
+    ap.add_argument("--search-backend", choices=("whoosh", "postgresql"),
+                    help="XINFANG_SEARCH_BACKEND of a new instance (default whoosh)")
+    ap.add_argument("--indexer", action="store_true",
+                    help="run a separate indexer (xinfang search sync --follow) beside the server, as in production")
     ap.add_argument("--seed", type=int, default=1)
-    args = ap.parse_args(argv)
+    return ap.parse_args(argv)
 
-    home = args.home.resolve() if args.home else Path(tempfile.mkdtemp(prefix="xinfang-load-"))
-    if not (home / BUILT).exists():
-        home.mkdir(parents=True, exist_ok=True)
-        print(f"Instance {home}: building {args.records} letters")
-        build_instance(home, args.records, args.seed)
-    tokens, serials, held = issue_tokens(home)
+
+def wait_until_ready(port: int, log_path: Path, processes: int, timeout: float = 300) -> float:
+    """Wait until the server answers ``/healthz`` and each of its ``processes`` has said
+    "search: warmed up" (or failed to) in its log: a worker still importing the app takes no
+    connections, so traffic sent before would wait for it. Returns the seconds waited."""
+    began = time.perf_counter()
+    while time.perf_counter() - began < timeout:
+        text = log_path.read_text(errors="replace") if log_path.exists() else ""
+        if text.count("search: warm") >= processes:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                conn.request("GET", "/healthz")
+                if conn.getresponse().status == 200:
+                    return time.perf_counter() - began
+            except (OSError, http.client.HTTPException):
+                pass
+            finally:
+                conn.close()
+        time.sleep(0.2)
+    raise SystemExit(f"the server did not get ready in {timeout:g} s (see {log_path})")
+
+
+def run_traffic(args, home: Path, env: dict[str, str], tokens: dict[str, str], serials: list[str]) -> tuple:
+    """Start the server (and the indexer), drive it, stop them: (results, warm-up results, seconds)."""
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("XINFANG_")} | {"XINFANG_HOME": str(home)}
     log = open(home / "server.log", "w")
     server = subprocess.Popen(server_command(args, port), env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    indexer = indexer_log = None
+    if args.indexer:
+        indexer_log = open(home / "indexer.log", "w")
+        indexer = subprocess.Popen(indexer_command(), env=env, stdout=indexer_log, stderr=subprocess.STDOUT, cwd=ROOT)
     try:
-        for _ in range(300):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+        ready = wait_until_ready(port, home / "server.log", args.workers if args.server == "gunicorn" else 1)
+        print(f"server ready after {ready:.0f} s")
         results: list = []
-        begun = time.perf_counter()
-        started = begun + args.warmup
+        started = time.perf_counter() + args.warmup
         until = started + args.seconds
         queries = wide_queries(args.seed) if args.queries == "wide" else QUERIES
         clients = [Client(port, tokens, until, args.seed + i, results, serials, args.think, queries)
@@ -259,30 +351,88 @@ def main(argv=None) -> int:
         for c in clients:
             c.join()
         elapsed = time.perf_counter() - started
-        warmup = [r for r in results if r[3] < started]
-        results = [r for r in results if r[3] >= started]
     finally:
         server.terminate()
         server.wait(timeout=30)
         log.close()
+        if indexer is not None:
+            time.sleep(2)   # a last drain of what the server processes left
+            indexer.send_signal(signal.SIGINT)   # "Stopped." (KeyboardInterrupt), as Ctrl-C
+            try:
+                indexer.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                indexer.kill()
+                indexer.wait()
+            indexer_log.close()
+    return ([r for r in results if r[3] >= started], [r for r in results if r[3] < started], elapsed)
+
+
+def log_problems(text: str) -> int:
+    """Lines of a process log that report a failure (tracebacks, errors)."""
+    return sum(1 for line in text.splitlines() if "Traceback" in line or "ERROR" in line or " failed" in line)
+
+
+def pending_changes(home: Path, env: dict[str, str]) -> int:
+    """Outbox rows not yet applied to the index."""
+    from sqlalchemy import func, select
+
+    from app.composition import build_instance
+    from records.models import OutboxEntry
+    from records.settings import Settings
+
+    inst = build_instance(Settings.from_env(env, home=str(home)))
+    with inst.session() as s:
+        pending = s.execute(select(func.count()).select_from(OutboxEntry)).scalar_one()
+    inst.close()
+    return pending
+
+
+def report(args, results: list, warmup: list, elapsed: float, held: int, home: Path, settings_env: dict) -> int:
     locked = (home / "server.log").read_text(errors="replace").count("database is locked")
     errors = [r for r in results + warmup if r[1] == 0 or r[1] >= 500]
     shape = (f"gunicorn {args.workers} workers x {args.threads} threads" if args.server == "gunicorn"
              else f"waitress, {args.threads} threads")
+    database = "PostgreSQL" if settings_env.get("XINFANG_DATABASE_URL") else "SQLite"
+    backend = settings_env.get("XINFANG_SEARCH_BACKEND") or "whoosh"
     print(f"\n{len(results)} requests in {elapsed:.1f} s = {len(results) / elapsed:.1f} req/s, "
-          f"{args.clients} clients (think {args.think:g} s), {shape}, {held} letters, {args.queries} queries")
+          f"{args.clients} clients (think {args.think:g} s), {shape}{' + indexer' if args.indexer else ''}, "
+          f"{held} letters, {database}, search {backend}, {args.queries} queries")
     if warmup:
         times = [r[2] for r in warmup]
         print(f"warm-up, not counted below: {len(warmup)} requests in {args.warmup:g} s, p50 {pct(times, 50):.0f} ms, "
               f"p95 {pct(times, 95):.0f} ms, p99 {pct(times, 99):.0f} ms, "
               f"errors {sum(1 for r in warmup if r[1] == 0 or r[1] >= 500)}")
     print(f"errors (5xx or connection): {len(errors)}; 'database is locked' in the server log: {locked}")
+    failed = 0
+    if args.indexer:
+        failed = log_problems((home / "indexer.log").read_text(errors="replace"))
+        print(f"indexer: {failed} error lines in indexer.log; changes still pending in the outbox: "
+              f"{pending_changes(home, settings_env)}")
     print(f"{'kind':<10}{'count':>8}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}  statuses")
     for kind in ("register", "ledger", "search", "view"):
         times = [r[2] for r in results if r[0] == kind]
         statuses = sorted({r[1] for r in results if r[0] == kind})
         print(f"{kind:<10}{len(times):>8}{pct(times, 50):>10.1f}{pct(times, 95):>10.1f}{pct(times, 99):>10.1f}  {statuses}")
-    return 1 if errors or locked else 0
+    return 1 if errors or locked or failed else 0
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    home = args.home.resolve() if args.home else Path(tempfile.mkdtemp(prefix="xinfang-load-"))
+    settings_env, created = instance_env(home, args.database_url, args.search_backend)
+    try:
+        if not (home / BUILT).exists():
+            print(f"Instance {home}: building {args.records} letters ({settings_env or 'SQLite, Whoosh'})")
+            build_instance(home, args.records, args.seed, settings_env)
+        tokens, serials, held = issue_tokens(home, settings_env)
+        env = process_env(dict(os.environ), settings_env, home)
+        results, warmup, elapsed = run_traffic(args, home, env, tokens, serials)
+        return report(args, results, warmup, elapsed, held, home, settings_env)
+    finally:
+        if created and not args.home:   # a throw-away instance: its database goes with the run
+            from records.db import drop_database
+
+            drop_database(args.database_url, created)
 
 
 if __name__ == "__main__":
