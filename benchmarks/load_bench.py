@@ -118,8 +118,15 @@ def build_instance(home: Path, records: int, seed: int, env: dict[str, str] | No
     (home / BUILT).write_text(str(records))
 
 
-#: Written into an instance folder when its letters are all in (``--home`` reuses it then).
+#: Written into an instance folder when its letters are all in (``--home`` reuses it then),
+#: with their number: a larger ``--records`` later adds the letters missing.
 BUILT = ".load-bench-built"
+
+
+def needs_letters(home: Path, records: int) -> bool:
+    """Is the instance in ``home`` still to be built, or built with fewer than ``records``?"""
+    built = home / BUILT
+    return not built.exists() or int(built.read_text() or 0) < records
 #: Written into an instance folder once it exists (a build interrupted later goes on).
 STARTED = ".load-bench-started"
 
@@ -421,7 +428,7 @@ def main(argv=None) -> int:
     home = args.home.resolve() if args.home else Path(tempfile.mkdtemp(prefix="xinfang-load-"))
     settings_env, created = instance_env(home, args.database_url, args.search_backend)
     try:
-        if not (home / BUILT).exists():
+        if needs_letters(home, args.records):
             print(f"Instance {home}: building {args.records} letters ({settings_env or 'SQLite, Whoosh'})")
             build_instance(home, args.records, args.seed, settings_env)
         tokens, serials, held = issue_tokens(home, settings_env)

@@ -96,3 +96,10 @@ def test_the_indexer_log_is_checked_for_failures():
                                    "Stopped.\n") == 0
     assert load_bench.log_problems("Traceback (most recent call last):\n  ...\n"
                                    "search: draining the outbox failed (OperationalError)\n") == 2
+
+
+def test_a_kept_instance_grows_to_a_larger_records_and_is_reused_at_a_smaller_one(tmp_path):
+    assert load_bench.needs_letters(tmp_path, 2000)
+    (tmp_path / load_bench.BUILT).write_text("40000")
+    assert not load_bench.needs_letters(tmp_path, 2000) and not load_bench.needs_letters(tmp_path, 40000)
+    assert load_bench.needs_letters(tmp_path, 100000)
