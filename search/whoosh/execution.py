@@ -112,19 +112,35 @@ class Leaf:
         self.n = reader.doc_count_all()
         self.segid = reader.segment().segment_id()
 
+    def side(self, field: str):
+        """The segment's side postings when they hold ``field`` (``sidecar``; None: read
+        Whoosh's posting blocks)."""
+        side = internals.side_postings(self.reader)
+        return side if side is not None and side.covers(field) else None
+
     def postings(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
         def build():
+            side = self.side(field)
+            if side is not None:
+                return side.postings(field, term)
             ids, weights, _ = internals.raw_postings(internals.terms_of(self.reader), self.reader.schema, field, term)
             return ids, weights
         return self.cache.get((self.segid, "p", field, term), build)
+
+    def term_frequency(self, field: str, term: str) -> int:
+        """How many documents of the segment hold ``field:term``, deleted ones included
+        (from the side postings' table or the term's entry: no posting read)."""
+        side = self.side(field)
+        if side is not None:
+            return side.doc_frequency(field, term)
+        return internals.doc_frequency(internals.terms_of(self.reader), self.reader.schema, field, term)
 
     def doc_frequency(self, field: str, term: str) -> int:
         """How many live documents of the segment hold ``field:term``: from the term's entry
         when none is deleted (no posting read), else counted from its postings."""
         live = self.live()
         if live is None:
-            return self.cache.get((self.segid, "df", field, term), lambda: internals.doc_frequency(
-                internals.terms_of(self.reader), self.reader.schema, field, term))
+            return self.cache.get((self.segid, "df", field, term), lambda: self.term_frequency(field, term))
         return int(np.count_nonzero(live[self.postings(field, term)[0]]))
 
     def holds(self, field: str, term: str, docnum: int) -> bool:
@@ -188,25 +204,24 @@ class Leaf:
         ``p`` with token ``i`` at ``p + i`` for every ``i``; and each token's weight in them
         (for their scores). The tokens are taken rarest first (their document frequency is in
         the term's entry): the first one's documents are the candidates, and of each next
-        token only the posting blocks that can hold a candidate are read; its positions in
-        the candidates are compared as arrays and a candidate is dropped as soon as no start
-        is left. A phrase of a rare and a common pair (a ticket number) so reads a few blocks
-        of the common one instead of all of them."""
+        token only the positions of its postings in the candidates are read (from the side
+        postings, ``sidecar``, as array slices; from a segment written before them, only the
+        posting blocks that can hold a candidate) and compared as arrays; a candidate is
+        dropped as soon as no start is left. A phrase of a rare and a common pair (a ticket
+        number) so reads a few positions of the common one instead of all of them."""
         return self.cache.get((self.segid, "ph", tokens), lambda: self._phrase(tokens))
 
     def _phrase(self, tokens: tuple[str, ...]) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
-        terms, schema = internals.terms_of(self.reader), self.reader.schema
-        fmt = schema["text"].format
-        order = sorted(range(len(tokens)), key=lambda i: (internals.doc_frequency(terms, schema, "text", tokens[i]), i))
+        read = self._side_reading() if self.side("text") is not None else self._block_reading()
+        order = sorted(range(len(tokens)), key=lambda i: (self.term_frequency("text", tokens[i]), i))
         candidates: np.ndarray | None = None
         starts = None
-        read: dict[str, tuple] = {}   # a token repeated (``2020``: 20 02 20) is read once
+        got_of: dict[str, tuple] = {}   # a token repeated (``2020``: 20 02 20) is read once
         for offset in order:
-            got = read.get(tokens[offset])
-            if got is None:   # (read earlier, it holds every block of the candidates left now)
-                got = read[tokens[offset]] = internals.raw_postings(terms, schema, "text", tokens[offset],
-                                                                    values=True, want=candidates)
-            ids, _weights, vals = got
+            got = got_of.get(tokens[offset])
+            if got is None:   # (read earlier, it holds every posting of the candidates left now)
+                got = got_of[tokens[offset]] = read(tokens[offset], candidates)
+            ids, _weights, positions_of = got
             if candidates is None:
                 candidates, at = ids.astype(np.int64), np.arange(len(ids))
             else:
@@ -215,7 +230,7 @@ class Leaf:
                 candidates, at = candidates[held], at[held]
             if not len(candidates):
                 return _EMPTY_IDS, ()
-            counts, positions = internals.positions([vals[j] for j in at.tolist()], fmt)
+            counts, positions = positions_of(at)
             keys = np.repeat(candidates, counts) * _STRIDE + (positions - offset)
             keys = _ascending(keys[positions >= offset])
             starts = keys if starts is None else _common(starts, keys)
@@ -225,9 +240,31 @@ class Leaf:
         docs = candidates.astype(np.int32)
         weights_in = []
         for token in tokens:
-            ids, weights, _vals = read[token]
+            ids, weights, _positions_of = got_of[token]
             weights_in.append(weights[np.searchsorted(ids, docs)])
         return docs, tuple(weights_in)
+
+    def _side_reading(self):
+        """``read(token, candidates)`` for ``_phrase`` from the side postings: the token's
+        document numbers and weights, and its positions in postings ``at`` of them."""
+        side = self.side("text")
+
+        def read(token: str, _candidates):
+            ids, weights = side.postings("text", token)
+            return ids, weights, lambda at: side.positions("text", token, at)
+        return read
+
+    def _block_reading(self):
+        """``read`` for ``_phrase`` from Whoosh's posting blocks (a segment written before
+        side postings): of a token after the first, only the blocks that can hold a
+        candidate are read."""
+        terms, schema = internals.terms_of(self.reader), self.reader.schema
+        fmt = schema["text"].format
+
+        def read(token: str, candidates):
+            ids, weights, vals = internals.raw_postings(terms, schema, "text", token, values=True, want=candidates)
+            return ids, weights, lambda at: internals.positions([vals[j] for j in at.tolist()], fmt)
+        return read
 
 
 #: Keys of (candidate, start) pairs: candidate * _STRIDE + start (positions stay far below).

@@ -30,8 +30,10 @@ What is borrowed, and from where (paths in the ``whoosh`` package of 2.7.5):
    attributes (``_segment``, ``_segid``, ``_gen``, ``_storage``, ``_codec``, ``_terms``,
    ``_perdoc``) set over the in-place compound storage.
 4. **A reader's parts** (``terms_of``, ``length_table``, ``deleted_docs``,
-   ``open_terms``): a ``SegmentReader``'s ``_terms`` and ``_perdoc``; a segment's terms
-   reader opened alone through ``Segment.codec().terms_reader``.
+   ``open_terms``, ``side_postings``): a ``SegmentReader``'s ``_terms``, ``_perdoc``,
+   ``_segment`` and ``_storage``; a segment's terms reader opened alone through
+   ``Segment.codec().terms_reader``; the field writer's ``_create_file`` (the side
+   postings file of ``sidecar``, written when the field writer closes).
 5. **Posting blocks as arrays** (``raw_postings``, ``doc_frequency``): ``W3LeafMatcher``'s
    ``_read_data``, ``_data`` (the block's ids, delta-encoded unless ``_byteids``, weights:
    None, one float or an array, and values), ``_read_values``, ``_values``, ``_maxid``,
@@ -64,6 +66,8 @@ from whoosh.reading import SegmentReader
 from whoosh.util.numeric import byte_to_length
 
 from records.errors import ConfigurationError
+
+from . import sidecar
 
 #: The Whoosh-Reloaded release whose internals this module mirrors (pinned in pyproject.toml).
 MIRRORS = "2.7.5"
@@ -119,7 +123,8 @@ class _LeanFieldWriter(W3FieldWriter):
     def add_postings(self, schema, lengths, items):
         table = getattr(lengths, "length_table", None)
         lastfn = lasttext = None
-        pw = lens = None
+        pw = lens = side = None
+        sides = self.__dict__.setdefault("_side", sidecar.Collector())
         for fieldname, btext, docnum, weight, value in items:
             if fieldname != lastfn:
                 if lasttext is not None:
@@ -129,6 +134,7 @@ class _LeanFieldWriter(W3FieldWriter):
                 if lastfn is not None and fieldname < lastfn:
                     raise OutOfOrderError(f"Field {lastfn!r} .. {fieldname!r}")
                 self.start_field(fieldname, schema[fieldname])
+                side = sides.field(fieldname, schema[fieldname].format)
                 # lengths: a table read once (None: the field keeps none, so every lookup
                 # would be falsy), or, from a merge's combined readers, one lookup a posting
                 lens = table(fieldname) if table is not None else None
@@ -142,6 +148,8 @@ class _LeanFieldWriter(W3FieldWriter):
                         raise OutOfOrderError(f"Term {fieldname}:{lasttext!r} .. {btext!r}")
                     self.finish_term()
                 self.start_term(btext)
+                if side is not None:
+                    sides.term(side, btext)
                 pw = self._postwriter
                 limit = pw._blocklimit
                 lasttext = btext
@@ -153,6 +161,10 @@ class _LeanFieldWriter(W3FieldWriter):
             pw._maxweight = max(pw._maxweight, weight)
             if value:
                 pw._values.append(value)
+            if side is not None:
+                side["ids"].append(docnum)
+                side["weights"].append(weight)
+                side["values"].append(value)
             if lens is not None:
                 length = lens[docnum] if docnum < len(lens) else None
             else:
@@ -165,6 +177,16 @@ class _LeanFieldWriter(W3FieldWriter):
             self.finish_term()
         if lastfn is not None:
             self.finish_field()
+
+    def close(self):
+        """Close Whoosh's files, and write the segment's side postings (``sidecar``)."""
+        sides = self.__dict__.pop("_side", None) or sidecar.Collector()
+        fh = self._create_file(sidecar.EXT)
+        try:
+            sides.write(fh, positions)
+        finally:
+            fh.close()
+        super().close()
 
 
 class _LengthsInMemoryReader(W3PerDocReader):
@@ -315,6 +337,24 @@ def length_table(reader, field: str) -> list | None:
 def deleted_docs(reader) -> np.ndarray:
     """Document numbers deleted in a segment."""
     return np.fromiter(reader._perdoc.deleted_docs(), dtype=np.int64)
+
+
+def side_postings(reader) -> sidecar.SidePostings | None:
+    """The side postings of a segment reader's segment, read in place and kept on the reader
+    (None: the segment was written before they were, so its postings are read from Whoosh's
+    blocks)."""
+    got = reader.__dict__.get("_side_postings", False)
+    if got is False:
+        name = reader._segment.make_filename(sidecar.EXT)
+        got = None
+        if reader._storage.file_exists(name):
+            f = reader._storage.open_file(name)
+            buf = f._buf if isinstance(f, _ViewFile) else f.read()
+            got = sidecar.SidePostings(buf)
+            if not isinstance(f, _ViewFile):
+                f.close()
+        reader.__dict__["_side_postings"] = got
+    return got
 
 
 def open_terms(storage, segment) -> tuple:
