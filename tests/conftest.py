@@ -182,6 +182,19 @@ def letter_data(**overrides) -> dict:
     return data
 
 
+#: The tests' letters keep fixed received dates (2026 mostly), so deadlines, serials and
+#: statistics can be asserted. From a year later on, the web form, the API and storing ask
+#: the clerk to confirm such a date (records.cases.received); the letters the tests send
+#: through the web and the API say it is confirmed, so the suite does not depend on today.
+#: The rule itself is tested with dates relative to today (tests/app/test_old_received_date.py).
+CONFIRM_OLD = "confirm_old_received_date"
+
+
+def api_letter(**overrides) -> dict:
+    """``letter_data`` as a client sends it to the API: its received date confirmed."""
+    return {**letter_data(**overrides), CONFIRM_OLD: True}
+
+
 @pytest.fixture
 def make_record(inst):
     """make_record(by=user, **fields, uploads=[...]) -> serial."""

@@ -47,7 +47,7 @@ from records.models import Record
 from records.accounts.models import User
 from records.cases.operations import Upload
 from records.intake import drafts
-from tests.conftest import TEST_PASSWORD, letter_data, unique
+from tests.conftest import TEST_PASSWORD, api_letter, letter_data, unique
 
 ROLES = ("anonymous", "clerk", "registrar", "handler", "other_handler", "leader", "other_leader", "chief",
          "archivist", "inspector", "admin")
@@ -83,6 +83,7 @@ CONTENT_OF_SERIAL = ("registrar", "handler", "leader", "chief")
 CORRECTORS_OF_SERIAL = ("registrar", "leader", "chief")
 
 WEB_RECORD_FORM = {
+    "confirm_old_received_date": "y",  # the fixed 2026 date (tests/conftest.py: CONFIRM_OLD)
     "channel": "letter", "received_at": "2026-03-02T10:00", "region": "110108", "category": "labour_wages",
     "people_count": "1", "subject": "拖欠工資", "body": "公司拖欠工資三個月。",
     "petitioner_name": "王小明", "petitioner_id_number": "110108199001011231",
@@ -90,7 +91,7 @@ WEB_RECORD_FORM = {
 }
 WEB_CORRECTION_FORM = {**WEB_RECORD_FORM, "subject": "拖欠工資（更正）", "reason": "typo"}
 LOGIN_FORM = {"username": "{username}", "password": TEST_PASSWORD}
-API_RECORD = letter_data()
+API_RECORD = api_letter()
 API_ATTACHMENT = {"file": UploadFile("later-scan.txt", "補充材料：工資條。".encode())}
 #: A small PNG (a scan for the registration form's recognition).
 SCAN_PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x00\x00\x00\x00:~\x9bU"
@@ -233,7 +234,7 @@ ROUTES: dict[str, list[tuple]] = {
         ("POST", "/records/{new_serial}/transitions/record_finding", allow("handler", "leader", "chief"),
          {"record_finding-finding_outcome": "substantiated"}),
         ("POST", "/records/{new_serial}/transitions/store", allow("registrar", "leader", "chief"),
-         {"store-reason_code": "unclear_content", "store-confirm": "yes"}),
+         {"store-reason_code": "unclear_content", "store-confirm": "yes", "store-confirm_old_received_date": "y"}),
     ],
     # the written reply composed with a preview and drafts (records/cases/drafts.py): HANDLE
     "workflow.reply_preview": [
@@ -260,7 +261,7 @@ ROUTES: dict[str, list[tuple]] = {
         ("POST", "/api/v1/records/{new_serial}/transitions", allow("leader", "chief"),
          {"transition": "accept", "note": "同意受理"}),
         ("POST", "/api/v1/records/{new_serial}/transitions", allow("registrar", "leader", "chief"),
-         {"transition": "store", "reason": "no_reference_value"}),
+         {"transition": "store", "reason": "no_reference_value", "confirm_old_received_date": True}),
     ],
     "api.board": [
         ("GET", "/api/v1/board", allow("leader", "other_leader", "chief", "inspector")),

@@ -14,7 +14,7 @@ from records.reference.vocab import CHANNELS
 from records.accounts.models import ApiToken, User
 from records.models import Attachment, AuditEntry, Record
 from records.reference.models import Office
-from tests.conftest import letter_data
+from tests.conftest import api_letter, letter_data
 
 SERIAL = re.compile(r"^XF-\d{4}-\d{6}$")
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00\x00\x00\x01" * 2 + b"\x08\x02\x00\x00\x00" + b"\x00" * 64
@@ -72,7 +72,7 @@ def auth(clerk):
 @pytest.mark.parametrize("channel", CHANNELS)
 def test_register_every_channel(client, auth, channel):
     people = 12 if channel == "visit" else 1
-    r = client.post("/api/v1/records", json=letter_data(channel=channel, people_count=people), headers=auth)
+    r = client.post("/api/v1/records", json=api_letter(channel=channel, people_count=people), headers=auth)
     assert r.status_code == 201, r.get_json()
     serial = r.get_json()["serial"]
     assert SERIAL.match(serial)
@@ -83,7 +83,7 @@ def test_register_every_channel(client, auth, channel):
 
 
 def test_register_without_petitioner_and_with_date_only(client, auth):
-    data = letter_data(received_at="2026-03-05")
+    data = api_letter(received_at="2026-03-05")
     del data["petitioner"]
     r = client.post("/api/v1/records", json=data, headers=auth)
     assert r.status_code == 201, r.get_json()
@@ -92,9 +92,9 @@ def test_register_without_petitioner_and_with_date_only(client, auth):
 
 
 def test_serials_follow_each_other(client, auth):
-    first = client.post("/api/v1/records", json=letter_data(), headers=auth).get_json()["serial"]
-    assert client.post("/api/v1/records", json=letter_data(region="11010"), headers=auth).status_code == 422
-    second = client.post("/api/v1/records", json=letter_data(), headers=auth).get_json()["serial"]
+    first = client.post("/api/v1/records", json=api_letter(), headers=auth).get_json()["serial"]
+    assert client.post("/api/v1/records", json=api_letter(region="11010"), headers=auth).status_code == 422
+    second = client.post("/api/v1/records", json=api_letter(), headers=auth).get_json()["serial"]
     assert int(second[-6:]) == int(first[-6:]) + 1
 
 
@@ -153,7 +153,7 @@ def test_missing_fields_are_all_named(client, inst, auth):
 ])
 def test_bad_values_are_refused_and_nothing_is_written(client, inst, auth, override, field):
     before = count(inst, Record), count(inst, AuditEntry, AuditEntry.action == "record.register")
-    data = letter_data()
+    data = api_letter()
     for key, value in override.items():
         if key == "petitioner" and isinstance(value, dict):
             data["petitioner"].update(value)
@@ -167,7 +167,7 @@ def test_bad_values_are_refused_and_nothing_is_written(client, inst, auth, overr
 
 def test_unknown_fields_are_refused(client, inst, auth):
     before = count(inst, Record)
-    body = assert_json_error(client.post("/api/v1/records", json=letter_data(colour="red", serial="XF-2026-000001"),
+    body = assert_json_error(client.post("/api/v1/records", json=api_letter(colour="red", serial="XF-2026-000001"),
                                          headers=auth), 422)
     assert body["fields"]["colour"] == "Unknown field." and "serial" in body["fields"]
     assert count(inst, Record) == before
@@ -175,7 +175,7 @@ def test_unknown_fields_are_refused(client, inst, auth):
 
 def test_error_messages_do_not_echo_letter_text(client, auth):
     canary = "CANARY-7Q9X-拖欠"
-    r = client.post("/api/v1/records", json=letter_data(subject=canary + "\n", region="bad"), headers=auth)
+    r = client.post("/api/v1/records", json=api_letter(subject=canary + "\n", region="bad"), headers=auth)
     assert_json_error(r, 422)
     assert canary not in r.get_data(as_text=True)
 
@@ -189,7 +189,7 @@ def test_missing_or_bad_token(client, inst, header):
     before = count(inst, Record)
     for method, path in (("GET", "/api/v1/records"), ("POST", "/api/v1/records"),
                          ("GET", "/api/v1/records/XF-2026-000001")):
-        r = client.open(path, method=method, headers=headers, json=letter_data() if method == "POST" else None)
+        r = client.open(path, method=method, headers=headers, json=api_letter() if method == "POST" else None)
         assert_json_error(r, 401)
     assert count(inst, Record) == before
 
@@ -226,7 +226,7 @@ def test_token_of_a_deactivated_user(client, inst, make_user, api_token):
 @pytest.fixture
 def held_by_ldjc(client, inst, clerk, auth):
     """A letter registered by ``clerk`` and moved to office LDJC."""
-    serial = client.post("/api/v1/records", json=letter_data(notes="登記備註"), headers=auth).get_json()["serial"]
+    serial = client.post("/api/v1/records", json=api_letter(notes="登記備註"), headers=auth).get_json()["serial"]
     move_to(inst, serial, "LDJC")
     return serial
 

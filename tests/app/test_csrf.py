@@ -6,9 +6,10 @@ import pytest
 from sqlalchemy import func, select
 
 from records.models import AuditEntry, Record
-from tests.conftest import TEST_PASSWORD, csrf_token, letter_data
+from tests.conftest import api_letter, TEST_PASSWORD, csrf_token
 
 FORM = {
+    "confirm_old_received_date": "y",  # the fixed 2026 date (tests/conftest.py: CONFIRM_OLD)
     "channel": "letter", "received_at": "2026-03-02T10:00", "region": "110108", "category": "labour_wages",
     "people_count": "1", "subject": "拖欠工資", "body": "公司拖欠工資三個月。",
     "petitioner_name": "王小明", "petitioner_id_number": "110108199001011231",
@@ -130,7 +131,7 @@ def test_logout_with_the_token_from_the_page_works(web, clerk):
 
 
 def test_api_needs_no_csrf_token(web, clerk, api_token):
-    r = web.post("/api/v1/records", json=letter_data(), headers={"Authorization": f"Bearer {api_token(clerk)}"})
+    r = web.post("/api/v1/records", json=api_letter(), headers={"Authorization": f"Bearer {api_token(clerk)}"})
     assert r.status_code == 201, r.get_json()
 
 
@@ -138,5 +139,5 @@ def test_api_refuses_cookie_sessions(web, clerk):
     """The API is exempt from CSRF because it takes bearer tokens only: a signed-in browser
     session must not be enough to call it."""
     sign_in(web, clerk)
-    r = web.post("/api/v1/records", json=letter_data())
+    r = web.post("/api/v1/records", json=api_letter())
     assert r.status_code == 401 and r.get_json()["error"]

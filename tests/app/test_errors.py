@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from records import audit
 from records.models import AuditEntry
-from tests.conftest import TEST_PASSWORD, letter_data
+from tests.conftest import api_letter, TEST_PASSWORD
 
 CANARY = "CANARY-5J2K-王小明-110108199001011231"
 
@@ -104,7 +104,7 @@ def test_413_json(small_app, inst, make_user, api_token):
     with inst.unit_of_work() as s:
         before = s.execute(select(func.count()).select_from(AuditEntry)
                            .where(AuditEntry.action == "record.register")).scalar_one()
-    r = small_app.test_client().post("/api/v1/records", json=letter_data(body="長" * 5000),
+    r = small_app.test_client().post("/api/v1/records", json=api_letter(body="長" * 5000),
                                      headers={"Authorization": f"Bearer {api_token(clerk)}"})
     body = assert_json(r, 413)
     assert "長長長" not in body["error"]

@@ -135,6 +135,7 @@ def test_switcher_keeps_the_user_on_the_same_page(clerk_client):
 def test_validation_messages_from_the_core_are_translated(clerk_client, locale, required, summary):
     clerk_client.get(f"/lang/{locale}")
     r = clerk_client.post("/records/new", data={
+        "confirm_old_received_date": "y",  # the fixed 2026 date (tests/conftest.py: CONFIRM_OLD)
         "channel": "letter", "received_at": "2026-03-02T10:00", "region": "110108", "category": "labour_wages",
         "people_count": "1", "subject": "", "body": "內容",
     })

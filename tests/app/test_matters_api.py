@@ -15,13 +15,13 @@ from sqlalchemy import select, update
 from records.cases import deadlines
 from records.models import Record
 from records.reference import letterhead
-from tests.conftest import letter_data, login
+from tests.conftest import api_letter, login
 
 D = dt.date
 
 
 def _register(client, tokens, **overrides) -> str:
-    r = client.post("/api/v1/records", json=letter_data(**overrides), headers=tokens["clerk"])
+    r = client.post("/api/v1/records", json=api_letter(**overrides), headers=tokens["clerk"])
     assert r.status_code == 201, r.get_data(as_text=True)
     return r.get_json()["serial"]
 

@@ -16,6 +16,7 @@ from records.reference import calendar, categories
 from tests.conftest import TEST_PASSWORD, login, unique
 
 FORM = {
+    "confirm_old_received_date": "y",  # the fixed 2026 date (tests/conftest.py: CONFIRM_OLD)
     "channel": "letter", "received_at": "2026-03-02T10:00", "category": "labour_wages", "people_count": "1",
     "subject": "拖欠工資", "body": "公司拖欠工資三個月。", "petitioner_name": "王小明",
     "petitioner_phone": "13812345678", "petitioner_address": "四川省成都市武侯區",

@@ -18,7 +18,7 @@ from records.intake.models import AttachmentText
 from records.jobs import runner as jobs
 from records.jobs.models import Job
 from records.models import Record
-from tests.conftest import letter_data
+from tests.conftest import CONFIRM_OLD, letter_data
 from tests.conftest import login as _login
 from tests.records.intake.pages import encode, page
 
@@ -39,6 +39,7 @@ def _form(**overrides) -> dict:
     pet = raw.pop("petitioner")
     form = {k: str(v) for k, v in raw.items()}
     form.update({f"petitioner_{k}": v for k, v in pet.items()})
+    form[CONFIRM_OLD] = "y"   # the fixed 2026 date (tests/conftest.py)
     return form
 
 

@@ -44,7 +44,7 @@ def person() -> dict:
 
 
 def form_for(body: str, pet: dict, **extra) -> dict:
-    return {"channel": "letter", "received_at": "2026-03-02T10:00", "region": "110108",
+    return {"confirm_old_received_date": "y", "channel": "letter", "received_at": "2026-03-02T10:00", "region": "110108",
             "category": "labour_wages", "people_count": "1", "subject": "來信反映", "body": body,
             "petitioner_name": pet["name"], "petitioner_id_number": pet["id_number"],
             "petitioner_phone": pet["phone"], "petitioner_address": "北京市海淀區", **extra}

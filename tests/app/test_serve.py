@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from app.serve import JsonFormatter, RequestLog, configure_logging, install_request_log
-from tests.conftest import letter_data, login
+from tests.conftest import api_letter, letter_data, login
 
 CANARY_QUERY = "機密查詢詞"
 
@@ -64,7 +64,7 @@ def test_one_line_per_request_without_query_string_or_body(logged_app, log_lines
     client = logged_app.test_client()
     clerk = make_user("clerk")
     token = api_token(clerk)
-    body = letter_data(subject=f"{CANARY_QUERY} 主題")
+    body = api_letter(subject=f"{CANARY_QUERY} 主題")
     # The line is written when the server closes the response, as a WSGI server does.
     client.get(f"/login?next=/ledger&q={CANARY_QUERY}").close()
     login(client, clerk.username).close()

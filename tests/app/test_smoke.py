@@ -1,5 +1,5 @@
 """A first journey through the web and the API."""
-from tests.conftest import letter_data, login
+from tests.conftest import api_letter, letter_data, login
 
 
 def test_register_and_read_through_web(client, make_user):
@@ -7,6 +7,7 @@ def test_register_and_read_through_web(client, make_user):
     r = login(client, clerk.username)
     assert r.status_code == 302
     r = client.post("/records/new", data={
+        "confirm_old_received_date": "y",  # the fixed 2026 date (tests/conftest.py: CONFIRM_OLD)
         "channel": "letter", "received_at": "2026-03-02T10:00", "region": "110108", "category": "labour_wages",
         "people_count": "1", "subject": "拖欠工資", "body": "公司拖欠工資三個月。",
         "petitioner_name": "王小明", "petitioner_id_number": "110108199001011231",
@@ -23,7 +24,7 @@ def test_api_register_and_read(client, make_user, api_token):
     clerk = make_user("clerk")
     token = api_token(clerk)
     h = {"Authorization": f"Bearer {token}"}
-    r = client.post("/api/v1/records", json=letter_data(), headers=h)
+    r = client.post("/api/v1/records", json=api_letter(), headers=h)
     assert r.status_code == 201, r.get_json()
     serial = r.get_json()["serial"]
     body = client.get(f"/api/v1/records/{serial}", headers=h).get_json()

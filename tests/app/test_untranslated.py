@@ -110,7 +110,7 @@ def matters(inst, people):
     step(working, "accept", "leader")
     step(working, "assign", "leader", office="LDJC")
     step(working, "start", "handler")
-    step(stored, "store", "leader", reason="no_reference_value")
+    step(stored, "store", "leader", reason="no_reference_value", confirm_old_received_date=True)
     from retention.models import Batch, BatchLetter
 
     with inst.unit_of_work() as s:

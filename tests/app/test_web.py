@@ -21,6 +21,7 @@ from tests.conftest import TEST_PASSWORD, letter_data, login
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 FORM = {
+    "confirm_old_received_date": "y",  # the fixed 2026 date (tests/conftest.py: CONFIRM_OLD)
     "channel": "letter", "received_at": "2026-03-02T10:00", "region": "110108", "category": "labour_wages",
     "people_count": "1", "subject": "拖欠工資", "body": "公司拖欠工資三個月。",
     "petitioner_name": "王小明", "petitioner_id_number": "110108199001011231",

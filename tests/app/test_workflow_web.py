@@ -2,6 +2,7 @@
 the history timeline, the letters, the supervision board and its CSV export."""
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 
@@ -136,8 +137,9 @@ def test_the_extension_notice_is_a_real_pdf_for_those_who_may_read_it(app, inst,
         assert r.status_code == 200 and r.mimetype == "application/pdf"
         texts[link] = re.sub(r"[\s\x00]+", "", "".join(p.extract_text() for p in PdfReader(io.BytesIO(r.data)).pages))
     link, text = next((k, t) for k, t in texts.items() if "延期辦理告知書" in t)
-    assert serial in text and "需會同社保部門核查" in text and "〔2026〕" in text
-    assert len({re.search(r"〔2026〕\d+號", t).group(0) for t in texts.values()}) == len(texts) == 4
+    issued = f"〔{dt.datetime.now(inst.settings.tz).year}〕"     # a 文號 takes the year it is issued in
+    assert serial in text and "需會同社保部門核查" in text and issued in text
+    assert len({re.search(re.escape(issued) + r"\d+號", t).group(0) for t in texts.values()}) == len(texts) == 4
     assert signed_in(app, team["other_handler"]).get(link).status_code == 404
     assert signed_in(app, team["inspector"]).get(link).status_code in (403, 404)
 
@@ -295,7 +297,7 @@ def test_irreversible_steps_need_the_confirmation(app, inst, team, make_record):
     select_html = page[page.index('name="store-reason_code"'):]
     select_html = select_html[:select_html.index("</select>")]
     assert "selected" not in select_html
-    post_step(leader, serial, "store", reason_code="unclear_content")
+    post_step(leader, serial, "store", reason_code="unclear_content", confirm_old_received_date="y")
     assert status_of(inst, serial) == "registered"
-    post_step(leader, serial, "store", reason_code="unclear_content", confirm="yes")
+    post_step(leader, serial, "store", reason_code="unclear_content", confirm="yes", confirm_old_received_date="y")
     assert status_of(inst, serial) == "stored"

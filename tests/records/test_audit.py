@@ -12,7 +12,7 @@ from records.accounts import operations as accounts
 from records import audit
 from records.models import AuditEntry, AuditHead
 from records.accounts.models import User
-from tests.conftest import TEST_PASSWORD, letter_data, login
+from tests.conftest import api_letter, TEST_PASSWORD, login
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -227,6 +227,7 @@ def test_logins_registrations_reads_and_account_changes_are_recorded(inst, app, 
 
     # a registration and a read through the web
     r = client.post("/records/new", data={
+        "confirm_old_received_date": "y",  # the fixed 2026 date (tests/conftest.py: CONFIRM_OLD)
         "channel": "letter", "received_at": "2026-03-02T10:00", "region": "110108", "category": "labour_wages",
         "people_count": "1", "subject": "審計測試主題", "body": "審計測試正文"})
     assert r.status_code == 302
@@ -271,7 +272,7 @@ def test_user_creation_and_api_reads_are_recorded(inst, app, make_user, api_toke
     token = api_token(clerk)
     client = app.test_client()
     h = {"Authorization": f"Bearer {token}"}
-    r = client.post("/api/v1/records", json=letter_data(), headers=h)
+    r = client.post("/api/v1/records", json=api_letter(), headers=h)
     serial = r.get_json()["serial"]
     assert client.get(f"/api/v1/records/{serial}", headers=h).status_code == 200
     entries = [e for e in _entries(inst) if e.id > start]

@@ -26,7 +26,7 @@ from records.identity import id_check_char
 from records.models import Record
 from records.accounts.models import User
 from records.cases.operations import Upload
-from tests.conftest import letter_data, login
+from tests.conftest import api_letter, letter_data, login
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -147,9 +147,9 @@ def test_no_canary_reaches_disk_or_logs(app, inst, settings, make_user, api_toke
     client = app.test_client()
     h = {"Authorization": f"Bearer {api_token(clerk)}"}
     for channel in ("email", "online"):
-        data = letter_data(channel=channel, subject=c.text(f"api-{channel}-subject"),
-                           body=c.text(f"api-{channel}-body") + "\n" + c.ascii(f"api-{channel}-body2"),
-                           notes=c.text(f"api-{channel}-notes"), petitioner=_petitioner(c, f"api-{channel}"))
+        data = api_letter(channel=channel, subject=c.text(f"api-{channel}-subject"),
+                          body=c.text(f"api-{channel}-body") + "\n" + c.ascii(f"api-{channel}-body2"),
+                          notes=c.text(f"api-{channel}-notes"), petitioner=_petitioner(c, f"api-{channel}"))
         r = client.post("/api/v1/records", json=data, headers=h)
         assert r.status_code == 201, r.get_json()
         serials.append(r.get_json()["serial"])
@@ -165,6 +165,7 @@ def test_no_canary_reaches_disk_or_logs(app, inst, settings, make_user, api_toke
     pet = _petitioner(c, "web")
     text_, png = _attachment_bytes(c, "web")
     r = web.post("/records/new", content_type="multipart/form-data", data={
+        "confirm_old_received_date": "y",  # the fixed 2026 date (tests/conftest.py: CONFIRM_OLD)
         "channel": "visit", "received_at": "2026-03-02T10:00", "region": "110108", "category": "labour_wages",
         "people_count": "3", "subject": c.text("web-subject"), "body": c.text("web-body"),
         "notes": c.text("web-notes"),
@@ -204,11 +205,11 @@ def test_no_canary_reaches_disk_or_logs(app, inst, settings, make_user, api_toke
 
     # 5. validation errors carrying canary content: refused, and never logged or stored
     r = client.post("/api/v1/records", headers=h,
-                    json=letter_data(channel="pigeon", subject=c.text("bad-api-subject"),
+                    json=api_letter(channel="pigeon", subject=c.text("bad-api-subject"),
                                      petitioner={"name": c.cjk("bad-api-name")}))
     assert r.status_code == 422
     r = client.post("/api/v1/records", headers=h,
-                    json=letter_data(body=c.text("bad-api-body"), people_count=0,
+                    json=api_letter(body=c.text("bad-api-body"), people_count=0,
                                      petitioner={"id_number": "110108199001011230"}))
     assert r.status_code == 422
     r = web.post("/records/new", data={
@@ -217,6 +218,7 @@ def test_no_canary_reaches_disk_or_logs(app, inst, settings, make_user, api_toke
         "petitioner_name": c.cjk("bad-web-name"), "petitioner_phone": "not a phone"})
     assert r.status_code == 422
     r = web.post("/records/new", content_type="multipart/form-data", data={
+        "confirm_old_received_date": "y",  # the fixed 2026 date (tests/conftest.py: CONFIRM_OLD)
         "channel": "letter", "received_at": "2026-03-02T10:00", "region": "110108", "category": "labour_wages",
         "subject": c.text("bad-type-subject"), "body": c.text("bad-type-body"),
         "attachments": [(io.BytesIO(b"PK\x03\x04" + c.ascii("bad-type-zip").encode() + bytes(range(256))),

@@ -17,7 +17,7 @@ from records.cases import operations
 from app.composition import build_instance
 from records.models import Record, SerialCounter
 from records.accounts.models import User
-from tests.conftest import letter_data
+from tests.conftest import api_letter, letter_data
 
 PROCESSES = 4
 PER_PROCESS = 15
@@ -127,6 +127,6 @@ def test_nul_characters_are_refused_alike_on_both_backends(inst, client, make_us
 
     with inst.unit_of_work() as s:
         token = accounts.issue_token(s, s.get(User, token_user.id), label="nul")
-    r = client.post("/api/v1/records", json=letter_data(region="1101\x0008"),
+    r = client.post("/api/v1/records", json=api_letter(region="1101\x0008"),
                     headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 422 and r.get_json()["error"]

@@ -19,7 +19,7 @@ from records.models import IdentityToken, Record, RecordEvent
 from records.accounts.models import User
 from records.cases.operations import Upload
 from records.cases.schemas import MAX_BODY, MAX_NOTES, MAX_SUBJECT, validate_registration
-from tests.conftest import letter_data, login
+from tests.conftest import api_letter, letter_data, login
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -123,6 +123,7 @@ def test_every_channel_through_the_web_form(app, inst, make_user, channel):
     client = app.test_client()
     login(client, clerk.username)
     r = client.post("/records/new", content_type="multipart/form-data", data={
+        "confirm_old_received_date": "y",  # the fixed 2026 date (tests/conftest.py: CONFIRM_OLD)
         "channel": channel, "received_at": "2026-03-02T10:00", "region": "110108", "category": "social_security",
         "people_count": "5", "subject": f"網頁登記 {channel}", "body": "內容",
         "petitioner_name": "李四", "petitioner_id_number": valid_id(), "petitioner_phone": "010-62345678",
@@ -142,7 +143,7 @@ def test_every_channel_through_the_api(app, inst, make_user, api_token, channel)
     clerk = make_user("clerk")
     h = {"Authorization": f"Bearer {api_token(clerk)}"}
     client = app.test_client()
-    r = client.post("/api/v1/records", headers=h, json=letter_data(channel=channel, people_count=3))
+    r = client.post("/api/v1/records", headers=h, json=api_letter(channel=channel, people_count=3))
     assert r.status_code == 201, r.get_json()
     serial = r.get_json()["serial"]
     assert r.headers["Location"].endswith(f"/records/{serial}")
@@ -360,7 +361,7 @@ def test_oversized_and_unsupported_attachments_via_web(app, inst, make_user):
     clerk = make_user("clerk")
     client = app.test_client()
     login(client, clerk.username)
-    form = {"channel": "letter", "received_at": "2026-03-02T10:00", "region": "110108",
+    form = {"confirm_old_received_date": "y", "channel": "letter", "received_at": "2026-03-02T10:00", "region": "110108",
             "category": "labour_wages", "people_count": "1", "subject": "附件", "body": "內容"}
     before = snapshot(inst)
     big = PDF + b"0" * inst.settings.max_attachment_bytes

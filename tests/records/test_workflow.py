@@ -70,7 +70,7 @@ PARAMS = {
     "answer_directly": {"text": "政策諮詢答覆如下。"},
     "decline_outside_authority": {"reason": "請向區勞動仲裁委員會反映。"},
     "decline_legal_channel": {"reason": "arbitration"},
-    "store": {"reason": "unclear_content"},
+    "store": {"reason": "unclear_content", "confirm_old_received_date": True},   # the fixed 2026 date
     "start": {},
     "extend": {"days": 20, "reason": "涉及多個部門，情況複雜"},
     "reply": {"text": "經查屬實，已督促整改。", "finding": FINDING},
@@ -353,9 +353,11 @@ def test_conclusion_while_the_review_window_is_open_needs_a_reason(session, peop
 def test_stored_letters_carry_their_reason(session, people):
     record = new_record(session, people, "registered")
     with pytest.raises(ValidationError) as exc:
-        workflow.transition(session, record, "store", by=people.registrar, reason="boring")
+        workflow.transition(session, record, "store", by=people.registrar, reason="boring",
+                            confirm_old_received_date=True)
     assert "unclear_content" in exc.value.fields["reason"]
-    workflow.transition(session, record, "store", by=people.registrar, reason="no_reference_value")
+    workflow.transition(session, record, "store", by=people.registrar, reason="no_reference_value",
+                        confirm_old_received_date=True)
     assert record.stored_reason == "no_reference_value" and record.status == "stored"
 
 
@@ -369,9 +371,9 @@ def test_a_final_matter_is_offered_for_storing_a_repeat(session, people):
     not_final = new_record(session, people, "replied")
     with pytest.raises(Conflict, match="not final"):
         workflow.transition(session, again, "store", by=people.registrar, reason="concluded_after_rereview",
-                            repeat_of=not_final.serial)
+                            repeat_of=not_final.serial, confirm_old_received_date=True)
     workflow.transition(session, again, "store", by=people.registrar, reason="concluded_after_rereview",
-                        repeat_of=first.serial)
+                        repeat_of=first.serial, confirm_old_received_date=True)
     assert again.repeat_of_id == first.id and again.stored_reason == "concluded_after_rereview"
 
 

@@ -160,7 +160,7 @@ def test_web_form_accepts_accused_user_names(app, inst, client, make_user):
     clerk = make_user("clerk")
     a, b = make_user("handler"), make_user("leader")
     login(client, clerk.username)
-    form = {"channel": "letter", "received_at": "2026-03-02T10:00", "region": "110108",
+    form = {"confirm_old_received_date": "y", "channel": "letter", "received_at": "2026-03-02T10:00", "region": "110108",
             "category": "staff_conduct", "people_count": "1", "subject": "反映工作人員態度問題",
             "body": "某工作人員態度惡劣。", "accused": f"{a.username}、 {b.username}"}
     r = client.post("/records/new", data=form)

@@ -116,7 +116,7 @@ def test_csrf_is_refused_without_a_token(settings, make_user):
     token = csrf_token(client.get("/login").get_data(as_text=True))
     assert client.post("/login", data={"username": clerk.username, "password": TEST_PASSWORD,
                                        "csrf_token": token}).status_code == 302
-    form = {"channel": "letter", "received_at": "2026-03-02T10:00", "region": "110108",
+    form = {"confirm_old_received_date": "y", "channel": "letter", "received_at": "2026-03-02T10:00", "region": "110108",
             "category": "other", "subject": "x", "body": "y"}
     r = client.post("/records/new", data=form)
     assert r.status_code == 400 and "CSRF" in r.get_data(as_text=True)
