@@ -44,6 +44,7 @@ processes and the separate indexer).
 from __future__ import annotations
 
 import argparse
+import datetime
 import http.client
 import json
 import os
@@ -252,6 +253,10 @@ class Client(threading.Thread):
 
         from tests.conftest import letter_data
 
+        # letters received the day before (a fixed date would be refused a year later: old received dates
+        # need the clerk's confirmation, records.cases.received)
+        received_at = (datetime.date.today() - datetime.timedelta(days=1)).isoformat() + "T10:00"
+
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         if self.think:  # staff do not all start at the same instant
             time.sleep(self.rng.uniform(0, self.think))
@@ -263,7 +268,7 @@ class Client(threading.Thread):
             roll = self.rng.random()
             if roll < 0.15:
                 status, payload = self._request(conn, "register", "POST", "/api/v1/records", self.tokens["clerk"],
-                                                letter_data(received_at="2026-03-02T10:00"))
+                                                letter_data(received_at=received_at))
                 if status == 201:
                     self.serials.append(json.loads(payload)["serial"])
             elif roll < 0.45:
