@@ -22,25 +22,30 @@ def page(browser):
         yield pg
 
 
-@pytest.fixture(scope="module")
-def team(inst):
+def make_team(inst, specs: dict) -> dict:
+    """One user per part of ``specs`` (part -> (roles, office, oversees)), detached with their
+    offices loaded: made once for a module, since password hashing is slow on purpose."""
     from records.accounts import operations as accounts
     from records.accounts.models import User
     from tests.conftest import TEST_PASSWORD, unique
 
-    specs = {"clerk": (["clerk"], "XFB", ()), "leader": (["leader"], None, ("LDJC",)),
-             "handler": (["handler"], "LDJC", ()), "chief": (["chief"], None, ())}
     ids = {}
     with inst.unit_of_work() as s:
-        for name, (roles, office, oversees) in specs.items():
-            ids[name] = accounts.create_user(s, unique(name), TEST_PASSWORD, roles, office=office,
-                                             oversees=list(oversees)).id
+        for part, (roles, office, oversees) in specs.items():
+            ids[part] = accounts.create_user(s, unique(part.replace("_", "-")), TEST_PASSWORD, list(roles),
+                                             office=office, oversees=list(oversees)).id
     with inst.unit_of_work() as s:
-        out = {n: s.get(User, i) for n, i in ids.items()}
-        for u in out.values():
+        users = {part: s.get(User, uid) for part, uid in ids.items()}
+        for u in users.values():
             _ = u.overseen, u.office
         s.expunge_all()
-    return out
+    return users
+
+
+@pytest.fixture(scope="module")
+def team(inst):
+    return make_team(inst, {"clerk": (["clerk"], "XFB", ()), "leader": (["leader"], None, ("LDJC",)),
+                            "handler": (["handler"], "LDJC", ()), "chief": (["chief"], None, ())})
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,7 @@ from records.cases import inputs, notices, workflow
 from records.errors import ValidationError
 from records.models import Record
 from search.syntax import FILTER_NAMES
+from tests.app.conftest import make_team
 from tests.conftest import login
 
 LOCALES = ("zh_Hant", "zh_Hans")
@@ -71,24 +72,10 @@ def foreign_words(text: str) -> list[str]:
 # -- the people and the matters of the module ---------------------------------------------
 @pytest.fixture(scope="module")
 def people(inst):
-    from records.accounts import operations as accounts
-    from tests.conftest import TEST_PASSWORD, unique
-
-    parts = {"clerk": (("clerk",), "XFB", ()), "handler": (("handler",), "LDJC", ()),
-             "leader": (("leader",), None, ("LDJC",)), "chief": (("chief",), None, ()),
-             "archivist": (("archivist",), None, ()), "inspector": (("inspector",), None, ()),
-             "admin": (("admin",), None, ())}
-    ids = {}
-    with inst.unit_of_work() as s:
-        for part, (roles, office, oversees) in parts.items():
-            ids[part] = accounts.create_user(s, unique(part), TEST_PASSWORD, list(roles), office=office,
-                                             oversees=list(oversees)).id
-    with inst.unit_of_work() as s:
-        users = {part: s.get(User, uid) for part, uid in ids.items()}
-        for u in users.values():
-            _ = u.overseen, u.office
-        s.expunge_all()
-    return users
+    return make_team(inst, {"clerk": (("clerk",), "XFB", ()), "handler": (("handler",), "LDJC", ()),
+                            "leader": (("leader",), None, ("LDJC",)), "chief": (("chief",), None, ()),
+                            "archivist": (("archivist",), None, ()), "inspector": (("inspector",), None, ()),
+                            "admin": (("admin",), None, ())})
 
 
 @pytest.fixture(scope="module")

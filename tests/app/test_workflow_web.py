@@ -10,11 +10,10 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from records.accounts import operations as accounts
 from records.cases import notices as replies
 from records.models import AuditEntry, Record
-from records.accounts.models import User
-from tests.conftest import TEST_PASSWORD, login, unique
+from tests.app.conftest import make_team
+from tests.conftest import login
 
 
 @pytest.fixture
@@ -34,18 +33,8 @@ TEAM = {
 
 @pytest.fixture(scope="module")
 def team(inst):
-    """One user per part, for the module (password hashing is slow on purpose)."""
-    ids = {}
-    with inst.unit_of_work() as s:
-        for part, (roles, office, oversees) in TEAM.items():
-            ids[part] = accounts.create_user(s, unique(part.replace("_", "-")), TEST_PASSWORD, list(roles),
-                                             office=office, oversees=list(oversees)).id
-    with inst.unit_of_work() as s:
-        users = {part: s.get(User, uid) for part, uid in ids.items()}
-        for u in users.values():
-            _ = u.overseen, u.office
-        s.expunge_all()
-    return users
+    """One user per part, for the module."""
+    return make_team(inst, TEAM)
 
 
 _CLIENTS: dict = {}

@@ -9,6 +9,7 @@ PostgreSQL, i.e. ``XINFANG_TEST_DATABASE_URL`` is set). Each backend gets an ins
 """
 from __future__ import annotations
 
+import random
 import secrets
 from pathlib import Path
 
@@ -111,3 +112,23 @@ def quick_password_hashing():
     accounts._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     yield
     accounts._hasher = saved
+
+
+def synthetic_documents(n: int, *, seed: int, start: int = 0, common: int = 15, longest: int = 70,
+                        chars: int = 6) -> list:
+    """``n`` index documents (uids ``u<start>``…) of tokens ``t000``…``t299``: about half of
+    each letter's tokens drawn from the ``common`` first ones, so a common token holds more
+    postings than one of Whoosh's blocks (128)."""
+    from search.interface import IndexDocument
+
+    rng = random.Random(seed)
+    vocab = [f"t{k:03d}" for k in range(300)]
+    out = []
+    for i in range(start, start + n):
+        text = [rng.choice(vocab[: rng.choice((common, 300))]) for _ in range(rng.randint(0, longest))]
+        out.append(IndexDocument(uid=f"u{i}", record_id=i, serial=f"XF-2026-{i:06d}", year=2026,
+                                 status="registered", channel="letter", region="R1", category="c",
+                                 office="XFB", received=1_700_000_000 + i, doc_version=1,
+                                 allowed=frozenset({"office:XFB"}), denied=frozenset(),
+                                 text=text, chars=sorted(set(text))[:chars]))
+    return out

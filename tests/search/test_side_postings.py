@@ -18,23 +18,13 @@ from search.whoosh.schema import fields_of, make_schema
 from search.whoosh.segments import PURGE_DELETED
 from search.whoosh.shards import INDEX_NAME
 
-from .conftest import whoosh_only, word
+from .conftest import synthetic_documents, whoosh_only, word
 
 pytestmark = whoosh_only("side postings are files of the Whoosh index")
 
 
 def _docs(n: int, seed: int = 3, start: int = 0) -> list[IndexDocument]:
-    rng = random.Random(seed)
-    vocab = [f"t{k:03d}" for k in range(300)]
-    out = []
-    for i in range(start, start + n):   # common tokens make more than a block (128) of postings
-        text = [rng.choice(vocab[: rng.choice((15, 300))]) for _ in range(rng.randint(0, 70))]
-        out.append(IndexDocument(uid=f"u{i}", record_id=i, serial=f"XF-2026-{i:06d}", year=2026,
-                                 status="registered", channel="letter", region="R1", category="c",
-                                 office="XFB", received=1_700_000_000 + i, doc_version=1,
-                                 allowed=frozenset({"office:XFB"}), denied=frozenset(),
-                                 text=text, chars=sorted(set(text))[:6]))
-    return out
+    return synthetic_documents(n, seed=seed, start=start)
 
 
 def _write(ix, docs, **commit) -> None:

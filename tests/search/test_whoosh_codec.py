@@ -7,7 +7,7 @@ from whoosh.codec.whoosh3 import W3Codec, W3PerDocReader
 from search.whoosh.codec import LengthsInMemoryCodec
 from search.whoosh.shards import INDEX_NAME
 
-from .conftest import whoosh_only, word
+from .conftest import synthetic_documents, whoosh_only, word
 
 
 def _segments(root):
@@ -73,23 +73,12 @@ def _postings(ix) -> dict:
 def test_lean_writing_path_writes_what_whooshs_own_writes(tmp_path):
     """The same documents through Whoosh's formats and field writer and through ours: the
     same terms, postings (ids, weights, positions), block statistics and stored lengths."""
-    import random
 
     from whoosh.codec.whoosh3 import W3Codec
 
-    from search.interface import IndexDocument
     from search.whoosh.schema import fields_of, make_schema
 
-    rng = random.Random(5)
-    vocab = [f"t{n:03d}" for n in range(300)]
-    docs = []
-    for i in range(700):   # more than a block (128) of postings for common tokens
-        text = [rng.choice(vocab[: rng.choice((20, 300))]) for _ in range(rng.randint(0, 60))]
-        docs.append(IndexDocument(uid=f"u{i}", record_id=i, serial=f"XF-2026-{i:06d}", year=2026,
-                                  status="registered", channel="letter", region="R1", category="c",
-                                  office="XFB", received=1_700_000_000 + i, doc_version=1,
-                                  allowed=frozenset({"office:XFB"}), denied=frozenset(),
-                                  text=text, chars=sorted(set(text))[:5]))
+    docs = synthetic_documents(700, seed=5, common=20, longest=60, chars=5)
     from whoosh import fields, formats
 
     def whooshs_schema():
