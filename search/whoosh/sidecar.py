@@ -140,9 +140,8 @@ class SidePostings:
                 continue
             arrays = {}
             for key, (offset, length) in entry["sections"].items():
+                # the tables' fixed types, else the type the header names (ids, counts, positions, weights)
                 dtype = {"keys": f"S{entry['width']}", "starts": "<u4", "pos_starts": "<u4"}.get(key, entry.get(key))
-                if key == "weights":
-                    dtype = "<f4"
                 arrays[key] = np.frombuffer(view[base + offset:base + offset + length], dtype=dtype)
             self._fields[name] = {**entry, **arrays}
 
