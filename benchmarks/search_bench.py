@@ -218,8 +218,11 @@ def _pg_database(admin_url: str):
     return url, lambda: drop_database(admin_url, name)
 
 
-def run_pg(work: Path, admin_url: str, updates: int) -> dict:
-    """Ours into the PostgreSQL backend, from the same sealed letters; the same queries."""
+def run_pg(work: Path, admin_url: str, updates: int, procs: int = 1, destroy: int = 0) -> dict:
+    """Ours into the PostgreSQL backend, from the same sealed letters (analysed and blinded
+    by ``procs`` processes, as ``xinfang search reindex --procs``); the same queries; then
+    ``updates`` single-letter updates, and the search side of a destruction of ``destroy``
+    letters of one year (their rows deleted, that year's partition rewritten)."""
     from sqlalchemy import create_engine, text
 
     from records import crypto
@@ -235,7 +238,7 @@ def run_pg(work: Path, admin_url: str, updates: int) -> dict:
         with engine.begin() as conn:
             pg_backend.create_schema(conn)
             version = conn.execute(text("SHOW server_version")).scalar_one()
-        backend = pg_backend.PostgresBackend(engine, blinder.key_id)
+        backend = pg_backend.PostgresBackend(engine, blinder.key_id, procs=procs)
         del docs
 
         def meta(d, uid):
@@ -254,7 +257,7 @@ def run_pg(work: Path, admin_url: str, updates: int) -> dict:
         seconds = time.perf_counter() - t0
         info = backend.describe()
         out = {"pipeline": "encrypted, PostgreSQL backend", "server": f"PostgreSQL {version}", "letters": len(sealed),
-               "seconds": round(seconds, 1), "letters_per_s": round(len(sealed) / seconds, 1),
+               "procs": procs, "seconds": round(seconds, 1), "letters_per_s": round(len(sealed) / seconds, 1),
                "index_bytes": info["bytes"],
                "sizes": {k: info[k] for k in ("table_bytes", "toast_bytes", "index_bytes")}}
         out.update(_backend_query_figures(backend, blinder, queries))
@@ -267,11 +270,38 @@ def run_pg(work: Path, admin_url: str, updates: int) -> dict:
             backend.index([indexer.blind_document(meta(d, uid), doc["subject"] + "\n" + doc["body"], blinder)])
             times.append(time.perf_counter() - t)
         out["single_update"] = _latency(times)
+        if destroy:
+            out["destruction"] = _pg_destruction(engine, backend, sealed, destroy)
         out["peak_rss_mb"] = round(_rss_mb(), 1)
         return out
     finally:
         engine.dispose()
         drop()
+
+
+def _pg_destruction(engine, backend, sealed, count: int) -> dict:
+    """The search side of destroying ``count`` letters of the year holding the most: their
+    rows deleted and that year's partition rewritten (``delete`` with its purge), timed."""
+    from collections import Counter
+
+    from sqlalchemy import text
+
+    from search.postgres.schema import TABLE, partition_name
+
+    years = Counter(int(d["received_at"][:4]) for d, *_ in sealed)
+    year, letters = years.most_common(1)[0]
+    uids = [uid for d, uid, *_ in sealed if int(d["received_at"][:4]) == year][:count]
+
+    def size() -> int:
+        with engine.connect() as conn:
+            return int(conn.execute(text("SELECT pg_total_relation_size(CAST(:t AS regclass))"),
+                                    {"t": partition_name(TABLE, year)}).scalar_one())
+    before = size()
+    t = time.perf_counter()
+    deleted = backend.delete(uids)
+    seconds = time.perf_counter() - t
+    return {"year": year, "letters_of_year": letters, "letters_in_all": len(sealed), "destroyed": deleted,
+            "seconds": round(seconds, 1), "partition_bytes_before": before, "partition_bytes_after": size()}
 
 
 class _ThrowawayCluster:
@@ -604,6 +634,9 @@ def main(argv=None) -> int:
     ap.add_argument("--pg-url", help="PostgreSQL server for the pg pipeline (postgresql+psycopg://user@host/db; "
                                      "the user must be allowed to create databases); default: a throw-away cluster")
     ap.add_argument("--pg-updates", type=int, default=200, help="timed single-letter updates of the pg pipeline")
+    ap.add_argument("--pg-procs", type=int, default=1, help="processes analysing and blinding the pg pipeline's letters")
+    ap.add_argument("--pg-destroy", type=int, default=0,
+                    help="then time the search side of destroying this many letters of one year (pg pipeline)")
     ap.add_argument("--workdir", help="keep the indexes here (default: a temporary folder, removed)")
     ap.add_argument("--json", help="also write the results to this file")
     args = ap.parse_args(argv)
@@ -631,7 +664,7 @@ def main(argv=None) -> int:
              "plain-analyzer1": (run_plain_analyzer, 1), "fts5": (run_fts5,), "encrypted2": (run_encrypted, 2),
              "plain-analyzer2": (run_plain_analyzer, 2),
              "database": (run_database, args.registrations, args.service_queries),
-             "pg": (run_pg, None, args.pg_updates)}
+             "pg": (run_pg, None, args.pg_updates, args.pg_procs, args.pg_destroy)}
     aliases = {"encrypted": "encrypted1", "plain-analyzer": "plain-analyzer1", "postgresql": "pg"}
     wanted = [aliases.get(n.strip(), n.strip()) for n in args.only.split(",")] if args.only else \
         [n for n in named if not (args.skip_database and n == "database")]

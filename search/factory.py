@@ -54,16 +54,16 @@ def check(inst) -> None:
 
 
 def make_backend(inst, key_id: str, *, procs: int | None = None) -> SearchBackend:
-    """A backend of ``inst`` for the blind-token key ``key_id``. ``procs`` (indexing
-    processes of a rebuild) only means something to Whoosh."""
+    """A backend of ``inst`` for the blind-token key ``key_id``. ``procs``: the processes
+    that analyse and blind the letters of a rebuild (default ``XINFANG_SEARCH_PROCS``)."""
+    if procs is None:
+        procs = inst.settings.search_procs
     if kind(inst) == POSTGRESQL:
         from .postgres import PostgresBackend
 
-        return PostgresBackend(inst.db.engine, key_id)
+        return PostgresBackend(inst.db.engine, key_id, procs=procs)
     from .whoosh.backend import WhooshBackend
 
-    if procs is None:
-        procs = inst.settings.search_procs
     return WhooshBackend(inst.settings.index_dir, key_id, procs=procs, cache_bytes=inst.settings.search_cache_bytes)
 
 

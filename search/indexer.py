@@ -379,7 +379,7 @@ def reindex(inst: Instance, *, progress: Callable[[int], None] | None = None,
                 on_total(total)
             procs = procs or auto_procs(total)
             backend = svc.backend
-            if procs != getattr(backend, "procs", procs):   # Whoosh's sub-writers; the database has none
+            if procs != getattr(backend, "procs", procs):   # the processes that analyse and blind
                 backend = factory.make_backend(inst, backend.key_id, procs=procs)
             loader = backend.bulk_loader()
             with inst.session(read_only=True) as s:

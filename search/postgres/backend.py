@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 from collections.abc import Iterable, Iterator
 
 from sqlalchemy import text as sql
@@ -24,13 +25,15 @@ from .schema import (
 class PostgresBackend(SearchBackend):
     """Blind tokens in ``search_documents`` of the instance's PostgreSQL database."""
 
-    def __init__(self, engine: Engine, key_id: str):
+    def __init__(self, engine: Engine, key_id: str, *, procs: int = 1):
         if engine.dialect.name != "postgresql":
             from records.errors import ConfigurationError
 
             raise ConfigurationError("The PostgreSQL search backend needs a PostgreSQL database.")
         self.engine = engine
         self.key_id = key_id
+        #: processes that analyse and blind the letters of a rebuild (``_PgBulkLoader``)
+        self.procs = max(1, int(procs))
 
     # -- the key and the statistics -----------------------------------------------------------
     def _check_key(self, conn, *, claim: bool = False) -> dict[str, str]:
@@ -316,15 +319,45 @@ class PostgresBackend(SearchBackend):
         return _PgBulkLoader(self)
 
 
+#: Letters a rebuild with several processes hands them at a time (``_PgBulkLoader.add_text``).
+PARALLEL_BATCH = 400
+#: The blinder of a rebuild's analysing process (inherited when it forks).
+_worker_blinder = None
+
+
+def _start_worker(blinder) -> None:
+    global _worker_blinder
+    _worker_blinder = blinder
+
+
+def _blind_texts(texts: list[str]) -> list[tuple[list[str], list[str]]]:
+    """(blind tokens, blind characters) of each text, in an analysing process."""
+    from ..analysis import analyse
+
+    out = []
+    for text in texts:
+        analysed = analyse(text)
+        out.append((_worker_blinder.text(analysed.tokens), _worker_blinder.chars(sorted(analysed.chars))))
+    return out
+
+
 class _PgBulkLoader(BulkLoader):
     """A rebuild in one transaction of its own connection: a fresh table is filled (COPY in
     batches, a partition made for each year as its first letter comes), indexed and analysed,
     then takes the old table's place (drop, rename: the table, its partitions and their
     indexes get the old names) at ``commit``. Until then searches read the old table;
-    ``cancel`` rolls everything back."""
+    ``cancel`` rolls everything back.
+
+    With ``procs`` > 1 (and processes started by forking, so they inherit the keys in
+    memory), the letters' texts are analysed and blinded by that many processes, a batch
+    at a time, while this one writes the previous batch's rows: the same rows in the same
+    order as with one process."""
 
     def __init__(self, backend: PostgresBackend):
         self.backend = backend
+        self.pool = None
+        self.texts: list[tuple[IndexDocument, str]] = []
+        self.inflight = None
         self.raw = backend.engine.raw_connection()
         self.dbapi = self.raw.driver_connection
         self.copy = type(self.dbapi).__module__.split(".")[0] == "psycopg" and hasattr(self.dbapi, "cursor")
@@ -340,6 +373,35 @@ class _PgBulkLoader(BulkLoader):
         except BaseException:
             self._close(commit=False)
             raise
+
+    def add_text(self, meta: IndexDocument, text: str, blinder) -> None:
+        if self.backend.procs <= 1 or multiprocessing.get_start_method() != "fork":
+            super().add_text(meta, text, blinder)
+            return
+        if self.pool is None:
+            self.pool = multiprocessing.get_context("fork").Pool(self.backend.procs, _start_worker, (blinder,))
+        self.texts.append((meta, text))
+        if len(self.texts) >= PARALLEL_BATCH:
+            self._dispatch()
+
+    def _dispatch(self) -> None:
+        """Hand the waiting texts to the processes, then add the rows of the batch before."""
+        batch, self.texts = self.texts, []
+        procs = self.backend.procs
+        parts = [[text for _meta, text in batch[i::procs]] for i in range(procs)] if batch else []
+        started = (batch, self.pool.map_async(_blind_texts, parts)) if batch else None
+        self._collect()
+        self.inflight = started
+
+    def _collect(self) -> None:
+        if self.inflight is None:
+            return
+        (batch, pending), self.inflight = self.inflight, None
+        parts = pending.get()
+        procs = len(parts)
+        for i, (meta, _text) in enumerate(batch):
+            meta.text, meta.chars = parts[i % procs][i // procs]
+            self.add(meta)
 
     def add(self, doc: IndexDocument) -> None:
         r = row_of(doc)
@@ -370,6 +432,9 @@ class _PgBulkLoader(BulkLoader):
 
     def commit(self) -> None:
         try:
+            if self.pool is not None:
+                self._dispatch()
+                self._collect()
             self._flush()
             cur = self.cur
             cur.execute("SET LOCAL maintenance_work_mem = '256MB'")
@@ -410,6 +475,10 @@ class _PgBulkLoader(BulkLoader):
         self._close(commit=False)
 
     def _close(self, *, commit: bool) -> None:
+        pool, self.pool, self.inflight, self.texts = self.pool, None, None, []
+        if pool is not None:
+            pool.terminate()
+            pool.join()
         raw, self.raw = self.raw, None
         if raw is None:
             return
