@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from ..interface import META_FIELDS, Access, And, CharTerm, Everything, Hit, Match, Node, Not, Or, Phrase, Range, TextTerm
 from .. import scoring
-from .schema import INT_FIELDS, check_token, quoted, tsquery_literal
+from .schema import INT_FIELDS, check_token, pair_number, token_number, tsquery_literal
 
-#: ``ts_rank`` with every weight 1 of a one-token query is Σ_{j<tf} 1/(j+1)² / ζ(2) (in
-#: single precision), so the token's occurrences in a letter are the integer nearest to
-#: 1 / (ζ(2)·(1 − rank)) − ½ (exact for 1 to 256 occurrences: at most 0.05 off). It reads
-#: the one lexeme by binary search in the tsvector, without expanding it.
-_TF = ("LEAST(round(1 / (1.64493406685 * (1 - CAST(ts_rank(CAST('{{1,1,1,1}}' AS real[]), d.\"text\", "
-       "CAST({tq} AS tsquery)) AS float8))) - 0.5), {cap})")
+#: A token's occurrences in a letter that holds it: its count among the tokens the letter holds
+#: more than once (``schema.repeated``), else 1. Read from the row: no ``tsvector`` read
+#: from TOAST to score a hit (before, ``ts_rank`` of each scored token read the letter's whole
+#: ``tsvector``, once per token and hit).
+_TF = "COALESCE(d.repeated_counts[array_position(d.repeated_tokens, CAST({number} AS bigint))], 1)"
 
 
 def positive_tokens(node: Node, positive: bool = True, text: list | None = None,
@@ -50,6 +49,8 @@ class Compiled:
     def where(self, node: Node) -> str:
         if isinstance(node, Everything):
             return "TRUE"
+        if isinstance(node, Phrase) and len(node.tokens) > 1:
+            return self._phrase(node.tokens)
         if isinstance(node, (TextTerm, Phrase)):
             tsq = tsquery_literal((node.token,) if isinstance(node, TextTerm) else node.tokens)
             return f'd."text" @@ CAST({self.bind(tsq)} AS tsquery)'
@@ -76,6 +77,17 @@ class Compiled:
         if isinstance(node, Not):
             return f"NOT {self.where(node.item)}"
         raise TypeError(f"unknown query node {node!r}")
+
+    def _phrase(self, tokens: tuple[str, ...]) -> str:
+        """Letters holding the tokens at consecutive positions. Their pairs (``schema.pairs``)
+        come from the pairs' GIN index: for two tokens that is the answer, with no letter
+        read. For more, each candidate's positions are confirmed from its ``tsvector``, as a
+        condition on the row (``IS TRUE`` keeps the planner from also intersecting the text
+        index's much wider bitmaps of each token)."""
+        found = f"d.pairs @> CAST({self.bind(sorted({pair_number(a, b) for a, b in zip(tokens, tokens[1:])}))} AS bigint[])"
+        if len(tokens) == 2:
+            return found
+        return f'({found} AND (d."text" @@ CAST({self.bind(tsquery_literal(tokens))} AS tsquery)) IS TRUE)'
 
     def access(self, access: Access, exclude_uid: str | None = None) -> list[str]:
         out = []
@@ -109,10 +121,7 @@ class Compiled:
 
     def lateral(self) -> str:
         """The join computing each scored token's occurrences once per letter (``f.t0`` …);
-        the ``OFFSET 0`` keeps PostgreSQL from folding the expressions back into every use.
-        Each ``ts_rank`` reads the letter's tsvector from TOAST itself: a copy made once
-        (``tv || ''``, issue 17) cost more than the reads it saved, as the concatenation
-        walks every lexeme (100,000 letters, 120 queries alternating: p95 -12 %)."""
+        the ``OFFSET 0`` keeps PostgreSQL from folding the expressions back into every use."""
         if not self._tfs:
             return ""
         columns = ", ".join(f"{expr} AS t{i}" for i, expr in enumerate(self._tfs.values()))
@@ -120,7 +129,7 @@ class Compiled:
 
     def _tf(self, token: str) -> str:
         if token not in self._tfs:
-            self._tfs[token] = _TF.format(tq=self.bind(quoted(token)), cap=int(scoring.MAX_TF))
+            self._tfs[token] = _TF.format(number=self.bind(token_number(token)))
         return f"f.t{list(self._tfs).index(token)}"
 
     def _bm25(self, token: str, idf_text: dict[str, float], avg: float) -> str:

@@ -31,7 +31,8 @@ _TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
 #: Metadata columns a query may compare, with their types.
 INT_FIELDS = ("year", "received")
 COLUMNS = ("uid", "record_id", "serial", "year", "status", "channel", "region", "category", "office",
-            "received", "doc_version", "allowed", "denied", "text", "chars", "length")
+            "received", "doc_version", "allowed", "denied", "text", "chars", "length", "repeated_tokens",
+            "repeated_counts", "pairs")
 #: Rows per statement (drain) or per COPY (rebuild).
 BATCH = 500
 #: How long a purge waits for transactions that might still see the deleted rows (seconds).
@@ -57,6 +58,8 @@ def table_ddl(name: str, *, indexes: bool = True) -> list[str]:
         ' office text NOT NULL, received bigint NOT NULL, doc_version integer NOT NULL,'
         ' allowed text[] NOT NULL, denied text[] NOT NULL, "text" tsvector NOT NULL, chars text[] NOT NULL,'
         ' length integer NOT NULL DEFAULT 0,'
+        " repeated_tokens bigint[] NOT NULL DEFAULT '{}', repeated_counts smallint[] NOT NULL DEFAULT '{}',"
+        " pairs bigint[] NOT NULL DEFAULT '{}',"
         f' CONSTRAINT pk_{name} PRIMARY KEY (uid, year)) PARTITION BY LIST (year)'
     )]
     return out + (index_ddl(name) if indexes else [])
@@ -86,17 +89,18 @@ def partitions(conn, table: str) -> dict[int, str]:
 
 
 def index_names(name: str) -> list[str]:
-    return [f"ix_{name}_{suffix}" for suffix in ("text", "chars", "allowed", "received")]
+    return [f"ix_{name}_{suffix}" for suffix in ("text", "chars", "allowed", "received", "pairs")]
 
 
 def index_ddl(name: str) -> list[str]:
     """The indexes, made on the partitioned table: PostgreSQL makes each partition's own."""
-    text_ix, chars_ix, allowed_ix, received_ix = index_names(name)
+    text_ix, chars_ix, allowed_ix, received_ix, pairs_ix = index_names(name)
     return [
         f'CREATE INDEX {text_ix} ON {name} USING gin ("text")',
         f"CREATE INDEX {chars_ix} ON {name} USING gin (chars)",
         f"CREATE INDEX {allowed_ix} ON {name} USING gin (allowed)",
         f"CREATE INDEX {received_ix} ON {name} (received)",
+        f"CREATE INDEX {pairs_ix} ON {name} USING gin (pairs)",
     ]
 
 
@@ -126,9 +130,18 @@ def check_token(token: str) -> str:
 
 
 def tsvector_literal(tokens: list[str]) -> str:
-    """The ``tsvector`` of a document's blind tokens (position = index + 1), within
-    PostgreSQL's limits: positions past ``MAX_POSITION`` are dropped except a term's first
-    (kept at ``MAX_POSITION``, so the term is still found), at most
+    """The ``tsvector`` of a document's blind tokens (``kept_positions``)."""
+    return positions_literal(kept_positions(tokens))
+
+
+def positions_literal(positions: dict[str, list[int]]) -> str:
+    return " ".join(f"'{tok}':{','.join(map(str, pos))}" for tok, pos in positions.items())
+
+
+def kept_positions(tokens: list[str]) -> dict[str, list[int]]:
+    """Each blind token's positions in a document (position = index + 1) as its ``tsvector``
+    keeps them, within PostgreSQL's limits: positions past ``MAX_POSITION`` are dropped
+    except a term's first (kept at ``MAX_POSITION``, so the term is still found), at most
     ``MAX_POSITIONS_PER_TERM`` positions per term (the first ones)."""
     positions: dict[str, list[int]] = {}
     for i, tok in enumerate(tokens, 1):
@@ -139,7 +152,49 @@ def tsvector_literal(tokens: list[str]) -> str:
             got.append(i)
     for tok in positions:
         check_token(tok)
-    return " ".join(f"'{tok}':{','.join(map(str, pos))}" for tok, pos in positions.items())
+    return positions
+
+
+def token_number(token: str) -> int:
+    """A blind token as a signed 64-bit number: the first 8 bytes of its SHA-256 (the
+    migration computes the same in SQL: ``NUMBER_SQL``)."""
+    return _number(check_token(token))
+
+
+def pair_number(first: str, second: str) -> int:
+    """Two blind tokens at consecutive positions as one signed 64-bit number (``pairs``)."""
+    return _number(f"{check_token(first)} {check_token(second)}")
+
+
+def _number(value: str) -> int:
+    return int.from_bytes(hashlib.sha256(value.encode("ascii")).digest()[:8], "big", signed=True)
+
+
+#: ``token_number`` of the SQL text expression ``{}`` (``pair_number``: of ``a || ' ' || b``).
+NUMBER_SQL = "CAST(CAST(('x' || encode(substr(sha256(convert_to({}, 'UTF8')), 1, 8), 'hex')) AS bit(64)) AS bigint)"
+
+
+def pairs(positions: dict[str, list[int]]) -> list[int]:
+    """``pair_number`` of every two tokens at consecutive positions of a document, as its
+    ``tsvector`` keeps them (ascending, once each). A phrase of two tokens (a substring of
+    three characters) is in a letter exactly when their pair is, so the GIN index of the
+    pairs answers it without reading any ``tsvector``; for a longer phrase every one of its
+    pairs must be there, which leaves far fewer candidates to confirm than its tokens do."""
+    at: dict[int, list[str]] = {}
+    for tok, kept in positions.items():
+        for p in kept:
+            at.setdefault(p, []).append(tok)
+    return sorted({pair_number(a, b) for p, firsts in at.items() for a in firsts for b in at.get(p + 1, ())})
+
+
+def repeated(positions: dict[str, list[int]]) -> tuple[list[int], list[int]]:
+    """The tokens a document holds more than once (``token_number``, ascending) and how many
+    times (the positions its ``tsvector`` keeps): with them a hit's occurrences of a query
+    token are read from the row itself (a token not among them occurs once), not from the
+    ``tsvector`` out of line in TOAST. Most pairs of a letter occur once, so the arrays are
+    short and stay in the row."""
+    pairs = sorted((token_number(tok), len(pos)) for tok, pos in positions.items() if len(pos) > 1)
+    return [n for n, _ in pairs], [c for _, c in pairs]
 
 
 def quoted(token: str) -> str:
@@ -152,20 +207,25 @@ def tsquery_literal(tokens: Iterable[str]) -> str:
 
 
 def row_of(doc: IndexDocument) -> dict:
+    positions = kept_positions(doc.text)
+    numbers, counts = repeated(positions)
     return {
         "uid": doc.uid, "record_id": int(doc.record_id), "serial": doc.serial, "year": int(doc.year),
         "status": doc.status, "channel": doc.channel, "region": doc.region, "category": doc.category,
         "office": doc.office, "received": int(doc.received), "doc_version": int(doc.doc_version),
-        "allowed": sorted(doc.allowed), "denied": sorted(doc.denied), "text": tsvector_literal(doc.text),
+        "allowed": sorted(doc.allowed), "denied": sorted(doc.denied), "text": positions_literal(positions),
         "chars": sorted({check_token(c) for c in doc.chars}), "length": scoring.quantised_length(len(doc.text)),
+        "repeated_tokens": numbers, "repeated_counts": counts, "pairs": pairs(positions),
     }
 
 
 UPSERT = (
     f"INSERT INTO {TABLE} (uid, record_id, serial, year, status, channel, region, category, office, received,"
-    ' doc_version, allowed, denied, "text", chars, length) VALUES (:uid, :record_id, :serial, :year, :status, :channel,'
-    " :region, :category, :office, :received, :doc_version, CAST(:allowed AS text[]), CAST(:denied AS text[]),"
-    " CAST(:text AS tsvector), CAST(:chars AS text[]), :length) ON CONFLICT (uid, year) DO UPDATE SET "
+    ' doc_version, allowed, denied, "text", chars, length, repeated_tokens, repeated_counts, pairs)'
+    " VALUES (:uid, :record_id, :serial, :year, :status, :channel, :region, :category, :office, :received, :doc_version,"
+    " CAST(:allowed AS text[]), CAST(:denied AS text[]),"
+    " CAST(:text AS tsvector), CAST(:chars AS text[]), :length, CAST(:repeated_tokens AS bigint[]),"
+    " CAST(:repeated_counts AS smallint[]), CAST(:pairs AS bigint[])) ON CONFLICT (uid, year) DO UPDATE SET "
     + ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in COLUMNS if c not in ("uid", "year"))
 )
 #: Before an ``UPSERT``: the rows of the letters being written that are in another year's

@@ -97,6 +97,7 @@ def test_the_migration_made_the_table_and_its_gin_indexes(inst, svc):
             {"t": pg_backend.TABLE}).all())
     assert types["text"] == "tsvector" and types["chars"] == "_text" and types["allowed"] == "_text"
     assert types["denied"] == "_text" and types["received"] == "int8"
+    assert types["repeated_tokens"] == "_int8" and types["repeated_counts"] == "_int2"
     defs = _indexes(inst)
     for column in ("text", "chars", "allowed"):
         assert any("USING gin" in d and f"({column})" in d for d in defs.values()), column
@@ -123,6 +124,34 @@ def test_only_blind_tokens_reach_the_table(svc):
             svc.backend.search(node, Access(principals=None))
     with pytest.raises(TypeError):
         svc.backend.search(Match("uid; --", "x"), Access(principals=None))
+
+
+def test_a_letters_repeated_tokens_and_pairs_are_kept_in_its_row(inst, svc):
+    """The tokens a letter holds more than once, with their counts, and its pairs of tokens
+    at consecutive positions are in its row (numbers that SQL computes alike): a hit is
+    scored, and a phrase of two tokens found, without reading its tsvector."""
+    blind = svc.blinder.text
+    once, twice, thrice = blind(["once", "twice", "thrice"])
+    uid = "repeats-" + secrets.token_hex(4)
+    svc.backend.index([_doc(uid, [twice, thrice, once, thrice, twice, thrice])])
+    schema = pg_backend.schema
+    with inst.db.engine.connect() as conn:
+        row = conn.execute(text(f"SELECT repeated_tokens, repeated_counts, pairs FROM {pg_backend.TABLE} "
+                                "WHERE uid = :u"), {"u": uid}).one()
+        in_sql = conn.execute(text("SELECT " + schema.NUMBER_SQL.format("CAST(:t AS text)")), {"t": thrice}
+                              ).scalar_one()
+    assert in_sql == schema.token_number(thrice)
+    assert sorted(zip(row.repeated_tokens, row.repeated_counts)) == sorted(
+        [(schema.token_number(twice), 2), (schema.token_number(thrice), 3)])
+    assert sorted(row.pairs) == sorted({schema.pair_number(a, b) for a, b in
+                                        ((twice, thrice), (thrice, once), (once, thrice), (thrice, twice))})
+    access = Access(principals=frozenset({"p:test"}))
+    for phrase, found in (((thrice, once), True), ((once, twice), False), ((twice, thrice, once, thrice), True),
+                          ((thrice, twice, thrice), True), ((thrice, once, twice), False)):
+        assert (uid in {h.uid for h in svc.backend.search(Phrase(phrase), access, facets=()).hits}) is found, phrase
+    two = pg_backend.compile.Compiled().where(Phrase((twice, thrice)))
+    assert "d.pairs @>" in two and '"text"' not in two   # answered by the pairs' index alone
+    svc.backend.delete([uid], purge=False)
 
 
 def test_tsvector_position_limits(svc):
@@ -286,6 +315,37 @@ def test_reindex_replaces_the_table_and_keeps_searching(inst, make_user, make_re
     assert indexer.check(inst).ok
     with inst.db.engine.connect() as conn:
         assert conn.execute(text("SELECT to_regclass(:t)"), {"t": pg_backend.NEW_TABLE}).scalar() is None
+
+
+def test_a_rebuild_with_two_processes_writes_the_same_rows(inst, make_user, make_record, drain, svc, monkeypatch):
+    """``reindex --procs 2``: the letters are analysed and blinded by two forked processes,
+    a batch at a time (here 3 letters, so there are several rounds and a last partial one),
+    and the table holds exactly the rows one process writes."""
+    from search.postgres import backend as pg_module
+
+    clerk, chief = make_user("clerk"), make_user("chief")
+    w = word()
+    serials = [make_record(by=clerk, body=f"兩個進程 {i} 號 {w}") for i in range(7)]
+    drain()
+
+    def rows():
+        with inst.db.engine.connect() as conn:
+            return conn.execute(text(f'SELECT uid, "text"::text, chars, length FROM {pg_backend.TABLE} ORDER BY uid')
+                                ).all()
+
+    indexer.reindex(inst, procs=1)
+    one = rows()
+    monkeypatch.setattr(pg_module, "PARALLEL_BATCH", 3)
+    report = indexer.reindex(inst, procs=2)
+    assert report.indexed == report.records and rows() == one
+    assert sorted(_find(inst, chief, w)) == sorted(serials)
+
+    loader = pg_module.PostgresBackend(inst.db.engine, svc.blinder.key_id, procs=2).bulk_loader()
+    loader.add_text(_doc("cancelled-" + secrets.token_hex(4), []), "取消的重建", svc.blinder)
+    pool = loader.pool
+    loader.cancel()   # the analysing processes end with it
+    assert loader.pool is None and pool is not None and all(not p.is_alive() for p in pool._pool)
+    assert rows() == one
 
 
 def test_a_cancelled_rebuild_leaves_the_index_untouched(inst, svc):

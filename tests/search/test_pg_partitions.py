@@ -94,6 +94,55 @@ def test_the_migration_partitions_a_populated_table_and_back():
         _drop_pg_database(admin, name)
 
 
+def test_the_migration_fills_the_repeated_tokens_and_pairs_of_a_populated_table_and_back():
+    """Migration 0014 fills each row's repeated tokens and pairs from its tsvector: what
+    ``schema.row_of`` writes for the same letter."""
+    admin = _pg_admin_url()
+    name, url = _create_pg_database(admin)
+    db = Database(url)
+    tokens = [["AAAAAAAAAAA", "BBBBBBBBBBB", "AAAAAAAAAAA", "CCCCCCCCCCC", "AAAAAAAAAAA", "BBBBBBBBBBB"],
+              ["DDDDDDDDDDD", "EEEEEEEEEEE"], ["FFFFFFFFFFF"] * 300]
+    try:
+        upgrade(db, "20261203_0013")
+        columns = ("uid, record_id, serial, year, status, channel, region, category, office, received, doc_version, "
+                   "allowed, denied, \"text\", chars, length")
+        with db.engine.begin() as conn:
+            pg_backend.ensure_partitions(conn, TABLE, [2025])
+            for i, toks in enumerate(tokens):
+                conn.execute(text(
+                    f"INSERT INTO {TABLE} ({columns}) VALUES (:u, :i, :s, 2025, 'registered', 'letter', '110108', "
+                    "'labour_wages', 'LDJC', 0, 1, ARRAY['p:x'], ARRAY[]::text[], CAST(:t AS tsvector), "
+                    "ARRAY['c1'], 3)"), {"u": f"u{i}", "i": i, "s": f"XF-{i}", "t": pg_backend.tsvector_literal(toks)})
+        upgrade(db)
+        with db.engine.connect() as conn:
+            got = {r.uid: {k: list(r[k]) for k in ("repeated_tokens", "repeated_counts", "pairs")}
+                   for r in conn.execute(text(f"SELECT uid, repeated_tokens, repeated_counts, pairs FROM {TABLE}"
+                                              )).mappings()}
+        want = {}
+        for i, toks in enumerate(tokens):
+            row = pg_backend.row_of(_doc(f"u{i}", toks))
+            want[f"u{i}"] = {k: row[k] for k in ("repeated_tokens", "repeated_counts", "pairs")}
+        assert got == want
+        assert len(got["u0"]["repeated_tokens"]) == 2 and got["u2"]["repeated_counts"] == [256]
+        assert got["u1"] == {"repeated_tokens": [], "repeated_counts": [], "pairs": [
+            pg_backend.schema.pair_number("DDDDDDDDDDD", "EEEEEEEEEEE")]}
+        assert len(got["u0"]["pairs"]) == 4   # AB BA AC CA (AB twice, once kept)
+        from alembic import command
+
+        cfg = alembic_config(db.url)
+        with db.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "20261203_0013")
+        with db.engine.connect() as conn:
+            assert conn.execute(text(
+                "SELECT count(*) FROM information_schema.columns WHERE table_name = :t "
+                "AND column_name IN ('repeated_tokens', 'repeated_counts', 'pairs')"), {"t": TABLE}).scalar_one() == 0
+        upgrade(db)   # and up again
+    finally:
+        db.dispose()
+        _drop_pg_database(admin, name)
+
+
 def test_a_letter_lives_in_its_years_partition_and_moves_with_its_year(inst, svc):
     uid = "moving-" + word()
     svc.backend.index([_doc(uid, svc.blinder.text(["moving"]), year=2019)])
