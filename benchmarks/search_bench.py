@@ -17,9 +17,11 @@ indexing rate (letters/s), p50/p95 query latency, index size on disk and peak RS
 * ``pg``             ours into the PostgreSQL backend (``search.postgres``): the same
                      sealed letters → the same blind tokens → a ``tsvector`` with positions
                      and GIN indexes in a fresh database, loaded as ``xinfang search reindex``
-                     does (COPY into a new table, indexes built, swapped in); the same queries
-                     as SQL (``@@`` with ``<->`` phrases, ``ts_rank_cd``). Also single-letter
-                     updates (what a drain after a request does). ``--pg-url`` names a server
+                     does (COPY into a new table, indexes built, swapped in; ``--pg-procs``
+                     processes analyse and blind); the same queries as SQL (pairs of tokens
+                     and ``@@`` with ``<->`` phrases, BM25 from the rows). Also single-letter
+                     updates (what a drain after a request does) and, with ``--pg-destroy``,
+                     the search side of a destruction. ``--pg-url`` names a server
                      whose user may create databases; without it a throw-away cluster is
                      started in a temporary folder (Debian's PostgreSQL binaries), or the
                      pipeline is skipped with a message.

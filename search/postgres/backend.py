@@ -319,6 +319,8 @@ class PostgresBackend(SearchBackend):
         return _PgBulkLoader(self)
 
 
+#: Where a row (``COLUMNS``) holds the letter's length.
+_LENGTH = COLUMNS.index("length")
 #: Letters a rebuild with several processes hands them at a time (``_PgBulkLoader.add_text``).
 PARALLEL_BATCH = 400
 #: The blinder of a rebuild's analysing process (inherited when it forks).
@@ -330,14 +332,18 @@ def _start_worker(blinder) -> None:
     _worker_blinder = blinder
 
 
-def _blind_texts(texts: list[str]) -> list[tuple[list[str], list[str]]]:
-    """(blind tokens, blind characters) of each text, in an analysing process."""
+def _rows_of(items: list[tuple[IndexDocument, str]]) -> list[tuple]:
+    """The table row (``COLUMNS``) of each letter, its text analysed and blinded, in an
+    analysing process."""
     from ..analysis import analyse
 
     out = []
-    for text in texts:
+    for meta, text in items:
         analysed = analyse(text)
-        out.append((_worker_blinder.text(analysed.tokens), _worker_blinder.chars(sorted(analysed.chars))))
+        meta.text = _worker_blinder.text(analysed.tokens)
+        meta.chars = _worker_blinder.chars(sorted(analysed.chars))
+        r = row_of(meta)
+        out.append(tuple(r[c] for c in COLUMNS))
     return out
 
 
@@ -349,9 +355,9 @@ class _PgBulkLoader(BulkLoader):
     ``cancel`` rolls everything back.
 
     With ``procs`` > 1 (and processes started by forking, so they inherit the keys in
-    memory), the letters' texts are analysed and blinded by that many processes, a batch
-    at a time, while this one writes the previous batch's rows: the same rows in the same
-    order as with one process."""
+    memory), the letters' texts are analysed and blinded, and their rows made, by that many
+    processes, a batch at a time, while this one writes the previous batch's rows: the same
+    rows in the same order as with one process."""
 
     def __init__(self, backend: PostgresBackend):
         self.backend = backend
@@ -388,25 +394,27 @@ class _PgBulkLoader(BulkLoader):
         """Hand the waiting texts to the processes, then add the rows of the batch before."""
         batch, self.texts = self.texts, []
         procs = self.backend.procs
-        parts = [[text for _meta, text in batch[i::procs]] for i in range(procs)] if batch else []
-        started = (batch, self.pool.map_async(_blind_texts, parts)) if batch else None
+        parts = [batch[i::procs] for i in range(procs)] if batch else []
+        started = (len(batch), self.pool.map_async(_rows_of, parts)) if batch else None
         self._collect()
         self.inflight = started
 
     def _collect(self) -> None:
         if self.inflight is None:
             return
-        (batch, pending), self.inflight = self.inflight, None
+        (count, pending), self.inflight = self.inflight, None
         parts = pending.get()
         procs = len(parts)
-        for i, (meta, _text) in enumerate(batch):
-            meta.text, meta.chars = parts[i % procs][i // procs]
-            self.add(meta)
+        for i in range(count):   # in the order they were added
+            self._add_row(parts[i % procs][i // procs])
 
     def add(self, doc: IndexDocument) -> None:
         r = row_of(doc)
-        self.length_sum += r["length"]
-        self.pending.append(tuple(r[c] for c in COLUMNS))
+        self._add_row(tuple(r[c] for c in COLUMNS))
+
+    def _add_row(self, row: tuple) -> None:
+        self.length_sum += row[_LENGTH]
+        self.pending.append(row)
         if len(self.pending) >= BATCH:
             self._flush()
 

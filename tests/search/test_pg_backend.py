@@ -330,7 +330,8 @@ def test_a_rebuild_with_two_processes_writes_the_same_rows(inst, make_user, make
 
     def rows():
         with inst.db.engine.connect() as conn:
-            return conn.execute(text(f'SELECT uid, "text"::text, chars, length FROM {pg_backend.TABLE} ORDER BY uid')
+            return conn.execute(text(f'SELECT uid, "text"::text, chars, length, repeated_tokens, repeated_counts, pairs '
+                                     f'FROM {pg_backend.TABLE} ORDER BY uid')
                                 ).all()
 
     indexer.reindex(inst, procs=1)
