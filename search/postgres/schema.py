@@ -191,10 +191,10 @@ def repeated(positions: dict[str, list[int]]) -> tuple[list[int], list[int]]:
     """The tokens a document holds more than once (``token_number``, ascending) and how many
     times (the positions its ``tsvector`` keeps): with them a hit's occurrences of a query
     token are read from the row itself (a token not among them occurs once), not from the
-    ``tsvector`` out of line in TOAST. Most pairs of a letter occur once, so the arrays are
+    ``tsvector`` out of line in TOAST. Most tokens of a letter occur once, so the arrays are
     short and stay in the row."""
-    pairs = sorted((token_number(tok), len(pos)) for tok, pos in positions.items() if len(pos) > 1)
-    return [n for n, _ in pairs], [c for _, c in pairs]
+    held = sorted((token_number(tok), len(pos)) for tok, pos in positions.items() if len(pos) > 1)
+    return [n for n, _ in held], [c for _, c in held]
 
 
 def quoted(token: str) -> str:
