@@ -28,7 +28,7 @@ class User(Base):
     session_epoch: Mapped[int] = mapped_column(Integer, default=0)
 
     office: Mapped[Office | None] = relationship(lazy="joined")
-    overseen: Mapped[list[Office]] = relationship(secondary="leader_offices", lazy="selectin")
+    overseen: Mapped[list[Office]] = relationship(secondary="leader_offices", lazy="select")
 
     @property
     def role_set(self) -> frozenset[str]:

@@ -25,7 +25,7 @@ class Office(Base):
     #: False once retired: kept for the records that name it, no longer offered.
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     #: The regions an external unit covers (transfers about them are offered to it first).
-    regions: Mapped[list[UnitRegion]] = relationship(cascade="all, delete-orphan", lazy="selectin",
+    regions: Mapped[list[UnitRegion]] = relationship(cascade="all, delete-orphan", lazy="select",
                                                      order_by="UnitRegion.region_code")
 
     @property

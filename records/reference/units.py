@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from records import audit
 from records.reference import require_manager
@@ -29,7 +29,7 @@ def get(session: Session, code: str) -> Office:
 
 
 def all_units(session: Session, *, external: bool | None = None, active_only: bool = False) -> list[Office]:
-    stmt = select(Office).order_by(Office.is_external, Office.code)
+    stmt = select(Office).options(selectinload(Office.regions)).order_by(Office.is_external, Office.code)
     if external is not None:
         stmt = stmt.where(Office.is_external.is_(external))
     if active_only:
