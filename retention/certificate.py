@@ -26,6 +26,7 @@ from records.db import utcnow
 from . import keystore, residue
 from .compaction import affected_tables, compact, keyed_tables
 from .models import Batch, Certificate, DestroyedLetter, DestructionRun, RunStep
+from .operations import CHUNK
 from retention.schedules import REASONS
 
 FORMAT = "xinfang-destruction-certificate-1"
@@ -101,8 +102,8 @@ def issue(inst, run_id: int, progress=None) -> Certificate:
         store = keystore.keystore_for(inst)
         keys_left = [k for k in store.key_ids() if k.startswith(f"{batch.id}.")
                      and int(k.split(".")[1]) <= run.old_key_generation]
-        serials = [x for (x,) in s.execute(select(RunStep.serial).where(RunStep.run_id == run_id))]
-        rows_left = s.execute(select(Record.serial).where(Record.serial.in_(serials))).scalars().all() if serials else []
+        rows_left = s.execute(select(Record.serial).where(Record.serial.in_(
+            select(RunStep.serial).where(RunStep.run_id == run_id)))).scalars().all()
         letters = s.execute(select(DestroyedLetter).where(DestroyedLetter.run_id == run_id)
                             .order_by(DestroyedLetter.serial)).scalars().all()
         manifest = [{"serial": d.serial, "reason": d.stored_reason, "received_on": d.received_on.isoformat(),
@@ -227,7 +228,8 @@ def verify(body: dict, session: Session | None = None, inst=None) -> VerifyRepor
     if not chain.ok:
         rep.problems.append(f"the audit trail is broken: {chain.problem}")
     if serials:
-        alive = session.execute(select(Record.serial).where(Record.serial.in_(serials))).scalars().all()
+        alive = [serial for i in range(0, len(serials), CHUNK) for serial in session.execute(
+            select(Record.serial).where(Record.serial.in_(serials[i:i + CHUNK]))).scalars()]
         if alive:
             rep.problems.append(f"{len(alive)} listed letter(s) still exist, e.g. {alive[0]}")
         kept = set(session.execute(select(DestroyedLetter.serial).where(

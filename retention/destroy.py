@@ -226,10 +226,13 @@ def _prepare(inst, batch_id: int, *, by_id: int | None, today: dt.date | None,
         # the letters that stay move to a new key generation, so the old one can be destroyed
         batch.key_generation = old_gen + 1
         ensure_key(s, batch)
+        # filtered here, not by a NOT IN list: a batch may hold more letters than a statement
+        # may carry parameters (65,535 on PostgreSQL)
         go_ids = {b.id for b in go}
-        stay = s.execute(select(Record.id).join(BatchLetter, BatchLetter.record_id == Record.id)
-                         .where(BatchLetter.batch_id == batch.id, BatchLetter.state.in_(LIVE_STATES),
-                                BatchLetter.id.not_in(go_ids)).order_by(Record.id)).scalars().all()
+        stay = [rid for blid, rid in s.execute(
+            select(BatchLetter.id, Record.id).join(Record, BatchLetter.record_id == Record.id)
+            .where(BatchLetter.batch_id == batch.id, BatchLetter.state.in_(LIVE_STATES)).order_by(Record.id))
+            if blid not in go_ids]
         rekey_all(s, batch, stay)
         for bl in held:
             bl.state = "member"   # back in the batch; listed again once the hold is lifted
@@ -240,9 +243,10 @@ def _prepare(inst, batch_id: int, *, by_id: int | None, today: dt.date | None,
         s.flush()
         record_ids = [b.record_id for b in go]
         blobs: dict[int, list[str]] = {}
-        for rid, uid in s.execute(select(Attachment.record_id, Attachment.uid)
-                                  .where(Attachment.record_id.in_(record_ids))):
-            blobs.setdefault(rid, []).append(uid)
+        for i in range(0, len(record_ids), CHUNK):
+            for rid, uid in s.execute(select(Attachment.record_id, Attachment.uid)
+                                      .where(Attachment.record_id.in_(record_ids[i:i + CHUNK]))):
+                blobs.setdefault(rid, []).append(uid)
         done = 0
         for i in range(0, len(go), CHUNK):
             part = go[i:i + CHUNK]
