@@ -103,3 +103,20 @@ def test_a_kept_instance_grows_to_a_larger_records_and_is_reused_at_a_smaller_on
     (tmp_path / load_bench.BUILT).write_text("40000")
     assert not load_bench.needs_letters(tmp_path, 2000) and not load_bench.needs_letters(tmp_path, 40000)
     assert load_bench.needs_letters(tmp_path, 100000)
+
+
+def test_a_built_instance_has_every_letter_indexed_and_nothing_left_in_the_outbox(tmp_path):
+    """The build registers through the service and indexes once at the end (a rebuild, as
+    `xinfang search reindex` does), so the run starts with the index complete."""
+    from app.composition import build_instance
+    from records.settings import Settings
+    from search.indexer import pending, service
+
+    load_bench.build_instance(tmp_path, 30, seed=3)
+    assert load_bench.needs_letters(tmp_path, 30) is False
+    inst = build_instance(Settings.from_env({}, home=str(tmp_path)))
+    try:
+        assert pending(inst) == 0
+        assert service(inst).backend.doc_count() == 30
+    finally:
+        inst.close()
