@@ -86,8 +86,11 @@ def collect(session: Session, user: User, filters: LedgerFilters | None = None, 
                               fields={"date_from": "Too wide."})
     with_identity = policy.holds(user, policy.VIEW_CONTENT)
     columns = list(BASE_COLUMNS) + (list(IDENTITY_COLUMNS) if with_identity else [])
-    repeat_serials = dict(session.execute(select(Record.id, Record.serial).where(
-        Record.id.in_({r.repeat_of_id for r in records if r.repeat_of_id})) ).all()) if records else {}
+    # a step at a time: an export of up to MAX_ROWS letters may name more earlier letters than a
+    # statement may carry parameters (65,535 on PostgreSQL)
+    earlier = sorted({r.repeat_of_id for r in records if r.repeat_of_id})
+    repeat_serials = {rid: serial for i in range(0, len(earlier), 1000) for rid, serial in session.execute(
+        select(Record.id, Record.serial).where(Record.id.in_(earlier[i:i + 1000])))}
     category_names = vocabulary.labels(session)
     rows, unmasked, masked = [], 0, 0
     for r in records:
