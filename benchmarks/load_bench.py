@@ -435,6 +435,10 @@ def report(args, results: list, warmup: list, elapsed: float, held: int, home: P
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.server == "gunicorn" and not Path(server_command(args, 0)[0]).exists():   # before a long build
+        print("gunicorn is not installed in this environment: .venv/bin/pip install -e '.[gunicorn]'",
+              file=sys.stderr)
+        return 2
     home = args.home.resolve() if args.home else Path(tempfile.mkdtemp(prefix="xinfang-load-"))
     settings_env, created = instance_env(home, args.database_url, args.search_backend)
     try:

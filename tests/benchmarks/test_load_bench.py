@@ -120,3 +120,10 @@ def test_a_built_instance_has_every_letter_indexed_and_nothing_left_in_the_outbo
         assert service(inst).backend.doc_count() == 30
     finally:
         inst.close()
+
+
+def test_gunicorn_missing_stops_before_the_build(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(load_bench, "server_command", lambda args, port: [str(tmp_path / "no-gunicorn")])
+    monkeypatch.setattr(load_bench, "build_instance", lambda *a, **k: pytest.fail("built without a server"))
+    assert load_bench.main(["--server", "gunicorn", "--home", str(tmp_path / "home"), "--records", "10"]) == 2
+    assert "pip install -e '.[gunicorn]'" in capsys.readouterr().err
