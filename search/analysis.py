@@ -32,6 +32,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .variants import fold_table
 
@@ -58,7 +59,12 @@ _CJK = f"[{_CJK_RANGES}]"
 _CJK_RE = re.compile(_CJK)
 #: Invisible characters dropped from the stream: controls (not whitespace), format
 #: characters (zero-width space and joiners, BOM, bidi marks), soft hyphen.
-_DROP_RE = re.compile("[\x00-\x08\x0e-\x1d\x1f\x7f-\x9f\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+_DROP_RANGES = ((0x00, 0x08), (0x0E, 0x1D), (0x1F, 0x1F), (0x7F, 0x9F), (0xAD, 0xAD), (0x200B, 0x200F),
+                (0x202A, 0x202E), (0x2060, 0x2064), (0xFEFF, 0xFEFF))
+#: The same characters as a set (highlighting tests them one at a time).
+_DROP = frozenset(chr(c) for lo, hi in _DROP_RANGES for c in range(lo, hi + 1))
+_DROP_RE = re.compile("[" + "".join(re.escape(chr(lo)) + (f"-{re.escape(chr(hi))}" if hi > lo else "")
+                                    for lo, hi in _DROP_RANGES) + "]")
 _WS_NEXT_TO_CJK_RE = re.compile(rf"\s+(?={_CJK})|(?<={_CJK})\s+")
 _WS_RE = re.compile(r"\s+")
 
@@ -68,7 +74,9 @@ def normalise(text: str) -> str:
     return unicodedata.normalize("NFKC", text).casefold().translate(fold_table())
 
 
+@lru_cache(maxsize=1 << 16)
 def normalise_char(ch: str) -> str:
+    """``normalise`` of one character (cached: highlighting maps every character of a hit)."""
     return unicodedata.normalize("NFKC", ch).casefold().translate(fold_table())
 
 
@@ -144,26 +152,29 @@ def stream_with_offsets(text: str) -> tuple[str, list[int]]:
     """The searchable string of ``text`` (one field) and, for each of its characters, the
     offset in ``text`` of the character it came from (normalised character by character, so
     offsets survive expansions such as ``㎏`` → ``kg``)."""
-    parts: list[str] = []
+    norm: list[str] = []
     origin: list[int] = []
     for i, ch in enumerate(text):
         n = normalise_char(ch) if ord(ch) > 0x7F else ch.lower()
-        for c in n:
-            parts.append(c)
+        if len(n) == 1:
+            norm.append(n)
             origin.append(i)
-    norm = "".join(parts)
+        else:
+            for c in n:
+                norm.append(c)
+                origin.append(i)
     # the stream drops characters and shrinks whitespace: redo it keeping the origins
     keep_chars: list[str] = []
     keep_origin: list[int] = []
     i, n = 0, len(norm)
     while i < n:
         c = norm[i]
-        if _DROP_RE.match(c):
+        if c in _DROP:
             i += 1
             continue
         if c.isspace():
             j = i
-            while j < n and (norm[j].isspace() or _DROP_RE.match(norm[j])):
+            while j < n and (norm[j].isspace() or norm[j] in _DROP):
                 j += 1
             before = keep_chars[-1] if keep_chars else ""
             after = norm[j] if j < n else ""

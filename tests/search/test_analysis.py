@@ -102,3 +102,21 @@ def test_highlight_maps_back_to_the_original_characters():
     assert str(highlight.mark("答覆：共 3 次", query.Terms(needles={"答复:共3"}))) == "<mark>答覆：共 3</mark> 次"
     with pytest.raises(ValidationError):
         query.parse("工*")
+
+
+def test_highlighting_sees_the_stream_the_index_is_built_from():
+    """``stream_with_offsets`` (highlighting, one character at a time, cached) gives the same
+    searchable string as the index's analysis, invisible characters and whitespace included,
+    and each offset points at the character it came from."""
+    import random
+
+    rng = random.Random(7)
+    pool = ("本人於某建築公司工作拖欠工資三個月請求協調解決臺灣台湾後裏㎏ＡＢｃ１２①Ⅻ…、。「」😀𠀋"
+            "ABCdef xyz 　\t\n\u200b\u00ad\ufeff\u2061\x01\x7f")
+    for _ in range(2000):
+        text = "".join(rng.choice(pool) for _ in range(rng.randrange(0, 40)))
+        stream, origin = analysis.stream_with_offsets(text)
+        assert stream == analysis.streams(text)[0], repr(text)
+        assert len(origin) == len(stream) and origin == sorted(origin)
+        assert all(c == " " or c in analysis.normalise(text[o]) for c, o in zip(stream, origin)), repr(text)
+    assert all((chr(c) in analysis._DROP) == bool(analysis._DROP_RE.match(chr(c))) for c in range(0x10000))
