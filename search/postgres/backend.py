@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import secrets
+import threading
 from collections.abc import Iterable, Iterator
 
 from sqlalchemy import text as sql
@@ -21,6 +23,51 @@ from .schema import (
 )
 
 
+#: The meta row that changes with every write to the table (a random mark, so a restored
+#: database never repeats one a process has seen).
+CHANGES = "changes"
+
+
+class FrequencyCache:
+    """The number of live letters holding each token, as last counted, kept by a process
+    while the table's ``CHANGES`` mark stays the same (any write gives it a new one, so the
+    counts are those a fresh count would give). A search reads the mark with the statistics
+    it already reads; a query's tokens seen before then cost no statement. Without a mark (a
+    table no write has touched since this was added) nothing is kept. Bounded: emptied when
+    it holds ``LIMIT`` tokens."""
+
+    LIMIT = 50_000
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._mark: str | None = None
+        self._text: dict[str, int] = {}
+        self._chars: dict[str, int] = {}
+
+    def get(self, mark: str | None, text: list[str], chars: list[str], count) -> tuple[dict[str, int], dict[str, int]]:
+        """Counts of ``text`` and ``chars``; ``count(text, chars)`` counts the missing ones."""
+        if mark is None:
+            return count(text, chars)
+        with self._lock:
+            if mark != self._mark or len(self._text) + len(self._chars) > self.LIMIT:
+                self._mark, self._text, self._chars = mark, {}, {}
+            known_text = {t: self._text[t] for t in text if t in self._text}
+            known_chars = {c: self._chars[c] for c in chars if c in self._chars}
+        missing_text = [t for t in text if t not in known_text]
+        missing_chars = [c for c in chars if c not in known_chars]
+        if missing_text or missing_chars:
+            new_text, new_chars = count(missing_text, missing_chars)
+            new_text = {t: new_text.get(t, 0) for t in missing_text}
+            new_chars = {c: new_chars.get(c, 0) for c in missing_chars}
+            with self._lock:
+                if mark == self._mark:
+                    self._text.update(new_text)
+                    self._chars.update(new_chars)
+            known_text.update(new_text)
+            known_chars.update(new_chars)
+        return known_text, known_chars
+
+
 # -- the backend ---------------------------------------------------------------------------------------
 class PostgresBackend(SearchBackend):
     """Blind tokens in ``search_documents`` of the instance's PostgreSQL database."""
@@ -34,6 +81,7 @@ class PostgresBackend(SearchBackend):
         self.key_id = key_id
         #: processes that analyse and blind the letters of a rebuild (``_PgBulkLoader``)
         self.procs = max(1, int(procs))
+        self._frequencies_seen = FrequencyCache()
 
     # -- the key and the statistics -----------------------------------------------------------
     def _check_key(self, conn, *, claim: bool = False) -> dict[str, str]:
@@ -53,11 +101,15 @@ class PostgresBackend(SearchBackend):
 
     @staticmethod
     def _add_to_stats(conn, documents: int, length: int) -> None:
-        """Keep the live letters' count and length sum (``search.scoring``) with the rows."""
+        """Keep the live letters' count and length sum (``search.scoring``) with the rows, and
+        give the table a new ``CHANGES`` mark: the token counts a process kept are stale."""
         for name, delta in (("documents", documents), ("length_sum", length)):
             if delta:
                 conn.execute(sql(f"UPDATE {META} SET value = CAST(CAST(value AS bigint) + :d AS text) WHERE name = :n"),
                              {"d": int(delta), "n": name})
+        conn.execute(sql(f"INSERT INTO {META} (name, value) VALUES (:n, :v) "
+                         "ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value"),
+                     {"n": CHANGES, "v": secrets.token_hex(8)})
 
     # -- writing ---------------------------------------------------------------------------------
     def index(self, docs: Iterable[IndexDocument], *, merge: bool = True) -> int:
@@ -92,7 +144,8 @@ class PostgresBackend(SearchBackend):
                 found += len(gone)
                 length += sum(g.length for g in gone)
                 years |= {g.year for g in gone}
-            self._add_to_stats(conn, -found, -length)
+            if found:
+                self._add_to_stats(conn, -found, -length)
         if purge and found:
             self.purge(years)
         return found
@@ -190,7 +243,8 @@ class PostgresBackend(SearchBackend):
         first: the live letters, their mean length and each token's document frequency."""
         documents, length_sum = int(meta.get("documents", 0)), int(meta.get("length_sum", 0))
         text, chars = positive_tokens(query)
-        df_text, df_chars = self._frequencies(conn, text, chars)
+        df_text, df_chars = self._frequencies_seen.get(
+            meta.get(CHANGES), text, chars, lambda t, c: self._frequencies(conn, t, c))
         idf_text = {t: scoring.idf(documents, df_text.get(t, 0)) for t in text}
         idf_chars = {t: scoring.idf(documents, df_chars.get(t, 0)) for t in chars}
         return c.score(query, idf_text, idf_chars, scoring.average_length(length_sum, documents))
@@ -459,8 +513,8 @@ class _PgBulkLoader(BulkLoader):
             self._rename_partitions(cur)
             cur.execute(f"DELETE FROM {META}")
             cur.execute(f"INSERT INTO {META} (name, value) VALUES ('key_id', %s), ('format', %s), "
-                        "('documents', %s), ('length_sum', %s)",
-                        (self.backend.key_id, FORMAT, str(self.count), str(self.length_sum)))
+                        f"('documents', %s), ('length_sum', %s), ('{CHANGES}', %s)",
+                        (self.backend.key_id, FORMAT, str(self.count), str(self.length_sum), secrets.token_hex(8)))
         except BaseException:
             self._close(commit=False)
             raise

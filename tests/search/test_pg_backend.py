@@ -77,6 +77,28 @@ def test_postgresql_search_is_refused_on_sqlite(tmp_path):
         inst.close()
 
 
+def test_the_token_count_cache_keeps_nothing_without_a_mark_and_stays_bounded(monkeypatch):
+    from search.postgres.backend import FrequencyCache
+
+    asked = []
+
+    def count(text, chars):
+        asked.append((list(text), list(chars)))
+        return {t: 7 for t in text}, {c: 3 for c in chars}
+
+    cache = FrequencyCache()
+    assert cache.get(None, ["a"], ["x"], count) == ({"a": 7}, {"x": 3})
+    assert cache.get(None, ["a"], ["x"], count) and len(asked) == 2          # no mark: counted each time
+    assert cache.get("m1", ["a", "b"], [], count) == ({"a": 7, "b": 7}, {})
+    assert cache.get("m1", ["b", "c"], ["x"], count) == ({"b": 7, "c": 7}, {"x": 3})
+    assert asked[2:] == [(["a", "b"], []), (["c"], ["x"])]                  # only what was not known
+    assert cache.get("m2", ["a"], [], count) and asked[-1] == (["a"], [])    # a new mark: counted again
+    monkeypatch.setattr(FrequencyCache, "LIMIT", 3)
+    cache.get("m2", ["d", "e", "f"], [], count)
+    cache.get("m2", ["a"], [], count)
+    assert asked[-1] == (["a"], [])                                          # emptied past the limit
+
+
 # -- the table ------------------------------------------------------------------------------------------
 def _indexes(inst) -> dict[str, str]:
     with inst.db.engine.connect() as conn:
@@ -239,6 +261,59 @@ def test_the_same_answers_as_whoosh(tmp_path, svc):
     assert whoosh.doc_frequencies(toks) == svc.backend.doc_frequencies(toks)
     whoosh.close()
     svc.backend.delete([d.uid for d in docs], purge=False)
+
+
+def test_token_counts_are_kept_until_any_process_writes_the_table(svc):
+    """A process keeps the letters-per-token counts of the BM25 weights while the table's
+    change mark stays the same: a search asked again counts nothing, and a write by another
+    process (another backend object) or a deletion makes the next search count afresh, with
+    the scores a process that kept nothing gives."""
+    from sqlalchemy import event
+
+    from search.postgres import backend as pg_module
+
+    blind, chars = svc.blinder.text, svc.blinder.chars
+    tag, principal = secrets.token_hex(3), "p:" + secrets.token_hex(4)
+    access = Access(principals=frozenset({principal}))
+
+    def doc(i: int, body: str) -> IndexDocument:
+        a = analysis.analyse(f"{tag} {body}")
+        return _doc(f"df{tag}-{i}", blind(a.tokens), chars=chars(sorted(a.chars)), principal=principal,
+                    received=1_700_000_000 + i)
+
+    node = query.compile_query(query.parse(f"{tag} 拖欠工资"), svc.blinder, None)
+    mine = svc.backend
+    other = pg_module.PostgresBackend(mine.engine, svc.blinder.key_id)   # another process's
+
+    def scores(backend):
+        return [(h.uid, round(h.score, 9)) for h in backend.search(node, access).hits]
+
+    def fresh():
+        return scores(pg_module.PostgresBackend(mine.engine, svc.blinder.key_id))
+
+    counted = []
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        if "SELECT count(*) FROM search_documents d WHERE d.\"text\" @@ q.tq" in statement:
+            counted.append(statement)
+
+    other.index([doc(0, "拖欠工资三个月"), doc(1, "拖欠工资 社保")])
+    event.listen(mine.engine, "before_cursor_execute", before)
+    try:
+        first = scores(mine)
+        assert len(counted) == 1 and len(first) == 2
+        assert scores(mine) == first and len(counted) == 1      # asked again: nothing counted
+        other.index([doc(2, "公司拖欠工资")])                      # another process writes
+        after_write = scores(mine)
+        assert len(counted) == 2 and len(after_write) == 3
+        assert after_write == fresh()                             # (a third count, in the fresh one)
+        assert dict(after_write)[f"df{tag}-0"] != dict(first)[f"df{tag}-0"]
+        other.delete([f"df{tag}-2"], purge=False)                 # and deletes
+        after_delete = scores(mine)
+        assert len(counted) == 4 and after_delete == first == fresh()
+    finally:
+        event.remove(mine.engine, "before_cursor_execute", before)
+        other.delete([f"df{tag}-0", f"df{tag}-1"], purge=False)
 
 
 # -- the one writer, across machines ------------------------------------------------------------------
