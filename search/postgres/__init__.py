@@ -17,7 +17,10 @@ are created by the migrations ``20261125_0006_search_pg``, ``20261203_0012_searc
       chars   text[]   blind tokens of the distinct characters (GIN; one-character queries)
       length  integer  the letter's number of tokens, as Whoosh quantises it (for BM25)
     search_meta        name -> value: the id (never the value) of the blind-token key, the
-                       token scheme (``format``), and the live letters' count and length sum
+                       token scheme (``format``), the live letters' count and length sum, and
+                       ``changes``, a random mark every write replaces in its transaction
+                       (a process keeps the letters-per-token counts of BM25 while it
+                       stays the same: ``backend.FrequencyCache``)
 
 How the query tree maps to SQL: a blind token is ``'tok'`` in a ``tsquery``, a phrase is
 ``'t1' <-> 't2' <-> 't3'`` (the tokens at consecutive positions: an exact substring), a CJK
