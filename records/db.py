@@ -12,13 +12,17 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import DateTime, MetaData, Table, TypeDecorator, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from records.errors import ValidationError
+
+T = TypeVar("T")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -54,6 +58,18 @@ class UTCDateTime(TypeDecorator):
 
 def new_uid() -> str:
     return uuid.uuid4().hex
+
+
+#: Values a statement's ``IN`` list takes at most where a list can grow with the data:
+#: PostgreSQL refuses a statement of more than 65,535 parameters (SQLite's limit is lower
+#: on older builds).
+IN_STEP = 1000
+
+
+def in_steps(items: Sequence[T], size: int = IN_STEP) -> Iterator[Sequence[T]]:
+    """``items`` in consecutive slices of at most ``size``: one statement for each."""
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
 
 
 class Base(DeclarativeBase):

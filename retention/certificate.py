@@ -21,7 +21,7 @@ from records.errors import ValidationError
 from records.models import AuditEntry, IdentityToken, Record
 from records.reference.models import Region
 from records.reference.scripts import to_hant
-from records.db import utcnow
+from records.db import in_steps, utcnow
 
 from . import keystore, residue
 from .compaction import affected_tables, compact, keyed_tables
@@ -228,8 +228,8 @@ def verify(body: dict, session: Session | None = None, inst=None) -> VerifyRepor
     if not chain.ok:
         rep.problems.append(f"the audit trail is broken: {chain.problem}")
     if serials:
-        alive = [serial for i in range(0, len(serials), CHUNK) for serial in session.execute(
-            select(Record.serial).where(Record.serial.in_(serials[i:i + CHUNK]))).scalars()]
+        alive = [serial for step in in_steps(serials, CHUNK) for serial in session.execute(
+            select(Record.serial).where(Record.serial.in_(step))).scalars()]
         if alive:
             rep.problems.append(f"{len(alive)} listed letter(s) still exist, e.g. {alive[0]}")
         kept = set(session.execute(select(DestroyedLetter.serial).where(

@@ -34,7 +34,7 @@ from records.db import Base
 from records.errors import Codes, Conflict, Msg, NotFound
 from records.models import Attachment, OutboxEntry, Record, RecordKey
 from records.accounts.models import User
-from records.db import utcnow
+from records.db import in_steps, utcnow
 from search import indexer
 
 from . import keystore, residue
@@ -243,9 +243,9 @@ def _prepare(inst, batch_id: int, *, by_id: int | None, today: dt.date | None,
         s.flush()
         record_ids = [b.record_id for b in go]
         blobs: dict[int, list[str]] = {}
-        for i in range(0, len(record_ids), CHUNK):
+        for step in in_steps(record_ids, CHUNK):
             for rid, uid in s.execute(select(Attachment.record_id, Attachment.uid)
-                                      .where(Attachment.record_id.in_(record_ids[i:i + CHUNK]))):
+                                      .where(Attachment.record_id.in_(step))):
                 blobs.setdefault(rid, []).append(uid)
         done = 0
         for i in range(0, len(go), CHUNK):

@@ -23,7 +23,7 @@ from records.instance import instance_of
 from records.models import Record, RecordKey
 from records.reference.models import Region
 from records.accounts.models import User
-from records.db import utcnow
+from records.db import in_steps, utcnow
 
 from . import keystore
 from .destroyed import batch_is_spent
@@ -185,8 +185,7 @@ CHUNK = 500
 
 
 def _chunks(ids: list[int]) -> Iterator[list[int]]:
-    for start in range(0, len(ids), CHUNK):
-        yield ids[start:start + CHUNK]
+    return in_steps(ids, CHUNK)   # CHUNK read at the call: tests set smaller steps
 
 
 def _load(session: Session, ids: list[int]) -> tuple[list[Record], set[int]]:

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from records import audit, policy
 from records.cases import deadlines, operations
+from records.db import in_steps
 from records.errors import CryptoError, Msg, ValidationError
 from records.reference.models import Office
 from records.models import Record
@@ -86,11 +87,10 @@ def collect(session: Session, user: User, filters: LedgerFilters | None = None, 
                               fields={"date_from": "Too wide."})
     with_identity = policy.holds(user, policy.VIEW_CONTENT)
     columns = list(BASE_COLUMNS) + (list(IDENTITY_COLUMNS) if with_identity else [])
-    # a step at a time: an export of up to MAX_ROWS letters may name more earlier letters than a
-    # statement may carry parameters (65,535 on PostgreSQL)
+    # an export of up to MAX_ROWS letters may name more earlier letters than one statement takes
     earlier = sorted({r.repeat_of_id for r in records if r.repeat_of_id})
-    repeat_serials = {rid: serial for i in range(0, len(earlier), 1000) for rid, serial in session.execute(
-        select(Record.id, Record.serial).where(Record.id.in_(earlier[i:i + 1000])))}
+    repeat_serials = {rid: serial for step in in_steps(earlier) for rid, serial in session.execute(
+        select(Record.id, Record.serial).where(Record.id.in_(step)))}
     category_names = vocabulary.labels(session)
     rows, unmasked, masked = [], 0, 0
     for r in records:
