@@ -51,3 +51,16 @@ def set_status(inst, serial: str, status: str, reason: str | None = None) -> Non
         s.flush()
         if status == "stored":
             inst.stored(s, record)
+
+
+def approved_batch(inst, archivist, leader, region: str, year: int) -> int:
+    """Seal, propose (``archivist``) and approve (``leader``) the batch of (region, year); its id."""
+    from retention import operations as ret
+    from retention.models import Batch
+
+    with inst.unit_of_work() as s:
+        batch = s.execute(select(Batch).where(Batch.region_code == region, Batch.year == year)).scalar_one()
+        ret.seal(s, batch, by=s.get(User, archivist.id), today=TODAY)
+        ret.propose(s, batch, by=s.get(User, archivist.id))
+        ret.approve(s, batch, by=s.get(User, leader.id))
+        return batch.id

@@ -25,10 +25,9 @@ from records.models import Attachment, Record
 from records.accounts.models import User
 from records.cases.operations import Upload
 from retention import compaction, destroy, residue
-from retention import operations as ret
-from retention.models import Batch, Certificate
+from retention.models import Certificate
 
-from .conftest import TODAY
+from .conftest import TODAY, approved_batch
 
 CANARY = "金絲雀CANARY7Q"
 
@@ -44,14 +43,6 @@ def _read_body(inst, serial, user_id):
         record = s.execute(select(Record).where(Record.serial == serial)).scalar_one()
         return operations.view(s, record, s.get(User, user_id)).content["body"]
 
-
-def _approved_batch(inst, archivist, leader, region, year) -> int:
-    with inst.unit_of_work() as s:
-        batch = s.execute(select(Batch).where(Batch.region_code == region, Batch.year == year)).scalar_one()
-        ret.seal(s, batch, by=s.get(User, archivist.id), today=TODAY)
-        ret.propose(s, batch, by=s.get(User, archivist.id))
-        ret.approve(s, batch, by=s.get(User, leader.id))
-        return batch.id
 
 
 # -- the copy of the database taken before the run ------------------------------------------------
@@ -133,7 +124,7 @@ def test_canaries_and_ciphertext_gone_and_old_copy_cannot_decrypt(inst, settings
         for a in s.execute(select(Attachment).where(Attachment.record_id.in_([r.id for r in records]))).scalars():
             fragments.append(inst.blobs.get(a.uid)[40:72])
             fragments.append(a.filename_sealed[13:45])
-    batch_id = _approved_batch(inst, archivist, leader, "110112", 2020)
+    batch_id = approved_batch(inst, archivist, leader, "110112", 2020)
     # the backup: database (SQLite checkpointed; PostgreSQL dumped) and master key, before the run
     destroy.compact(inst)
     backup_home = tmp_path / "backup"
@@ -196,7 +187,7 @@ def test_ciphertext_copied_into_another_table_fails_the_check(inst, settings, ma
     survivor = store_letters(clerk, 1, region="110115", year=2021)[0]   # another batch, not destroyed
     with inst.unit_of_work() as s:
         leaked = s.execute(select(Record.document_sealed).where(Record.serial == serials[0])).scalar_one()
-    batch_id = _approved_batch(inst, archivist, leader, "110114", 2020)
+    batch_id = approved_batch(inst, archivist, leader, "110114", 2020)
     with inst.db.engine.begin() as conn:
         conn.execute(text("CREATE TABLE leak_copy (id INTEGER PRIMARY KEY, data BYTEA)"))
         conn.execute(text("INSERT INTO leak_copy (id, data) VALUES (1, :d)"), {"d": leaked})

@@ -15,10 +15,9 @@ from records.cases import operations
 from records.errors import CryptoError
 from records.models import Record
 from records.accounts.models import User
-from retention import operations as ret
 from retention.models import Batch, BatchLetter, Certificate, DestroyedLetter, DestructionRun
 
-from .conftest import TODAY
+from .conftest import TODAY, approved_batch
 
 SCRIPT = textwrap.dedent("""
     import datetime as dt, os, signal, sys
@@ -77,12 +76,7 @@ def test_killed_runs_leave_letters_intact_or_destroyed_and_resume(inst, settings
 
     clerk, archivist, leader = make_user("clerk"), make_user("archivist"), make_user("leader")
     serials = store_letters(clerk, 10, region="110113", year=2020, uploads=[Upload("a.txt", "附件".encode())])
-    with inst.unit_of_work() as s:
-        batch = s.execute(select(Batch).where(Batch.region_code == "110113", Batch.year == 2020)).scalar_one()
-        ret.seal(s, batch, by=s.get(User, archivist.id), today=TODAY)
-        ret.propose(s, batch, by=s.get(User, archivist.id))
-        ret.approve(s, batch, by=s.get(User, leader.id))
-        batch_id = batch.id
+    batch_id = approved_batch(inst, archivist, leader, "110113", 2020)
 
     seen = []
     for point in ("prepared", "deleted:1", "deleted:2", "blobs", "deleted", "purged", "key_destroyed",

@@ -12,18 +12,13 @@ from retention import operations as ret
 from retention.models import Batch, Certificate
 from tests.conftest import login
 
-from .conftest import TODAY
+from .conftest import TODAY, approved_batch
 
 
 def test_destroyed_letter_page_api_and_batch(app, inst, make_user, store_letters, api_token):
     clerk, archivist, leader = make_user("clerk"), make_user("archivist"), make_user("leader")
     serials = store_letters(clerk, 2, region="110117", year=2020)
-    with inst.unit_of_work() as s:
-        batch = s.execute(select(Batch).where(Batch.region_code == "110117", Batch.year == 2020)).scalar_one()
-        ret.seal(s, batch, by=s.get(User, archivist.id), today=TODAY)
-        ret.propose(s, batch, by=s.get(User, archivist.id))
-        ret.approve(s, batch, by=s.get(User, leader.id))
-        batch_id = batch.id
+    batch_id = approved_batch(inst, archivist, leader, "110117", 2020)
     lead = app.test_client()
     login(lead, leader.username)
     assert 'name="batch"' in lead.get(f"/retention/batches/{batch_id}").get_data(as_text=True)

@@ -23,18 +23,13 @@ from retention import operations as ret
 from retention.models import Batch, Certificate
 from tests.conftest import login
 
-from .conftest import TODAY
+from .conftest import TODAY, approved_batch
 
 
 def _approved_batch(inst, make_user, store_letters, region: str, year: int, n: int = 2):
     clerk, archivist, leader = make_user("clerk"), make_user("archivist"), make_user("leader")
     store_letters(clerk, n, region=region, year=year)
-    with inst.unit_of_work() as s:
-        batch = s.execute(select(Batch).where(Batch.region_code == region, Batch.year == year)).scalar_one()
-        ret.seal(s, batch, by=s.get(User, archivist.id), today=TODAY)
-        ret.propose(s, batch, by=s.get(User, archivist.id))
-        ret.approve(s, batch, by=s.get(User, leader.id))
-        return batch.id, leader, archivist
+    return approved_batch(inst, archivist, leader, region, year), leader, archivist
 
 
 def test_check_run_is_the_one_gate(inst, make_user, store_letters):

@@ -9,13 +9,12 @@ import json
 
 from sqlalchemy import event, select
 
-from records.accounts.models import User
 from records.models import Record
 from retention import certificate, destroy, operations as ret
 from retention.certificate import verify
-from retention.models import Batch, Certificate
+from retention.models import Certificate
 
-from .conftest import TODAY
+from .conftest import TODAY, approved_batch
 
 LETTERS = 40
 
@@ -33,12 +32,7 @@ def test_destroying_and_verifying_a_batch_sends_no_statement_sized_by_the_batch(
     monkeypatch.setattr(certificate, "CHUNK", 2)
     clerk, archivist, leader = make_user("clerk"), make_user("archivist"), make_user("leader")
     serials = store_letters(clerk, LETTERS, region="110114", year=2021)
-    with inst.unit_of_work() as s:
-        batch = s.execute(select(Batch).where(Batch.region_code == "110114", Batch.year == 2021)).scalar_one()
-        ret.seal(s, batch, by=s.get(User, archivist.id), today=TODAY)
-        ret.propose(s, batch, by=s.get(User, archivist.id))
-        ret.approve(s, batch, by=s.get(User, leader.id))
-        batch_id = batch.id
+    batch_id = approved_batch(inst, archivist, leader, "110114", 2021)
 
     sizes: list[tuple[int, str]] = []
 
