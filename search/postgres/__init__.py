@@ -4,8 +4,9 @@ Chosen with ``XINFANG_SEARCH_BACKEND=postgresql`` (see ``search.factory``). It h
 what the Whoosh index holds — blind tokens with their positions, blind CJK characters, clear
 metadata and principals — in one table of the instance's own database, so every application
 machine searches the same index and the indexer can run anywhere. The table and its indexes
-are created by the migrations ``20261125_0006_search_pg``, ``20261203_0012_search`` and
-``20261203_0013_search_partitions`` (PostgreSQL only)::
+are created by the migrations ``20261125_0006_search_pg``, ``20261203_0012_search``,
+``20261203_0013_search_partitions``, ``20261203_0014_search_rows`` and
+``20261204_0015_search_triples`` (PostgreSQL only)::
 
     search_documents   one row per record, partitioned by year (``search_documents_y2024`` …;
                        the key is (uid, year), a letter whose year is corrected moves)
@@ -16,6 +17,12 @@ are created by the migrations ``20261125_0006_search_pg``, ``20261203_0012_searc
       text    tsvector blind tokens of subject, body and notes, with positions (GIN)
       chars   text[]   blind tokens of the distinct characters (GIN; one-character queries)
       length  integer  the letter's number of tokens, as Whoosh quantises it (for BM25)
+      repeated_tokens bigint[], repeated_counts smallint[]
+                       the tokens it holds more than once (as numbers) and how often: a hit
+                       is scored from its row, not from its ``tsvector`` in TOAST
+      pairs, triples bigint[]
+                       every two and three tokens at consecutive positions, as numbers
+                       (GIN): a phrase of two or three tokens is answered by an index alone
     search_meta        name -> value: the id (never the value) of the blind-token key, the
                        token scheme (``format``), the live letters' count and length sum, and
                        ``changes``, a random mark every write replaces in its transaction
@@ -23,7 +30,9 @@ are created by the migrations ``20261125_0006_search_pg``, ``20261203_0012_searc
                        stays the same: ``backend.FrequencyCache``)
 
 How the query tree maps to SQL: a blind token is ``'tok'`` in a ``tsquery``, a phrase is
-``'t1' <-> 't2' <-> 't3'`` (the tokens at consecutive positions: an exact substring), a CJK
+``'t1' <-> 't2' <-> 't3'`` (the tokens at consecutive positions: an exact substring; of two
+or three tokens, the pair's or triple's number in ``pairs`` or ``triples``; of more, the
+letters holding all its triples, their positions confirmed from the ``tsvector``), a CJK
 character is ``chars @> ARRAY['c']``, metadata are columns, AND/OR/NOT are SQL's. Nothing of
 a query is interpolated into SQL unchecked: every token is matched against the blind-token
 alphabet (base64url, ``[A-Za-z0-9_-]``) before it is quoted into a ``tsquery`` literal, and
@@ -35,8 +44,8 @@ Access is filtered in SQL (principals, refusals, the uids the database refuses r
 and facet counts are computed in the same SQL over every hit the access allows (one
 ``GROUPING SETS`` query), so a user of another office gets zero hits and zero counts.
 Relevance is ``search.scoring``'s BM25, the Whoosh backend's too, computed from the same
-integers in the same order (a token's occurrences in a letter are read from ``ts_rank``
-with unit weights, see ``compile._TF``; the statistics are kept in ``search_meta``), so both
+integers in the same order (a token's occurrences in a letter are read from its row, see
+``compile._TF``; the statistics are kept in ``search_meta``), so both
 backends give a query the same first page. An index built with an older token scheme is
 refused with a message asking for ``xinfang search reindex``.
 

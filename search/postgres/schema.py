@@ -32,7 +32,7 @@ _TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
 INT_FIELDS = ("year", "received")
 COLUMNS = ("uid", "record_id", "serial", "year", "status", "channel", "region", "category", "office",
             "received", "doc_version", "allowed", "denied", "text", "chars", "length", "repeated_tokens",
-            "repeated_counts", "pairs")
+            "repeated_counts", "pairs", "triples")
 #: Rows per statement (drain) or per COPY (rebuild).
 BATCH = 500
 #: How long a purge waits for transactions that might still see the deleted rows (seconds).
@@ -59,7 +59,7 @@ def table_ddl(name: str, *, indexes: bool = True) -> list[str]:
         ' allowed text[] NOT NULL, denied text[] NOT NULL, "text" tsvector NOT NULL, chars text[] NOT NULL,'
         ' length integer NOT NULL DEFAULT 0,'
         " repeated_tokens bigint[] NOT NULL DEFAULT '{}', repeated_counts smallint[] NOT NULL DEFAULT '{}',"
-        " pairs bigint[] NOT NULL DEFAULT '{}',"
+        " pairs bigint[] NOT NULL DEFAULT '{}', triples bigint[] NOT NULL DEFAULT '{}',"
         f' CONSTRAINT pk_{name} PRIMARY KEY (uid, year)) PARTITION BY LIST (year)'
     )]
     return out + (index_ddl(name) if indexes else [])
@@ -89,18 +89,19 @@ def partitions(conn, table: str) -> dict[int, str]:
 
 
 def index_names(name: str) -> list[str]:
-    return [f"ix_{name}_{suffix}" for suffix in ("text", "chars", "allowed", "received", "pairs")]
+    return [f"ix_{name}_{suffix}" for suffix in ("text", "chars", "allowed", "received", "pairs", "triples")]
 
 
 def index_ddl(name: str) -> list[str]:
     """The indexes, made on the partitioned table: PostgreSQL makes each partition's own."""
-    text_ix, chars_ix, allowed_ix, received_ix, pairs_ix = index_names(name)
+    text_ix, chars_ix, allowed_ix, received_ix, pairs_ix, triples_ix = index_names(name)
     return [
         f'CREATE INDEX {text_ix} ON {name} USING gin ("text")',
         f"CREATE INDEX {chars_ix} ON {name} USING gin (chars)",
         f"CREATE INDEX {allowed_ix} ON {name} USING gin (allowed)",
         f"CREATE INDEX {received_ix} ON {name} (received)",
         f"CREATE INDEX {pairs_ix} ON {name} USING gin (pairs)",
+        f"CREATE INDEX {triples_ix} ON {name} USING gin (triples)",
     ]
 
 
@@ -166,25 +167,48 @@ def pair_number(first: str, second: str) -> int:
     return _number(f"{check_token(first)} {check_token(second)}")
 
 
+def triple_number(first: str, second: str, third: str) -> int:
+    """Three blind tokens at consecutive positions as one signed 64-bit number (``triples``)."""
+    return _number(f"{check_token(first)} {check_token(second)} {check_token(third)}")
+
+
 def _number(value: str) -> int:
     return int.from_bytes(hashlib.sha256(value.encode("ascii")).digest()[:8], "big", signed=True)
 
 
-#: ``token_number`` of the SQL text expression ``{}`` (``pair_number``: of ``a || ' ' || b``).
+#: ``token_number`` of the SQL text expression ``{}`` (``pair_number``: of ``a || ' ' || b``;
+#: ``triple_number``: of ``a || ' ' || b || ' ' || c``).
 NUMBER_SQL = "CAST(CAST(('x' || encode(substr(sha256(convert_to({}, 'UTF8')), 1, 8), 'hex')) AS bit(64)) AS bigint)"
+
+
+def _at(positions: dict[str, list[int]]) -> dict[int, list[str]]:
+    """The tokens at each position the ``tsvector`` keeps (one, or several where positions
+    past ``MAX_POSITION`` were folded onto it)."""
+    at: dict[int, list[str]] = {}
+    for tok, kept in positions.items():
+        for p in kept:
+            at.setdefault(p, []).append(tok)
+    return at
 
 
 def pairs(positions: dict[str, list[int]]) -> list[int]:
     """``pair_number`` of every two tokens at consecutive positions of a document, as its
     ``tsvector`` keeps them (ascending, once each). A phrase of two tokens (a substring of
     three characters) is in a letter exactly when their pair is, so the GIN index of the
-    pairs answers it without reading any ``tsvector``; for a longer phrase every one of its
-    pairs must be there, which leaves far fewer candidates to confirm than its tokens do."""
-    at: dict[int, list[str]] = {}
-    for tok, kept in positions.items():
-        for p in kept:
-            at.setdefault(p, []).append(tok)
+    pairs answers it without reading any ``tsvector``."""
+    at = _at(positions)
     return sorted({pair_number(a, b) for p, firsts in at.items() for a in firsts for b in at.get(p + 1, ())})
+
+
+def triples(positions: dict[str, list[int]]) -> list[int]:
+    """``triple_number`` of every three tokens at consecutive positions (ascending, once
+    each). A phrase of three tokens (four characters: the commonest Chinese query) is in a
+    letter exactly when its triple is, so the GIN index of the triples answers it with no
+    ``tsvector`` read; a longer phrase's candidates are the letters holding all its triples,
+    and only they have their positions confirmed."""
+    at = _at(positions)
+    return sorted({triple_number(a, b, c) for p, firsts in at.items() for a in firsts
+                   for b in at.get(p + 1, ()) for c in at.get(p + 2, ())})
 
 
 def repeated(positions: dict[str, list[int]]) -> tuple[list[int], list[int]]:
@@ -216,16 +240,18 @@ def row_of(doc: IndexDocument) -> dict:
         "allowed": sorted(doc.allowed), "denied": sorted(doc.denied), "text": positions_literal(positions),
         "chars": sorted({check_token(c) for c in doc.chars}), "length": scoring.quantised_length(len(doc.text)),
         "repeated_tokens": numbers, "repeated_counts": counts, "pairs": pairs(positions),
+        "triples": triples(positions),
     }
 
 
 UPSERT = (
     f"INSERT INTO {TABLE} (uid, record_id, serial, year, status, channel, region, category, office, received,"
-    ' doc_version, allowed, denied, "text", chars, length, repeated_tokens, repeated_counts, pairs)'
+    ' doc_version, allowed, denied, "text", chars, length, repeated_tokens, repeated_counts, pairs, triples)'
     " VALUES (:uid, :record_id, :serial, :year, :status, :channel, :region, :category, :office, :received, :doc_version,"
     " CAST(:allowed AS text[]), CAST(:denied AS text[]),"
     " CAST(:text AS tsvector), CAST(:chars AS text[]), :length, CAST(:repeated_tokens AS bigint[]),"
-    " CAST(:repeated_counts AS smallint[]), CAST(:pairs AS bigint[])) ON CONFLICT (uid, year) DO UPDATE SET "
+    " CAST(:repeated_counts AS smallint[]), CAST(:pairs AS bigint[]), CAST(:triples AS bigint[]))"
+    " ON CONFLICT (uid, year) DO UPDATE SET "
     + ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in COLUMNS if c not in ("uid", "year"))
 )
 #: Before an ``UPSERT``: the rows of the letters being written that are in another year's

@@ -148,17 +148,18 @@ def test_only_blind_tokens_reach_the_table(svc):
         svc.backend.search(Match("uid; --", "x"), Access(principals=None))
 
 
-def test_a_letters_repeated_tokens_and_pairs_are_kept_in_its_row(inst, svc):
-    """The tokens a letter holds more than once, with their counts, and its pairs of tokens
-    at consecutive positions are in its row (numbers that SQL computes alike): a hit is
-    scored, and a phrase of two tokens found, without reading its tsvector."""
+def test_a_letters_repeated_tokens_pairs_and_triples_are_kept_in_its_row(inst, svc):
+    """The tokens a letter holds more than once, with their counts, and its pairs and
+    triples of tokens at consecutive positions are in its row (numbers that SQL computes
+    alike): a hit is scored, and a phrase of two or three tokens found, without reading its
+    tsvector; a longer one has its candidates' positions confirmed."""
     blind = svc.blinder.text
     once, twice, thrice = blind(["once", "twice", "thrice"])
     uid = "repeats-" + secrets.token_hex(4)
     svc.backend.index([_doc(uid, [twice, thrice, once, thrice, twice, thrice])])
     schema = pg_backend.schema
     with inst.db.engine.connect() as conn:
-        row = conn.execute(text(f"SELECT repeated_tokens, repeated_counts, pairs FROM {pg_backend.TABLE} "
+        row = conn.execute(text(f"SELECT repeated_tokens, repeated_counts, pairs, triples FROM {pg_backend.TABLE} "
                                 "WHERE uid = :u"), {"u": uid}).one()
         in_sql = conn.execute(text("SELECT " + schema.NUMBER_SQL.format("CAST(:t AS text)")), {"t": thrice}
                               ).scalar_one()
@@ -167,12 +168,20 @@ def test_a_letters_repeated_tokens_and_pairs_are_kept_in_its_row(inst, svc):
         [(schema.token_number(twice), 2), (schema.token_number(thrice), 3)])
     assert sorted(row.pairs) == sorted({schema.pair_number(a, b) for a, b in
                                         ((twice, thrice), (thrice, once), (once, thrice), (thrice, twice))})
+    assert sorted(row.triples) == sorted({schema.triple_number(a, b, c) for a, b, c in (
+        (twice, thrice, once), (thrice, once, thrice), (once, thrice, twice), (thrice, twice, thrice))})
     access = Access(principals=frozenset({"p:test"}))
     for phrase, found in (((thrice, once), True), ((once, twice), False), ((twice, thrice, once, thrice), True),
-                          ((thrice, twice, thrice), True), ((thrice, once, twice), False)):
+                          ((thrice, twice, thrice), True), ((thrice, once, twice), False),
+                          ((twice, thrice, twice), False), ((thrice, once, thrice, twice, thrice), True),
+                          ((twice, thrice, once, thrice, once), False)):
         assert (uid in {h.uid for h in svc.backend.search(Phrase(phrase), access, facets=()).hits}) is found, phrase
     two = pg_backend.compile.Compiled().where(Phrase((twice, thrice)))
     assert "d.pairs @>" in two and '"text"' not in two   # answered by the pairs' index alone
+    three = pg_backend.compile.Compiled().where(Phrase((twice, thrice, once)))
+    assert "d.triples @>" in three and '"text"' not in three   # by the triples' index alone
+    four = pg_backend.compile.Compiled().where(Phrase((twice, thrice, once, thrice)))
+    assert "d.triples @>" in four and '"text" @@' in four   # candidates confirmed
     svc.backend.delete([uid], purge=False)
 
 
@@ -405,8 +414,8 @@ def test_a_rebuild_with_two_processes_writes_the_same_rows(inst, make_user, make
 
     def rows():
         with inst.db.engine.connect() as conn:
-            return conn.execute(text(f'SELECT uid, "text"::text, chars, length, repeated_tokens, repeated_counts, pairs '
-                                     f'FROM {pg_backend.TABLE} ORDER BY uid')
+            return conn.execute(text(f'SELECT uid, "text"::text, chars, length, repeated_tokens, repeated_counts, pairs, '
+                                     f'triples FROM {pg_backend.TABLE} ORDER BY uid')
                                 ).all()
 
     indexer.reindex(inst, procs=1)

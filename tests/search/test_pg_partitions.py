@@ -94,9 +94,13 @@ def test_the_migration_partitions_a_populated_table_and_back():
         _drop_pg_database(admin, name)
 
 
-def test_the_migration_fills_the_repeated_tokens_and_pairs_of_a_populated_table_and_back():
-    """Migration 0014 fills each row's repeated tokens and pairs from its tsvector: what
-    ``schema.row_of`` writes for the same letter."""
+#: The columns of a row that migrations 0014 and 0015 derive from its ``tsvector``.
+DERIVED = ("repeated_tokens", "repeated_counts", "pairs", "triples")
+
+
+def test_the_migrations_fill_the_repeated_tokens_pairs_and_triples_of_a_populated_table_and_back():
+    """Migrations 0014 and 0015 fill each row's repeated tokens, pairs and triples from its
+    tsvector: what ``schema.row_of`` writes for the same letter."""
     admin = _pg_admin_url()
     name, url = _create_pg_database(admin)
     db = Database(url)
@@ -115,18 +119,19 @@ def test_the_migration_fills_the_repeated_tokens_and_pairs_of_a_populated_table_
                     "ARRAY['c1'], 3)"), {"u": f"u{i}", "i": i, "s": f"XF-{i}", "t": pg_backend.tsvector_literal(toks)})
         upgrade(db)
         with db.engine.connect() as conn:
-            got = {r.uid: {k: list(r[k]) for k in ("repeated_tokens", "repeated_counts", "pairs")}
-                   for r in conn.execute(text(f"SELECT uid, repeated_tokens, repeated_counts, pairs FROM {TABLE}"
-                                              )).mappings()}
+            got = {r.uid: {k: list(r[k]) for k in DERIVED}
+                   for r in conn.execute(text(f"SELECT uid, {', '.join(DERIVED)} FROM {TABLE}")).mappings()}
         want = {}
         for i, toks in enumerate(tokens):
             row = pg_backend.row_of(_doc(f"u{i}", toks))
-            want[f"u{i}"] = {k: row[k] for k in ("repeated_tokens", "repeated_counts", "pairs")}
+            want[f"u{i}"] = {k: row[k] for k in DERIVED}
         assert got == want
         assert len(got["u0"]["repeated_tokens"]) == 2 and got["u2"]["repeated_counts"] == [256]
         assert got["u1"] == {"repeated_tokens": [], "repeated_counts": [], "pairs": [
-            pg_backend.schema.pair_number("DDDDDDDDDDD", "EEEEEEEEEEE")]}
+            pg_backend.schema.pair_number("DDDDDDDDDDD", "EEEEEEEEEEE")], "triples": []}
         assert len(got["u0"]["pairs"]) == 4   # AB BA AC CA (AB twice, once kept)
+        assert len(got["u0"]["triples"]) == 4   # ABA BAC ACA CAB
+        assert got["u2"]["triples"] == [pg_backend.schema.triple_number(*["FFFFFFFFFFF"] * 3)]
         from alembic import command
 
         cfg = alembic_config(db.url)
@@ -136,7 +141,7 @@ def test_the_migration_fills_the_repeated_tokens_and_pairs_of_a_populated_table_
         with db.engine.connect() as conn:
             assert conn.execute(text(
                 "SELECT count(*) FROM information_schema.columns WHERE table_name = :t "
-                "AND column_name IN ('repeated_tokens', 'repeated_counts', 'pairs')"), {"t": TABLE}).scalar_one() == 0
+                "AND column_name = ANY (:c)"), {"t": TABLE, "c": list(DERIVED)}).scalar_one() == 0
         upgrade(db)   # and up again
     finally:
         db.dispose()
