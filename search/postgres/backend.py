@@ -332,12 +332,10 @@ class PostgresBackend(SearchBackend):
         if not tokens:
             return {}
         with self.engine.connect() as conn:
-            self._check_key(conn)
-            rows = conn.execute(sql(
-                f"SELECT q.tok, (SELECT count(*) FROM {TABLE} d WHERE d.\"text\" @@ q.tq) AS n "
-                "FROM unnest(CAST(:toks AS text[]), CAST(:tqs AS tsquery[])) AS q(tok, tq)"),
-                {"toks": tokens, "tqs": [quoted(t) for t in tokens]}).all()
-        return {r.tok: int(r.n) for r in rows}
+            meta = self._check_key(conn)
+            counts, _ = self._frequencies_seen.get(meta.get(CHANGES), tokens, [],
+                                                   lambda t, c: self._frequencies(conn, t, c))
+        return {t: counts.get(t, 0) for t in tokens}
 
     def doc_count(self) -> int:
         with self.engine.connect() as conn:

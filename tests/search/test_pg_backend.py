@@ -320,6 +320,10 @@ def test_token_counts_are_kept_until_any_process_writes_the_table(svc):
         other.delete([f"df{tag}-2"], purge=False)                 # and deletes
         after_delete = scores(mine)
         assert len(counted) == 4 and after_delete == first == fresh()
+        # more like this reads the same counts: the query's tokens are known, nothing counted
+        toks, before_mlt = pg_module.positive_tokens(node)[0], len(counted)
+        assert mine.doc_frequencies(toks) == other.doc_frequencies(toks)
+        assert len(counted) == before_mlt + 1                     # the other process's count only
     finally:
         event.remove(mine.engine, "before_cursor_execute", before)
         other.delete([f"df{tag}-0", f"df{tag}-1"], purge=False)
