@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, selectinload
 from records import audit, policy
 from records.cases import operations
 from records.intake import operations as intake
+from records.db import in_steps
 from records.errors import ConfigurationError
 from records.instance import Instance
 from records.models import OutboxEntry, Record
@@ -417,8 +418,8 @@ def reindex(inst: Instance, *, progress: Callable[[int], None] | None = None,
                 svc.backend._changed()  # noqa: SLF001 - same folder, switched generation
             # rows that were there before the rebuild read the database are in it now
             with inst.unit_of_work() as s:
-                for i in range(0, len(applied), 500):
-                    s.execute(delete(OutboxEntry).where(OutboxEntry.id.in_(applied[i:i + 500])))
+                for step in in_steps(applied):
+                    s.execute(delete(OutboxEntry).where(OutboxEntry.id.in_(step)))
         finally:
             if marker is not None:
                 with contextlib.suppress(FileNotFoundError):
@@ -459,8 +460,8 @@ def purge_deleted(inst: Instance, years: list[int]) -> int:
     if rows:
         ids = [r.id for r in rows]
         with inst.unit_of_work() as s:
-            for i in range(0, len(ids), 500):
-                s.execute(delete(OutboxEntry).where(OutboxEntry.id.in_(ids[i:i + 500])))
+            for step in in_steps(ids):
+                s.execute(delete(OutboxEntry).where(OutboxEntry.id.in_(step)))
     return removed
 
 
