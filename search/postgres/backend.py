@@ -273,9 +273,10 @@ class PostgresBackend(SearchBackend):
     @staticmethod
     def _page_and_facets(conn, c: Compiled, where: str, scored_from: str, order: str, limit: str, offset: str,
                          facets: tuple[str, ...]) -> HitPage:
-        """The page, the total and the facet counts from one pass over the hits: each hit's
-        tsvector is read (and scored) once, then the page is the first rows in ``order`` and
-        the counts a grouping set per facet (the empty set gives the total)."""
+        """The page, the total and the facet counts from one pass over the hits: each hit is
+        read (and scored) once, then the page is the first rows in ``order`` (a top-N sort:
+        only ``offset + limit`` rows are kept in order, not every hit) and the counts a
+        grouping set per facet (the empty set gives the total)."""
         columns = ", ".join(f"d.{f}" for f in facets if f not in ("uid", "record_id", "serial", "received"))
         groupings = ", ".join(f"GROUPING(h.{f}) AS g_{f}" for f in facets)
         sets = ", ".join(f"(h.{f})" for f in facets)
