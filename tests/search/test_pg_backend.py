@@ -259,6 +259,13 @@ def test_the_same_answers_as_whoosh(tmp_path, svc):
     assert [h.uid for h in svc.backend.search(q(tag), mine, sort="oldest", page=2, per_page=2).hits] == \
         [h.uid for h in whoosh.search(q(tag), mine, sort="oldest", page=2, per_page=2).hits]
     assert svc.backend.search(q(tag), Access(principals=frozenset())).total == 0
+    # relevance pages are consecutive slices of one order (each page a top-N sort of the hits)
+    for node in (q(tag), q(f"{tag} 拖欠")):
+        whole = svc.backend.search(node, mine, per_page=6)
+        pages = [svc.backend.search(node, mine, page=n, per_page=2) for n in (1, 2, 3)]
+        assert [h.uid for p in pages for h in p.hits] == [h.uid for h in whole.hits] and len(whole.hits) >= 3
+        assert [h.score for p in pages for h in p.hits] == [h.score for h in whole.hits]
+        assert {p.total for p in pages} == {whole.total} and all(p.facets == whole.facets for p in pages)
     # more like this: the same documents, the same share of the weight
     weighted = {t: 1.0 + i for i, t in enumerate(blind(analysis.analyse(texts[0]).tokens)[:8])}
     for access, exclude in ((mine, f"eq{tag}-0"), (Access(principals=None), None)):
