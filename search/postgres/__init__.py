@@ -5,8 +5,8 @@ what the Whoosh index holds — blind tokens with their positions, blind CJK cha
 metadata and principals — in one table of the instance's own database, so every application
 machine searches the same index and the indexer can run anywhere. The table and its indexes
 are created by the migrations ``20261125_0006_search_pg``, ``20261203_0012_search``,
-``20261203_0013_search_partitions``, ``20261203_0014_search_rows`` and
-``20261204_0015_search_triples`` (PostgreSQL only)::
+``20261203_0013_search_partitions``, ``20261203_0014_search_rows``,
+``20261204_0015_search_triples`` and ``20261204_0016_search_runs`` (PostgreSQL only)::
 
     search_documents   one row per record, partitioned by year (``search_documents_y2024`` …;
                        the key is (uid, year), a letter whose year is corrected moves)
@@ -23,6 +23,8 @@ are created by the migrations ``20261125_0006_search_pg``, ``20261203_0012_searc
       pairs, triples bigint[]
                        every two and three tokens at consecutive positions, as numbers
                        (GIN): a phrase of two or three tokens is answered by an index alone
+      runs    bigint[] every four and five tokens at consecutive positions (GIN): a phrase
+                       of four or five tokens (five or six characters) likewise
     search_meta        name -> value: the id (never the value) of the blind-token key, the
                        token scheme (``format``), the live letters' count and length sum, and
                        ``changes``, a random mark every write replaces in its transaction
@@ -31,8 +33,9 @@ are created by the migrations ``20261125_0006_search_pg``, ``20261203_0012_searc
 
 How the query tree maps to SQL: a blind token is ``'tok'`` in a ``tsquery``, a phrase is
 ``'t1' <-> 't2' <-> 't3'`` (the tokens at consecutive positions: an exact substring; of two
-or three tokens, the pair's or triple's number in ``pairs`` or ``triples``; of more, the
-letters holding all its triples, their positions confirmed from the ``tsvector``), a CJK
+to five tokens, the number of the pair, triple or run in ``pairs``, ``triples`` or ``runs``;
+of more, the letters holding all its runs of five, their positions confirmed from the
+``tsvector``), a CJK
 character is ``chars @> ARRAY['c']``, metadata are columns, AND/OR/NOT are SQL's. Nothing of
 a query is interpolated into SQL unchecked: every token is matched against the blind-token
 alphabet (base64url, ``[A-Za-z0-9_-]``) before it is quoted into a ``tsquery`` literal, and

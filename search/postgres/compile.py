@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from ..interface import META_FIELDS, Access, And, CharTerm, Everything, Hit, Match, Node, Not, Or, Phrase, Range, TextTerm
 from .. import scoring
-from .schema import INT_FIELDS, check_token, pair_number, token_number, triple_number, tsquery_literal
+from .schema import (
+    INT_FIELDS, RUN_LENGTHS, check_token, pair_number, run_number, token_number, triple_number, tsquery_literal,
+)
 
 #: A token's occurrences in a letter that holds it: its count among the tokens the letter holds
 #: more than once (``schema.repeated``), else 1. Read from the row: no ``tsvector`` read
@@ -81,17 +83,21 @@ class Compiled:
     def _phrase(self, tokens: tuple[str, ...]) -> str:
         """Letters holding the tokens at consecutive positions. Two tokens (a substring of
         three characters) are exactly the letters holding their pair (``schema.pairs``),
-        three (four characters) those holding their triple (``schema.triples``): the GIN
-        index answers both with no letter read. A longer phrase's candidates are the
-        letters holding all its triples, and each candidate's positions are confirmed from
-        its ``tsvector``, as a condition on the row (``IS TRUE`` keeps the planner from also
-        intersecting the text index's much wider bitmaps of each token)."""
+        three (four characters) those holding their triple (``schema.triples``), four or five
+        (five or six characters) those holding their run (``schema.runs``): a GIN index
+        answers each with no letter read. A longer phrase's candidates are the letters
+        holding all its runs of five tokens, and each candidate's positions are confirmed
+        from its ``tsvector``, as a condition on the row (``IS TRUE`` keeps the planner from
+        also intersecting the text index's much wider bitmaps of each token)."""
         if len(tokens) == 2:
             return f"d.pairs @> CAST({self.bind([pair_number(*tokens)])} AS bigint[])"
-        numbers = sorted({triple_number(*tokens[i:i + 3]) for i in range(len(tokens) - 2)})
-        found = f"d.triples @> CAST({self.bind(numbers)} AS bigint[])"
         if len(tokens) == 3:
-            return found
+            return f"d.triples @> CAST({self.bind([triple_number(*tokens)])} AS bigint[])"
+        longest = max(RUN_LENGTHS)
+        if len(tokens) <= longest:
+            return f"d.runs @> CAST({self.bind([run_number(tokens)])} AS bigint[])"
+        numbers = sorted({run_number(tokens[i:i + longest]) for i in range(len(tokens) - longest + 1)})
+        found = f"d.runs @> CAST({self.bind(numbers)} AS bigint[])"
         return f'({found} AND (d."text" @@ CAST({self.bind(tsquery_literal(tokens))} AS tsquery)) IS TRUE)'
 
     def access(self, access: Access, exclude_uid: str | None = None) -> list[str]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import re
 import time
 from collections.abc import Iterable, Iterator
@@ -32,7 +33,7 @@ _TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
 INT_FIELDS = ("year", "received")
 COLUMNS = ("uid", "record_id", "serial", "year", "status", "channel", "region", "category", "office",
             "received", "doc_version", "allowed", "denied", "text", "chars", "length", "repeated_tokens",
-            "repeated_counts", "pairs", "triples")
+            "repeated_counts", "pairs", "triples", "runs")
 #: Rows per statement (drain) or per COPY (rebuild).
 BATCH = 500
 #: How long a purge waits for transactions that might still see the deleted rows (seconds).
@@ -60,6 +61,7 @@ def table_ddl(name: str, *, indexes: bool = True) -> list[str]:
         ' length integer NOT NULL DEFAULT 0,'
         " repeated_tokens bigint[] NOT NULL DEFAULT '{}', repeated_counts smallint[] NOT NULL DEFAULT '{}',"
         " pairs bigint[] NOT NULL DEFAULT '{}', triples bigint[] NOT NULL DEFAULT '{}',"
+        " runs bigint[] NOT NULL DEFAULT '{}',"
         f' CONSTRAINT pk_{name} PRIMARY KEY (uid, year)) PARTITION BY LIST (year)'
     )]
     return out + (index_ddl(name) if indexes else [])
@@ -89,12 +91,13 @@ def partitions(conn, table: str) -> dict[int, str]:
 
 
 def index_names(name: str) -> list[str]:
-    return [f"ix_{name}_{suffix}" for suffix in ("text", "chars", "allowed", "received", "pairs", "triples")]
+    return [f"ix_{name}_{suffix}" for suffix in ("text", "chars", "allowed", "received", "pairs", "triples",
+                                                  "runs")]
 
 
 def index_ddl(name: str) -> list[str]:
     """The indexes, made on the partitioned table: PostgreSQL makes each partition's own."""
-    text_ix, chars_ix, allowed_ix, received_ix, pairs_ix, triples_ix = index_names(name)
+    text_ix, chars_ix, allowed_ix, received_ix, pairs_ix, triples_ix, runs_ix = index_names(name)
     return [
         f'CREATE INDEX {text_ix} ON {name} USING gin ("text")',
         f"CREATE INDEX {chars_ix} ON {name} USING gin (chars)",
@@ -102,6 +105,7 @@ def index_ddl(name: str) -> list[str]:
         f"CREATE INDEX {received_ix} ON {name} (received)",
         f"CREATE INDEX {pairs_ix} ON {name} USING gin (pairs)",
         f"CREATE INDEX {triples_ix} ON {name} USING gin (triples)",
+        f"CREATE INDEX {runs_ix} ON {name} USING gin (runs)",
     ]
 
 
@@ -172,6 +176,16 @@ def triple_number(first: str, second: str, third: str) -> int:
     return _number(f"{check_token(first)} {check_token(second)} {check_token(third)}")
 
 
+#: The lengths of the runs of tokens at consecutive positions a row holds in ``runs``.
+RUN_LENGTHS = (4, 5)
+
+
+def run_number(tokens: Iterable[str]) -> int:
+    """Tokens at consecutive positions as one signed 64-bit number (``runs``: of four or
+    five; ``pair_number`` and ``triple_number`` are the same for two and three)."""
+    return _number(" ".join(check_token(t) for t in tokens))
+
+
 def _number(value: str) -> int:
     return int.from_bytes(hashlib.sha256(value.encode("ascii")).digest()[:8], "big", signed=True)
 
@@ -204,11 +218,36 @@ def triples(positions: dict[str, list[int]]) -> list[int]:
     """``triple_number`` of every three tokens at consecutive positions (ascending, once
     each). A phrase of three tokens (four characters: the commonest Chinese query) is in a
     letter exactly when its triple is, so the GIN index of the triples answers it with no
-    ``tsvector`` read; a longer phrase's candidates are the letters holding all its triples,
-    and only they have their positions confirmed."""
+    ``tsvector`` read (longer phrases: ``runs``)."""
     at = _at(positions)
     return sorted({triple_number(a, b, c) for p, firsts in at.items() for a in firsts
                    for b in at.get(p + 1, ()) for c in at.get(p + 2, ())})
+
+
+def runs(positions: dict[str, list[int]]) -> list[int]:
+    """``run_number`` of every four and every five tokens at consecutive positions
+    (``RUN_LENGTHS``; ascending, once each). A phrase of four or five tokens (five or six
+    characters) is in a letter exactly when its run is, so the GIN index of the runs answers
+    it with no ``tsvector`` read; a longer phrase's candidates are the letters holding all
+    its runs of five, and only they have their positions confirmed. (The tokens were
+    checked by ``kept_positions``.)"""
+    at = _at(positions)
+    one = {p: toks[0] for p, toks in at.items() if len(toks) == 1}
+    if len(one) < len(at):   # several tokens at a position: only past MAX_POSITION
+        return sorted({_number(" ".join(run)) for p in at for n in RUN_LENGTHS
+                       if all(p + i in at for i in range(n))
+                       for run in itertools.product(*(at[p + i] for i in range(n)))})
+    out: set[int] = set()
+    for p, a in one.items():   # the common case, written out: ~370 positions per letter
+        b, c, d = one.get(p + 1), one.get(p + 2), one.get(p + 3)
+        if b is None or c is None or d is None:
+            continue
+        four = f"{a} {b} {c} {d}"
+        out.add(_number(four))
+        e = one.get(p + 4)
+        if e is not None:
+            out.add(_number(f"{four} {e}"))
+    return sorted(out)
 
 
 def repeated(positions: dict[str, list[int]]) -> tuple[list[int], list[int]]:
@@ -240,17 +279,18 @@ def row_of(doc: IndexDocument) -> dict:
         "allowed": sorted(doc.allowed), "denied": sorted(doc.denied), "text": positions_literal(positions),
         "chars": sorted({check_token(c) for c in doc.chars}), "length": scoring.quantised_length(len(doc.text)),
         "repeated_tokens": numbers, "repeated_counts": counts, "pairs": pairs(positions),
-        "triples": triples(positions),
+        "triples": triples(positions), "runs": runs(positions),
     }
 
 
 UPSERT = (
     f"INSERT INTO {TABLE} (uid, record_id, serial, year, status, channel, region, category, office, received,"
-    ' doc_version, allowed, denied, "text", chars, length, repeated_tokens, repeated_counts, pairs, triples)'
-    " VALUES (:uid, :record_id, :serial, :year, :status, :channel, :region, :category, :office, :received, :doc_version,"
+    ' doc_version, allowed, denied, "text", chars, length, repeated_tokens, repeated_counts, pairs, triples,'
+    " runs) VALUES (:uid, :record_id, :serial, :year, :status, :channel, :region, :category, :office, :received, :doc_version,"
     " CAST(:allowed AS text[]), CAST(:denied AS text[]),"
     " CAST(:text AS tsvector), CAST(:chars AS text[]), :length, CAST(:repeated_tokens AS bigint[]),"
-    " CAST(:repeated_counts AS smallint[]), CAST(:pairs AS bigint[]), CAST(:triples AS bigint[]))"
+    " CAST(:repeated_counts AS smallint[]), CAST(:pairs AS bigint[]), CAST(:triples AS bigint[]),"
+    " CAST(:runs AS bigint[]))"
     " ON CONFLICT (uid, year) DO UPDATE SET "
     + ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in COLUMNS if c not in ("uid", "year"))
 )

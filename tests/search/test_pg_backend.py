@@ -148,19 +148,20 @@ def test_only_blind_tokens_reach_the_table(svc):
         svc.backend.search(Match("uid; --", "x"), Access(principals=None))
 
 
-def test_a_letters_repeated_tokens_pairs_and_triples_are_kept_in_its_row(inst, svc):
-    """The tokens a letter holds more than once, with their counts, and its pairs and
-    triples of tokens at consecutive positions are in its row (numbers that SQL computes
-    alike): a hit is scored, and a phrase of two or three tokens found, without reading its
-    tsvector; a longer one has its candidates' positions confirmed."""
+def test_a_letters_repeated_tokens_pairs_triples_and_runs_are_kept_in_its_row(inst, svc):
+    """The tokens a letter holds more than once, with their counts, and its pairs, triples
+    and runs of four and five tokens at consecutive positions are in its row (numbers that
+    SQL computes alike): a hit is scored, and a phrase of two to five tokens found, without
+    reading its tsvector; a longer one has its candidates' positions confirmed."""
     blind = svc.blinder.text
     once, twice, thrice = blind(["once", "twice", "thrice"])
     uid = "repeats-" + secrets.token_hex(4)
-    svc.backend.index([_doc(uid, [twice, thrice, once, thrice, twice, thrice])])
+    tokens = [twice, thrice, once, thrice, twice, thrice]
+    svc.backend.index([_doc(uid, tokens)])
     schema = pg_backend.schema
     with inst.db.engine.connect() as conn:
-        row = conn.execute(text(f"SELECT repeated_tokens, repeated_counts, pairs, triples FROM {pg_backend.TABLE} "
-                                "WHERE uid = :u"), {"u": uid}).one()
+        row = conn.execute(text(f"SELECT repeated_tokens, repeated_counts, pairs, triples, runs "
+                                f"FROM {pg_backend.TABLE} WHERE uid = :u"), {"u": uid}).one()
         in_sql = conn.execute(text("SELECT " + schema.NUMBER_SQL.format("CAST(:t AS text)")), {"t": thrice}
                               ).scalar_one()
     assert in_sql == schema.token_number(thrice)
@@ -170,18 +171,27 @@ def test_a_letters_repeated_tokens_pairs_and_triples_are_kept_in_its_row(inst, s
                                         ((twice, thrice), (thrice, once), (once, thrice), (thrice, twice))})
     assert sorted(row.triples) == sorted({schema.triple_number(a, b, c) for a, b, c in (
         (twice, thrice, once), (thrice, once, thrice), (once, thrice, twice), (thrice, twice, thrice))})
+    assert row.runs == sorted({schema.run_number(tokens[i:i + n]) for n in (4, 5) for i in range(len(tokens) - n + 1)})
+    assert len(row.runs) == 5   # three runs of four, two of five
+    assert schema.run_number(tokens[:2]) == schema.pair_number(*tokens[:2])   # one formula for every length
     access = Access(principals=frozenset({"p:test"}))
     for phrase, found in (((thrice, once), True), ((once, twice), False), ((twice, thrice, once, thrice), True),
                           ((thrice, twice, thrice), True), ((thrice, once, twice), False),
                           ((twice, thrice, twice), False), ((thrice, once, thrice, twice, thrice), True),
-                          ((twice, thrice, once, thrice, once), False)):
+                          ((twice, thrice, once, thrice, once), False), (tuple(tokens), True),
+                          ((twice, thrice, once, thrice, twice, twice), False),
+                          ((thrice, twice, thrice, once, thrice, twice), False)):
         assert (uid in {h.uid for h in svc.backend.search(Phrase(phrase), access, facets=()).hits}) is found, phrase
-    two = pg_backend.compile.Compiled().where(Phrase((twice, thrice)))
+    compiled = pg_backend.compile.Compiled()
+    two = compiled.where(Phrase((twice, thrice)))
     assert "d.pairs @>" in two and '"text"' not in two   # answered by the pairs' index alone
-    three = pg_backend.compile.Compiled().where(Phrase((twice, thrice, once)))
+    three = compiled.where(Phrase((twice, thrice, once)))
     assert "d.triples @>" in three and '"text"' not in three   # by the triples' index alone
-    four = pg_backend.compile.Compiled().where(Phrase((twice, thrice, once, thrice)))
-    assert "d.triples @>" in four and '"text" @@' in four   # candidates confirmed
+    for run in (tokens[:4], tokens[:5]):
+        where = compiled.where(Phrase(tuple(run)))
+        assert "d.runs @>" in where and '"text"' not in where   # by the runs' index alone
+    six = compiled.where(Phrase(tuple(tokens)))
+    assert "d.runs @>" in six and '"text" @@' in six   # candidates confirmed
     svc.backend.delete([uid], purge=False)
 
 
@@ -426,7 +436,7 @@ def test_a_rebuild_with_two_processes_writes_the_same_rows(inst, make_user, make
     def rows():
         with inst.db.engine.connect() as conn:
             return conn.execute(text(f'SELECT uid, "text"::text, chars, length, repeated_tokens, repeated_counts, pairs, '
-                                     f'triples FROM {pg_backend.TABLE} ORDER BY uid')
+                                     f'triples, runs FROM {pg_backend.TABLE} ORDER BY uid')
                                 ).all()
 
     indexer.reindex(inst, procs=1)

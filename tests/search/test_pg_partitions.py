@@ -94,13 +94,13 @@ def test_the_migration_partitions_a_populated_table_and_back():
         _drop_pg_database(admin, name)
 
 
-#: The columns of a row that migrations 0014 and 0015 derive from its ``tsvector``.
-DERIVED = ("repeated_tokens", "repeated_counts", "pairs", "triples")
+#: The columns of a row that migrations 0014, 0015 and 0016 derive from its ``tsvector``.
+DERIVED = ("repeated_tokens", "repeated_counts", "pairs", "triples", "runs")
 
 
-def test_the_migrations_fill_the_repeated_tokens_pairs_and_triples_of_a_populated_table_and_back():
-    """Migrations 0014 and 0015 fill each row's repeated tokens, pairs and triples from its
-    tsvector: what ``schema.row_of`` writes for the same letter."""
+def test_the_migrations_fill_the_repeated_tokens_pairs_triples_and_runs_of_a_populated_table_and_back():
+    """Migrations 0014, 0015 and 0016 fill each row's repeated tokens, pairs, triples and
+    runs from its tsvector: what ``schema.row_of`` writes for the same letter."""
     admin = _pg_admin_url()
     name, url = _create_pg_database(admin)
     db = Database(url)
@@ -128,10 +128,12 @@ def test_the_migrations_fill_the_repeated_tokens_pairs_and_triples_of_a_populate
         assert got == want
         assert len(got["u0"]["repeated_tokens"]) == 2 and got["u2"]["repeated_counts"] == [256]
         assert got["u1"] == {"repeated_tokens": [], "repeated_counts": [], "pairs": [
-            pg_backend.schema.pair_number("DDDDDDDDDDD", "EEEEEEEEEEE")], "triples": []}
+            pg_backend.schema.pair_number("DDDDDDDDDDD", "EEEEEEEEEEE")], "triples": [], "runs": []}
         assert len(got["u0"]["pairs"]) == 4   # AB BA AC CA (AB twice, once kept)
         assert len(got["u0"]["triples"]) == 4   # ABA BAC ACA CAB
         assert got["u2"]["triples"] == [pg_backend.schema.triple_number(*["FFFFFFFFFFF"] * 3)]
+        assert len(got["u0"]["runs"]) == 5   # ABAC BACA ACAB, ABACA BACAB
+        assert got["u2"]["runs"] == sorted(pg_backend.schema.run_number(["FFFFFFFFFFF"] * n) for n in (4, 5))
         from alembic import command
 
         cfg = alembic_config(db.url)
