@@ -94,10 +94,11 @@ def _run_year(inst, run_id: int) -> int:
         return s.get(Batch, run.batch_id).year
 
 
-#: PostgreSQL: the search backend's table of blind tokens (``search.postgres``; created by
-#: the migrations on PostgreSQL whichever backend is chosen, empty with Whoosh), partitioned
-#: by year: ``search_documents_y<year>`` holds one year's letters.
-SEARCH_TABLES = ("search_documents",)
+#: PostgreSQL: the search backend's tables of blind tokens and of their letters-per-term
+#: counts (``search.postgres``; created by the migrations on PostgreSQL whichever backend is
+#: chosen, empty with Whoosh), partitioned by year: ``search_documents_y<year>`` holds one
+#: year's letters, ``search_terms_y<year>`` the terms they hold.
+SEARCH_TABLES = ("search_documents", "search_terms")
 
 
 def affected_tables(year: int | None = None) -> list[str]:

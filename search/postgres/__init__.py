@@ -82,13 +82,13 @@ docs/search-threat-model.md.
 """
 from .backend import PostgresBackend
 from .schema import (
-    FORMAT, MAX_POSITION, MAX_POSITIONS_PER_TERM, META, NEW_TABLE, TABLE, UPSERT, create_schema, ensure_partitions,
+    FORMAT, MAX_POSITION, MAX_POSITIONS_PER_TERM, META, NEW_TABLE, TABLE, TERMS, UPSERT, create_schema, ensure_partitions,
     index_ddl, index_names, partition_name, partitions, row_of, table_ddl, tsquery_literal, tsvector_literal,
     writer_lock,
 )
 
 __all__ = [
-    "FORMAT", "MAX_POSITION", "MAX_POSITIONS_PER_TERM", "META", "NEW_TABLE", "TABLE", "UPSERT", "PostgresBackend",
+    "FORMAT", "MAX_POSITION", "MAX_POSITIONS_PER_TERM", "META", "NEW_TABLE", "TABLE", "TERMS", "UPSERT", "PostgresBackend",
     "create_schema", "ensure_partitions", "index_ddl", "index_names", "partition_name", "partitions", "row_of",
     "table_ddl", "tsquery_literal", "tsvector_literal", "writer_lock",
 ]

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
-import secrets
-import threading
+from collections import Counter
 from collections.abc import Iterable, Iterator
 
 from sqlalchemy import text as sql
@@ -17,55 +16,10 @@ from ..interface import (
 )
 from .compile import Compiled, hits, literal, meta_column, positive_tokens
 from .schema import (
-    BATCH, COLUMNS, FORMAT, MAX_POSITION, MAX_POSITIONS_PER_TERM, META, MOVE, MOVED, NEW_TABLE, PURGE_LOCK_TIMEOUT,
-    PURGE_WAIT, TABLE, UPSERT, check_token, ensure_partitions, index_ddl, index_names, partition_name, partitions,
-    quoted, row_of, table_ddl, wait_for_older_snapshots,
+    BATCH, COLUMNS, FILL_TERMS, FORMAT, MAX_POSITION, MAX_POSITIONS_PER_TERM, META, MOVE, MOVED, NEW_TABLE, NEW_TERMS,
+    PURGE_LOCK_TIMEOUT, PURGE_WAIT, TABLE, TERMS, UPSERT, ensure_partitions, index_ddl, index_names, partition_name,
+    partitions, quoted, row_of, table_ddl, term_number, terms, terms_ddl, wait_for_older_snapshots,
 )
-
-
-#: The meta row that changes with every write to the table (a random mark, so a restored
-#: database never repeats one a process has seen).
-CHANGES = "changes"
-
-
-class FrequencyCache:
-    """The number of live letters holding each token, as last counted, kept by a process
-    while the table's ``CHANGES`` mark stays the same (any write gives it a new one, so the
-    counts are those a fresh count would give). A search reads the mark with the statistics
-    it already reads; a query's tokens seen before then cost no statement. Without a mark (a
-    table no write has touched since this was added) nothing is kept. Bounded: emptied when
-    it holds ``LIMIT`` tokens."""
-
-    LIMIT = 50_000
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._mark: str | None = None
-        self._text: dict[str, int] = {}
-        self._chars: dict[str, int] = {}
-
-    def get(self, mark: str | None, text: list[str], chars: list[str], count) -> tuple[dict[str, int], dict[str, int]]:
-        """Counts of ``text`` and ``chars``; ``count(text, chars)`` counts the missing ones."""
-        if mark is None:
-            return count(text, chars)
-        with self._lock:
-            if mark != self._mark or len(self._text) + len(self._chars) > self.LIMIT:
-                self._mark, self._text, self._chars = mark, {}, {}
-            known_text = {t: self._text[t] for t in text if t in self._text}
-            known_chars = {c: self._chars[c] for c in chars if c in self._chars}
-        missing_text = [t for t in text if t not in known_text]
-        missing_chars = [c for c in chars if c not in known_chars]
-        if missing_text or missing_chars:
-            new_text, new_chars = count(missing_text, missing_chars)
-            new_text = {t: new_text.get(t, 0) for t in missing_text}
-            new_chars = {c: new_chars.get(c, 0) for c in missing_chars}
-            with self._lock:
-                if mark == self._mark:
-                    self._text.update(new_text)
-                    self._chars.update(new_chars)
-            known_text.update(new_text)
-            known_chars.update(new_chars)
-        return known_text, known_chars
 
 
 # -- the backend ---------------------------------------------------------------------------------------
@@ -81,7 +35,6 @@ class PostgresBackend(SearchBackend):
         self.key_id = key_id
         #: processes that analyse and blind the letters of a rebuild (``_PgBulkLoader``)
         self.procs = max(1, int(procs))
-        self._frequencies_seen = FrequencyCache()
 
     # -- the key and the statistics -----------------------------------------------------------
     def _check_key(self, conn, *, claim: bool = False) -> dict[str, str]:
@@ -101,33 +54,38 @@ class PostgresBackend(SearchBackend):
 
     @staticmethod
     def _add_to_stats(conn, documents: int, length: int) -> None:
-        """Keep the live letters' count and length sum (``search.scoring``) with the rows, and
-        give the table a new ``CHANGES`` mark: the token counts a process kept are stale."""
+        """Keep the live letters' count and length sum (``search.scoring``) with the rows."""
         for name, delta in (("documents", documents), ("length_sum", length)):
             if delta:
                 conn.execute(sql(f"UPDATE {META} SET value = CAST(CAST(value AS bigint) + :d AS text) WHERE name = :n"),
                              {"d": int(delta), "n": name})
-        conn.execute(sql(f"INSERT INTO {META} (name, value) VALUES (:n, :v) "
-                         "ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value"),
-                     {"n": CHANGES, "v": secrets.token_hex(8)})
 
     # -- writing ---------------------------------------------------------------------------------
     def index(self, docs: Iterable[IndexDocument], *, merge: bool = True) -> int:
-        rows = [row_of(d) for d in {d.uid: d for d in docs}.values()]   # the last of a uid given twice
+        docs = list({d.uid: d for d in docs}.values())   # the last of a uid given twice
+        rows = [row_of(d) for d in docs]
         if not rows:
             return 0
         with self.engine.begin() as conn:
             self._check_key(conn, claim=True)
-            old_count, old_length = conn.execute(sql(
-                f"SELECT count(*), COALESCE(sum(length), 0) FROM {TABLE} WHERE uid = ANY (CAST(:u AS text[]))"),
-                {"u": [r["uid"] for r in rows]}).one()
-            ensure_partitions(conn, TABLE, {r["year"] for r in rows})
+            old = conn.execute(sql(
+                f'SELECT year, length, tsvector_to_array("text") AS toks, chars FROM {TABLE} '
+                "WHERE uid = ANY (CAST(:u AS text[]))"), {"u": [r["uid"] for r in rows]}).all()
+            years = {r["year"] for r in rows}
+            ensure_partitions(conn, TABLE, years)
+            ensure_partitions(conn, TERMS, years)
             moved = set(conn.execute(sql(MOVE), {"u": [r["uid"] for r in rows],
                                                  "y": [r["year"] for r in rows]}).scalars())
             self._mark_moved(conn, moved)
             for i in range(0, len(rows), BATCH):
                 conn.execute(sql(UPSERT), rows[i:i + BATCH])
-            self._add_to_stats(conn, len(rows) - int(old_count), sum(r["length"] for r in rows) - int(old_length))
+            change: Counter = Counter()
+            for o in old:
+                change.update({(o.year, t): -1 for t in terms(o.toks, o.chars)})
+            for d, r in zip(docs, rows):
+                change.update({(r["year"], t): 1 for t in terms(d.text, r["chars"])})
+            self._count_terms(conn, change)
+            self._add_to_stats(conn, len(rows) - len(old), sum(r["length"] for r in rows) - sum(o.length for o in old))
         return len(rows)
 
     def delete(self, uids: Iterable[str], *, purge: bool = True) -> int:
@@ -137,18 +95,42 @@ class PostgresBackend(SearchBackend):
         found = 0
         with self.engine.begin() as conn:
             self._check_key(conn)
-            length, years = 0, set()
+            length, years, change = 0, set(), Counter()
             for i in range(0, len(uids), BATCH):
                 gone = conn.execute(sql(f"DELETE FROM {TABLE} WHERE uid = ANY (CAST(:u AS text[])) "
-                                        "RETURNING length, year"), {"u": uids[i:i + BATCH]}).all()
+                                        'RETURNING length, year, tsvector_to_array("text") AS toks, chars'),
+                                    {"u": uids[i:i + BATCH]}).all()
                 found += len(gone)
                 length += sum(g.length for g in gone)
                 years |= {g.year for g in gone}
+                for g in gone:
+                    change.update({(g.year, t): -1 for t in terms(g.toks, g.chars)})
             if found:
+                self._count_terms(conn, change)
                 self._add_to_stats(conn, -found, -length)
         if purge and found:
             self.purge(years)
         return found
+
+    @staticmethod
+    def _count_terms(conn, change: Counter) -> None:
+        """Add ``change`` ((year, term) -> letters more or fewer) to ``TERMS``; a term no
+        letter of a year holds any more leaves that year's partition (a purge of the year
+        then rewrites its files without it). Sorted, so two writers could never deadlock."""
+        items = sorted((key, n) for key, n in change.items() if n)
+        if not items:
+            return
+        conn.execute(sql(
+            f"INSERT INTO {TERMS} AS t (year, term, documents) "
+            "SELECT * FROM unnest(CAST(:y AS integer[]), CAST(:t AS bigint[]), CAST(:n AS integer[])) "
+            "ON CONFLICT (term, year) DO UPDATE SET documents = t.documents + EXCLUDED.documents"),
+            {"y": [y for (y, _), _ in items], "t": [t for (_, t), _ in items], "n": [n for _, n in items]})
+        fewer = [key for key, n in items if n < 0]
+        if fewer:
+            conn.execute(sql(
+                f"DELETE FROM {TERMS} t USING unnest(CAST(:y AS integer[]), CAST(:t AS bigint[])) AS f(year, term) "
+                "WHERE t.year = f.year AND t.term = f.term AND t.documents <= 0"),
+                {"y": [y for y, _ in fewer], "t": [t for _, t in fewer]})
 
     @staticmethod
     def _mark_moved(conn, years: Iterable[int]) -> None:
@@ -157,19 +139,21 @@ class PostgresBackend(SearchBackend):
                          {"n": f"{MOVED}{int(year)}"})
 
     def purge(self, years: Iterable[int] | None = None) -> PurgeReport:
-        """``VACUUM FULL`` of the partitions of ``years`` (None: of every partition): new files
-        holding their live rows only, and new indexes. Partitions a letter's row left when its
+        """``VACUUM FULL`` of the partitions of ``years`` (None: of every partition), of the
+        letters' table and of the terms' (``TERMS``): new files holding their live rows only,
+        and new indexes. Partitions a letter's row left when its
         year was corrected (``MOVED``) are rewritten with them. The other years' files are not
         touched, so the cost is that of the years named, not of the table."""
         with self.engine.connect() as conn:
-            have = partitions(conn, TABLE)
+            have = {table: partitions(conn, table) for table in (TABLE, TERMS)}
             moved = {int(n[len(MOVED):]) for n in conn.execute(sql(
                 f"SELECT name FROM {META} WHERE name LIKE '{MOVED}%'")).scalars()}
             conn.rollback()
         if years is None:
-            names = [TABLE]
+            names = [TABLE, TERMS]
         else:
-            names = [have[y] for y in sorted({int(y) for y in years} | moved) if y in have]
+            chosen = sorted({int(y) for y in years} | moved)
+            names = [have[table][y] for table in (TABLE, TERMS) for y in chosen if y in have[table]]
         self._vacuum_full(names)
         if moved:
             with self.engine.begin() as conn:
@@ -193,8 +177,9 @@ class PostgresBackend(SearchBackend):
         """A rebuild runs in one transaction, so a crashed one left nothing; a table of an
         interrupted rebuild made by hand is dropped."""
         with self.engine.begin() as conn:
-            if conn.execute(sql("SELECT to_regclass(:t)"), {"t": NEW_TABLE}).scalar() is not None:
-                conn.execute(sql(f"DROP TABLE {NEW_TABLE}"))
+            for table in (NEW_TABLE, NEW_TERMS):
+                if conn.execute(sql("SELECT to_regclass(:t)"), {"t": table}).scalar() is not None:
+                    conn.execute(sql(f"DROP TABLE {table}"))
 
     # -- reading ---------------------------------------------------------------------------------
     def search(self, query: Node, access: Access, *, sort: str = "relevance", page: int = 1,
@@ -247,24 +232,23 @@ class PostgresBackend(SearchBackend):
         first: the live letters, their mean length and each token's document frequency."""
         documents, length_sum = int(meta.get("documents", 0)), int(meta.get("length_sum", 0))
         text, chars = positive_tokens(query)
-        df_text, df_chars = self._frequencies_seen.get(
-            meta.get(CHANGES), text, chars, lambda t, c: self._frequencies(conn, t, c))
+        df_text, df_chars = self._frequencies(conn, text, chars)
         idf_text = {t: scoring.idf(documents, df_text.get(t, 0)) for t in text}
         idf_chars = {t: scoring.idf(documents, df_chars.get(t, 0)) for t in chars}
         return c.score(query, idf_text, idf_chars, scoring.average_length(length_sum, documents))
 
     @staticmethod
     def _frequencies(conn, text: list[str], chars: list[str]) -> tuple[dict[str, int], dict[str, int]]:
-        """How many live letters hold each text token and each character (one statement)."""
+        """How many live letters hold each text token and each character: read from
+        ``TERMS`` (one statement, an index probe per term and year), not counted."""
         if not text and not chars:
             return {}, {}
-        rows = conn.execute(sql(
-            f"SELECT 't' AS f, q.tok, (SELECT count(*) FROM {TABLE} d WHERE d.\"text\" @@ q.tq) AS n "
-            "FROM unnest(CAST(:toks AS text[]), CAST(:tqs AS tsquery[])) AS q(tok, tq) UNION ALL "
-            f"SELECT 'c', c.tok, (SELECT count(*) FROM {TABLE} d WHERE d.chars @> ARRAY[c.tok]) "
-            "FROM unnest(CAST(:chars AS text[])) AS c(tok)"),
-            {"toks": text, "tqs": [quoted(t) for t in text], "chars": [check_token(t) for t in chars]}).all()
-        return ({r.tok: int(r.n) for r in rows if r.f == "t"}, {r.tok: int(r.n) for r in rows if r.f == "c"})
+        numbers = {term_number(t): ("t", t) for t in text} | {term_number(c, char=True): ("c", c) for c in chars}
+        rows = conn.execute(sql(f"SELECT term, sum(documents) AS n FROM {TERMS} "
+                                "WHERE term = ANY (CAST(:t AS bigint[])) GROUP BY term"),
+                            {"t": list(numbers)}).all()
+        found = {numbers[r.term]: int(r.n) for r in rows}
+        return ({t: found.get(("t", t), 0) for t in text}, {c: found.get(("c", c), 0) for c in chars})
 
     @staticmethod
     def _count(conn, c: Compiled, where: str) -> int:
@@ -333,9 +317,8 @@ class PostgresBackend(SearchBackend):
         if not tokens:
             return {}
         with self.engine.connect() as conn:
-            meta = self._check_key(conn)
-            counts, _ = self._frequencies_seen.get(meta.get(CHANGES), tokens, [],
-                                                   lambda t, c: self._frequencies(conn, t, c))
+            self._check_key(conn)
+            counts, _ = self._frequencies(conn, tokens, [])
         return {t: counts.get(t, 0) for t in tokens}
 
     def doc_count(self) -> int:
@@ -431,8 +414,10 @@ class _PgBulkLoader(BulkLoader):
         self.years: set[int] = set()
         try:
             self.cur.execute(f"DROP TABLE IF EXISTS {NEW_TABLE}")
+            self.cur.execute(f"DROP TABLE IF EXISTS {NEW_TERMS}")
             for ddl in table_ddl(NEW_TABLE, indexes=False):
                 self.cur.execute(ddl)
+            self.cur.execute(terms_ddl(NEW_TERMS))
         except BaseException:
             self._close(commit=False)
             raise
@@ -481,8 +466,9 @@ class _PgBulkLoader(BulkLoader):
         years = {row[COLUMNS.index("year")] for row in self.pending} - self.years
         if years:
             for year in sorted(years):   # a partition for each year the rows bring
-                self.cur.execute(f"CREATE TABLE {partition_name(NEW_TABLE, year)} PARTITION OF {NEW_TABLE} "
-                                 f"FOR VALUES IN ({int(year)})")
+                for table in (NEW_TABLE, NEW_TERMS):
+                    self.cur.execute(f"CREATE TABLE {partition_name(table, year)} PARTITION OF {table} "
+                                     f"FOR VALUES IN ({int(year)})")
             self.years |= years
         columns = ", ".join(f'"{c}"' for c in COLUMNS)
         if self.copy:
@@ -505,7 +491,9 @@ class _PgBulkLoader(BulkLoader):
             cur.execute("SET LOCAL maintenance_work_mem = '256MB'")
             for ddl in index_ddl(NEW_TABLE):
                 cur.execute(ddl)
+            cur.execute(FILL_TERMS.format(terms=NEW_TERMS, table=NEW_TABLE))
             cur.execute(f"ANALYZE {NEW_TABLE}")
+            cur.execute(f"ANALYZE {NEW_TERMS}")
             # the swap: searches wait for this commit only, then read the new table
             cur.execute(f"LOCK TABLE {TABLE} IN ACCESS EXCLUSIVE MODE")
             cur.execute(f"DROP TABLE {TABLE}")
@@ -513,20 +501,24 @@ class _PgBulkLoader(BulkLoader):
             cur.execute(f"ALTER TABLE {TABLE} RENAME CONSTRAINT pk_{NEW_TABLE} TO pk_{TABLE}")
             for old, new in zip(index_names(NEW_TABLE), index_names(TABLE)):
                 cur.execute(f"ALTER INDEX {old} RENAME TO {new}")
-            self._rename_partitions(cur)
+            self._rename_partitions(cur, NEW_TABLE, TABLE)
+            cur.execute(f"DROP TABLE IF EXISTS {TERMS}")
+            cur.execute(f"ALTER TABLE {NEW_TERMS} RENAME TO {TERMS}")
+            cur.execute(f"ALTER TABLE {TERMS} RENAME CONSTRAINT pk_{NEW_TERMS} TO pk_{TERMS}")
+            self._rename_partitions(cur, NEW_TERMS, TERMS)
             cur.execute(f"DELETE FROM {META}")
             cur.execute(f"INSERT INTO {META} (name, value) VALUES ('key_id', %s), ('format', %s), "
-                        f"('documents', %s), ('length_sum', %s), ('{CHANGES}', %s)",
-                        (self.backend.key_id, FORMAT, str(self.count), str(self.length_sum), secrets.token_hex(8)))
+                        "('documents', %s), ('length_sum', %s)",
+                        (self.backend.key_id, FORMAT, str(self.count), str(self.length_sum)))
         except BaseException:
             self._close(commit=False)
             raise
         self._close(commit=True)
 
-    def _rename_partitions(self, cur) -> None:
+    def _rename_partitions(self, cur, new_table: str, table: str) -> None:
         """The new table's partitions, and their indexes, get the names of the table's."""
         for year in sorted(self.years):
-            old, new = partition_name(NEW_TABLE, year), partition_name(TABLE, year)
+            old, new = partition_name(new_table, year), partition_name(table, year)
             cur.execute("SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
                         "WHERE i.indrelid = CAST(%s AS regclass)", (old,))
             indexes = [r[0] for r in cur.fetchall()]

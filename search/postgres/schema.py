@@ -17,8 +17,12 @@ from ..interface import IndexDocument
 
 TABLE = "search_documents"
 META = "search_meta"
-#: The table a rebuild fills before it replaces ``TABLE`` (inside one transaction).
+#: How many live letters of each year hold each term (``term_number``): BM25's document
+#: frequencies, kept in step with ``TABLE`` by its one writer, partitioned by year like it.
+TERMS = "search_terms"
+#: The tables a rebuild fills before they replace ``TABLE`` and ``TERMS`` (in one transaction).
 NEW_TABLE = "search_documents_new"
+NEW_TERMS = "search_terms_new"
 #: The token scheme the table is built with (``search.analysis.SCHEME``), kept in ``META``.
 FORMAT = str(SCHEME)
 
@@ -109,6 +113,25 @@ def index_ddl(name: str) -> list[str]:
     ]
 
 
+def terms_ddl(name: str) -> str:
+    """CREATE statement of a terms table called ``name``: (year, term) -> documents, one
+    partition per year (``ensure_partitions``), the key (term, year) its only index."""
+    return (f"CREATE TABLE {name} (year integer NOT NULL, term bigint NOT NULL, documents integer NOT NULL, "
+            f"CONSTRAINT pk_{name} PRIMARY KEY (term, year)) PARTITION BY LIST (year)")
+
+
+#: Fills the terms table ``{terms}`` from the rows of ``{table}``: per year, the letters
+#: holding each text token and each character (``term_number``, here in SQL: the token, or
+#: ``'char '`` and the character's token, hashed as ``NUMBER_SQL`` does). Grouped by the
+#: token first, so each distinct one is hashed once.
+FILL_TERMS = (
+    "INSERT INTO {terms} (year, term, documents) SELECT x.year, "
+    "CAST(CAST(('x' || encode(substr(sha256(convert_to(x.tok, 'UTF8')), 1, 8), 'hex')) AS bit(64)) AS bigint), x.n "
+    "FROM (SELECT d.year, l.tok, count(*) AS n FROM {table} d, unnest(tsvector_to_array(d.\"text\")) AS l(tok) "
+    "GROUP BY d.year, l.tok UNION ALL "
+    "SELECT d.year, 'char ' || c.tok, count(*) FROM {table} d, unnest(d.chars) AS c(tok) GROUP BY d.year, c.tok) x"
+)
+
 META_DDL = f"CREATE TABLE {META} (name text NOT NULL, value text NOT NULL, CONSTRAINT pk_{META} PRIMARY KEY (name))"
 #: ``META`` rows ``moved:<year>``: a letter's row left that year's partition (its year was
 #: corrected), so the partition holds a dead copy of it until it is next rewritten; a purge
@@ -125,6 +148,8 @@ def create_schema(conn) -> None:
             conn.execute(sql(ddl))
     if not conn.execute(sql("SELECT to_regclass(:t) IS NOT NULL"), {"t": META}).scalar_one():
         conn.execute(sql(META_DDL))
+    if not conn.execute(sql("SELECT to_regclass(:t) IS NOT NULL"), {"t": TERMS}).scalar_one():
+        conn.execute(sql(terms_ddl(TERMS)))
 
 
 # -- values ------------------------------------------------------------------------------------------
@@ -184,6 +209,18 @@ def run_number(tokens: Iterable[str]) -> int:
     """Tokens at consecutive positions as one signed 64-bit number (``runs``: of four or
     five; ``pair_number`` and ``triple_number`` are the same for two and three)."""
     return _number(" ".join(check_token(t) for t in tokens))
+
+
+def term_number(token: str, *, char: bool = False) -> int:
+    """A term of ``TERMS``: a blind text token's ``token_number``, or a blind character's
+    number (of ``'char '`` and its token: no text token holds a space)."""
+    return _number(f"char {check_token(token)}" if char else check_token(token))
+
+
+def terms(tokens: Iterable[str], chars: Iterable[str]) -> set[int]:
+    """The terms (``term_number``) a letter counts once each in ``TERMS``: its distinct text
+    tokens and its distinct characters (blind tokens, as its row holds them)."""
+    return {_number(check_token(t)) for t in set(tokens)} | {_number(f"char {check_token(c)}") for c in set(chars)}
 
 
 def _number(value: str) -> int:

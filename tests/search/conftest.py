@@ -90,7 +90,7 @@ def index_files(inst) -> list[Path]:
     with inst.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("CHECKPOINT"))
     with inst.db.engine.connect() as conn:
-        files = residue.relation_files(conn, [pg_backend.TABLE, pg_backend.META])
+        files = residue.relation_files(conn, [pg_backend.TABLE, pg_backend.TERMS, pg_backend.META])
         conn.rollback()
     assert files is not None, "the PostgreSQL server's data directory is not readable by the tests"
     return [p for p in files if p.is_file()]

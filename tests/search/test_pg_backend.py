@@ -77,28 +77,6 @@ def test_postgresql_search_is_refused_on_sqlite(tmp_path):
         inst.close()
 
 
-def test_the_token_count_cache_keeps_nothing_without_a_mark_and_stays_bounded(monkeypatch):
-    from search.postgres.backend import FrequencyCache
-
-    asked = []
-
-    def count(text, chars):
-        asked.append((list(text), list(chars)))
-        return {t: 7 for t in text}, {c: 3 for c in chars}
-
-    cache = FrequencyCache()
-    assert cache.get(None, ["a"], ["x"], count) == ({"a": 7}, {"x": 3})
-    assert cache.get(None, ["a"], ["x"], count) and len(asked) == 2          # no mark: counted each time
-    assert cache.get("m1", ["a", "b"], [], count) == ({"a": 7, "b": 7}, {})
-    assert cache.get("m1", ["b", "c"], ["x"], count) == ({"b": 7, "c": 7}, {"x": 3})
-    assert asked[2:] == [(["a", "b"], []), (["c"], ["x"])]                  # only what was not known
-    assert cache.get("m2", ["a"], [], count) and asked[-1] == (["a"], [])    # a new mark: counted again
-    monkeypatch.setattr(FrequencyCache, "LIMIT", 3)
-    cache.get("m2", ["d", "e", "f"], [], count)
-    cache.get("m2", ["a"], [], count)
-    assert asked[-1] == (["a"], [])                                          # emptied past the limit
-
-
 # -- the table ------------------------------------------------------------------------------------------
 def _indexes(inst) -> dict[str, str]:
     with inst.db.engine.connect() as conn:
@@ -289,11 +267,21 @@ def test_the_same_answers_as_whoosh(tmp_path, svc):
     svc.backend.delete([d.uid for d in docs], purge=False)
 
 
-def test_token_counts_are_kept_until_any_process_writes_the_table(svc):
-    """A process keeps the letters-per-token counts of the BM25 weights while the table's
-    change mark stays the same: a search asked again counts nothing, and a write by another
-    process (another backend object) or a deletion makes the next search count afresh, with
-    the scores a process that kept nothing gives."""
+def _terms_as_counted(conn) -> dict[tuple[int, int], int]:
+    """(year, term) -> letters, as ``TERMS`` holds it, and as a fresh count of the rows gives."""
+    held = {(r.year, r.term): r.documents for r in conn.execute(text(
+        f"SELECT year, term, documents FROM {pg_backend.TERMS}"))}
+    conn.execute(text("CREATE TEMP TABLE recount (year integer, term bigint, documents integer) ON COMMIT DROP"))
+    conn.execute(text(pg_backend.schema.FILL_TERMS.format(terms="recount", table=pg_backend.TABLE)))
+    counted = {(r.year, r.term): r.documents for r in conn.execute(text("SELECT * FROM recount"))}
+    return held, counted
+
+
+def test_the_letters_per_term_counts_follow_every_write_and_score_as_a_fresh_count(svc):
+    """BM25's letters-per-term counts are read from ``search_terms``, which the writer keeps
+    in step: after letters are added, changed, moved to another year and deleted (by another
+    process too), it holds exactly what counting the rows gives, with no row for a term no
+    letter of that year holds, and a search scores as it would from counts made afresh."""
     from sqlalchemy import event
 
     from search.postgres import backend as pg_module
@@ -302,10 +290,10 @@ def test_token_counts_are_kept_until_any_process_writes_the_table(svc):
     tag, principal = secrets.token_hex(3), "p:" + secrets.token_hex(4)
     access = Access(principals=frozenset({principal}))
 
-    def doc(i: int, body: str) -> IndexDocument:
+    def doc(i: int, body: str, year: int = 2025) -> IndexDocument:
         a = analysis.analyse(f"{tag} {body}")
         return _doc(f"df{tag}-{i}", blind(a.tokens), chars=chars(sorted(a.chars)), principal=principal,
-                    received=1_700_000_000 + i)
+                    received=1_700_000_000 + i, year=year)
 
     node = query.compile_query(query.parse(f"{tag} 拖欠工资"), svc.blinder, None)
     mine = svc.backend
@@ -314,36 +302,45 @@ def test_token_counts_are_kept_until_any_process_writes_the_table(svc):
     def scores(backend):
         return [(h.uid, round(h.score, 9)) for h in backend.search(node, access).hits]
 
-    def fresh():
-        return scores(pg_module.PostgresBackend(mine.engine, svc.blinder.key_id))
+    def exact():
+        with mine.engine.begin() as conn:
+            held, counted = _terms_as_counted(conn)
+        assert held == counted and all(n > 0 for n in held.values())
 
-    counted = []
+    statements = []
 
     def before(conn, cursor, statement, parameters, context, executemany):
-        if "SELECT count(*) FROM search_documents d WHERE d.\"text\" @@ q.tq" in statement:
-            counted.append(statement)
+        statements.append(statement)
 
     other.index([doc(0, "拖欠工资三个月"), doc(1, "拖欠工资 社保")])
+    exact()
     event.listen(mine.engine, "before_cursor_execute", before)
     try:
         first = scores(mine)
-        assert len(counted) == 1 and len(first) == 2
-        assert scores(mine) == first and len(counted) == 1      # asked again: nothing counted
-        other.index([doc(2, "公司拖欠工资")])                      # another process writes
-        after_write = scores(mine)
-        assert len(counted) == 2 and len(after_write) == 3
-        assert after_write == fresh()                             # (a third count, in the fresh one)
-        assert dict(after_write)[f"df{tag}-0"] != dict(first)[f"df{tag}-0"]
-        other.delete([f"df{tag}-2"], purge=False)                 # and deletes
-        after_delete = scores(mine)
-        assert len(counted) == 4 and after_delete == first == fresh()
-        # more like this reads the same counts: the query's tokens are known, nothing counted
-        toks, before_mlt = pg_module.positive_tokens(node)[0], len(counted)
-        assert mine.doc_frequencies(toks) == other.doc_frequencies(toks)
-        assert len(counted) == before_mlt + 1                     # the other process's count only
+        assert len(first) == 2
+        assert not [s for s in statements if "count(*)" in s and "@@" in s]   # read, not counted
     finally:
         event.remove(mine.engine, "before_cursor_execute", before)
-        other.delete([f"df{tag}-0", f"df{tag}-1"], purge=False)
+    other.index([doc(2, "公司拖欠工资")])                      # another process writes
+    exact()
+    after_write = scores(mine)
+    assert len(after_write) == 3 and dict(after_write)[f"df{tag}-0"] != dict(first)[f"df{tag}-0"]
+    other.index([doc(1, "社保 医疗")])                          # a letter changes: 拖欠工资 no more
+    other.index([doc(2, "公司拖欠工资", year=2024)])            # and one moves to another year
+    exact()
+    assert len(scores(mine)) == 2
+    other.delete([f"df{tag}-2"], purge=False)                 # and deletes
+    exact()
+    other.index([doc(1, "拖欠工资 社保")])
+    assert scores(mine) == first
+    toks = pg_module.positive_tokens(node)[0]
+    with mine.engine.connect() as conn:   # the counts more like this reads: those of the rows
+        counted = {t: conn.execute(text(f"SELECT count(*) FROM {pg_backend.TABLE} d WHERE d.\"text\" @@ "
+                                        "CAST(:q AS tsquery)"), {"q": pg_backend.schema.quoted(t)}).scalar_one()
+                   for t in toks}
+    assert mine.doc_frequencies(toks) == counted and counted[toks[0]] == 2
+    other.delete([f"df{tag}-0", f"df{tag}-1"], purge=False)
+    exact()
 
 
 # -- the one writer, across machines ------------------------------------------------------------------
@@ -506,7 +503,8 @@ def test_purge_rewrites_the_table_files(inst, make_user, make_record, drain, svc
     assert any(t.encode() in index_bytes(inst) for t in tokens)
     out = runner.invoke(cli, ["search", "purge"])
     assert out.exit_code == 0, out.output
-    assert "Rewrote 1 segments" in out.output
+    assert "Rewrote 2 segments" in out.output   # the letters' table and the terms'
+
     data = index_bytes(inst)
     assert [t for t in tokens if t.encode() in data] == [] and uid.encode() not in data
     with inst.unit_of_work() as s:   # put it back for check()

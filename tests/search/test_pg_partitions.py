@@ -16,7 +16,7 @@ from search.postgres.schema import MOVED
 from tests.conftest import _create_pg_database, _drop_pg_database, _pg_admin_url
 
 from .conftest import index_bytes, word
-from .test_pg_backend import NEEDS_PG, _doc
+from .test_pg_backend import NEEDS_PG, _doc, _terms_as_counted
 
 TABLE = pg_backend.TABLE
 pytestmark = pytest.mark.skipif(not _pg_admin_url(), reason=NEEDS_PG)
@@ -30,11 +30,13 @@ def search_backend(request) -> str:
 
 
 def _filenodes(inst) -> dict[str, int]:
-    """partition -> relfilenode (a new one after VACUUM FULL rewrote it)."""
+    """partition -> relfilenode (a new one after VACUUM FULL rewrote it), of the letters'
+    table and of the terms'."""
     with inst.db.engine.connect() as conn:
         return dict(conn.execute(text(
             "SELECT c.relname, c.relfilenode FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-            "WHERE i.inhparent = CAST(:t AS regclass)"), {"t": TABLE}).all())
+            "WHERE i.inhparent = ANY (ARRAY[CAST(:t AS regclass), CAST(:terms AS regclass)])"),
+            {"t": TABLE, "terms": pg_backend.TERMS}).all())
 
 
 def _rows(inst, uid: str) -> list[tuple[str, int]]:
@@ -100,7 +102,8 @@ DERIVED = ("repeated_tokens", "repeated_counts", "pairs", "triples", "runs")
 
 def test_the_migrations_fill_the_repeated_tokens_pairs_triples_and_runs_of_a_populated_table_and_back():
     """Migrations 0014, 0015 and 0016 fill each row's repeated tokens, pairs, triples and
-    runs from its tsvector: what ``schema.row_of`` writes for the same letter."""
+    runs from its tsvector: what ``schema.row_of`` writes for the same letter; 0017 counts
+    the letters holding each term, per year."""
     admin = _pg_admin_url()
     name, url = _create_pg_database(admin)
     db = Database(url)
@@ -126,6 +129,10 @@ def test_the_migrations_fill_the_repeated_tokens_pairs_triples_and_runs_of_a_pop
             row = pg_backend.row_of(_doc(f"u{i}", toks))
             want[f"u{i}"] = {k: row[k] for k in DERIVED}
         assert got == want
+        with db.engine.begin() as conn:   # and 0017 counts each year's terms
+            held, counted = _terms_as_counted(conn)
+        assert held == counted and held[(2025, pg_backend.schema.term_number("FFFFFFFFFFF"))] == 1
+        assert held[(2025, pg_backend.schema.term_number("c1", char=True))] == 3
         assert len(got["u0"]["repeated_tokens"]) == 2 and got["u2"]["repeated_counts"] == [256]
         assert got["u1"] == {"repeated_tokens": [], "repeated_counts": [], "pairs": [
             pg_backend.schema.pair_number("DDDDDDDDDDD", "EEEEEEEEEEE")], "triples": [], "runs": []}
@@ -144,6 +151,7 @@ def test_the_migrations_fill_the_repeated_tokens_pairs_triples_and_runs_of_a_pop
             assert conn.execute(text(
                 "SELECT count(*) FROM information_schema.columns WHERE table_name = :t "
                 "AND column_name = ANY (:c)"), {"t": TABLE, "c": list(DERIVED)}).scalar_one() == 0
+            assert conn.execute(text(f"SELECT to_regclass('{pg_backend.TERMS}')")).scalar() is None
         upgrade(db)   # and up again
     finally:
         db.dispose()
@@ -163,8 +171,9 @@ def test_a_letter_lives_in_its_years_partition_and_moves_with_its_year(inst, svc
     before = _filenodes(inst)
     report = svc.backend.purge([2018])   # the year it left is rewritten too (its dead copy), then forgotten
     after = _filenodes(inst)
-    assert set(report.shards) == {f"{TABLE}_y2018", f"{TABLE}_y2019"}
-    assert {n for n in after if after[n] != before.get(n)} == {f"{TABLE}_y2018", f"{TABLE}_y2019"}
+    rewritten = {f"{t}_y{y}" for t in (TABLE, pg_backend.TERMS) for y in (2018, 2019)}
+    assert set(report.shards) == rewritten
+    assert {n for n in after if after[n] != before.get(n)} == rewritten
     with inst.db.engine.connect() as conn:
         assert conn.execute(text(f"SELECT count(*) FROM {pg_backend.META} WHERE name LIKE '{MOVED}%'")
                             ).scalar_one() == 0
@@ -186,11 +195,13 @@ def test_purging_a_year_rewrites_that_years_partition_only(inst, make_user, make
     before = _filenodes(inst)
     assert indexer.purge_deleted(inst, [2024]) == 1
     after = _filenodes(inst)
-    assert {n for n in after if after[n] != before.get(n)} == {f"{TABLE}_y2024"}   # 2023 untouched
+    assert {n for n in after if after[n] != before.get(n)} == {f"{TABLE}_y2024", f"{pg_backend.TERMS}_y2024"}
+    # (2023 untouched)
     data = index_bytes(inst)
     assert [t for t in tokens if t.encode() in data] == [] and uid.encode() not in data
     # the run's compaction and residue scan: that year's partition stands for the search table
-    assert f"{TABLE}_y2024" in compaction.affected_tables(2024) and TABLE not in compaction.affected_tables(2024)
+    assert {f"{TABLE}_y2024", f"{pg_backend.TERMS}_y2024"} <= set(compaction.affected_tables(2024))
+    assert TABLE not in compaction.affected_tables(2024)
     with inst.db.engine.connect() as conn:
         one_year = residue.relation_files(conn, [f"{TABLE}_y2024"])
         every_year = residue.relation_files(conn, [TABLE])
@@ -211,11 +222,14 @@ def test_a_rebuild_keeps_the_partitions_and_their_names(inst, make_user, make_re
     with inst.unit_of_work() as s:
         years = set(s.execute(select(Record.year).distinct()).scalars())
     indexer.reindex(inst)
-    after = set(_filenodes(inst))   # a partition for each year that has letters, under the table's names
-    assert after == {f"{TABLE}_y{y}" for y in years} and f"{TABLE}_y2022" in after
+    after = set(_filenodes(inst))   # a partition for each year that has letters, under the tables' names
+    assert after == {f"{t}_y{y}" for t in (TABLE, pg_backend.TERMS) for y in years} and f"{TABLE}_y2022" in after
     with inst.db.engine.connect() as conn:
-        stray = conn.execute(text("SELECT indexname FROM pg_indexes WHERE indexname LIKE :p"),
-                             {"p": f"{pg_backend.NEW_TABLE}%"}).scalars().all()
-    assert stray == [] and indexer.check(inst).ok
+        stray = conn.execute(text("SELECT indexname FROM pg_indexes WHERE indexname LIKE :p OR indexname LIKE :q"),
+                             {"p": f"{pg_backend.NEW_TABLE}%", "q": f"%{pg_backend.schema.NEW_TERMS}%"}
+                             ).scalars().all()
+        held, counted = _terms_as_counted(conn)   # the rebuild counted the terms afresh
+        conn.rollback()
+    assert stray == [] and indexer.check(inst).ok and held == counted and held
     info = svc.backend.describe()
-    assert info["partitions"] == len(after) and info["bytes"] >= info["table_bytes"] > 0
+    assert info["partitions"] == len(years) and info["bytes"] >= info["table_bytes"] > 0
