@@ -6,7 +6,8 @@ metadata and principals — in one table of the instance's own database, so ever
 machine searches the same index and the indexer can run anywhere. The table and its indexes
 are created by the migrations ``20261125_0006_search_pg``, ``20261203_0012_search``,
 ``20261203_0013_search_partitions``, ``20261203_0014_search_rows``,
-``20261204_0015_search_triples`` and ``20261204_0016_search_runs`` (PostgreSQL only)::
+``20261204_0015_search_triples``, ``20261204_0016_search_runs`` and
+``20261204_0017_search_terms`` (PostgreSQL only)::
 
     search_documents   one row per record, partitioned by year (``search_documents_y2024`` …;
                        the key is (uid, year), a letter whose year is corrected moves)
@@ -25,11 +26,15 @@ are created by the migrations ``20261125_0006_search_pg``, ``20261203_0012_searc
                        (GIN): a phrase of two or three tokens is answered by an index alone
       runs    bigint[] every four and five tokens at consecutive positions (GIN): a phrase
                        of four or five tokens (five or six characters) likewise
+    search_terms       (year, term) -> documents, partitioned by year like search_documents:
+                       how many live letters of the year hold each blind text token and
+                       each blind character (as numbers, ``schema.term_number``): BM25's
+                       document frequencies, read with an index probe per term and year.
+                       The one writer keeps it in step with the letters in the same
+                       transaction (a term no letter of a year holds leaves it); a rebuild
+                       counts it afresh (``schema.FILL_TERMS``)
     search_meta        name -> value: the id (never the value) of the blind-token key, the
-                       token scheme (``format``), the live letters' count and length sum, and
-                       ``changes``, a random mark every write replaces in its transaction
-                       (a process keeps the letters-per-token counts of BM25 while it
-                       stays the same: ``backend.FrequencyCache``)
+                       token scheme (``format``), the live letters' count and length sum
 
 How the query tree maps to SQL: a blind token is ``'tok'`` in a ``tsquery``, a phrase is
 ``'t1' <-> 't2' <-> 't3'`` (the tokens at consecutive positions: an exact substring; of two
@@ -48,7 +53,7 @@ and facet counts are computed in the same SQL over every hit the access allows (
 ``GROUPING SETS`` query), so a user of another office gets zero hits and zero counts.
 Relevance is ``search.scoring``'s BM25, the Whoosh backend's too, computed from the same
 integers in the same order (a token's occurrences in a letter are read from its row, see
-``compile._TF``; the statistics are kept in ``search_meta``), so both
+``compile._TF``; the statistics are kept in ``search_meta`` and ``search_terms``), so both
 backends give a query the same first page. An index built with an older token scheme is
 refused with a message asking for ``xinfang search reindex``.
 
@@ -72,8 +77,9 @@ takes a PostgreSQL advisory lock (``schema.writer_lock``) instead of a lock file
 Removal: ``delete`` deletes rows; with ``purge`` (and ``purge(years)``, which a destruction
 run calls with its batch's year) the partitions of those years are rewritten with ``VACUUM
 FULL`` — new files for the partition, its TOAST table and its indexes (a GIN index never
-forgets a token on its own, even after a plain ``VACUUM``) — so none of a removed letter's
-tokens that no other letter has remains in the table's files. Like Whoosh's year shards,
+forgets a token on its own, even after a plain ``VACUUM``), and the same years' partitions
+of ``search_terms`` (where a term only the removed letters held was deleted with them) — so
+none of a removed letter's tokens that no other letter has remains in the tables' files. Like Whoosh's year shards,
 the cost is that of the years purged, not of the table; a partition a letter left when its
 year was corrected is rewritten with them (``schema.MOVED``). It holds an exclusive lock on
 the partition (searches wait) while it runs: about as long as a rebuild of its indexes.
