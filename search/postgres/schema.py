@@ -120,18 +120,6 @@ def terms_ddl(name: str) -> str:
             f"CONSTRAINT pk_{name} PRIMARY KEY (term, year)) PARTITION BY LIST (year)")
 
 
-#: Fills the terms table ``{terms}`` from the rows of ``{table}``: per year, the letters
-#: holding each text token and each character (``term_number``, here in SQL: the token, or
-#: ``'char '`` and the character's token, hashed as ``NUMBER_SQL`` does). Grouped by the
-#: token first, so each distinct one is hashed once.
-FILL_TERMS = (
-    "INSERT INTO {terms} (year, term, documents) SELECT x.year, "
-    "CAST(CAST(('x' || encode(substr(sha256(convert_to(x.tok, 'UTF8')), 1, 8), 'hex')) AS bit(64)) AS bigint), x.n "
-    "FROM (SELECT d.year, l.tok, count(*) AS n FROM {table} d, unnest(tsvector_to_array(d.\"text\")) AS l(tok) "
-    "GROUP BY d.year, l.tok UNION ALL "
-    "SELECT d.year, 'char ' || c.tok, count(*) FROM {table} d, unnest(d.chars) AS c(tok) GROUP BY d.year, c.tok) x"
-)
-
 META_DDL = f"CREATE TABLE {META} (name text NOT NULL, value text NOT NULL, CONSTRAINT pk_{META} PRIMARY KEY (name))"
 #: ``META`` rows ``moved:<year>``: a letter's row left that year's partition (its year was
 #: corrected), so the partition holds a dead copy of it until it is next rewritten; a purge
@@ -193,12 +181,12 @@ def token_number(token: str) -> int:
 
 def pair_number(first: str, second: str) -> int:
     """Two blind tokens at consecutive positions as one signed 64-bit number (``pairs``)."""
-    return _number(f"{check_token(first)} {check_token(second)}")
+    return run_number((first, second))
 
 
 def triple_number(first: str, second: str, third: str) -> int:
     """Three blind tokens at consecutive positions as one signed 64-bit number (``triples``)."""
-    return _number(f"{check_token(first)} {check_token(second)} {check_token(third)}")
+    return run_number((first, second, third))
 
 
 #: The lengths of the runs of tokens at consecutive positions a row holds in ``runs``.
@@ -207,7 +195,7 @@ RUN_LENGTHS = (4, 5)
 
 def run_number(tokens: Iterable[str]) -> int:
     """Tokens at consecutive positions as one signed 64-bit number (``runs``: of four or
-    five; ``pair_number`` and ``triple_number`` are the same for two and three)."""
+    five; ``pair_number`` and ``triple_number``: of two and three)."""
     return _number(" ".join(check_token(t) for t in tokens))
 
 
@@ -220,7 +208,7 @@ def term_number(token: str, *, char: bool = False) -> int:
 def terms(tokens: Iterable[str], chars: Iterable[str]) -> set[int]:
     """The terms (``term_number``) a letter counts once each in ``TERMS``: its distinct text
     tokens and its distinct characters (blind tokens, as its row holds them)."""
-    return {_number(check_token(t)) for t in set(tokens)} | {_number(f"char {check_token(c)}") for c in set(chars)}
+    return {term_number(t) for t in set(tokens)} | {term_number(c, char=True) for c in set(chars)}
 
 
 def _number(value: str) -> int:
@@ -230,6 +218,18 @@ def _number(value: str) -> int:
 #: ``token_number`` of the SQL text expression ``{}`` (``pair_number``: of ``a || ' ' || b``;
 #: ``triple_number``: of ``a || ' ' || b || ' ' || c``).
 NUMBER_SQL = "CAST(CAST(('x' || encode(substr(sha256(convert_to({}, 'UTF8')), 1, 8), 'hex')) AS bit(64)) AS bigint)"
+
+
+#: Fills the terms table ``{terms}`` from the rows of ``{table}``: per year, the letters
+#: holding each text token and each character (``term_number``, here in SQL: the token, or
+#: ``'char '`` and the character's token, hashed by ``NUMBER_SQL``). Grouped by the token
+#: first, so each distinct one is hashed once.
+FILL_TERMS = (
+    "INSERT INTO {{terms}} (year, term, documents) SELECT x.year, {number}, x.n "
+    "FROM (SELECT d.year, l.tok, count(*) AS n FROM {{table}} d, unnest(tsvector_to_array(d.\"text\")) AS l(tok) "
+    "GROUP BY d.year, l.tok UNION ALL "
+    "SELECT d.year, 'char ' || c.tok, count(*) FROM {{table}} d, unnest(d.chars) AS c(tok) GROUP BY d.year, c.tok) x"
+).format(number=NUMBER_SQL.format("x.tok"))
 
 
 def _at(positions: dict[str, list[int]]) -> dict[int, list[str]]:
