@@ -11,7 +11,7 @@ from .schema import (
 #: A token's occurrences in a letter that holds it: its count among the tokens the letter holds
 #: more than once (``schema.repeated``), else 1. Read from the row: no ``tsvector`` read
 #: from TOAST to score a hit (before, ``ts_rank`` of each scored token read the letter's whole
-#: ``tsvector``, once per token and hit).
+#: ``tsvector``, once per token and hit). Computed once per letter (``Compiled.rows``).
 _TF = "COALESCE(d.repeated_counts[array_position(d.repeated_tokens, CAST({number} AS bigint))], 1)"
 
 
@@ -39,7 +39,7 @@ class Compiled:
 
     def __init__(self):
         self.params: dict = {}
-        #: token -> the SQL expression of its occurrences in a letter (see ``lateral``)
+        #: token -> the SQL expression of its occurrences in a letter (see ``rows``)
         self._tfs: dict[str, str] = {}
 
     def bind(self, value) -> str:
@@ -130,18 +130,23 @@ class Compiled:
                 for n in node.items) + ")"
         raise TypeError(f"unknown query node {node!r}")
 
-    def lateral(self) -> str:
-        """The join computing each scored token's occurrences once per letter (``f.t0`` …);
-        the ``OFFSET 0`` keeps PostgreSQL from folding the expressions back into every use."""
+    def rows(self, table: str, where: str) -> str:
+        """The hits as a FROM item and its condition: ``table d`` where ``where`` holds, with
+        the occurrences of each token the score reads as columns (``d.t0`` …), computed
+        once per letter though a BM25 term uses them twice. The subquery is kept whole by
+        its ``OFFSET '0'``: the planner does not fold the columns back into every use, and
+        as the offset is a constant of type bigint (``OFFSET 0`` is an integer cast to one)
+        it needs no Limit, so PostgreSQL may still share the hits among its parallel workers
+        (a lateral join, as before, or ``OFFSET 0`` kept the statement in one process)."""
         if not self._tfs:
-            return ""
+            return f"{table} d WHERE {where}"
         columns = ", ".join(f"{expr} AS t{i}" for i, expr in enumerate(self._tfs.values()))
-        return f"CROSS JOIN LATERAL (SELECT {columns} OFFSET 0) f"
+        return f"(SELECT d.*, {columns} FROM {table} d WHERE {where} OFFSET '0') d WHERE TRUE"
 
     def _tf(self, token: str) -> str:
         if token not in self._tfs:
             self._tfs[token] = _TF.format(number=self.bind(token_number(token)))
-        return f"f.t{list(self._tfs).index(token)}"
+        return f"d.t{list(self._tfs).index(token)}"
 
     def _bm25(self, token: str, idf_text: dict[str, float], avg: float) -> str:
         tf = self._tf(token)

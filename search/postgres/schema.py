@@ -44,6 +44,9 @@ BATCH = 500
 PURGE_WAIT = 30.0
 #: How long a purge waits for the table's lock before it gives up (searches hold it briefly).
 PURGE_LOCK_TIMEOUT = "120s"
+#: Memory a search may use to keep its hits for the page and the counts (``work_mem``, for
+#: its transaction only): about 100 bytes a hit, so 600,000 hits before a temporary file.
+HITS_IN_MEMORY = "64MB"
 #: The advisory lock of the one index writer (a constant 64-bit key, per database).
 WRITER_LOCK_KEY = int.from_bytes(hashlib.sha256(b"xinfang/search/writer").digest()[:8], "big", signed=True)
 
