@@ -267,6 +267,63 @@ def test_the_same_answers_as_whoosh(tmp_path, svc):
     svc.backend.delete([d.uid for d in docs], purge=False)
 
 
+def test_a_query_of_many_hits_may_be_shared_among_parallel_workers(svc):
+    """The statement of a search keeps nothing that holds PostgreSQL to one process (a lateral
+    join, a Limit inside it): where the planner finds it worth it, the hits are read and
+    scored by parallel workers, with the same page, scores and counts as in one process."""
+    from sqlalchemy import event
+
+    tag, principal = secrets.token_hex(3), "p:" + secrets.token_hex(4)
+    docs = []
+    for i in range(60):
+        body = "拖欠工资，" * (1 + i % 3) + f"公司{i % 7}" if i % 2 else f"社保断缴 拖欠 工资 {i}"
+        a = analysis.analyse(f"{tag} {body}")
+        docs.append(_doc(f"par{tag}-{i}", svc.blinder.text(a.tokens), principal=principal, year=2024 + i % 3,
+                         received=1_700_000_000 + i, channel=("letter", "visit")[i % 2]))
+    svc.backend.index(docs)
+    caught = []
+
+    def catch(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("WITH h AS"):
+            caught.append((statement, parameters))
+
+    event.listen(svc.backend.engine, "before_cursor_execute", catch)
+    try:
+        page = svc.backend.search(query.compile_query(query.parse(f"拖欠 {tag}"), svc.blinder, None),
+                                  Access(principals=frozenset({principal})), per_page=5)
+    finally:
+        event.remove(svc.backend.engine, "before_cursor_execute", catch)
+    assert page.total == 60 and len(page.hits) == 5
+    statement, params = caught[-1]
+    with svc.backend.engine.begin() as conn:   # the planner's idea of the table's size
+        conn.execute(text(f"ANALYZE {pg_backend.TABLE}"))
+
+    def run(**settings):
+        with svc.backend.engine.connect() as conn:
+            for name, value in settings.items():
+                conn.execute(text("SELECT set_config(:n, :v, true)"), {"n": name, "v": value})
+            plan = "\n".join(r[0] for r in conn.exec_driver_sql("EXPLAIN (COSTS OFF, VERBOSE) " + statement, params))
+            return plan, sorted((tuple(r) for r in conn.exec_driver_sql(statement, params)), key=repr)
+
+    shared, shared_rows = run(parallel_setup_cost="0", parallel_tuple_cost="0", min_parallel_table_scan_size="0",
+                              min_parallel_index_scan_size="0", max_parallel_workers_per_gather="2",
+                              enable_seqscan="off")
+    alone, alone_rows = run(max_parallel_workers_per_gather="0")
+    assert "Gather" in shared and "Parallel" in shared and "Gather" not in alone
+    # the token counts are taken in the workers (a lateral join took them above the Gather)
+    lines = shared.splitlines()
+    at = next(i for i, line in enumerate(lines) if "Gather" in line)
+    depth = len(lines[at]) - len(lines[at].lstrip())
+    workers = []
+    for line in lines[at + 1:]:
+        if len(line) - len(line.lstrip()) <= depth:
+            break
+        workers.append(line)
+    assert any("array_position" in line for line in workers), shared
+    assert shared_rows == alone_rows and len(shared_rows) > 5
+    svc.backend.delete([d.uid for d in docs], purge=False)
+
+
 def _terms_as_counted(conn) -> dict[tuple[int, int], int]:
     """(year, term) -> letters, as ``TERMS`` holds it, and as a fresh count of the rows gives."""
     held = {(r.year, r.term): r.documents for r in conn.execute(text(
