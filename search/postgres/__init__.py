@@ -51,6 +51,9 @@ dictionaries never see a letter: there is no text to see.
 Access is filtered in SQL (principals, refusals, the uids the database refuses right now),
 and facet counts are computed in the same SQL over every hit the access allows (one
 ``GROUPING SETS`` query), so a user of another office gets zero hits and zero counts.
+A query of many hits is read and scored by PostgreSQL's parallel workers where the
+planner finds it worth it (``max_parallel_workers_per_gather``, 2 by default; the
+statement keeps nothing that holds it to one process).
 Relevance is ``search.scoring``'s BM25, the Whoosh backend's too, computed from the same
 integers in the same order (a token's occurrences in a letter are read from its row, see
 ``compile._TF``; the statistics are kept in ``search_meta`` and ``search_terms``), so both
