@@ -81,9 +81,9 @@ def residue_check(inst, session: Session, run_id: int) -> residue.ScanResult:
     if engine.dialect.name != "sqlite":
         # the database is on the server: ask it, and scan its relation files when readable here
         ids = session.execute(select(RunStep.record_id).where(RunStep.run_id == run_id)).scalars().all()
-        year = session.get(Batch, session.get(DestructionRun, run_id).batch_id).year
-        residue.scan_postgresql(engine, needles, record_ids=[i for i in ids if i is not None],
-                                keyed_tables=keyed_tables(), affected=affected_tables(year), result=result)
+        batch = session.get(Batch, session.get(DestructionRun, run_id).batch_id)
+        residue.scan_postgresql(engine, needles, record_ids=[i for i in ids if i is not None], keyed_tables=keyed_tables(),
+                                affected=affected_tables(batch.year, batch.region_code), result=result)
     result.shared = shared
     return result
 

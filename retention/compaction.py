@@ -28,8 +28,9 @@ def _dependent_tables():
 
 def compact(inst, run_id: int | None = None, *, tables: list[str] | None = None) -> None:
     """Phase 5: make deleted rows unrecoverable from the database files. PostgreSQL: the
-    ``tables`` (default ``affected_tables`` of the run's batch year: the search table's
-    partition of that year only; without a run, every partition)."""
+    ``tables`` (default ``affected_tables`` of the run's batch: the search tables'
+    partitions of the batch and of its year's letters awaiting a decision only; without a
+    run, every partition)."""
     engine = inst.db.engine
     if engine.dialect.name == "sqlite":
         # outside any transaction (VACUUM refuses to run in one); the pool's idle connections
@@ -48,7 +49,7 @@ def compact(inst, run_id: int | None = None, *, tables: list[str] | None = None)
         # are truncated at commit. What this cannot reach (WAL, archives, replicas, backups,
         # blocks the file system freed) is covered by the destroyed batch key: see the README.
         if tables is None:
-            tables = affected_tables(_run_year(inst, run_id) if run_id is not None else None)
+            tables = affected_tables(*_run_batch(inst, run_id)) if run_id is not None else affected_tables()
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             _wait_for_older_snapshots(conn)
             for name in tables:
@@ -86,27 +87,37 @@ def _wait_for_older_snapshots(conn, timeout: float | None = None) -> bool:
         time.sleep(0.2)
 
 
-def _run_year(inst, run_id: int) -> int:
+def _run_batch(inst, run_id: int) -> tuple[int, str]:
+    """The (year, region) of the run's batch."""
     from .models import Batch, DestructionRun
 
     with inst.unit_of_work() as s:
-        run = s.get(DestructionRun, run_id)
-        return s.get(Batch, run.batch_id).year
+        batch = s.get(Batch, s.get(DestructionRun, run_id).batch_id)
+        return batch.year, batch.region_code
 
 
 #: PostgreSQL: the search backend's tables of blind tokens and of their letters-per-term
 #: counts (``search.postgres``; created by the migrations on PostgreSQL whichever backend is
-#: chosen, empty with Whoosh), partitioned by year: ``search_documents_y<year>`` holds one
-#: year's letters, ``search_terms_y<year>`` the terms they hold.
+#: chosen, empty with Whoosh), partitioned alike (``search.postgres.schema.part_of``): a
+#: partition per destruction batch of stored letters, one per year of letters awaiting a
+#: decision, one per year of the others.
 SEARCH_TABLES = ("search_documents", "search_terms")
 
 
-def affected_tables(year: int | None = None) -> list[str]:
+def affected_tables(year: int | None = None, region: str | None = None) -> list[str]:
     """Tables a run deletes from or writes the journal to: compacted after the run and, on
     PostgreSQL, whose relation files the residue check scans (the search table included).
-    With ``year``, the search table's partition of that year stands for the search table:
-    a batch's letters are of its year, so a run rewrites and scans that partition only."""
-    search = [f"{t}_y{int(year)}" for t in SEARCH_TABLES] if year is not None else list(SEARCH_TABLES)
+    With the batch's ``year`` and ``region``, the search tables' partitions its letters were
+    written to stand for the search tables: the batch's own (its stored letters) and its
+    year's letters awaiting a decision (where each was until it was stored). A run rewrites
+    and scans those only, at a cost that follows the batch, not the year or the table."""
+    from search.postgres.schema import INTAKE, part_of, partition_name
+
+    if year is None or region is None:
+        search = list(SEARCH_TABLES)
+    else:
+        parts = [part_of("stored", year, region), *sorted({part_of(s, year, region) for s in INTAKE})]
+        search = [partition_name(t, p) for t in SEARCH_TABLES for p in parts]
     names = ["records", "retention_batch_letters", "retention_run_steps", "outbox",
              *(t.name for t, _ in _dependent_tables()), *search]
     return list(dict.fromkeys(names))

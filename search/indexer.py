@@ -445,8 +445,9 @@ def purge(inst: Instance, years: list[int] | None = None):
 def purge_deleted(inst: Instance, years: list[int]) -> int:
     """After a destruction: apply the outbox's pending deletes to the index, purge the
     storage of ``years`` so no deleted document survives (Whoosh: merge the year's shards;
-    PostgreSQL: ``VACUUM FULL``), then clear those outbox rows. Nothing to purge when no
-    index was ever built. Returns how many documents were removed."""
+    PostgreSQL: ``VACUUM FULL`` of the partitions the deleted letters were in and left), then
+    clear those outbox rows. Nothing to purge when no index was ever built. Returns how many
+    documents were removed."""
     with inst.unit_of_work() as s:
         rows = s.execute(select(OutboxEntry.id, OutboxEntry.record_uid).where(OutboxEntry.op == "delete")).all()
     uids = sorted({r.record_uid for r in rows})
@@ -456,7 +457,7 @@ def purge_deleted(inst: Instance, years: list[int]) -> int:
         with writer_lock(inst):  # the one writer: never beside a drain or a reindex
             if uids:
                 removed = backend.delete(uids, purge=False)
-            backend.purge(years)
+            backend.purge(years, deleted_only=True)
     if rows:
         ids = [r.id for r in rows]
         with inst.unit_of_work() as s:

@@ -247,8 +247,10 @@ class SearchBackend(abc.ABC):
         """Every live document's stored fields (see ``IndexDocument.stored``)."""
 
     @abc.abstractmethod
-    def purge(self, years: Iterable[int] | None = None) -> PurgeReport:
-        """Rewrite the storage holding deleted documents (of ``years``, or all)."""
+    def purge(self, years: Iterable[int] | None = None, *, deleted_only: bool = False) -> PurgeReport:
+        """Rewrite the storage holding deleted documents (of ``years``, or all). With
+        ``deleted_only`` (after a destruction's deletions), only what the deleted and moved
+        documents left; a backend whose storage is by year alone rewrites ``years``'."""
 
     def warm(self) -> None:
         """Read into memory what every search needs (called in the background when a

@@ -7,11 +7,15 @@ machine searches the same index and the indexer can run anywhere. The table and 
 are created by the migrations ``20261125_0006_search_pg``, ``20261203_0012_search``,
 ``20261203_0013_search_partitions``, ``20261203_0014_search_rows``,
 ``20261204_0015_search_triples``, ``20261204_0016_search_runs`` and
-``20261204_0017_search_terms`` (PostgreSQL only)::
+``20261204_0017_search_terms`` and ``20261206_0018_search_parts`` (PostgreSQL only)::
 
-    search_documents   one row per record, partitioned by year (``search_documents_y2024`` …;
-                       the key is (uid, year), a letter whose year is corrected moves)
-      uid, record_id, serial, year, status, channel, region, category, office,
+    search_documents   one row per record, partitioned by ``part`` (``schema.part_of``):
+                       ``search_documents_s2024_<region hash>`` the stored letters of one
+                       destruction batch, ``…_i2024`` a year's letters awaiting their first
+                       decision (the only ones that may still be stored), ``…_y2024`` the
+                       others; the key is (uid, part), a letter moves when it is decided or
+                       stored, or its year or region is corrected
+      uid, part, record_id, serial, year, status, channel, region, category, office,
       received (seconds, UTC), doc_version                  clear metadata, as in the ledger
       allowed text[]   principals that may read it  (GIN; a search asks ``allowed && :mine``)
       denied  text[]   users refused it             (a search asks ``NOT denied && :mine``)
@@ -26,12 +30,12 @@ are created by the migrations ``20261125_0006_search_pg``, ``20261203_0012_searc
                        (GIN): a phrase of two or three tokens is answered by an index alone
       runs    bigint[] every four and five tokens at consecutive positions (GIN): a phrase
                        of four or five tokens (five or six characters) likewise
-    search_terms       (year, term) -> documents, partitioned by year like search_documents:
-                       how many live letters of the year hold each blind text token and
-                       each blind character (as numbers, ``schema.term_number``): BM25's
-                       document frequencies, read with an index probe per term and year.
+    search_terms       (part, term) -> documents, partitioned like search_documents: how
+                       many live letters of the part hold each blind text token and each
+                       blind character (as numbers, ``schema.term_number``): BM25's
+                       document frequencies, read with an index probe per term and part.
                        The one writer keeps it in step with the letters in the same
-                       transaction (a term no letter of a year holds leaves it); a rebuild
+                       transaction (a term no letter of a part holds leaves it); a rebuild
                        counts it afresh (``schema.FILL_TERMS``)
     search_meta        name -> value: the id (never the value) of the blind-token key, the
                        token scheme (``format``), the live letters' count and length sum
@@ -77,15 +81,17 @@ Limits of ``tsvector`` (PostgreSQL's, not ours), and what they mean here:
 The one writer: on PostgreSQL several machines share the index, so ``indexer.writer_lock``
 takes a PostgreSQL advisory lock (``schema.writer_lock``) instead of a lock file.
 
-Removal: ``delete`` deletes rows; with ``purge`` (and ``purge(years)``, which a destruction
-run calls with its batch's year) the partitions of those years are rewritten with ``VACUUM
-FULL`` — new files for the partition, its TOAST table and its indexes (a GIN index never
-forgets a token on its own, even after a plain ``VACUUM``), and the same years' partitions
-of ``search_terms`` (where a term only the removed letters held was deleted with them) — so
-none of a removed letter's tokens that no other letter has remains in the tables' files. Like Whoosh's year shards,
-the cost is that of the years purged, not of the table; a partition a letter left when its
-year was corrected is rewritten with them (``schema.MOVED``). It holds an exclusive lock on
-the partition (searches wait) while it runs: about as long as a rebuild of its indexes.
+Removal: ``delete`` deletes rows and marks the partitions they were in (``schema.MOVED``,
+as a writer marks a partition a letter's row left); with ``purge`` (and ``purge(years)``,
+which a destruction run calls after its deletions) the marked partitions are rewritten with
+``VACUUM FULL`` — new files for the partition, its TOAST table and its indexes (a GIN index
+never forgets a token on its own, even after a plain ``VACUUM``), and the same parts'
+partitions of ``search_terms`` (where a term only the removed letters held was deleted with
+them) — so none of a removed letter's tokens that no other letter has remains in the
+tables' files. After a destruction those are the batch's partition and the partitions of
+letters awaiting a decision its letters left when they were stored, so the cost follows the
+batch, not the year or the table. It holds an exclusive lock on each partition (searches
+wait) while it runs: about as long as a rebuild of its indexes.
 The WAL, archives and replicas keep what was written to them; see
 docs/search-threat-model.md.
 """

@@ -17,9 +17,9 @@ from ..interface import (
 from .compile import Compiled, hits, literal, meta_column, positive_tokens
 from .schema import (
     BATCH, COLUMNS, FILL_TERMS, FORMAT, HITS_IN_MEMORY, MAX_POSITION, MAX_POSITIONS_PER_TERM, META, MOVE, MOVED,
-    NEW_TABLE, NEW_TERMS, PURGE_LOCK_TIMEOUT, PURGE_WAIT, TABLE, TERMS, UPSERT, ensure_partitions, index_ddl,
-    index_names, partition_name, partitions, quoted, row_of, table_ddl, term_number, terms, terms_ddl,
-    wait_for_older_snapshots,
+    NEW_TABLE, NEW_TERMS, PURGE_LOCK_TIMEOUT, PURGE_WAIT, TABLE, TERMS, UPSERT, destroyable, ensure_partitions,
+    index_ddl, index_names, part_year, partition_ddl, partition_name, partitions, quoted, row_of, table_ddl,
+    term_number, terms, terms_ddl, wait_for_older_snapshots,
 )
 
 
@@ -70,21 +70,23 @@ class PostgresBackend(SearchBackend):
         with self.engine.begin() as conn:
             self._check_key(conn, claim=True)
             old = conn.execute(sql(
-                f'SELECT year, length, tsvector_to_array("text") AS toks, chars FROM {TABLE} '
+                f'SELECT part, length, tsvector_to_array("text") AS toks, chars FROM {TABLE} '
                 "WHERE uid = ANY (CAST(:u AS text[]))"), {"u": [r["uid"] for r in rows]}).all()
-            years = {r["year"] for r in rows}
-            ensure_partitions(conn, TABLE, years)
-            ensure_partitions(conn, TERMS, years)
+            parts = {r["part"] for r in rows}
+            ensure_partitions(conn, TABLE, parts)
+            ensure_partitions(conn, TERMS, parts)
             moved = set(conn.execute(sql(MOVE), {"u": [r["uid"] for r in rows],
-                                                 "y": [r["year"] for r in rows]}).scalars())
-            self._mark_moved(conn, moved)
+                                                 "p": [r["part"] for r in rows]}).scalars())
+            # a dead copy left among the decided letters is of a letter never destroyed: no
+            # destruction need rewrite that year's largest partition for it
+            self._mark_moved(conn, {p for p in moved if destroyable(p)})
             for i in range(0, len(rows), BATCH):
                 conn.execute(sql(UPSERT), rows[i:i + BATCH])
             change: Counter = Counter()
             for o in old:
-                change.update({(o.year, t): -1 for t in terms(o.toks, o.chars)})
+                change.update({(o.part, t): -1 for t in terms(o.toks, o.chars)})
             for d, r in zip(docs, rows):
-                change.update({(r["year"], t): 1 for t in terms(d.text, r["chars"])})
+                change.update({(r["part"], t): 1 for t in terms(d.text, r["chars"])})
             self._count_terms(conn, change)
             self._add_to_stats(conn, len(rows) - len(old), sum(r["length"] for r in rows) - sum(o.length for o in old))
         return len(rows)
@@ -96,70 +98,77 @@ class PostgresBackend(SearchBackend):
         found = 0
         with self.engine.begin() as conn:
             self._check_key(conn)
-            length, years, change = 0, set(), Counter()
+            length, parts, change = 0, set(), Counter()
             for i in range(0, len(uids), BATCH):
                 gone = conn.execute(sql(f"DELETE FROM {TABLE} WHERE uid = ANY (CAST(:u AS text[])) "
-                                        'RETURNING length, year, tsvector_to_array("text") AS toks, chars'),
+                                        'RETURNING length, part, tsvector_to_array("text") AS toks, chars'),
                                     {"u": uids[i:i + BATCH]}).all()
                 found += len(gone)
                 length += sum(g.length for g in gone)
-                years |= {g.year for g in gone}
+                parts |= {g.part for g in gone}
                 for g in gone:
-                    change.update({(g.year, t): -1 for t in terms(g.toks, g.chars)})
+                    change.update({(g.part, t): -1 for t in terms(g.toks, g.chars)})
             if found:
                 self._count_terms(conn, change)
                 self._add_to_stats(conn, -found, -length)
+                self._mark_moved(conn, parts)   # their dead rows are there until a purge
         if purge and found:
-            self.purge(years)
+            self.purge({part_year(p) for p in parts}, deleted_only=True)
         return found
 
     @staticmethod
     def _count_terms(conn, change: Counter) -> None:
-        """Add ``change`` ((year, term) -> letters more or fewer) to ``TERMS``; a term no
-        letter of a year holds any more leaves that year's partition (a purge of the year
+        """Add ``change`` ((part, term) -> letters more or fewer) to ``TERMS``; a term no
+        letter of a part holds any more leaves that part's partition (a purge of the part
         then rewrites its files without it). Sorted, so two writers could never deadlock."""
         items = sorted((key, n) for key, n in change.items() if n)
         if not items:
             return
         conn.execute(sql(
-            f"INSERT INTO {TERMS} AS t (year, term, documents) "
-            "SELECT * FROM unnest(CAST(:y AS integer[]), CAST(:t AS bigint[]), CAST(:n AS integer[])) "
-            "ON CONFLICT (term, year) DO UPDATE SET documents = t.documents + EXCLUDED.documents"),
-            {"y": [y for (y, _), _ in items], "t": [t for (_, t), _ in items], "n": [n for _, n in items]})
+            f"INSERT INTO {TERMS} AS t (part, term, documents) "
+            "SELECT * FROM unnest(CAST(:p AS text[]), CAST(:t AS bigint[]), CAST(:n AS integer[])) "
+            "ON CONFLICT (term, part) DO UPDATE SET documents = t.documents + EXCLUDED.documents"),
+            {"p": [p for (p, _), _ in items], "t": [t for (_, t), _ in items], "n": [n for _, n in items]})
         fewer = [key for key, n in items if n < 0]
         if fewer:
             conn.execute(sql(
-                f"DELETE FROM {TERMS} t USING unnest(CAST(:y AS integer[]), CAST(:t AS bigint[])) AS f(year, term) "
-                "WHERE t.year = f.year AND t.term = f.term AND t.documents <= 0"),
-                {"y": [y for y, _ in fewer], "t": [t for _, t in fewer]})
+                f"DELETE FROM {TERMS} t USING unnest(CAST(:p AS text[]), CAST(:t AS bigint[])) AS f(part, term) "
+                "WHERE t.part = f.part AND t.term = f.term AND t.documents <= 0"),
+                {"p": [p for p, _ in fewer], "t": [t for _, t in fewer]})
 
     @staticmethod
-    def _mark_moved(conn, years: Iterable[int]) -> None:
-        for year in years:
+    def _mark_moved(conn, parts: Iterable[str]) -> None:
+        for part in sorted(set(parts)):
             conn.execute(sql(f"INSERT INTO {META} (name, value) VALUES (:n, '1') ON CONFLICT (name) DO NOTHING"),
-                         {"n": f"{MOVED}{int(year)}"})
+                         {"n": f"{MOVED}{part}"})
 
-    def purge(self, years: Iterable[int] | None = None) -> PurgeReport:
-        """``VACUUM FULL`` of the partitions of ``years`` (None: of every partition), of the
-        letters' table and of the terms' (``TERMS``): new files holding their live rows only,
-        and new indexes. Partitions a letter's row left when its
-        year was corrected (``MOVED``) are rewritten with them. The other years' files are not
-        touched, so the cost is that of the years named, not of the table."""
+    def purge(self, years: Iterable[int] | None = None, *, deleted_only: bool = False) -> PurgeReport:
+        """``VACUUM FULL`` of partitions of the letters' table and of the terms' (``TERMS``):
+        new files holding their live rows only, and new indexes. Always those holding dead
+        rows of deleted or moved letters (marked ``MOVED`` by the writer that deleted or
+        moved them); with ``years``, every partition of those years too (an operator's
+        ``xinfang search purge --year``: old versions of changed letters go with them);
+        None: every partition. With ``deleted_only`` (a destruction run, after its
+        deletions) the marked ones only: the batch's partition (``part_of``: its region's
+        stored letters of its year) and the partitions of letters awaiting a decision its
+        letters left when they were stored, so the cost follows the batch, not the year or
+        the table."""
         with self.engine.connect() as conn:
             have = {table: partitions(conn, table) for table in (TABLE, TERMS)}
-            moved = {int(n[len(MOVED):]) for n in conn.execute(sql(
+            moved = {n[len(MOVED):] for n in conn.execute(sql(
                 f"SELECT name FROM {META} WHERE name LIKE '{MOVED}%'")).scalars()}
             conn.rollback()
-        if years is None:
+        if years is None and not deleted_only:
             names = [TABLE, TERMS]
         else:
-            chosen = sorted({int(y) for y in years} | moved)
-            names = [have[table][y] for table in (TABLE, TERMS) for y in chosen if y in have[table]]
+            wanted = set() if deleted_only else {int(y) for y in years}
+            names = [name for table in (TABLE, TERMS) for p, name in sorted(have[table].items())
+                     if p in moved or part_year(p) in wanted]
         self._vacuum_full(names)
         if moved:
             with self.engine.begin() as conn:
                 conn.execute(sql(f"DELETE FROM {META} WHERE name = ANY (CAST(:n AS text[]))"),
-                             {"n": [f"{MOVED}{y}" for y in moved]})
+                             {"n": [f"{MOVED}{p}" for p in moved]})
         return PurgeReport(shards=names, segments_rewritten=len(names), documents_kept=self.doc_count())
 
     def _vacuum_full(self, names: list[str]) -> None:
@@ -358,8 +367,9 @@ class PostgresBackend(SearchBackend):
         return _PgBulkLoader(self)
 
 
-#: Where a row (``COLUMNS``) holds the letter's length.
+#: Where a row (``COLUMNS``) holds the letter's length, and its part.
 _LENGTH = COLUMNS.index("length")
+_PART = COLUMNS.index("part")
 #: Letters a rebuild with several processes hands them at a time (``_PgBulkLoader.add_text``).
 PARALLEL_BATCH = 400
 #: The blinder of a rebuild's analysing process (inherited when it forks).
@@ -410,7 +420,7 @@ class _PgBulkLoader(BulkLoader):
         self.pending: list[tuple] = []
         self.count = 0
         self.length_sum = 0
-        self.years: set[int] = set()
+        self.parts: set[str] = set()
         try:
             self.cur.execute(f"DROP TABLE IF EXISTS {NEW_TABLE}")
             self.cur.execute(f"DROP TABLE IF EXISTS {NEW_TERMS}")
@@ -462,13 +472,12 @@ class _PgBulkLoader(BulkLoader):
     def _flush(self) -> None:
         if not self.pending:
             return
-        years = {row[COLUMNS.index("year")] for row in self.pending} - self.years
-        if years:
-            for year in sorted(years):   # a partition for each year the rows bring
-                for table in (NEW_TABLE, NEW_TERMS):
-                    self.cur.execute(f"CREATE TABLE {partition_name(table, year)} PARTITION OF {table} "
-                                     f"FOR VALUES IN ({int(year)})")
-            self.years |= years
+        parts = {row[_PART] for row in self.pending} - self.parts
+        if parts:   # a partition for each part the rows bring
+            for table in (NEW_TABLE, NEW_TERMS):
+                for part in sorted(parts):
+                    self.cur.execute(partition_ddl(table, part))
+            self.parts |= parts
         columns = ", ".join(f'"{c}"' for c in COLUMNS)
         if self.copy:
             with self.cur.copy(f"COPY {NEW_TABLE} ({columns}) FROM STDIN") as cp:
@@ -516,8 +525,8 @@ class _PgBulkLoader(BulkLoader):
 
     def _rename_partitions(self, cur, new_table: str, table: str) -> None:
         """The new table's partitions, and their indexes, get the names of the table's."""
-        for year in sorted(self.years):
-            old, new = partition_name(new_table, year), partition_name(table, year)
+        for part in sorted(self.parts):
+            old, new = partition_name(new_table, part), partition_name(table, part)
             cur.execute("SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
                         "WHERE i.indrelid = CAST(%s AS regclass)", (old,))
             indexes = [r[0] for r in cur.fetchall()]

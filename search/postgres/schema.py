@@ -17,8 +17,8 @@ from ..interface import IndexDocument
 
 TABLE = "search_documents"
 META = "search_meta"
-#: How many live letters of each year hold each term (``term_number``): BM25's document
-#: frequencies, kept in step with ``TABLE`` by its one writer, partitioned by year like it.
+#: How many live letters of each part (``part_of``) hold each term (``term_number``): BM25's
+#: document frequencies, kept in step with ``TABLE`` by its one writer, partitioned like it.
 TERMS = "search_terms"
 #: The tables a rebuild fills before they replace ``TABLE`` and ``TERMS`` (in one transaction).
 NEW_TABLE = "search_documents_new"
@@ -35,7 +35,7 @@ MAX_POSITIONS_PER_TERM = 256
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
 #: Metadata columns a query may compare, with their types.
 INT_FIELDS = ("year", "received")
-COLUMNS = ("uid", "record_id", "serial", "year", "status", "channel", "region", "category", "office",
+COLUMNS = ("uid", "part", "record_id", "serial", "year", "status", "channel", "region", "category", "office",
             "received", "doc_version", "allowed", "denied", "text", "chars", "length", "repeated_tokens",
             "repeated_counts", "pairs", "triples", "runs")
 #: Rows per statement (drain) or per COPY (rebuild).
@@ -52,16 +52,58 @@ WRITER_LOCK_KEY = int.from_bytes(hashlib.sha256(b"xinfang/search/writer").digest
 
 
 # -- the schema (the migration creates the same; a rebuild creates it under another name) ---------
+#: The states a letter may still leave for "stored" (the letters a destruction may take,
+#: ``records.cases.transitions``: a letter is stored from "registered" only, and leaves
+#: "stored" only when it is destroyed). Computed from the workflow, not restated.
+def _may_become_stored() -> frozenset[str]:
+    from records.cases.transitions import TRANSITIONS
+
+    sources = {s for t in TRANSITIONS.values() if t.target == "stored" for s in t.sources}
+    return frozenset(sources - {"stored"})
+
+
+INTAKE = _may_become_stored()
+
+
+def part_of(status: str, year: int, region: str) -> str:
+    """The partition a letter's row is written to (the ``part`` column):
+
+    - ``s<year>_<region hash>``: a stored letter, in the partition of its destruction batch
+      (the batch is a region's letters of a year; the region as the first 12 hex digits of
+      its SHA-256, so the part is a plain name); a destruction deletes its rows there and
+      rewrites that partition only, at a cost that follows the batch;
+    - ``i<year>``: a letter that may still be stored (registered, awaiting its first
+      decision: days, not years); when it is decided its row moves out, leaving a dead copy
+      here, and the partition is marked (``MOVED``) for the next purge, whose cost is that
+      of the letters still awaiting a decision;
+    - ``y<year>``: every other letter: decided, never stored, never destroyed, so its
+      updates' dead rows hold nothing a destruction must remove."""
+    if status == "stored":
+        return f"s{int(year)}_{hashlib.sha256(region.encode('utf-8')).hexdigest()[:12]}"
+    return f"{'i' if status in INTAKE else 'y'}{int(year)}"
+
+
+def destroyable(part: str) -> bool:
+    """Whether the letters of ``part`` may yet be destroyed (stored, or awaiting a decision)."""
+    return not part.startswith("y")
+
+
+def part_year(part: str) -> int:
+    return int(part[1:].split("_", 1)[0])
+
+
 def table_ddl(name: str, *, indexes: bool = True) -> list[str]:
     """CREATE statements of a documents table called ``name`` (and of its indexes): a table
-    partitioned by the letter's year (one partition per year, ``partition_name``, created
-    when a letter of that year is first written: ``ensure_partitions``), so a destruction of
-    a (region, year) batch rewrites one year's rows and indexes, not every year's. The key
-    is (uid, year), as PostgreSQL wants the partition key in it; a uid is still one row,
-    as every writer deletes a letter's row of another year first (``MOVE``)."""
+    partitioned by ``part`` (``part_of``: one partition per year of decided letters, one per
+    year of letters awaiting a decision, one per destruction batch of stored letters;
+    ``partition_name``, created when its first letter is written: ``ensure_partitions``),
+    so a destruction of a (region, year) batch rewrites the batch's rows and indexes, not
+    a year's. The key is (uid, part), as PostgreSQL wants the partition key in it; a uid is
+    still one row, as every writer deletes a letter's row of another part first (``MOVE``)."""
     out = [(
         f'CREATE TABLE {name} ('
-        ' uid text NOT NULL, record_id bigint NOT NULL, serial text NOT NULL, year integer NOT NULL,'
+        ' uid text NOT NULL, part text NOT NULL, record_id bigint NOT NULL, serial text NOT NULL,'
+        ' year integer NOT NULL,'
         ' status text NOT NULL, channel text NOT NULL, region text NOT NULL, category text NOT NULL,'
         ' office text NOT NULL, received bigint NOT NULL, doc_version integer NOT NULL,'
         ' allowed text[] NOT NULL, denied text[] NOT NULL, "text" tsvector NOT NULL, chars text[] NOT NULL,'
@@ -69,32 +111,48 @@ def table_ddl(name: str, *, indexes: bool = True) -> list[str]:
         " repeated_tokens bigint[] NOT NULL DEFAULT '{}', repeated_counts smallint[] NOT NULL DEFAULT '{}',"
         " pairs bigint[] NOT NULL DEFAULT '{}', triples bigint[] NOT NULL DEFAULT '{}',"
         " runs bigint[] NOT NULL DEFAULT '{}',"
-        f' CONSTRAINT pk_{name} PRIMARY KEY (uid, year)) PARTITION BY LIST (year)'
+        f' CONSTRAINT pk_{name} PRIMARY KEY (uid, part)) PARTITION BY LIST (part)'
     )]
     return out + (index_ddl(name) if indexes else [])
 
 
-def partition_name(table: str, year: int) -> str:
-    """The partition of ``table`` holding the letters of ``year``."""
-    return f"{table}_y{int(year)}"
+def partition_name(table: str, part: str) -> str:
+    """The partition of ``table`` holding the letters of ``part`` (``part_of``):
+    ``<table>_y2024``, ``<table>_i2024``, ``<table>_s2024_<region hash>``."""
+    if not _PART_RE.match(part):
+        raise ValueError(f"not a search partition: {part!r}")
+    return f"{table}_{part}"
 
 
-def ensure_partitions(conn, table: str, years: Iterable[int]) -> None:
-    """Create the partitions of ``years`` that ``table`` does not have yet (the one writer
-    calls this before it writes; the first letter of a year takes a short lock of the table)."""
-    for year in sorted({int(y) for y in years}):
-        name = partition_name(table, year)
+def partition_ddl(table: str, part: str) -> str:
+    """CREATE statement of ``table``'s partition of ``part``."""
+    return f"CREATE TABLE {partition_name(table, part)} PARTITION OF {table} FOR VALUES IN ('{part}')"
+
+
+def ensure_partitions(conn, table: str, parts: Iterable[str]) -> None:
+    """Create the partitions of ``parts`` that ``table`` does not have yet (the one writer
+    calls this before it writes; a partition's first letter takes a short lock of the table)."""
+    for part in sorted(set(parts)):
+        name = partition_name(table, part)
         if conn.execute(sql("SELECT to_regclass(:t) IS NULL"), {"t": name}).scalar_one():
-            conn.execute(sql(f"CREATE TABLE {name} PARTITION OF {table} FOR VALUES IN ({int(year)})"))
+            conn.execute(sql(partition_ddl(table, part)))
 
 
-def partitions(conn, table: str) -> dict[int, str]:
-    """year -> partition name, of the partitions ``table`` has."""
+_PART_RE = re.compile(r"(?:[iy][0-9]+|s[0-9]+_[0-9a-f]{12})\Z")
+_BOUND_RE = re.compile(r"FOR VALUES IN \('([^']*)'\)\Z")
+
+
+def partitions(conn, table: str) -> dict[str, str]:
+    """part -> partition name, of the partitions ``table`` has."""
     rows = conn.execute(sql(
-        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-        "WHERE i.inhparent = CAST(:t AS regclass)"), {"t": table}).scalars().all()
-    prefix = f"{table}_y"
-    return {int(n[len(prefix):]): n for n in rows if n.startswith(prefix) and n[len(prefix):].lstrip("-").isdigit()}
+        "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) AS bound FROM pg_inherits i "
+        "JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = CAST(:t AS regclass)"), {"t": table}).all()
+    out = {}
+    for name, bound in rows:
+        m = _BOUND_RE.match(bound or "")
+        if m:
+            out[m.group(1)] = name
+    return out
 
 
 def index_names(name: str) -> list[str]:
@@ -117,16 +175,18 @@ def index_ddl(name: str) -> list[str]:
 
 
 def terms_ddl(name: str) -> str:
-    """CREATE statement of a terms table called ``name``: (year, term) -> documents, one
-    partition per year (``ensure_partitions``), the key (term, year) its only index."""
-    return (f"CREATE TABLE {name} (year integer NOT NULL, term bigint NOT NULL, documents integer NOT NULL, "
-            f"CONSTRAINT pk_{name} PRIMARY KEY (term, year)) PARTITION BY LIST (year)")
+    """CREATE statement of a terms table called ``name``: (part, term) -> documents, one
+    partition per part (``ensure_partitions``), the key (term, part) its only index."""
+    return (f"CREATE TABLE {name} (part text NOT NULL, term bigint NOT NULL, documents integer NOT NULL, "
+            f"CONSTRAINT pk_{name} PRIMARY KEY (term, part)) PARTITION BY LIST (part)")
 
 
 META_DDL = f"CREATE TABLE {META} (name text NOT NULL, value text NOT NULL, CONSTRAINT pk_{META} PRIMARY KEY (name))"
-#: ``META`` rows ``moved:<year>``: a letter's row left that year's partition (its year was
-#: corrected), so the partition holds a dead copy of it until it is next rewritten; a purge
-#: of any year rewrites these partitions too, then forgets them.
+#: ``META`` rows ``moved:<part>``: rows were deleted from that partition, or left it (a
+#: letter decided, or its year or region corrected), so it holds dead copies of them until it
+#: is next rewritten; a purge rewrites the partitions so marked, then forgets them. (A
+#: decided letter's row leaving its year's partition does not mark it: that letter is never
+#: destroyed, see ``destroyable``.)
 MOVED = "moved:"
 
 
@@ -223,15 +283,15 @@ def _number(value: str) -> int:
 NUMBER_SQL = "CAST(CAST(('x' || encode(substr(sha256(convert_to({}, 'UTF8')), 1, 8), 'hex')) AS bit(64)) AS bigint)"
 
 
-#: Fills the terms table ``{terms}`` from the rows of ``{table}``: per year, the letters
+#: Fills the terms table ``{terms}`` from the rows of ``{table}``: per part, the letters
 #: holding each text token and each character (``term_number``, here in SQL: the token, or
 #: ``'char '`` and the character's token, hashed by ``NUMBER_SQL``). Grouped by the token
 #: first, so each distinct one is hashed once.
 FILL_TERMS = (
-    "INSERT INTO {{terms}} (year, term, documents) SELECT x.year, {number}, x.n "
-    "FROM (SELECT d.year, l.tok, count(*) AS n FROM {{table}} d, unnest(tsvector_to_array(d.\"text\")) AS l(tok) "
-    "GROUP BY d.year, l.tok UNION ALL "
-    "SELECT d.year, 'char ' || c.tok, count(*) FROM {{table}} d, unnest(d.chars) AS c(tok) GROUP BY d.year, c.tok) x"
+    "INSERT INTO {{terms}} (part, term, documents) SELECT x.part, {number}, x.n "
+    "FROM (SELECT d.part, l.tok, count(*) AS n FROM {{table}} d, unnest(tsvector_to_array(d.\"text\")) AS l(tok) "
+    "GROUP BY d.part, l.tok UNION ALL "
+    "SELECT d.part, 'char ' || c.tok, count(*) FROM {{table}} d, unnest(d.chars) AS c(tok) GROUP BY d.part, c.tok) x"
 ).format(number=NUMBER_SQL.format("x.tok"))
 
 
@@ -313,7 +373,8 @@ def row_of(doc: IndexDocument) -> dict:
     positions = kept_positions(doc.text)
     numbers, counts = repeated(positions)
     return {
-        "uid": doc.uid, "record_id": int(doc.record_id), "serial": doc.serial, "year": int(doc.year),
+        "uid": doc.uid, "part": part_of(doc.status, doc.year, doc.region), "record_id": int(doc.record_id),
+        "serial": doc.serial, "year": int(doc.year),
         "status": doc.status, "channel": doc.channel, "region": doc.region, "category": doc.category,
         "office": doc.office, "received": int(doc.received), "doc_version": int(doc.doc_version),
         "allowed": sorted(doc.allowed), "denied": sorted(doc.denied), "text": positions_literal(positions),
@@ -324,21 +385,23 @@ def row_of(doc: IndexDocument) -> dict:
 
 
 UPSERT = (
-    f"INSERT INTO {TABLE} (uid, record_id, serial, year, status, channel, region, category, office, received,"
+    f"INSERT INTO {TABLE} (uid, part, record_id, serial, year, status, channel, region, category, office, received,"
     ' doc_version, allowed, denied, "text", chars, length, repeated_tokens, repeated_counts, pairs, triples,'
-    " runs) VALUES (:uid, :record_id, :serial, :year, :status, :channel, :region, :category, :office, :received, :doc_version,"
+    " runs) VALUES (:uid, :part, :record_id, :serial, :year, :status, :channel, :region, :category, :office,"
+    " :received, :doc_version,"
     " CAST(:allowed AS text[]), CAST(:denied AS text[]),"
     " CAST(:text AS tsvector), CAST(:chars AS text[]), :length, CAST(:repeated_tokens AS bigint[]),"
     " CAST(:repeated_counts AS smallint[]), CAST(:pairs AS bigint[]), CAST(:triples AS bigint[]),"
     " CAST(:runs AS bigint[]))"
-    " ON CONFLICT (uid, year) DO UPDATE SET "
-    + ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in COLUMNS if c not in ("uid", "year"))
+    " ON CONFLICT (uid, part) DO UPDATE SET "
+    + ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in COLUMNS if c not in ("uid", "part"))
 )
-#: Before an ``UPSERT``: the rows of the letters being written that are in another year's
-#: partition (a corrected received date) are deleted; their length and year are returned.
+#: Before an ``UPSERT``: the rows of the letters being written that are in another part (a
+#: letter decided or stored, its received date or region corrected) are deleted; their parts
+#: are returned (to be marked ``MOVED``).
 MOVE = (
-    f"DELETE FROM {TABLE} d USING unnest(CAST(:u AS text[]), CAST(:y AS integer[])) AS n(uid, year) "
-    "WHERE d.uid = n.uid AND d.year <> n.year RETURNING d.year"
+    f"DELETE FROM {TABLE} d USING unnest(CAST(:u AS text[]), CAST(:p AS text[])) AS n(uid, part) "
+    "WHERE d.uid = n.uid AND d.part <> n.part RETURNING d.part"
 )
 
 

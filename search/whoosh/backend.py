@@ -109,8 +109,8 @@ class WhooshBackend(SearchBackend):
         self._changed()
         return found
 
-    def purge(self, years: Iterable[int] | None = None) -> PurgeReport:
-        gen = self._generation()
+    def purge(self, years: Iterable[int] | None = None, *, deleted_only: bool = False) -> PurgeReport:
+        gen = self._generation()   # (a year's shard holds its deleted documents: deleted_only changes nothing)
         wanted = None if years is None else {int(y) for y in years}
         report = PurgeReport(shards=[], segments_rewritten=0, documents_kept=0)
         for year, path in self._shards(gen).items():

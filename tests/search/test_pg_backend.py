@@ -324,13 +324,13 @@ def test_a_query_of_many_hits_may_be_shared_among_parallel_workers(svc):
     svc.backend.delete([d.uid for d in docs], purge=False)
 
 
-def _terms_as_counted(conn) -> dict[tuple[int, int], int]:
-    """(year, term) -> letters, as ``TERMS`` holds it, and as a fresh count of the rows gives."""
-    held = {(r.year, r.term): r.documents for r in conn.execute(text(
-        f"SELECT year, term, documents FROM {pg_backend.TERMS}"))}
-    conn.execute(text("CREATE TEMP TABLE recount (year integer, term bigint, documents integer) ON COMMIT DROP"))
+def _terms_as_counted(conn) -> dict[tuple[str, int], int]:
+    """(part, term) -> letters, as ``TERMS`` holds it, and as a fresh count of the rows gives."""
+    held = {(r.part, r.term): r.documents for r in conn.execute(text(
+        f"SELECT part, term, documents FROM {pg_backend.TERMS}"))}
+    conn.execute(text("CREATE TEMP TABLE recount (part text, term bigint, documents integer) ON COMMIT DROP"))
     conn.execute(text(pg_backend.schema.FILL_TERMS.format(terms="recount", table=pg_backend.TABLE)))
-    counted = {(r.year, r.term): r.documents for r in conn.execute(text("SELECT * FROM recount"))}
+    counted = {(r.part, r.term): r.documents for r in conn.execute(text("SELECT * FROM recount"))}
     return held, counted
 
 
@@ -347,10 +347,10 @@ def test_the_letters_per_term_counts_follow_every_write_and_score_as_a_fresh_cou
     tag, principal = secrets.token_hex(3), "p:" + secrets.token_hex(4)
     access = Access(principals=frozenset({principal}))
 
-    def doc(i: int, body: str, year: int = 2025) -> IndexDocument:
+    def doc(i: int, body: str, year: int = 2025, **meta) -> IndexDocument:
         a = analysis.analyse(f"{tag} {body}")
         return _doc(f"df{tag}-{i}", blind(a.tokens), chars=chars(sorted(a.chars)), principal=principal,
-                    received=1_700_000_000 + i, year=year)
+                    received=1_700_000_000 + i, year=year, **meta)
 
     node = query.compile_query(query.parse(f"{tag} 拖欠工资"), svc.blinder, None)
     mine = svc.backend
@@ -384,6 +384,8 @@ def test_the_letters_per_term_counts_follow_every_write_and_score_as_a_fresh_cou
     assert len(after_write) == 3 and dict(after_write)[f"df{tag}-0"] != dict(first)[f"df{tag}-0"]
     other.index([doc(1, "社保 医疗")])                          # a letter changes: 拖欠工资 no more
     other.index([doc(2, "公司拖欠工资", year=2024)])            # and one moves to another year
+    exact()
+    other.index([doc(2, "公司拖欠工资", year=2024, status="stored")])   # is stored: another partition
     exact()
     assert len(scores(mine)) == 2
     other.delete([f"df{tag}-2"], purge=False)                 # and deletes
@@ -531,7 +533,7 @@ def test_killed_in_the_middle_of_a_table_write(inst, settings, make_user, make_r
             rows = [pg_backend.row_of(d) for d in docs]
             with self.engine.begin() as conn:
                 self._check_key(conn, claim=True)
-                pg_backend.ensure_partitions(conn, pg_backend.TABLE, {r["year"] for r in rows})
+                pg_backend.ensure_partitions(conn, pg_backend.TABLE, {r["part"] for r in rows})
                 conn.execute(text(pg_backend.UPSERT), rows)   # written, never committed
                 die()
         pg_backend.PostgresBackend.index = crash
