@@ -283,12 +283,15 @@ def run_pg(work: Path, admin_url: str, updates: int, procs: int = 1, destroy: in
 
 def _pg_destruction(engine, backend, sealed, count: int) -> dict:
     """The search side of destroying ``count`` letters of the year holding the most: their
-    rows deleted and that year's partition rewritten (``delete`` with its purge), timed."""
+    rows deleted and the partitions they were in rewritten (``delete`` with its purge),
+    timed. The corpus's letters are all registered, so that is the year's partition of
+    letters awaiting a decision (``schema.part_of``): the whole year, the worst case. A
+    batch of stored letters has its own partition: ``partition_bench.py`` times that."""
     from collections import Counter
 
     from sqlalchemy import text
 
-    from search.postgres.schema import TABLE, partition_name
+    from search.postgres.schema import TABLE, part_of, partition_name
 
     years = Counter(int(d["received_at"][:4]) for d, *_ in sealed)
     year, letters = years.most_common(1)[0]
@@ -297,7 +300,7 @@ def _pg_destruction(engine, backend, sealed, count: int) -> dict:
     def size() -> int:
         with engine.connect() as conn:
             return int(conn.execute(text("SELECT pg_total_relation_size(CAST(:t AS regclass))"),
-                                    {"t": partition_name(TABLE, year)}).scalar_one())
+                                    {"t": partition_name(TABLE, part_of("registered", year, ""))}).scalar_one())
     before = size()
     t = time.perf_counter()
     deleted = backend.delete(uids)
