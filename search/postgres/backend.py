@@ -223,7 +223,7 @@ class PostgresBackend(SearchBackend):
         read from TOAST (about 6 KB); a scan reads every letter's, while the index answers a
         single token without reading any (phrases: the candidates' only). 100,000 letters,
         120 queries alternating with the old plans: p95 -19 %, p50 -5 %."""
-        conn.execute(sql("SELECT set_config('enable_seqscan', 'off', true)"))
+        conn.execute(sql("SELECT set_config('enable_seqscan', 'off', true), set_config('cpu_operator_cost', '0.025', true)"))
 
     def _score(self, conn, c: Compiled, query: Node, meta: dict[str, str]) -> str:
         """The BM25 score expression of ``query`` (``search.scoring``), its statistics read
@@ -265,14 +265,21 @@ class PostgresBackend(SearchBackend):
         memory (``HITS_IN_MEMORY``: 75,000 of them went to a temporary file under the
         default 4 MB of ``work_mem``). On two cores, 100,000 letters, the same 300 queries
         with the five facets: p95 91 -> 60 ms, without facets 66 -> 42 ms (公司, 75,354
-        hits, with facets: 124 -> 80 ms); in one process (no workers) 94 -> 84 ms."""
+        hits, with facets: 124 -> 80 ms); in one process (no workers) 94 -> 84 ms.
+
+        Each plan is made for the query's own tokens (``plan_cache_mode``): psycopg prepares
+        a statement run five times on a connection, and every query of one shape is the
+        same statement, so PostgreSQL would then switch to a generic plan that knows no
+        token's selectivity; over the table's partitions some such plans took 94 to 137
+        instead of 16 ms."""
         columns = "".join(f", d.{f}" for f in facets if f not in ("uid", "record_id", "serial", "received"))
         groupings = "".join(f"GROUPING(h.{f}) AS g_{f}, " for f in facets)
         sets = ", ".join([*(f"(h.{f})" for f in facets), "()"])
         facet = f"CASE {' '.join(f'WHEN g_{f} = 0 THEN {literal(f)}' for f in facets)} END" if facets else "NULL"
         value = f"COALESCE({', '.join(f'CAST(h.{f} AS text)' for f in facets)})" if facets else "NULL"
         conn.execute(sql(f"SELECT set_config('parallel_tuple_cost', '0', true), "
-                         f"set_config('work_mem', '{HITS_IN_MEMORY}', true)"))
+                         f"set_config('work_mem', '{HITS_IN_MEMORY}', true), "
+                         "set_config('plan_cache_mode', 'force_custom_plan', true)"))
         rows = conn.execute(sql(
             f"WITH h AS MATERIALIZED (SELECT d.uid, d.record_id, d.serial, d.received{columns}, {score} AS score "
             f"FROM {c.rows(TABLE, where)}) "
