@@ -148,13 +148,22 @@ def _by_kind(queries, times) -> dict:
     return out
 
 
+def _status(i: int) -> str:
+    """A letter's state, spread as an office's are: 1 % awaiting a decision, a quarter stored
+    (Art 11), the rest decided. The PostgreSQL backend keeps each year's letters of each
+    kind, and each (region, year) batch of stored ones, in a partition of its own
+    (``search.postgres.schema.part_of``), so searches read as many partitions as an office's."""
+    k = (i * 2654435761) % 100
+    return "registered" if k < 1 else "stored" if k < 26 else "accepted"
+
+
 # -- pipelines (each runs in a child process) ---------------------------------------------------
 def _whoosh_docs(docs, token_lists, chars_lists):
     from search.interface import IndexDocument
 
     for d, toks, chars in zip(docs, token_lists, chars_lists):
         yield IndexDocument(uid=f"u{d['i']}", record_id=d["i"], serial=f"XF-{d['i']}", year=int(d["received_at"][:4]),
-                            status="registered", channel=d["channel"], region=d["region"], category=d["category"],
+                            status=_status(d["i"]), channel=d["channel"], region=d["region"], category=d["category"],
                             office="XFB", received=0, doc_version=1, allowed=frozenset({"chief:all"}),
                             denied=frozenset(), text=toks, chars=chars)
 
@@ -196,7 +205,7 @@ def run_encrypted(work: Path, procs: int) -> dict:
         dek = crypto.unwrap_data_key(ring, uid, ref, wrapped)
         doc = crypto.open_json(dek, blob, crypto.aad(uid, "document", 1))
         meta = IndexDocument(uid=uid, record_id=d["i"], serial=f"XF-{d['i']}", year=int(d["received_at"][:4]),
-                             status="registered", channel=d["channel"], region=d["region"],
+                             status=_status(d["i"]), channel=d["channel"], region=d["region"],
                              category=d["category"], office="XFB", received=0, doc_version=1,
                              allowed=frozenset({"chief:all"}), denied=frozenset())
         # as a reindex does: analysed and blinded here, or by the sub-writers with procs=2
@@ -245,7 +254,7 @@ def run_pg(work: Path, admin_url: str, updates: int, procs: int = 1, destroy: in
 
         def meta(d, uid):
             return IndexDocument(uid=uid, record_id=d["i"], serial=f"XF-{d['i']}", year=int(d["received_at"][:4]),
-                                 status="registered", channel=d["channel"], region=d["region"],
+                                 status=_status(d["i"]), channel=d["channel"], region=d["region"],
                                  category=d["category"], office="XFB", received=0, doc_version=1,
                                  allowed=frozenset({"chief:all"}), denied=frozenset())
 
@@ -282,11 +291,11 @@ def run_pg(work: Path, admin_url: str, updates: int, procs: int = 1, destroy: in
 
 
 def _pg_destruction(engine, backend, sealed, count: int) -> dict:
-    """The search side of destroying ``count`` letters of the year holding the most: their
-    rows deleted and the partitions they were in rewritten (``delete`` with its purge),
-    timed. The corpus's letters are all registered, so that is the year's partition of
-    letters awaiting a decision (``schema.part_of``): the whole year, the worst case. A
-    batch of stored letters has its own partition: ``partition_bench.py`` times that."""
+    """The search side of destroying ``count`` stored letters of the year holding the most
+    (``_status``), as a run does, batch by batch (a region's stored letters of the year,
+    the largest first, until ``count``): their rows deleted and the partitions they were in
+    purged (``delete`` with its purge), timed. The partitions' size before and after is
+    that of the batches' and the year's letters awaiting a decision (``schema.part_of``)."""
     from collections import Counter
 
     from sqlalchemy import text
@@ -295,18 +304,29 @@ def _pg_destruction(engine, backend, sealed, count: int) -> dict:
 
     years = Counter(int(d["received_at"][:4]) for d, *_ in sealed)
     year, letters = years.most_common(1)[0]
-    uids = [uid for d, uid, *_ in sealed if int(d["received_at"][:4]) == year][:count]
+    stored = [(d["region"], uid) for d, uid, *_ in sealed
+              if int(d["received_at"][:4]) == year and _status(d["i"]) == "stored"]
+    regions = Counter(r for r, _ in stored)
+    order = {r: k for k, (r, _) in enumerate(regions.most_common())}
+    stored.sort(key=lambda ru: order[ru[0]])
+    chosen = stored[:count]
+    batches = sorted({r for r, _ in chosen})
+    uids = [uid for _, uid in chosen]
+    names = [partition_name(TABLE, part_of("stored", year, r)) for r in batches]
+    names.append(partition_name(TABLE, part_of("registered", year, "")))
 
     def size() -> int:
         with engine.connect() as conn:
-            return int(conn.execute(text("SELECT pg_total_relation_size(CAST(:t AS regclass))"),
-                                    {"t": partition_name(TABLE, part_of("registered", year, ""))}).scalar_one())
+            return int(conn.execute(text(
+                "SELECT COALESCE(sum(pg_total_relation_size(to_regclass(n))), 0) FROM unnest(CAST(:n AS text[])) n"),
+                {"n": names}).scalar_one())
     before = size()
     t = time.perf_counter()
     deleted = backend.delete(uids)
     seconds = time.perf_counter() - t
     return {"year": year, "letters_of_year": letters, "letters_in_all": len(sealed), "destroyed": deleted,
-            "seconds": round(seconds, 1), "partition_bytes_before": before, "partition_bytes_after": size()}
+            "batches": len(batches), "seconds": round(seconds, 1), "partitions_bytes_before": before,
+            "partitions_bytes_after": size()}
 
 
 class _ThrowawayCluster:
@@ -463,7 +483,7 @@ def run_plain_analyzer(work: Path, procs: int) -> dict:
     w = ix.writer(limitmb=LIMIT_MB, **({"procs": procs, "multisegment": True} if procs > 1 else {}))
     for d in docs:
         text = _text(d)
-        w.add_document(uid=f"u{d['i']}", record_id=d["i"], serial=f"XF-{d['i']}", status="registered",
+        w.add_document(uid=f"u{d['i']}", record_id=d["i"], serial=f"XF-{d['i']}", status=_status(d["i"]),
                        channel=d["channel"], region=d["region"], category=d["category"],
                        year=int(d["received_at"][:4]), text=text, chars=text)
     w.commit()
