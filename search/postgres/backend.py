@@ -70,16 +70,21 @@ class PostgresBackend(SearchBackend):
         with self.engine.begin() as conn:
             self._check_key(conn, claim=True)
             old = conn.execute(sql(
-                f'SELECT part, length, tsvector_to_array("text") AS toks, chars FROM {TABLE} '
+                f'SELECT uid, part, length, tsvector_to_array("text") AS toks, chars FROM {TABLE} '
                 "WHERE uid = ANY (CAST(:u AS text[]))"), {"u": [r["uid"] for r in rows]}).all()
             parts = {r["part"] for r in rows}
             ensure_partitions(conn, TABLE, parts)
             ensure_partitions(conn, TERMS, parts)
-            moved = set(conn.execute(sql(MOVE), {"u": [r["uid"] for r in rows],
-                                                 "p": [r["part"] for r in rows]}).scalars())
+            new_part = {r["uid"]: r["part"] for r in rows}
+            leaving: dict[str, list[str]] = {}
+            for o in old:
+                if o.part != new_part[o.uid]:
+                    leaving.setdefault(o.part, []).append(o.uid)
+            for part, uids in sorted(leaving.items()):   # each a statement of one partition
+                conn.execute(sql(MOVE), {"p": part, "u": uids})
             # a dead copy left among the decided letters is of a letter never destroyed: no
             # destruction need rewrite that year's largest partition for it
-            self._mark_moved(conn, {p for p in moved if destroyable(p)})
+            self._mark_moved(conn, {p for p in leaving if destroyable(p)})
             for i in range(0, len(rows), BATCH):
                 conn.execute(sql(UPSERT), rows[i:i + BATCH])
             change: Counter = Counter()

@@ -396,13 +396,11 @@ UPSERT = (
     " ON CONFLICT (uid, part) DO UPDATE SET "
     + ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in COLUMNS if c not in ("uid", "part"))
 )
-#: Before an ``UPSERT``: the rows of the letters being written that are in another part (a
-#: letter decided or stored, its received date or region corrected) are deleted; their parts
-#: are returned (to be marked ``MOVED``).
-MOVE = (
-    f"DELETE FROM {TABLE} d USING unnest(CAST(:u AS text[]), CAST(:p AS text[])) AS n(uid, part) "
-    "WHERE d.uid = n.uid AND d.part <> n.part RETURNING d.part"
-)
+#: Before an ``UPSERT``: the rows the letters being written have in another part (a letter
+#: decided or stored, its received date or region corrected) are deleted, a part at a time
+#: (the writer read which rows are where; naming the part keeps the statement to its
+#: partition), and the part marked ``MOVED``.
+MOVE = f"DELETE FROM {TABLE} WHERE part = :p AND uid = ANY (CAST(:u AS text[]))"
 
 
 # -- the one writer, across machines -----------------------------------------------------------------
