@@ -16,7 +16,8 @@ variable and what it should be.
 ``XINFANG_RETENTION``          JSON object of retention periods (retention.schedules)
 ``XINFANG_CJK_FONT``           the CJK font for notices and reports (``path`` or ``path#n``)
 ``XINFANG_SEARCH_BACKEND``     ``whoosh`` (default) or ``postgresql``
-``XINFANG_SEARCH_CACHE_MB``    megabytes of Whoosh segment arrays kept between searches (96)
+``XINFANG_SEARCH_CACHE_MB``    megabytes kept between searches per process (96): Whoosh's segment
+                               arrays, or the PostgreSQL backend's hits of queries asked again
 ``XINFANG_SEARCH_PROCS``       processes of a search rebuild (1)
 ``XINFANG_SECRET_KEY``         the session secret (default: the one ``xinfang init`` wrote)
 ``XINFANG_SECURE_COOKIES``     ``1``: session cookies only over HTTPS

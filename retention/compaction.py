@@ -102,11 +102,14 @@ def _run_batch(inst, run_id: int) -> tuple[int, str]:
 #: partition per destruction batch of stored letters, one per year of letters awaiting a
 #: decision, one per year of the others.
 SEARCH_TABLES = ("search_documents", "search_terms")
+#: PostgreSQL: the search backend's log of the letters each index write changed (its
+#: deletions take the destroyed letters' entries out; small, as its writers trim it).
+SEARCH_CHANGES = "search_changes"
 
 
 def affected_tables(year: int | None = None, region: str | None = None) -> list[str]:
     """Tables a run deletes from or writes the journal to: compacted after the run and, on
-    PostgreSQL, whose relation files the residue check scans (the search table included).
+    PostgreSQL, whose relation files the residue check scans (the search tables included).
     With the batch's ``year`` and ``region``, the search tables' partitions its letters were
     written to stand for the search tables: the batch's own (its stored letters) and its
     year's letters awaiting a decision (where each was until it was stored). A run rewrites
@@ -119,7 +122,7 @@ def affected_tables(year: int | None = None, region: str | None = None) -> list[
         parts = [part_of("stored", year, region), *sorted({part_of(s, year, region) for s in INTAKE})]
         search = [partition_name(t, p) for t in SEARCH_TABLES for p in parts]
     names = ["records", "retention_batch_letters", "retention_run_steps", "outbox",
-             *(t.name for t, _ in _dependent_tables()), *search]
+             *(t.name for t, _ in _dependent_tables()), *search, SEARCH_CHANGES]
     return list(dict.fromkeys(names))
 
 

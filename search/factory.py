@@ -21,7 +21,8 @@ from .interface import SearchBackend
 WHOOSH, POSTGRESQL = SEARCH_BACKENDS
 BACKENDS = SEARCH_BACKENDS
 ENV_VAR = "XINFANG_SEARCH_BACKEND"
-#: Megabytes of segment arrays a process keeps between Whoosh searches (``search.whoosh.execution``).
+#: Megabytes a process keeps between searches: Whoosh's segment arrays (``search.whoosh.execution``),
+#: or the PostgreSQL backend's hits of queries asked again (``search.postgres.hitcache``).
 CACHE_ENV_VAR = "XINFANG_SEARCH_CACHE_MB"
 
 
@@ -61,7 +62,7 @@ def make_backend(inst, key_id: str, *, procs: int | None = None) -> SearchBacken
     if kind(inst) == POSTGRESQL:
         from .postgres import PostgresBackend
 
-        return PostgresBackend(inst.db.engine, key_id, procs=procs)
+        return PostgresBackend(inst.db.engine, key_id, procs=procs, cache_bytes=inst.settings.search_cache_bytes)
     from .whoosh.backend import WhooshBackend
 
     return WhooshBackend(inst.settings.index_dir, key_id, procs=procs, cache_bytes=inst.settings.search_cache_bytes)

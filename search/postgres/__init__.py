@@ -7,7 +7,8 @@ machine searches the same index and the indexer can run anywhere. The table and 
 are created by the migrations ``20261125_0006_search_pg``, ``20261203_0012_search``,
 ``20261203_0013_search_partitions``, ``20261203_0014_search_rows``,
 ``20261204_0015_search_triples``, ``20261204_0016_search_runs`` and
-``20261204_0017_search_terms`` and ``20261206_0018_search_parts`` (PostgreSQL only)::
+``20261204_0017_search_terms``, ``20261206_0018_search_parts`` and
+``20261206_0019_search_changes`` (PostgreSQL only)::
 
     search_documents   one row per record, partitioned by ``part`` (``schema.part_of``):
                        ``search_documents_s2024_<region hash>`` the stored letters of one
@@ -38,7 +39,11 @@ are created by the migrations ``20261125_0006_search_pg``, ``20261203_0012_searc
                        transaction (a term no letter of a part holds leaves it); a rebuild
                        counts it afresh (``schema.FILL_TERMS``)
     search_meta        name -> value: the id (never the value) of the blind-token key, the
-                       token scheme (``format``), the live letters' count and length sum
+                       token scheme (``format``), the live letters' count and length sum,
+                       the change log's last number and floor
+    search_changes     (seq, uid): the letters each writing transaction wrote, numbered in
+                       commit order (``schema.log_changes``); trimmed by its writers, a
+                       deleted letter never listed
 
 How the query tree maps to SQL: a blind token is ``'tok'`` in a ``tsquery``, a phrase is
 ``'t1' <-> 't2' <-> 't3'`` (the tokens at consecutive positions: an exact substring; of two
@@ -63,6 +68,13 @@ integers in the same order (a token's occurrences in a letter are read from its 
 ``compile._TF``; the statistics are kept in ``search_meta`` and ``search_terms``), so both
 backends give a query the same first page. An index built with an older token scheme is
 refused with a message asking for ``xinfang search reindex``.
+
+A query asked again need not be read again (``hitcache``): the second time a query of
+many hits is asked (its condition and access alike), the process reads what scoring and
+counting need of each hit into arrays and keeps them; later askings read the letters
+changed since (``search_changes``) and re-read only those, then score, order and count in
+memory with the same operations as the SQL. The answers are the SQL's exactly; OR and NOT
+are asked of the SQL every time. Memory per process: ``XINFANG_SEARCH_CACHE_MB``.
 
 Limits of ``tsvector`` (PostgreSQL's, not ours), and what they mean here:
 

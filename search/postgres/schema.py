@@ -38,6 +38,10 @@ INT_FIELDS = ("year", "received")
 COLUMNS = ("uid", "part", "record_id", "serial", "year", "status", "channel", "region", "category", "office",
             "received", "doc_version", "allowed", "denied", "text", "chars", "length", "repeated_tokens",
             "repeated_counts", "pairs", "triples", "runs")
+#: Which letters each writing transaction changed, numbered in commit order (``log_changes``):
+#: a process that keeps a query's hits (``search.postgres.hitcache``) reads the letters
+#: changed since it last looked and brings those hits up to date, instead of reading them all.
+CHANGES = "search_changes"
 #: Rows per statement (drain) or per COPY (rebuild).
 BATCH = 500
 #: How long a purge waits for transactions that might still see the deleted rows (seconds).
@@ -190,6 +194,60 @@ META_DDL = f"CREATE TABLE {META} (name text NOT NULL, value text NOT NULL, CONST
 MOVED = "moved:"
 
 
+CHANGES_DDL = (f"CREATE TABLE {CHANGES} (seq bigint NOT NULL, uid text NOT NULL)",
+               f"CREATE INDEX ix_{CHANGES}_seq ON {CHANGES} (seq)")
+#: ``META`` rows of the change log: the number of the last writing transaction, and the
+#: number up to which changes are no longer listed (trimmed, deleted letters, a rebuild).
+CHANGE_SEQ, CHANGE_FLOOR = "change_seq", "change_floor"
+#: The log keeps the changes of the last ``CHANGES_KEPT`` writing transactions; every
+#: ``CHANGES_TRIM_EVERY``-th writer trims it.
+CHANGES_KEPT = 4096
+CHANGES_TRIM_EVERY = 256
+
+
+def log_changes(conn, uids: Iterable[str], *, forget: bool = False) -> int:
+    """Number this writing transaction (``CHANGE_SEQ`` + 1) and list the letters it wrote in
+    ``CHANGES``; call it last, in the writer's transaction. The number's row stays locked
+    until the commit, so a second writer waits for it: numbers follow the commits, and a
+    reader that sees number n sees every change up to n. With ``forget`` (letters deleted)
+    the letters are not listed and their earlier entries go: the log never keeps a deleted
+    letter's uid, and ``CHANGE_FLOOR`` moves to this number, so every process reads its hits
+    afresh. Returns the number."""
+    uids = sorted(set(uids))
+    seq = int(conn.execute(sql(
+        f"INSERT INTO {META} AS m (name, value) VALUES ('{CHANGE_SEQ}', '1') ON CONFLICT (name) DO UPDATE "
+        "SET value = CAST(CAST(m.value AS bigint) + 1 AS text) RETURNING CAST(value AS bigint)")).scalar_one())
+    floor = None
+    if forget:
+        conn.execute(sql(f"DELETE FROM {CHANGES} WHERE uid = ANY (CAST(:u AS text[]))"), {"u": uids})
+        floor = seq
+    else:
+        conn.execute(sql(f"INSERT INTO {CHANGES} (seq, uid) SELECT :s, u FROM unnest(CAST(:u AS text[])) AS u"),
+                     {"s": seq, "u": uids})
+        if seq % CHANGES_TRIM_EVERY == 0:
+            floor = seq - CHANGES_KEPT
+            conn.execute(sql(f"DELETE FROM {CHANGES} WHERE seq <= :f"), {"f": floor})
+    if floor is not None and floor > 0:
+        conn.execute(sql(
+            f"INSERT INTO {META} AS m (name, value) VALUES ('{CHANGE_FLOOR}', :f) ON CONFLICT (name) DO UPDATE "
+            "SET value = CAST(GREATEST(CAST(m.value AS bigint), CAST(EXCLUDED.value AS bigint)) AS text)"),
+            {"f": str(floor)})
+    return seq
+
+
+def changed_since(conn, seq: int, upto: int, limit: int) -> list[str] | None:
+    """The letters changed after number ``seq`` up to ``upto`` (``log_changes``), or None
+    when more than ``limit`` were, or the log no longer lists them all (its floor, read in
+    the same statement, so a writer trimming it meanwhile is seen with its deletions)."""
+    floor, uids = conn.execute(sql(
+        f"SELECT (SELECT CAST(value AS bigint) FROM {META} WHERE name = '{CHANGE_FLOOR}'), "
+        f"ARRAY(SELECT DISTINCT uid FROM {CHANGES} WHERE seq > :a AND seq <= :b LIMIT :n)"),
+        {"a": int(seq), "b": int(upto), "n": int(limit) + 1}).one()
+    if (floor is not None and floor > seq) or len(uids) > limit:
+        return None
+    return list(uids)
+
+
 def create_schema(conn) -> None:
     """Create the tables when they are missing (what the migration does; for a database
     that is not an instance's, e.g. the benchmark's)."""
@@ -201,6 +259,9 @@ def create_schema(conn) -> None:
         conn.execute(sql(META_DDL))
     if not conn.execute(sql("SELECT to_regclass(:t) IS NOT NULL"), {"t": TERMS}).scalar_one():
         conn.execute(sql(terms_ddl(TERMS)))
+    if not conn.execute(sql("SELECT to_regclass(:t) IS NOT NULL"), {"t": CHANGES}).scalar_one():
+        for ddl in CHANGES_DDL:
+            conn.execute(sql(ddl))
 
 
 # -- values ------------------------------------------------------------------------------------------
