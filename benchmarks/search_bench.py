@@ -244,6 +244,10 @@ def run_encrypted(work: Path, procs: int) -> dict:
     return out
 
 
+def _nothing() -> None:
+    return None
+
+
 def _pg_database(admin_url: str):
     """A fresh database on the server of ``admin_url``: (url, drop())."""
     from records.db import create_database, drop_database
@@ -252,11 +256,13 @@ def _pg_database(admin_url: str):
     return url, lambda: drop_database(admin_url, name)
 
 
-def run_pg(work: Path, admin_url: str, updates: int, procs: int = 1, destroy: int = 0) -> dict:
+def run_pg(work: Path, admin_url: str, updates: int, procs: int = 1, destroy: int = 0, keep: bool = False) -> dict:
     """Ours into the PostgreSQL backend, from the same sealed letters (analysed and blinded
     by ``procs`` processes, as ``xinfang search reindex --procs``); the same queries; then
     ``updates`` single-letter updates, and the search side of a destruction of ``destroy``
-    letters of one year (their rows deleted, that year's partition rewritten)."""
+    letters of one year (their rows deleted, that year's partition rewritten). With
+    ``keep`` the database stays, and its URL and the corpus's keyring are written to
+    ``work`` (``pg.url``, ``pg.keyring``) for later measurements on it."""
     from sqlalchemy import create_engine, text
 
     from records import crypto
@@ -267,6 +273,10 @@ def run_pg(work: Path, admin_url: str, updates: int, procs: int = 1, destroy: in
     docs, queries = _load(work)
     ring, sealed, blinder = _sealed(docs)
     url, drop = _pg_database(admin_url)
+    if keep:   # a benchmark's own throw-away key for generated letters, beside its corpus
+        (work / "pg.url").write_text(url + "\n", encoding="utf-8")
+        (work / "pg.keyring").write_text(ring.to_json(), encoding="utf-8")
+        drop = _nothing
     engine = create_engine(url)
     try:
         with engine.begin() as conn:
@@ -687,9 +697,14 @@ def main(argv=None) -> int:
     ap.add_argument("--pg-procs", type=int, default=1, help="processes analysing and blinding the pg pipeline's letters")
     ap.add_argument("--pg-destroy", type=int, default=0,
                     help="then time the search side of destroying this many letters of one year (pg pipeline)")
+    ap.add_argument("--pg-keep", action="store_true",
+                    help="keep the pg pipeline's database (needs --pg-url and --workdir); its URL and the "
+                         "corpus's keyring go to the workdir as pg.url and pg.keyring")
     ap.add_argument("--workdir", help="keep the indexes here (default: a temporary folder, removed)")
     ap.add_argument("--json", help="also write the results to this file")
     args = ap.parse_args(argv)
+    if args.pg_keep and not (args.pg_url and args.workdir):
+        ap.error("--pg-keep needs --pg-url (a throw-away cluster is removed) and --workdir")
     sys.path.insert(0, str(ROOT))
     from benchmarks.corpus import corpus, queries
 
@@ -714,7 +729,7 @@ def main(argv=None) -> int:
              "plain-analyzer1": (run_plain_analyzer, 1), "fts5": (run_fts5,), "encrypted2": (run_encrypted, 2),
              "plain-analyzer2": (run_plain_analyzer, 2),
              "database": (run_database, args.registrations, args.service_queries),
-             "pg": (run_pg, None, args.pg_updates, args.pg_procs, args.pg_destroy)}
+             "pg": (run_pg, None, args.pg_updates, args.pg_procs, args.pg_destroy, args.pg_keep)}
     aliases = {"encrypted": "encrypted1", "plain-analyzer": "plain-analyzer1", "postgresql": "pg"}
     wanted = [aliases.get(n.strip(), n.strip()) for n in args.only.split(",")] if args.only else \
         [n for n in named if not (args.skip_database and n == "database")]
