@@ -42,6 +42,7 @@ letter), petitioners' names and numbers. Not part of the test suite.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import multiprocessing as mp
 import os
@@ -171,13 +172,32 @@ def _by_kind(queries, times) -> dict:
     return out
 
 
-def _status(i: int) -> str:
-    """A letter's state, spread as an office's are: 1 % awaiting a decision, a quarter stored
-    (Art 11), the rest decided. The PostgreSQL backend keeps each year's letters of each
-    kind, and each (region, year) batch of stored ones, in a partition of its own
-    (``search.postgres.schema.part_of``), so searches read as many partitions as an office's."""
-    k = (i * 2654435761) % 100
-    return "registered" if k < 1 else "stored" if k < 26 else "accepted"
+#: The corpus's last day (``corpus.letter``: received 2024-01-01 + up to 1,029 days).
+LAST_DAY = "2026-10-26"
+
+
+@functools.lru_cache(maxsize=1)
+def _awaiting_from() -> str:
+    """The first day of the letters still awaiting a decision: the corpus's last days, as many
+    as an office has to decide whether to accept a letter (``records.cases.deadlines``)."""
+    import datetime as dt
+
+    from records.cases.deadlines import Limits
+
+    return (dt.date.fromisoformat(LAST_DAY) - dt.timedelta(days=Limits().decision_days - 1)).isoformat()
+
+
+def _status(d: dict) -> str:
+    """A letter's state, spread as an office's are: the letters of the last 15 days await a
+    decision (``_awaiting_from``: about 1.5 %); of the others a quarter are stored (Art 11)
+    and the rest decided. So the past years hold no letter awaiting a decision, as an
+    office's hold none when their batches are destroyed. The PostgreSQL backend keeps each
+    year's letters of each kind, and each (region, year) batch of stored ones, in a partition
+    of its own (``search.postgres.schema.part_of``), so searches read as many partitions as
+    an office's."""
+    if d["received_at"][:10] >= _awaiting_from():
+        return "registered"
+    return "stored" if (d["i"] * 2654435761) % 100 < 25 else "accepted"
 
 
 # -- pipelines (each runs in a child process) ---------------------------------------------------
@@ -186,7 +206,7 @@ def _whoosh_docs(docs, token_lists, chars_lists):
 
     for d, toks, chars in zip(docs, token_lists, chars_lists):
         yield IndexDocument(uid=f"u{d['i']}", record_id=d["i"], serial=f"XF-{d['i']}", year=int(d["received_at"][:4]),
-                            status=_status(d["i"]), channel=d["channel"], region=d["region"], category=d["category"],
+                            status=_status(d), channel=d["channel"], region=d["region"], category=d["category"],
                             office="XFB", received=0, doc_version=1, allowed=frozenset({"chief:all"}),
                             denied=frozenset(), text=toks, chars=chars)
 
@@ -228,7 +248,7 @@ def run_encrypted(work: Path, procs: int) -> dict:
         dek = crypto.unwrap_data_key(ring, uid, ref, wrapped)
         doc = crypto.open_json(dek, blob, crypto.aad(uid, "document", 1))
         meta = IndexDocument(uid=uid, record_id=d["i"], serial=f"XF-{d['i']}", year=int(d["received_at"][:4]),
-                             status=_status(d["i"]), channel=d["channel"], region=d["region"],
+                             status=_status(d), channel=d["channel"], region=d["region"],
                              category=d["category"], office="XFB", received=0, doc_version=1,
                              allowed=frozenset({"chief:all"}), denied=frozenset())
         # as a reindex does: analysed and blinded here, or by the sub-writers with procs=2
@@ -259,8 +279,9 @@ def _pg_database(admin_url: str):
 def run_pg(work: Path, admin_url: str, updates: int, procs: int = 1, destroy: int = 0, keep: bool = False) -> dict:
     """Ours into the PostgreSQL backend, from the same sealed letters (analysed and blinded
     by ``procs`` processes, as ``xinfang search reindex --procs``); the same queries; then
-    ``updates`` single-letter updates, and the search side of a destruction of ``destroy``
-    letters of one year (their rows deleted, that year's partition rewritten). With
+    ``updates`` single-letter updates, and the search side of destroying whole batches of
+    one year, at most ``destroy`` letters (``_pg_destruction``: their rows deleted, their
+    partitions rewritten). With
     ``keep`` the database stays, and its URL and the corpus's keyring are written to
     ``work`` (``pg.url``, ``pg.keyring``) for later measurements on it."""
     from sqlalchemy import create_engine, text
@@ -288,7 +309,7 @@ def run_pg(work: Path, admin_url: str, updates: int, procs: int = 1, destroy: in
 
         def meta(d, uid):
             return IndexDocument(uid=uid, record_id=d["i"], serial=f"XF-{d['i']}", year=int(d["received_at"][:4]),
-                                 status=_status(d["i"]), channel=d["channel"], region=d["region"],
+                                 status=_status(d), channel=d["channel"], region=d["region"],
                                  category=d["category"], office="XFB", received=0, doc_version=1,
                                  allowed=frozenset({"chief:all"}), denied=frozenset())
 
@@ -325,12 +346,32 @@ def run_pg(work: Path, admin_url: str, updates: int, procs: int = 1, destroy: in
         drop()
 
 
+def _whole_batches(stored: list[tuple[str, str]], count: int) -> tuple[list[str], list[str]]:
+    """Of ``stored`` (region, uid) letters of one year: whole batches (regions), the largest
+    first, then each next one that keeps the total within ``count`` (at least one batch);
+    their regions, sorted, and their letters."""
+    from collections import Counter
+
+    chosen: list[str] = []
+    total = 0
+    for region, size in Counter(r for r, _ in stored).most_common():
+        if chosen and total + size > count:
+            continue
+        chosen.append(region)
+        total += size
+    regions = set(chosen)
+    return sorted(regions), [uid for r, uid in stored if r in regions]
+
+
 def _pg_destruction(engine, backend, sealed, count: int) -> dict:
-    """The search side of destroying ``count`` stored letters of the year holding the most
-    (``_status``), as a run does, batch by batch (a region's stored letters of the year,
-    the largest first, until ``count``): their rows deleted and the partitions they were in
-    purged (``delete`` with its purge), timed. The partitions' size before and after is
-    that of the batches' and the year's letters awaiting a decision (``schema.part_of``)."""
+    """The search side of destroying whole batches (a region's stored letters of a year,
+    ``_status``) of the year holding the most letters, as a run does, the largest batch first
+    and then as many more as keep the total within ``count`` (at least one batch): their
+    rows deleted and the partitions they were in purged (``delete`` with its purge), timed.
+    A run destroys a whole batch, so the batches' partitions are left empty; the time is
+    also given per 10,000 letters, which compares runs of different sizes. The partitions'
+    size before and after is that of the batches' and of the year's letters awaiting a
+    decision (``schema.part_of``; none in a past year)."""
     from collections import Counter
 
     from sqlalchemy import text
@@ -340,13 +381,8 @@ def _pg_destruction(engine, backend, sealed, count: int) -> dict:
     years = Counter(int(d["received_at"][:4]) for d, *_ in sealed)
     year, letters = years.most_common(1)[0]
     stored = [(d["region"], uid) for d, uid, *_ in sealed
-              if int(d["received_at"][:4]) == year and _status(d["i"]) == "stored"]
-    regions = Counter(r for r, _ in stored)
-    order = {r: k for k, (r, _) in enumerate(regions.most_common())}
-    stored.sort(key=lambda ru: order[ru[0]])
-    chosen = stored[:count]
-    batches = sorted({r for r, _ in chosen})
-    uids = [uid for _, uid in chosen]
+              if int(d["received_at"][:4]) == year and _status(d) == "stored"]
+    batches, uids = _whole_batches(stored, count)
     names = [partition_name(TABLE, part_of("stored", year, r)) for r in batches]
     names.append(partition_name(TABLE, part_of("registered", year, "")))
 
@@ -360,7 +396,8 @@ def _pg_destruction(engine, backend, sealed, count: int) -> dict:
     deleted = backend.delete(uids)
     seconds = time.perf_counter() - t
     return {"year": year, "letters_of_year": letters, "letters_in_all": len(sealed), "destroyed": deleted,
-            "batches": len(batches), "seconds": round(seconds, 1), "partitions_bytes_before": before,
+            "batches": len(batches), "seconds": round(seconds, 1),
+            "seconds_per_10000": round(seconds * 10_000 / max(deleted, 1), 1), "partitions_bytes_before": before,
             "partitions_bytes_after": size()}
 
 
@@ -518,7 +555,7 @@ def run_plain_analyzer(work: Path, procs: int) -> dict:
     w = ix.writer(limitmb=LIMIT_MB, **({"procs": procs, "multisegment": True} if procs > 1 else {}))
     for d in docs:
         text = _text(d)
-        w.add_document(uid=f"u{d['i']}", record_id=d["i"], serial=f"XF-{d['i']}", status=_status(d["i"]),
+        w.add_document(uid=f"u{d['i']}", record_id=d["i"], serial=f"XF-{d['i']}", status=_status(d),
                        channel=d["channel"], region=d["region"], category=d["category"],
                        year=int(d["received_at"][:4]), text=text, chars=text)
     w.commit()
@@ -696,7 +733,8 @@ def main(argv=None) -> int:
     ap.add_argument("--pg-updates", type=int, default=200, help="timed single-letter updates of the pg pipeline")
     ap.add_argument("--pg-procs", type=int, default=1, help="processes analysing and blinding the pg pipeline's letters")
     ap.add_argument("--pg-destroy", type=int, default=0,
-                    help="then time the search side of destroying this many letters of one year (pg pipeline)")
+                    help="then time the search side of destroying whole batches of one year, at most this many letters "
+                         "(pg pipeline)")
     ap.add_argument("--pg-keep", action="store_true",
                     help="keep the pg pipeline's database (needs --pg-url and --workdir); its URL and the "
                          "corpus's keyring go to the workdir as pg.url and pg.keyring")
