@@ -228,6 +228,41 @@ def current_revisions(db: Database) -> set[str]:
         return set(MigrationContext.configure(conn).get_current_heads())
 
 
+# -- PostgreSQL: before a VACUUM FULL that must not keep deleted rows ----------------------------
+def wait_for_older_snapshots(conn, timeout: float, poll: float = 0.1) -> bool:
+    """PostgreSQL: wait until no transaction that began before now can still see rows
+    deleted before now, as VACUUM FULL copies such "recently dead" rows into its new files:
+    an app request in progress, a ``pg_dump`` running, and (through the xmin of VACUUM
+    FULL's own snapshot) a transaction of any database of the cluster that holds an xid.
+    Returns False when some were still running after ``timeout`` seconds (the caller goes
+    ahead, and a residue check reports whatever was kept).
+
+    A lazy VACUUM (autovacuum's, or an operator's plain ``VACUUM``: the processes listed in
+    ``pg_stat_progress_vacuum``) is not waited for: PostgreSQL leaves such processes out
+    when it decides which dead rows any VACUUM, VACUUM FULL included, may remove (their
+    ``PROC_IN_VACUUM`` flag), so their snapshots keep nothing. Autovacuum of a large table
+    or its TOAST table runs for minutes; before, a destruction waited the whole timeout for it."""
+    import time
+
+    from sqlalchemy import text
+
+    horizon = int(conn.execute(text("SELECT pg_snapshot_xmax(pg_current_snapshot())::text")).scalar_one())
+    deadline = time.monotonic() + timeout
+    while True:
+        oldest_xid = int(conn.execute(text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")).scalar_one())
+        older = conn.execute(text(
+            "SELECT count(*) FROM pg_stat_activity a WHERE a.datname = current_database() "
+            "AND a.pid <> pg_backend_pid() AND a.backend_xmin IS NOT NULL "
+            "AND age(a.backend_xmin) > age(CAST(:x AS xid)) "
+            "AND NOT EXISTS (SELECT 1 FROM pg_stat_progress_vacuum v WHERE v.pid = a.pid)"),
+            {"x": str(horizon % (1 << 32))}).scalar_one()
+        if oldest_xid >= horizon and not older:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(poll)
+
+
 # -- throw-away databases (the test suite's and the benchmarks' PostgreSQL runs) ----------------
 def create_database(admin_url: str, prefix: str) -> tuple[str, str]:
     """Create a new, empty database named ``prefix`` + a random suffix on the server of

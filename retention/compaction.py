@@ -6,11 +6,9 @@ holding a letter's id), ``compact`` (phase 5 of a run: SQLite ``VACUUM``, Postgr
 Never called inside a web request: a run is a job (``retention.jobs``)."""
 from __future__ import annotations
 
-import time
-
 from sqlalchemy import text
 
-from records.db import Base
+from records.db import Base, wait_for_older_snapshots
 
 
 def _dependent_tables():
@@ -63,28 +61,12 @@ COMPACT_WAIT = 60.0
 
 
 def _wait_for_older_snapshots(conn, timeout: float | None = None) -> bool:
-    """Wait until no transaction that began before now can still see the deleted rows.
-
-    VACUUM FULL copies a deleted row into the new files while any snapshot older than the
-    deletion may still need it ("recently dead"): an app request in progress, a ``pg_dump``
-    running, and — through the xmin of VACUUM FULL's own snapshot — a transaction of any
-    database of the cluster that holds an xid. Waits for those (up to ``timeout`` seconds);
-    returns False when some are still running then: VACUUM FULL goes ahead, and the residue
-    check reports whatever it kept."""
-    timeout = COMPACT_WAIT if timeout is None else timeout
-    horizon = int(conn.execute(text("SELECT pg_snapshot_xmax(pg_current_snapshot())::text")).scalar_one())
-    deadline = time.monotonic() + timeout
-    while True:
-        oldest_xid = int(conn.execute(text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")).scalar_one())
-        older = conn.execute(text(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-            "AND pid <> pg_backend_pid() AND backend_xmin IS NOT NULL "
-            "AND age(backend_xmin) > age(CAST(:x AS xid))"), {"x": str(horizon % (1 << 32))}).scalar_one()
-        if oldest_xid >= horizon and not older:
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.2)
+    """Wait until no transaction that began before now can still see the deleted rows
+    (``records.db.wait_for_older_snapshots``: an app request in progress, a ``pg_dump``
+    running, a transaction of any database of the cluster that holds an xid; not a lazy
+    VACUUM), up to ``timeout`` seconds (``COMPACT_WAIT``); returns False when some are still
+    running then: VACUUM FULL goes ahead, and the residue check reports whatever it kept."""
+    return wait_for_older_snapshots(conn, COMPACT_WAIT if timeout is None else timeout, poll=0.2)
 
 
 def _run_batch(inst, run_id: int) -> tuple[int, str]:

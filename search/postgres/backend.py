@@ -9,6 +9,8 @@ from collections.abc import Iterable, Iterator
 from sqlalchemy import text as sql
 from sqlalchemy.engine import Engine
 
+from records.db import wait_for_older_snapshots
+
 from .. import scoring
 from ..interface import (
     FACETS, Access, BulkLoader, Hit, HitPage, IndexDocument, IndexKeyMismatch, IndexSchemeOutdated, Node,
@@ -20,7 +22,7 @@ from .schema import (
     BATCH, CHANGES, CHANGE_FLOOR, CHANGE_SEQ, COLUMNS, FILL_TERMS, FORMAT, HITS_IN_MEMORY, MAX_POSITION,
     MAX_POSITIONS_PER_TERM, META, MOVE, MOVED, NEW_TABLE, NEW_TERMS, PURGE_LOCK_TIMEOUT, PURGE_WAIT, TABLE, TERMS,
     UPSERT, destroyable, ensure_partitions, index_ddl, index_names, log_changes, part_year, partition_ddl,
-    partition_name, partitions, quoted, row_of, table_ddl, term_number, terms, terms_ddl, wait_for_older_snapshots,
+    partition_name, partitions, quoted, row_of, table_ddl, term_number, terms, terms_ddl,
 )
 
 

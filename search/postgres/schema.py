@@ -494,22 +494,3 @@ def writer_lock(engine: Engine, wait: float | None = None) -> Iterator[bool]:
         except Exception:  # noqa: BLE001 - closing the session releases it anyway
             conn.invalidate()
         conn.close()
-
-
-def wait_for_older_snapshots(conn, timeout: float) -> bool:
-    """Wait until no transaction that began before now can still see rows deleted before
-    now (VACUUM FULL copies such "recently dead" rows into the new files). Returns False
-    when some were still running after ``timeout`` seconds."""
-    horizon = int(conn.execute(sql("SELECT pg_snapshot_xmax(pg_current_snapshot())::text")).scalar_one())
-    deadline = time.monotonic() + timeout
-    while True:
-        oldest = int(conn.execute(sql("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")).scalar_one())
-        older = conn.execute(sql(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-            "AND pid <> pg_backend_pid() AND backend_xmin IS NOT NULL "
-            "AND age(backend_xmin) > age(CAST(:x AS xid))"), {"x": str(horizon % (1 << 32))}).scalar_one()
-        if oldest >= horizon and not older:
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.1)

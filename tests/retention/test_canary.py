@@ -230,3 +230,59 @@ def test_compaction_waits_for_snapshots_older_than_the_deletions(inst, settings)
             assert compaction._wait_for_older_snapshots(conn, timeout=10) is True
     finally:
         reader.close()
+
+
+def test_compaction_does_not_wait_for_a_lazy_vacuum_and_still_removes_the_deleted_rows(inst, settings):
+    """PostgreSQL: autovacuum of a large table (or an operator's plain VACUUM) holds an old
+    snapshot for minutes, but PostgreSQL leaves a lazy VACUUM out when VACUUM FULL decides
+    which dead rows it may remove. So the wait does not wait for it (a destruction waited
+    its whole timeout, 30 s of 42, while autovacuum worked through a freshly loaded table),
+    and the deleted row is still gone from the rewritten table."""
+    if settings.is_sqlite:
+        pytest.skip("PostgreSQL only: a lazy VACUUM's snapshot")
+    import threading
+    import time
+
+    engine = inst.db.engine
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("CREATE TABLE lazy_vacuum_probe AS "
+                          "SELECT g AS n, repeat('x', 200) AS pad FROM generate_series(1, 20000) g"))
+        conn.execute(text("CREATE TABLE lazy_vacuum_canary (secret text)"))
+    vacuum = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+    pid = vacuum.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    errors: list[BaseException] = []
+
+    def slow_vacuum():   # a page at a time, 100 ms after each: about a minute unless cancelled
+        try:
+            vacuum.execute(text("SET vacuum_cost_delay = 100"))
+            vacuum.execute(text("SET vacuum_cost_limit = 1"))
+            vacuum.execute(text("VACUUM lazy_vacuum_probe"))
+        except Exception as exc:  # noqa: BLE001 - cancelled below
+            errors.append(exc)
+
+    worker = threading.Thread(target=slow_vacuum)
+    worker.start()
+    try:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            deadline = time.monotonic() + 20
+            while not conn.execute(text("SELECT count(*) FROM pg_stat_progress_vacuum WHERE pid = :p"),
+                                   {"p": pid}).scalar_one():
+                assert time.monotonic() < deadline, "the VACUUM did not start"
+                time.sleep(0.05)
+            assert conn.execute(text("SELECT backend_xmin IS NOT NULL FROM pg_stat_activity WHERE pid = :p"),
+                                {"p": pid}).scalar_one()
+            conn.execute(text("INSERT INTO lazy_vacuum_canary VALUES ('canary')"))
+            conn.execute(text("DELETE FROM lazy_vacuum_canary"))   # after the VACUUM's snapshot
+            assert compaction._wait_for_older_snapshots(conn, timeout=10) is True
+            assert worker.is_alive()   # the VACUUM was still running, and not waited for
+            conn.execute(text("VACUUM FULL lazy_vacuum_canary"))
+            # an empty heap: the deleted row was not kept as "recently dead"
+            assert conn.execute(text("SELECT pg_relation_size('lazy_vacuum_canary')")).scalar_one() == 0
+    finally:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_cancel_backend(:p)"), {"p": pid})
+        worker.join(30)
+        vacuum.close()
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("DROP TABLE lazy_vacuum_probe, lazy_vacuum_canary"))
+    assert not worker.is_alive()
