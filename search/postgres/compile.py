@@ -34,6 +34,29 @@ def positive_tokens(node: Node, positive: bool = True, text: list | None = None,
     return list(dict.fromkeys(text)), list(dict.fromkeys(chars))
 
 
+#: A query that can match fewer letters than this is answered in one process
+#: (``backend._page_and_facets``): starting parallel workers costs more than its hits.
+SERIAL_BELOW = 5000
+
+
+def most_hits(node: Node, df_text: dict[str, int], df_chars: dict[str, int], documents: int) -> int:
+    """At most how many letters ``node`` matches, from the letters holding each of its
+    tokens (``df_text``, ``df_chars``: ``TERMS``, of the tokens outside a NOT) and the live
+    letters (``documents``): a token's letters, a phrase's fewest, an AND's smallest part,
+    an OR's parts summed, anything else every letter."""
+    if isinstance(node, TextTerm):
+        return df_text.get(node.token, documents)
+    if isinstance(node, Phrase):
+        return min((df_text.get(t, documents) for t in node.tokens), default=documents)
+    if isinstance(node, CharTerm):
+        return df_chars.get(node.token, documents)
+    if isinstance(node, And):
+        return min((most_hits(n, df_text, df_chars, documents) for n in node.items), default=documents)
+    if isinstance(node, Or):
+        return min(documents, sum(most_hits(n, df_text, df_chars, documents) for n in node.items))
+    return documents
+
+
 class Compiled:
     """Conditions and scores of one query with their bound parameters."""
 

@@ -78,6 +78,24 @@ def test_postgresql_search_is_refused_on_sqlite(tmp_path):
 
 
 # -- the table ------------------------------------------------------------------------------------------
+def test_the_most_letters_a_query_can_match_follow_from_its_tokens_letters():
+    """``most_hits``: the bound that keeps a query of few letters in one process."""
+    from search.postgres.compile import most_hits
+
+    df_text, df_chars, n = {"a": 3, "b": 40, "c": 0}, {"字": 7}, 1000
+    assert most_hits(TextTerm("a"), df_text, df_chars, n) == 3
+    assert most_hits(TextTerm("zz"), df_text, df_chars, n) == n   # not counted: anything
+    assert most_hits(Phrase(("b", "a")), df_text, df_chars, n) == 3
+    assert most_hits(CharTerm("字"), df_text, df_chars, n) == 7
+    assert most_hits(And((TextTerm("b"), Match("year", 2026))), df_text, df_chars, n) == 40
+    assert most_hits(And((TextTerm("b"), TextTerm("c"))), df_text, df_chars, n) == 0
+    assert most_hits(Or((TextTerm("a"), CharTerm("字"))), df_text, df_chars, n) == 10
+    assert most_hits(Or((TextTerm("b"), Everything())), df_text, df_chars, n) == n
+    assert most_hits(Not(TextTerm("a")), df_text, df_chars, n) == n
+    assert most_hits(And((Not(TextTerm("a")), TextTerm("a"))), df_text, df_chars, n) == 3
+    assert most_hits(Range("year", 2024, 2026), df_text, df_chars, n) == n
+
+
 def _indexes(inst) -> dict[str, str]:
     with inst.db.engine.connect() as conn:
         return dict(conn.execute(text("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = :t"),
@@ -321,6 +339,44 @@ def test_a_query_of_many_hits_may_be_shared_among_parallel_workers(svc):
         workers.append(line)
     assert any("array_position" in line for line in workers), shared
     assert shared_rows == alone_rows and len(shared_rows) > 5
+    svc.backend.delete([d.uid for d in docs], purge=False)
+
+
+def test_a_query_of_few_letters_starts_no_parallel_worker(svc, monkeypatch):
+    """A query its tokens' counts show to match few letters (``most_hits`` below
+    ``SERIAL_BELOW``) is answered in one process: a worker would open every partition and
+    its indexes afresh, for a name among 1,000,000 letters 20 of 21 ms. A query of more
+    letters leaves the choice to the planner. Both give the same answers."""
+    from sqlalchemy import event
+
+    from search.postgres import backend as pg_module
+
+    monkeypatch.setattr(pg_module, "SERIAL_BELOW", 10)
+    def cjk(n):   # a word of rare characters no other letter of the module holds
+        return "".join(chr(0x4E00 + secrets.randbelow(0x9FA5 - 0x4E00)) for _ in range(n))
+
+    tag, rare, principal = cjk(2), cjk(3), "p:" + secrets.token_hex(4)
+    docs = [_doc(f"ser{tag}-{i}", svc.blinder.text(analysis.analyse(f"{tag} 信訪 {rare if i == 0 else ''}").tokens),
+                 principal=principal) for i in range(30)]
+    svc.backend.index(docs)
+    caught: list[str] = []
+
+    def catch(conn, cursor, statement, parameters, context, executemany):
+        if "set_config('parallel_tuple_cost'" in statement:
+            caught.append(statement)
+
+    access = Access(principals=frozenset({principal}))
+    event.listen(svc.backend.engine, "before_cursor_execute", catch)
+    try:
+        few = svc.backend.search(query.compile_query(query.parse(rare), svc.blinder, None), access)
+        many = svc.backend.search(query.compile_query(query.parse(tag), svc.blinder, None), access)
+        both = svc.backend.search(query.compile_query(query.parse(f"{tag} {rare}"), svc.blinder, None), access,
+                                  sort="newest")
+    finally:
+        event.remove(svc.backend.engine, "before_cursor_execute", catch)
+    assert (few.total, many.total, both.total) == (1, 30, 1)
+    assert [h.uid for h in few.hits] == [h.uid for h in both.hits] == [f"ser{tag}-0"]
+    assert ["max_parallel_workers_per_gather" in s for s in caught] == [True, False, True]
     svc.backend.delete([d.uid for d in docs], purge=False)
 
 
