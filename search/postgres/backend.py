@@ -220,7 +220,6 @@ class PostgresBackend(SearchBackend):
             meta = self._check_key(conn)
             if positive_tokens(query) != ([], []):
                 self._prefer_indexes(conn)
-            documents = int(meta.get("documents", 0))
             df = self._frequencies(conn, *positive_tokens(query))
             stats = self._statistics(query, meta, df) if sort == "relevance" else None
             if key is not None:
@@ -236,7 +235,7 @@ class PostgresBackend(SearchBackend):
                 order = "d.received ASC, d.record_id ASC" if sort == "oldest" else "d.received DESC, d.record_id DESC"
             limit, offset = c.bind(per_page), c.bind((page - 1) * per_page)
             found = self._page_and_facets(conn, c, where, score, order, limit, offset, facets,
-                                          serial=most_hits(query, *df, documents) < SERIAL_BELOW)
+                                          serial=most_hits(query, *df, int(meta.get("documents", 0))) < SERIAL_BELOW)
         if key is not None and found.total >= hitcache.MIN_HITS:
             self._hits.asked(key)
         return found
@@ -254,8 +253,7 @@ class PostgresBackend(SearchBackend):
         conn.execute(sql("SELECT set_config('enable_seqscan', 'off', true), set_config('cpu_operator_cost', '0.025', true)"))
 
     @staticmethod
-    def _statistics(query: Node, meta: dict[str, str], df: tuple[dict[str, int], dict[str, int]],
-                    ) -> tuple[dict, dict, float]:
+    def _statistics(query: Node, meta: dict[str, str], df: tuple[dict, dict]) -> tuple[dict, dict, float]:
         """What the BM25 score of ``query`` needs (``search.scoring``): each text token's
         and character's idf, from the live letters and each one's document frequency
         (``df``: ``_frequencies``), and the letters' mean length."""
@@ -302,13 +300,7 @@ class PostgresBackend(SearchBackend):
         a statement run five times on a connection, and every query of one shape is the
         same statement, so PostgreSQL would then switch to a generic plan that knows no
         token's selectivity; over the table's partitions some such plans took 94 to 137
-        instead of 16 ms.
-
-        With ``serial`` (the query can match only a few letters, ``most_hits``) no worker is
-        started: a worker opens every partition and its indexes afresh, and for a rare name
-        among 1,000,000 letters, which the planner expected in thousands of letters (the
-        columns' statistics know the common pairs of tokens only), that took 20 of the
-        statement's 21 ms; in one process it took 1.3 ms."""
+        instead of 16 ms. With ``serial`` no worker is started (``compile.SERIAL_BELOW``)."""
         columns = "".join(f", d.{f}" for f in facets if f not in ("uid", "record_id", "serial", "received"))
         groupings = "".join(f"GROUPING(h.{f}) AS g_{f}, " for f in facets)
         sets = ", ".join([*(f"(h.{f})" for f in facets), "()"])
