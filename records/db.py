@@ -11,12 +11,13 @@ PostgreSQL cannot store, is refused on both.
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from sqlalchemy import DateTime, MetaData, Table, TypeDecorator, create_engine, event
+from sqlalchemy import DateTime, MetaData, Table, TypeDecorator, create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -242,10 +243,6 @@ def wait_for_older_snapshots(conn, timeout: float, poll: float = 0.1) -> bool:
     when it decides which dead rows any VACUUM, VACUUM FULL included, may remove (their
     ``PROC_IN_VACUUM`` flag), so their snapshots keep nothing. Autovacuum of a large table
     or its TOAST table runs for minutes; before, a destruction waited the whole timeout for it."""
-    import time
-
-    from sqlalchemy import text
-
     horizon = int(conn.execute(text("SELECT pg_snapshot_xmax(pg_current_snapshot())::text")).scalar_one())
     deadline = time.monotonic() + timeout
     while True:
@@ -280,8 +277,6 @@ def drop_database(admin_url: str, name: str) -> None:
 
 
 def _on_server(admin_url: str, statement: str) -> None:
-    from sqlalchemy import text
-
     engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as conn:

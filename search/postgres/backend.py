@@ -218,12 +218,12 @@ class PostgresBackend(SearchBackend):
         key = hitcache.key_of(where, c.params) if hitcache.keepable(query, facets) else None
         with self.engine.connect() as conn:
             meta = self._check_key(conn)
-            if positive_tokens(query) != ([], []):
+            if (tokens := positive_tokens(query)) != ([], []):
                 self._prefer_indexes(conn)
-            df = self._frequencies(conn, *positive_tokens(query))
+            df = self._frequencies(conn, *tokens)
             stats = self._statistics(query, meta, df) if sort == "relevance" else None
             if key is not None:
-                kept = self._hits.current(conn, key, meta, tuple(positive_tokens(query)[0]), where, c)
+                kept = self._hits.current(conn, key, meta, tuple(tokens[0]), where, c)
                 if kept is not None:
                     scores = hitcache.score(query, kept, *stats) if stats else 0.0
                     return hitcache.page(kept, scores, sort, page, per_page, facets)
