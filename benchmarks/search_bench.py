@@ -46,6 +46,7 @@ import functools
 import json
 import multiprocessing as mp
 import os
+import re
 import platform
 import resource
 import shutil
@@ -276,6 +277,10 @@ def _pg_database(admin_url: str):
     return url, lambda: drop_database(admin_url, name)
 
 
+#: The server's settings a benchmark's figures depend on, reported with them.
+SERVER_SETTINGS = ("shared_buffers", "work_mem", "max_parallel_workers_per_gather", "jit", "fsync")
+
+
 def run_pg(work: Path, admin_url: str, updates: int, procs: int = 1, destroy: int = 0, keep: bool = False) -> dict:
     """Ours into the PostgreSQL backend, from the same sealed letters (analysed and blinded
     by ``procs`` processes, as ``xinfang search reindex --procs``); the same queries; then
@@ -303,6 +308,7 @@ def run_pg(work: Path, admin_url: str, updates: int, procs: int = 1, destroy: in
         with engine.begin() as conn:
             pg_backend.create_schema(conn)
             version = conn.execute(text("SHOW server_version")).scalar_one()
+            settings = {name: conn.execute(text(f"SHOW {name}")).scalar_one() for name in SERVER_SETTINGS}
         # first-time queries: a backend that keeps no hits (``hitcache``), as before it existed
         backend = pg_backend.PostgresBackend(engine, blinder.key_id, procs=procs, cache_bytes=0)
         del docs
@@ -322,8 +328,9 @@ def run_pg(work: Path, admin_url: str, updates: int, procs: int = 1, destroy: in
         loader.commit()
         seconds = time.perf_counter() - t0
         info = backend.describe()
-        out = {"pipeline": "encrypted, PostgreSQL backend", "server": f"PostgreSQL {version}", "letters": len(sealed),
-               "procs": procs, "seconds": round(seconds, 1), "letters_per_s": round(len(sealed) / seconds, 1),
+        out = {"pipeline": "encrypted, PostgreSQL backend", "server": f"PostgreSQL {version}", "settings": settings,
+               "letters": len(sealed), "procs": procs,
+               "seconds": round(seconds, 1), "letters_per_s": round(len(sealed) / seconds, 1),
                "index_bytes": info["bytes"],
                "sizes": {k: info[k] for k in ("table_bytes", "toast_bytes", "index_bytes")}}
         out.update(_backend_query_figures(backend, blinder, queries))
@@ -406,7 +413,8 @@ class _ThrowawayCluster:
     starts one), stopped and removed at the end. ``url`` is None when no server binaries
     are installed."""
 
-    def __init__(self):
+    def __init__(self, shared_buffers: str = "256MB"):
+        self.shared_buffers = shared_buffers
         self.dir = None
         self.url = None
         self.as_pg: list[str] = []
@@ -433,7 +441,7 @@ class _ThrowawayCluster:
                         "--no-locale"], check=True, capture_output=True)
         subprocess.run([*self.as_pg, f"{self.bin}/pg_ctl", "start", "-w", "-s", "-D", data, "-l",
                         os.path.join(self.dir, "server.log"), "-o",
-                        f"-c listen_addresses=127.0.0.1 -p {port} -k {self.dir} -c shared_buffers=256MB"],
+                        f"-c listen_addresses=127.0.0.1 -p {port} -k {self.dir} -c shared_buffers={self.shared_buffers}"],
                        check=True, capture_output=True)
         self.url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
         return self
@@ -730,6 +738,9 @@ def main(argv=None) -> int:
                                    "plain-analyzer1, plain-analyzer2, fts5, database, pg")
     ap.add_argument("--pg-url", help="PostgreSQL server for the pg pipeline (postgresql+psycopg://user@host/db; "
                                      "the user must be allowed to create databases); default: a throw-away cluster")
+    ap.add_argument("--pg-shared-buffers", default="256MB",
+                    help="shared_buffers of the throw-away cluster (without --pg-url); the searches among 1,000,000 "
+                         "letters read about 0.5 GB of table (see benchmarks/README.md)")
     ap.add_argument("--pg-updates", type=int, default=200, help="timed single-letter updates of the pg pipeline")
     ap.add_argument("--pg-procs", type=int, default=1, help="processes analysing and blinding the pg pipeline's letters")
     ap.add_argument("--pg-destroy", type=int, default=0,
@@ -741,6 +752,8 @@ def main(argv=None) -> int:
     ap.add_argument("--workdir", help="keep the indexes here (default: a temporary folder, removed)")
     ap.add_argument("--json", help="also write the results to this file")
     args = ap.parse_args(argv)
+    if not re.fullmatch(r"[1-9][0-9]*(kB|MB|GB)", args.pg_shared_buffers):
+        ap.error("--pg-shared-buffers takes a size such as 256MB or 2GB")
     if args.pg_keep and not (args.pg_url and args.workdir):
         ap.error("--pg-keep needs --pg-url (a throw-away cluster is removed) and --workdir")
     sys.path.insert(0, str(ROOT))
@@ -775,7 +788,7 @@ def main(argv=None) -> int:
     if unknown:
         ap.error(f"unknown pipelines: {', '.join(unknown)}")
     plan = [named[n] for n in wanted]
-    cluster = _ThrowawayCluster()
+    cluster = _ThrowawayCluster(args.pg_shared_buffers)
     if "pg" in wanted and not args.pg_url:
         cluster.__enter__()
         if cluster.url is None:

@@ -58,11 +58,14 @@ document's token list (``'tok':1,7 'tok2':2 …``), so PostgreSQL's text-search 
 dictionaries never see a letter: there is no text to see.
 
 Access is filtered in SQL (principals, refusals, the uids the database refuses right now),
-and facet counts are computed in the same SQL over every hit the access allows (one
-``GROUPING SETS`` query), so a user of another office gets zero hits and zero counts.
-A query of many hits is read and scored by PostgreSQL's parallel workers where the
-planner finds it worth it (``max_parallel_workers_per_gather``, 2 by default; the
-statement keeps nothing that holds it to one process).
+and facet counts are computed in the same SQL over every hit the access allows (a
+``GROUPING SETS`` per facet, in the statement of the page), so a user of another office
+gets zero hits and zero counts. A query of many hits is read and scored by PostgreSQL's
+parallel workers where the planner finds it worth it (``max_parallel_workers_per_gather``,
+2 by default; the statement keeps nothing that holds it to one process); a query with
+facets that can match very many letters (``compile.SPLIT_FROM``) has the workers make the
+page and the counts as two parts, rather than hand every hit to their leader. A search is
+never compiled to machine code (``jit``: among 1,000,000 letters that took most of its time).
 Relevance is ``search.scoring``'s BM25, the Whoosh backend's too, computed from the same
 integers in the same order (a token's occurrences in a letter are read from its row, see
 ``compile._TF``; the statistics are kept in ``search_meta`` and ``search_terms``), so both

@@ -17,7 +17,9 @@ from ..interface import (
     PurgeReport, SearchBackend, outdated_message,
 )
 from . import hitcache
-from .compile import SERIAL_BELOW, Compiled, hits, literal, meta_column, most_hits, positive_tokens
+from .compile import (
+    SERIAL_BELOW, SPLIT_FROM, Compiled, hits, meta_column, most_hits, one_pass, positive_tokens, two_parts,
+)
 from .schema import (
     BATCH, CHANGES, CHANGE_FLOOR, CHANGE_SEQ, COLUMNS, FILL_TERMS, FORMAT, HITS_IN_MEMORY, MAX_POSITION,
     MAX_POSITIONS_PER_TERM, META, MOVE, MOVED, NEW_TABLE, NEW_TERMS, PURGE_LOCK_TIMEOUT, PURGE_WAIT, TABLE, TERMS,
@@ -235,7 +237,7 @@ class PostgresBackend(SearchBackend):
                 order = "d.received ASC, d.record_id ASC" if sort == "oldest" else "d.received DESC, d.record_id DESC"
             limit, offset = c.bind(per_page), c.bind((page - 1) * per_page)
             found = self._page_and_facets(conn, c, where, score, order, limit, offset, facets,
-                                          serial=most_hits(query, *df, int(meta.get("documents", 0))) < SERIAL_BELOW)
+                                          most=most_hits(query, *df, int(meta.get("documents", 0))))
         if key is not None and found.total >= hitcache.MIN_HITS:
             self._hits.asked(key)
         return found
@@ -279,52 +281,38 @@ class PostgresBackend(SearchBackend):
 
     @staticmethod
     def _page_and_facets(conn, c: Compiled, where: str, score: str, order: str, limit: str, offset: str,
-                         facets: tuple[str, ...], *, serial: bool = False) -> HitPage:
-        """The page, the total and the facet counts from one pass over the hits, in one
-        statement (the total is that of the page): each hit is read and scored once, then
-        the page is the first rows in ``order`` (a top-N sort: only ``offset + limit`` rows
-        are kept in order, not every hit) and the counts a grouping set per facet (the
-        empty set gives the total).
+                         facets: tuple[str, ...], *, most: int) -> HitPage:
+        """The page, the total and the facet counts in one statement (the total is that of
+        the page): ``compile.one_pass``, or ``compile.two_parts`` for a query with facets
+        that can match ``SPLIT_FROM`` letters or more (``most``: ``compile.most_hits``).
 
         The hits are read and scored by PostgreSQL's parallel workers when the planner
-        expects many, their leader keeping the page and the counts. For that the hits' token
-        counts are a subquery's columns, not a lateral join's (``Compiled.rows``); rows
-        handed on by a worker are costed as free (at the default, 0.1 each, the planner
-        kept most queries in one process: p95 106 against 75 ms); and the hits are kept in
-        memory (``HITS_IN_MEMORY``: 75,000 of them went to a temporary file under the
-        default 4 MB of ``work_mem``). On two cores, 100,000 letters, the same 300 queries
-        with the five facets: p95 91 -> 60 ms, without facets 66 -> 42 ms (公司, 75,354
-        hits, with facets: 124 -> 80 ms); in one process (no workers) 94 -> 84 ms.
+        expects many; for that rows handed on by a worker are costed as free (at the
+        default, 0.1 each, the planner kept most queries in one process: p95 106 against
+        75 ms at 100,000 letters), and the hits are kept in memory (``HITS_IN_MEMORY``:
+        75,000 of them went to a temporary file under the default 4 MB of ``work_mem``).
+        A query that can match fewer than ``SERIAL_BELOW`` letters starts no worker.
 
         Each plan is made for the query's own tokens (``plan_cache_mode``): psycopg prepares
         a statement run five times on a connection, and every query of one shape is the
         same statement, so PostgreSQL would then switch to a generic plan that knows no
-        token's selectivity; over the table's partitions some such plans took 94 to 137
-        instead of 16 ms. With ``serial`` no worker is started (``compile.SERIAL_BELOW``)."""
-        columns = "".join(f", d.{f}" for f in facets if f not in ("uid", "record_id", "serial", "received"))
-        groupings = "".join(f"GROUPING(h.{f}) AS g_{f}, " for f in facets)
-        sets = ", ".join([*(f"(h.{f})" for f in facets), "()"])
-        facet = f"CASE {' '.join(f'WHEN g_{f} = 0 THEN {literal(f)}' for f in facets)} END" if facets else "NULL"
-        value = f"COALESCE({', '.join(f'CAST(h.{f} AS text)' for f in facets)})" if facets else "NULL"
+        token's selectivity (over the partitions some took 94 to 137 instead of 16 ms).
+        And the statement is not compiled to machine code (``jit``): among 1,000,000 letters
+        its plans cost above ``jit_above_cost``, and each process compiled the expressions
+        of every partition afresh (747 functions, 0.9 to 1.3 s of a 1.2 s statement, which
+        took 0.7 s without; the same 100 queries with facets, p95 1,451 -> 753 ms)."""
         conn.execute(sql(f"SELECT set_config('parallel_tuple_cost', '0', true), "
                          f"set_config('work_mem', '{HITS_IN_MEMORY}', true), "
-                         "set_config('plan_cache_mode', 'force_custom_plan', true)"
-                         + (", set_config('max_parallel_workers_per_gather', '0', true)" if serial else "")))
-        rows = conn.execute(sql(
-            f"WITH h AS MATERIALIZED (SELECT d.uid, d.record_id, d.serial, d.received{columns}, {score} AS score "
-            f"FROM {c.rows(TABLE, where)}) "
-            f"SELECT 'hit' AS part, d.uid, d.record_id, d.serial, d.score, row_number() OVER (ORDER BY {order}) "
-            f"AS rank, NULL AS facet, NULL AS value, NULL AS n "
-            f"FROM (SELECT * FROM h d ORDER BY {order} LIMIT {limit} OFFSET {offset}) d "
-            f"UNION ALL SELECT 'count', NULL, NULL, NULL, NULL, NULL, {facet}, value, n FROM ("
-            f"SELECT {groupings}{value} AS value, count(*) AS n FROM h GROUP BY GROUPING SETS ({sets})) g"),
-            c.params).all()
+                         "set_config('plan_cache_mode', 'force_custom_plan', true), set_config('jit', 'off', true)"
+                         + (", set_config('max_parallel_workers_per_gather', '0', true)" if most < SERIAL_BELOW else "")))
+        statement = two_parts if facets and most >= SPLIT_FROM else one_pass
+        rows = conn.execute(sql(statement(c, TABLE, where, score, order, limit, offset, facets)), c.params).all()
         total = 0
         found: dict[str, dict[str, int]] = {f: {} for f in facets}
         for row in rows:
             if row.part == "count":
                 if row.facet is None:
-                    total = int(row.n)
+                    total = int(row.n or 0)
                 else:
                     found[row.facet][row.value] = int(row.n)
         if not total:

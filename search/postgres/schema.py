@@ -412,7 +412,8 @@ def runs(positions: dict[str, list[int]]) -> list[int]:
 
 
 def repeated(positions: dict[str, list[int]]) -> tuple[list[int], list[int]]:
-    """The tokens a document holds more than once (``token_number``, ascending) and how many
+    """The tokens a document holds more than once (``token_number``, ascending: ``compile._TF``
+    finds one by bisection) and how many
     times (the positions its ``tsvector`` keeps): with them a hit's occurrences of a query
     token are read from the row itself (a token not among them occurs once), not from the
     ``tsvector`` out of line in TOAST. Most tokens of a letter occur once, so the arrays are

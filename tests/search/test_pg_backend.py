@@ -12,6 +12,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections import Counter
 
 import pytest
 from sqlalchemy import inspect, select, text
@@ -302,7 +303,7 @@ def test_a_query_of_many_hits_may_be_shared_among_parallel_workers(svc):
     caught = []
 
     def catch(conn, cursor, statement, parameters, context, executemany):
-        if statement.startswith("WITH h AS"):
+        if "AS rank" in statement:
             caught.append((statement, parameters))
 
     event.listen(svc.backend.engine, "before_cursor_execute", catch)
@@ -337,7 +338,7 @@ def test_a_query_of_many_hits_may_be_shared_among_parallel_workers(svc):
         if len(line) - len(line.lstrip()) <= depth:
             break
         workers.append(line)
-    assert any("array_position" in line for line in workers), shared
+    assert any("width_bucket" in line for line in workers), shared
     assert shared_rows == alone_rows and len(shared_rows) > 5
     svc.backend.delete([d.uid for d in docs], purge=False)
 
@@ -378,6 +379,92 @@ def test_a_query_of_few_letters_starts_no_parallel_worker(svc, monkeypatch):
     assert [h.uid for h in few.hits] == [h.uid for h in both.hits] == [f"ser{tag}-0"]
     assert ["max_parallel_workers_per_gather" in s for s in caught] == [True, False, True]
     svc.backend.delete([d.uid for d in docs], purge=False)
+
+
+def test_a_wide_query_with_facets_is_paged_and_counted_in_two_parts_with_the_same_answers(svc, monkeypatch):
+    """A query with facets that can match ``SPLIT_FROM`` letters or more has its page and its
+    counts made as two parts the workers can each share (``compile.two_parts``), not from
+    every hit gathered into the leader (``compile.one_pass``): the same page, scores, total
+    and facet counts, whatever the sort, page, access or query; without facets, one pass."""
+    from sqlalchemy import event
+
+    from search.postgres import backend as pg_module
+
+    tag, principal, other = secrets.token_hex(3), "p:" + secrets.token_hex(4), "p:" + secrets.token_hex(4)
+    docs = []
+    for i in range(48):
+        body = ("拖欠工资，" * (1 + i % 3) + f"公司{i % 5}") if i % 2 else f"社保断缴 拖欠 {i % 4}"
+        docs.append(_doc(f"two{tag}-{i}", svc.blinder.text(analysis.analyse(f"{tag} {body}").tokens),
+                         principal=principal if i % 6 else other, year=2024 + i % 3, received=1_700_000_000 + i % 9,
+                         channel=("letter", "visit", "email")[i % 3], region=("110108", "110105")[i % 2],
+                         status=("registered", "stored")[i % 4 == 0], category=("labour_wages", "housing")[i % 5 == 0],
+                         denied=frozenset({"u:7"}) if i % 7 == 0 else frozenset()))
+    svc.backend.index(docs)
+    mine = Access(principals=frozenset({principal}))
+    asked = [(f"拖欠 {tag}", mine, {}), (f"拖欠工资 {tag}", mine, {"sort": "newest", "page": 2, "per_page": 4}),
+             (f"{tag} -公司", Access(principals=frozenset({principal, other}), denied=frozenset({"u:7"})),
+              {"sort": "oldest"}),
+             (f"{tag} 社保 OR {tag} 公司3", mine, {"per_page": 3, "page": 3}), (f"{tag} 无此词", mine, {}),
+             (f"拖欠 {tag}", mine, {"facets": ("year", "channel")}), (f"拖欠 {tag}", mine, {"page": 40})]
+    shapes: list[str] = []
+
+    def catch(conn, cursor, statement, parameters, context, executemany):
+        if "AS rank" in statement:
+            shapes.append("two" if statement.startswith("SELECT 'hit'") else "one")
+
+    def answers(split_from):
+        monkeypatch.setattr(pg_module, "SPLIT_FROM", split_from)
+        out = []
+        for q, access, kw in asked:
+            page = svc.backend.search(query.compile_query(query.parse(q), svc.blinder, None), access, **kw)
+            out.append((page.total, [(h.uid, h.score) for h in page.hits], page.facets))
+        return out
+
+    event.listen(svc.backend.engine, "before_cursor_execute", catch)
+    try:
+        one, two = answers(10**9), answers(0)
+        without = svc.backend.search(query.compile_query(query.parse(f"拖欠 {tag}"), svc.blinder, None), mine,
+                                     facets=())
+    finally:
+        event.remove(svc.backend.engine, "before_cursor_execute", catch)
+    assert shapes == ["one"] * len(asked) + ["two"] * len(asked) + ["one"]
+    assert one == two
+    assert [t for t, _, _ in one] == [40, 24, 20, 21, 0, 40, 40] and without.total == 40
+    readable = [d for d in docs if principal in d.allowed]
+    for field in ("channel", "year", "status", "region", "category"):   # as counted from the letters
+        assert one[0][2][field] == {str(k): n for k, n in Counter(getattr(d, field) for d in readable).items()}
+    assert set(one[5][2]) == {"year", "channel"} and one[6][1] == [] and len(one[1][1]) == 4
+    svc.backend.delete([d.uid for d in docs], purge=False)
+
+
+def test_a_search_statement_is_not_compiled_to_machine_code(svc):
+    """PostgreSQL compiles a statement costed above ``jit_above_cost`` (as a search among
+    1,000,000 letters is) to machine code, in each process and for every partition afresh:
+    0.9 to 1.3 s of a 1.2 s search. A search's transaction turns it off."""
+    from sqlalchemy import event
+
+    tag, principal = secrets.token_hex(3), "p:" + secrets.token_hex(4)
+    svc.backend.index([_doc(f"jit{tag}", svc.blinder.text(analysis.analyse(f"{tag} 信訪").tokens), principal=principal)])
+    seen: list[str] = []
+
+    def after(conn, cursor, statement, parameters, context, executemany):
+        if "AS rank" in statement:   # the same transaction, right after the statement
+            seen.append(cursor.connection.execute("SELECT current_setting('jit')").fetchone()[0])
+
+    with svc.backend.engine.connect() as conn:
+        default = conn.execute(text("SELECT current_setting('jit')")).scalar_one()
+    event.listen(svc.backend.engine, "after_cursor_execute", after)
+    try:
+        for facets in ((), ("year",)):
+            page = svc.backend.search(query.compile_query(query.parse(tag), svc.blinder, None),
+                                      Access(principals=frozenset({principal})), facets=facets)
+            assert page.total == 1
+    finally:
+        event.remove(svc.backend.engine, "after_cursor_execute", after)
+    assert seen == ["off", "off"]
+    with svc.backend.engine.connect() as conn:   # for the statement only: the server's setting stays
+        assert conn.execute(text("SELECT current_setting('jit')")).scalar_one() == default
+    svc.backend.delete([f"jit{tag}"], purge=False)
 
 
 def _terms_as_counted(conn) -> dict[tuple[str, int], int]:
