@@ -220,8 +220,7 @@ class PostgresBackend(SearchBackend):
         key = hitcache.key_of(where, c.params) if hitcache.keepable(query, facets) else None
         with self.engine.connect() as conn:
             meta = self._check_key(conn)
-            if (tokens := positive_tokens(query)) != ([], []):
-                self._prefer_indexes(conn)
+            self._plan_settings(conn, indexes=(tokens := positive_tokens(query)) != ([], []))
             df = self._frequencies(conn, *tokens)
             stats = self._statistics(query, meta, df) if sort == "relevance" else None
             if key is not None:
@@ -243,8 +242,15 @@ class PostgresBackend(SearchBackend):
         return found
 
     @staticmethod
-    def _prefer_indexes(conn) -> None:
-        """For this transaction: letters found through the GIN indexes, not by a scan of the
+    def _plan_settings(conn, *, indexes: bool) -> None:
+        """For this transaction: no statement compiled to machine code (``jit``). Among
+        1,000,000 letters a search's plans cost above ``jit_above_cost``, and each process
+        compiled the expressions of every partition afresh: 747 functions, 0.9 to 1.3 s of a
+        1.2 s statement, which took 0.7 s without (the same 100 queries with facets, p95
+        1,451 -> 753 ms); the read of a query's kept hits (``hitcache``) and ``similar``
+        alike.
+
+        With ``indexes``, letters found through the GIN indexes, not by a scan of the
         table. The planner costs ``@@`` as cheap, not knowing that each letter's tsvector is
         read from TOAST (about 6 KB); a scan reads every letter's, while the index answers a
         single token without reading any (phrases: the candidates' only). 100,000 letters,
@@ -252,7 +258,9 @@ class PostgresBackend(SearchBackend):
         operators are costed at 10× the default: otherwise, over a small partition, the
         planner filtered every row through its arrays (read from TOAST) rather than probe a
         GIN index (a number query 270 -> 15 ms over the 42 partitions of 100,000 letters)."""
-        conn.execute(sql("SELECT set_config('enable_seqscan', 'off', true), set_config('cpu_operator_cost', '0.025', true)"))
+        conn.execute(sql("SELECT set_config('jit', 'off', true)" + (
+            ", set_config('enable_seqscan', 'off', true), set_config('cpu_operator_cost', '0.025', true)"
+            if indexes else "")))
 
     @staticmethod
     def _statistics(query: Node, meta: dict[str, str], df: tuple[dict, dict]) -> tuple[dict, dict, float]:
@@ -297,13 +305,10 @@ class PostgresBackend(SearchBackend):
         a statement run five times on a connection, and every query of one shape is the
         same statement, so PostgreSQL would then switch to a generic plan that knows no
         token's selectivity (over the partitions some took 94 to 137 instead of 16 ms).
-        And the statement is not compiled to machine code (``jit``): among 1,000,000 letters
-        its plans cost above ``jit_above_cost``, and each process compiled the expressions
-        of every partition afresh (747 functions, 0.9 to 1.3 s of a 1.2 s statement, which
-        took 0.7 s without; the same 100 queries with facets, p95 1,451 -> 753 ms)."""
+        ``_plan_settings`` has set the transaction's others (no ``jit``)."""
         conn.execute(sql(f"SELECT set_config('parallel_tuple_cost', '0', true), "
                          f"set_config('work_mem', '{HITS_IN_MEMORY}', true), "
-                         "set_config('plan_cache_mode', 'force_custom_plan', true), set_config('jit', 'off', true)"
+                         "set_config('plan_cache_mode', 'force_custom_plan', true)"
                          + (", set_config('max_parallel_workers_per_gather', '0', true)" if most < SERIAL_BELOW else "")))
         statement = two_parts if facets and most >= SPLIT_FROM else one_pass
         rows = conn.execute(sql(statement(c, TABLE, where, score, order, limit, offset, facets)), c.params).all()
@@ -336,6 +341,7 @@ class PostgresBackend(SearchBackend):
                              "tqs": [quoted(t) for t in tokens], "lim": int(limit)}
         with self.engine.connect() as conn:
             self._check_key(conn)
+            self._plan_settings(conn, indexes=False)
             rows = conn.execute(sql(
                 "SELECT m.uid, m.record_id, m.serial, sum(q.w) AS score "
                 "FROM unnest(CAST(:toks AS text[]), CAST(:ws AS float8[]), CAST(:tqs AS tsquery[])) AS q(tok, w, tq) "

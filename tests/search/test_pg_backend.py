@@ -437,32 +437,39 @@ def test_a_wide_query_with_facets_is_paged_and_counted_in_two_parts_with_the_sam
     svc.backend.delete([d.uid for d in docs], purge=False)
 
 
-def test_a_search_statement_is_not_compiled_to_machine_code(svc):
+def test_no_search_statement_is_compiled_to_machine_code(svc, monkeypatch):
     """PostgreSQL compiles a statement costed above ``jit_above_cost`` (as a search among
     1,000,000 letters is) to machine code, in each process and for every partition afresh:
-    0.9 to 1.3 s of a 1.2 s search. A search's transaction turns it off."""
+    0.9 to 1.3 s of a 1.2 s search. Every statement that reads the letters' table for a
+    search (with and without facets, the read of a query's kept hits, ``similar``) runs with
+    it off, for its transaction only."""
     from sqlalchemy import event
 
+    from search.postgres import hitcache
+
+    monkeypatch.setattr(hitcache, "MIN_HITS", 1)
     tag, principal = secrets.token_hex(3), "p:" + secrets.token_hex(4)
-    svc.backend.index([_doc(f"jit{tag}", svc.blinder.text(analysis.analyse(f"{tag} 信訪").tokens), principal=principal)])
-    seen: list[str] = []
+    tokens = svc.blinder.text(analysis.analyse(f"{tag} 信訪").tokens)
+    svc.backend.index([_doc(f"jit{tag}", tokens, principal=principal)])
+    seen: list[tuple[str, str]] = []
 
     def after(conn, cursor, statement, parameters, context, executemany):
-        if "AS rank" in statement:   # the same transaction, right after the statement
-            seen.append(cursor.connection.execute("SELECT current_setting('jit')").fetchone()[0])
+        if f"FROM {pg_backend.TABLE} d" in statement:   # the same transaction, right after it
+            seen.append((statement, cursor.connection.execute("SELECT current_setting('jit')").fetchone()[0]))
 
     with svc.backend.engine.connect() as conn:
         default = conn.execute(text("SELECT current_setting('jit')")).scalar_one()
+    access = Access(principals=frozenset({principal}))
+    node = query.compile_query(query.parse(tag), svc.blinder, None)
     event.listen(svc.backend.engine, "after_cursor_execute", after)
     try:
-        for facets in ((), ("year",)):
-            page = svc.backend.search(query.compile_query(query.parse(tag), svc.blinder, None),
-                                      Access(principals=frozenset({principal})), facets=facets)
-            assert page.total == 1
+        assert [svc.backend.search(node, access, facets=f).total for f in ((), ("year",), ("year",))] == [1, 1, 1]
+        assert [h.uid for h in svc.backend.similar({t: 1.0 for t in tokens}, access)] == [f"jit{tag}"]
     finally:
         event.remove(svc.backend.engine, "after_cursor_execute", after)
-    assert seen == ["off", "off"]
-    with svc.backend.engine.connect() as conn:   # for the statement only: the server's setting stays
+    assert any("array_agg" in s for s, _ in seen)   # the kept hits' read (``hitcache``) is among them
+    assert len(seen) >= 3 and [j for _, j in seen] == ["off"] * len(seen)
+    with svc.backend.engine.connect() as conn:   # the server's setting stays
         assert conn.execute(text("SELECT current_setting('jit')")).scalar_one() == default
     svc.backend.delete([f"jit{tag}"], purge=False)
 
