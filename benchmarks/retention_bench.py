@@ -72,6 +72,16 @@ def _db_size(inst, home: Path) -> int:
         return int(conn.execute(text("SELECT pg_database_size(current_database())")).scalar_one())
 
 
+def _phases(began: dict[str, float], start: float, end: float) -> dict[str, float]:
+    """Seconds of each phase of a run, from the first progress report of each to the next
+    one's ("before" until the first report, the last until the run's end)."""
+    marks = sorted(began.items(), key=lambda kv: kv[1])
+    out = {"before": (marks[0][1] if marks else end) - start}
+    for (phase, at), after in zip(marks, [m for _, m in marks[1:]] + [end]):
+        out[phase] = after - at
+    return {k: round(v, 2) for k, v in out.items()}
+
+
 def bench(batch_size: int, others: int, admin_url: str | None = None, search_backend: str = "whoosh") -> dict:
     home = Path(tempfile.mkdtemp(prefix="xinfang-retention-bench-"))
     env = {"XINFANG_SEARCH_BACKEND": search_backend}
@@ -106,8 +116,14 @@ def bench(batch_size: int, others: int, admin_url: str | None = None, search_bac
         rekey = time.monotonic() - t0
         db_size = _db_size(inst, home)
         t0 = time.monotonic()
-        reports = destroy.run(inst, batch_id=batch_id, by_id=ids["leader"], today=TODAY)
+        began: dict[str, float] = {}   # each phase's first progress report
+
+        def progress(phase: str, _done: int, _total: int) -> None:
+            began.setdefault(phase, time.monotonic())
+
+        reports = destroy.run(inst, batch_id=batch_id, by_id=ids["leader"], today=TODAY, progress=progress)
         run_s = time.monotonic() - t0
+        phases = _phases(began, t0, t0 + run_s)
         t0 = time.monotonic()
         with inst.unit_of_work() as s:
             cert = s.execute(select(Certificate).where(Certificate.batch_id == batch_id)).scalar_one()
@@ -120,7 +136,8 @@ def bench(batch_size: int, others: int, admin_url: str | None = None, search_bac
         r = reports[0]
         inst.close()
         return {"batch": batch_size, "others": per * 4, "db_mb": db_size / 1e6, "seal_s": seal_s, "rekey_s": rekey,
-                "run_s": run_s, "verify_s": verify_s, "clean": r.residue_clean, "certificate": r.certificate}
+                "run_s": run_s, "verify_s": verify_s, "clean": r.residue_clean, "certificate": r.certificate,
+                "phases": phases}
     finally:
         shutil.rmtree(home, ignore_errors=True)
         if db_name:
@@ -149,6 +166,8 @@ def main() -> None:
         print(f"{r['batch']:>7} {r['others']:>7} {r['db_mb']:>7.1f} {r['seal_s']:>7.2f} "
               f"{1000 * r['seal_s'] / r['batch']:>15.2f} {r['rekey_s']:>9.2f} {r['run_s']:>23.2f} "
               f"{r['verify_s']:>9.2f} {1000 * (r['run_s'] + r['verify_s']) / r['batch']:>14.2f} {r['clean']}")
+    for r in rows:   # where a run's time went (progress reports of ``retention.destroy``)
+        print(f"{r['batch']:>7} {r['others']:>7} phases s: " + ", ".join(f"{k} {v:.2f}" for k, v in r["phases"].items()))
     if len(rows) > 1:
         a, b = rows[0], rows[-1]
         print(f"\n{b['batch'] / a['batch']:.0f}x the letters cost "
