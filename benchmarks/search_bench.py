@@ -46,8 +46,8 @@ import functools
 import json
 import multiprocessing as mp
 import os
-import re
 import platform
+import re
 import resource
 import shutil
 import sqlite3

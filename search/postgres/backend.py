@@ -246,8 +246,8 @@ class PostgresBackend(SearchBackend):
         """For this transaction: no statement compiled to machine code (``jit``). Among
         1,000,000 letters a search's plans cost above ``jit_above_cost``, and each process
         compiled the expressions of every partition afresh: 747 functions, 0.9 to 1.3 s of a
-        1.2 s statement, which took 0.7 s without (the same 100 queries with facets, p95
-        1,451 -> 753 ms); the read of a query's kept hits (``hitcache``) and ``similar``
+        1.2 s statement, which took 0.7 s without (the benchmark's first 30 queries with
+        facets, p95 1,451 -> 753 ms); the read of a query's kept hits (``hitcache``) and ``similar``
         alike.
 
         With ``indexes``, letters found through the GIN indexes, not by a scan of the
