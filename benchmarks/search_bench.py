@@ -23,8 +23,10 @@ indexing rate (letters/s), p50/p95 query latency, index size on disk and peak RS
                      updates (what a drain after a request does) and, with ``--pg-destroy``,
                      the search side of a destruction. ``--pg-url`` names a server
                      whose user may create databases; without it a throw-away cluster is
-                     started in a temporary folder (Debian's PostgreSQL binaries), or the
-                     pipeline is skipped with a message.
+                     started in a temporary folder (Debian's PostgreSQL binaries;
+                     ``--pg-shared-buffers``, 256 MB by default), or the pipeline is
+                     skipped with a message. The server's settings that decide the figures
+                     are listed with them (``settings``).
 * ``fts5-trigram``   SQLite FTS5 with the trigram tokenizer (C speed), on the same
                      normalised text. SQLite ≤ 3.44 cannot answer a 2-character substring
                      from a trigram index: those queries fall back to ``LIKE '%xx%'``, a
