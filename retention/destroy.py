@@ -82,9 +82,16 @@ def _candidates(session: Session, batch: Batch) -> tuple[list[BatchLetter], list
     """(letters to destroy, letters kept because of a hold), re-checking holds now."""
     whole, serials = held_serials(session, batch)
     listed = session.execute(
-        select(BatchLetter).join(Record, Record.id == BatchLetter.record_id)
-        .where(BatchLetter.batch_id == batch.id, BatchLetter.state == "listed", Record.status == "stored")
+        select(BatchLetter).where(BatchLetter.batch_id == batch.id, BatchLetter.state == "listed")
         .order_by(BatchLetter.serial)).scalars().all()
+    # whether each is still stored, by id, a step at a time: as a join, PostgreSQL planned
+    # from statistics older than the batch's rows (one row each side, as when the run
+    # follows its approval) a nested loop through every stored letter for each letter of
+    # the batch, 12.5 million rows compared for 5,000 letters (1.7 s; 10,000: 2 x 5 s)
+    ids = [b.record_id for b in listed]
+    stored = {rid for step in in_steps(ids, CHUNK) for rid in session.execute(
+        select(Record.id).where(Record.id.in_(step), Record.status == "stored")).scalars()}
+    listed = [b for b in listed if b.record_id in stored]
     if whole:
         return [], listed
     return [b for b in listed if b.serial not in serials], [b for b in listed if b.serial in serials]

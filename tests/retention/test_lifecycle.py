@@ -136,6 +136,32 @@ def test_returning_a_letter_from_storage_takes_it_out_of_its_batch(inst, make_us
         assert record.key.wrapped_by.startswith("master:")
 
 
+def test_a_listed_letter_no_longer_stored_when_the_run_starts_is_neither_planned_nor_destroyed(
+        inst, make_user, store_letters, monkeypatch):
+    """Each letter of an approved list is checked to be still stored when the run starts
+    (by id, a step of ``destroy.CHUNK`` at a time): one that left storage since, even with
+    no hook having taken it out of the batch, stays, and only the others are destroyed."""
+    from sqlalchemy import update
+
+    monkeypatch.setattr(destroy, "CHUNK", 2)
+    clerk, archivist, leader = make_user("clerk"), make_user("archivist"), make_user("leader")
+    serials = store_letters(clerk, 5, region="110112", year=2020)
+    with inst.unit_of_work() as s:
+        batch = _batch(s, "110112", 2020)
+        ret.seal(s, batch, by=s.get(User, archivist.id), today=TODAY)
+        ret.propose(s, batch, by=s.get(User, archivist.id))
+        ret.approve(s, batch, by=s.get(User, leader.id))
+        batch_id = batch.id
+    with inst.unit_of_work() as s:   # behind the workflow's back: its hooks do not run
+        s.execute(update(Record).where(Record.serial == serials[2]).values(status="accepted", stored_reason=None))
+    with inst.unit_of_work() as s:
+        assert destroy.plan(s, batch_id=batch_id, today=TODAY)[0].letters == sorted(serials[:2] + serials[3:])
+    reports = destroy.run(inst, batch_id=batch_id, today=TODAY)
+    assert reports[0].residue_clean and sorted(reports[0].letters) == sorted(serials[:2] + serials[3:])
+    with inst.unit_of_work() as s:
+        assert s.execute(select(Record.serial).where(Record.serial.in_(serials))).scalars().all() == [serials[2]]
+
+
 def test_dry_run_changes_nothing_and_batch_hold_blocks(inst, make_user, store_letters):
     clerk, archivist, leader = make_user("clerk"), make_user("archivist"), make_user("leader")
     serials = store_letters(clerk, 3, region="110111", year=2020)
