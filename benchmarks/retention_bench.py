@@ -5,7 +5,8 @@ among many others, for two batch sizes, to show how the cost grows.
     .venv/bin/python benchmarks/retention_bench.py --quick    # 200 and 1,000 among 2,000 others
     .venv/bin/python benchmarks/retention_bench.py --database-url postgresql+psycopg://postgres@127.0.0.1:55432/postgres
         # on PostgreSQL: a throw-away database is created on that server for each size, then dropped
-        # (add --search-backend postgresql for the blind tokens in the database too)
+        # (add --search-backend postgresql for the blind tokens in the database too, and
+        # --index to have every letter in the search index before the run)
 
 Letters are registered through the normal service (real encryption, identity tokens, audit),
 stored (re-keyed under the batch key), sealed, proposed and approved; the timed part is the
@@ -35,6 +36,7 @@ from records.models import Record  # noqa: E402
 from records.accounts.models import User  # noqa: E402
 from records.setup import init_instance  # noqa: E402
 from retention import destroy  # noqa: E402
+from search import indexer  # noqa: E402
 from retention import operations as ret  # noqa: E402
 from retention.certificate import verify  # noqa: E402
 from retention.models import Certificate  # noqa: E402
@@ -82,7 +84,8 @@ def _phases(began: dict[str, float], start: float, end: float) -> dict[str, floa
     return {k: round(v, 2) for k, v in out.items()}
 
 
-def bench(batch_size: int, others: int, admin_url: str | None = None, search_backend: str = "whoosh") -> dict:
+def bench(batch_size: int, others: int, admin_url: str | None = None, search_backend: str = "whoosh",
+          index: bool = False) -> dict:
     home = Path(tempfile.mkdtemp(prefix="xinfang-retention-bench-"))
     env = {"XINFANG_SEARCH_BACKEND": search_backend}
     db_name = None
@@ -103,6 +106,10 @@ def bench(batch_size: int, others: int, admin_url: str | None = None, search_bac
         with inst.unit_of_work() as s:
             s.execute(update(Record).where(Record.region_code == "110101", Record.year == 2023)
                       .values(status="stored", stored_reason=REASONS[0]))
+        if index:   # every letter in the search index, the batch's as stored (the outbox read now)
+            t0 = time.monotonic()
+            indexed = indexer.drain(inst).indexed
+            print(f"  indexed {indexed} letters ({time.monotonic() - t0:.0f} s)")
         t0 = time.monotonic()
         with inst.unit_of_work() as s:
             batch = ret.batch_of(s, "110101", 2023)
@@ -152,13 +159,16 @@ def main() -> None:
     ap.add_argument("--database-url", help="a PostgreSQL server URL whose user may create databases "
                     "(default: a SQLite file in a temporary folder)")
     ap.add_argument("--search-backend", default="whoosh", choices=("whoosh", "postgresql"))
+    ap.add_argument("--index", action="store_true",
+                    help="index every letter before the batch is sealed (default: the search index stays empty, "
+                    "so a run's search side and the residue check's reading of it are left out)")
     args = ap.parse_args()
     sizes = [int(x) for x in (args.sizes or ("200,1000" if args.quick else "1000,10000")).split(",")]
     others = args.others or (2000 if args.quick else 50_000)
     rows = []
     for size in sizes:
         print(f"batch of {size} among {others} others")
-        rows.append(bench(size, others, args.database_url, args.search_backend))
+        rows.append(bench(size, others, args.database_url, args.search_backend, args.index))
     print()
     print(f"{'batch':>7} {'others':>7} {'db MB':>7} {'seal s':>7} {'seal ms/letter':>15} {'re-key s':>9} "
           f"{'destroy+residue+cert s':>23} {'verify s':>9} {'per letter ms':>14} clean")
