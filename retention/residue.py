@@ -301,8 +301,8 @@ def scan(paths: list[Path], needles: Needles, root: Path | None = None,
 #: their positions, which can hold none of what a fingerprint is taken of (a ciphertext, an
 #: identity token, a uid: a search row left behind is found by its ``uid`` column, and the
 #: relation files of the batch's partitions are scanned whole), as its arrays of blinded
-#: words, never scanned, cannot either. Read as text it was most of the bytes streamed:
-#: about 6 KB a letter, 6 GB a run among 1,000,000 letters with the search on PostgreSQL.
+#: words, never scanned, cannot either. Read as text it was about 6 KB a letter: 6 GB a
+#: run among 1,000,000 letters with the search on PostgreSQL.
 _SCANNED_TYPES = ("bytea", "text", "character varying", "character", "json", "jsonb")
 
 
