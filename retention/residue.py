@@ -7,9 +7,9 @@ random uid, a 40-bit tag of the window's first 8 bytes and the SHA-256 of the wh
 The journal therefore holds no ciphertext itself. After the run, every file under the
 database, WAL, index, blob and key folders is scanned at every byte offset: the 8 bytes at
 each offset are tagged with numpy (vectorised, a block at a time, the blocks shared among the
-cores; about 150 MB a second on 2 cores with 300,000 fingerprints), the tags tested in two
-bit filters and the few that pass looked up, and each candidate is confirmed by its
-SHA-256. A confirmed window is residue and fails the certificate.
+cores; about 175 MB a second on 2 cores with 300,000 fingerprints, ``residue_bench``), the
+tags tested in two bit filters and the few that pass looked up, and each candidate is
+confirmed by its SHA-256. A confirmed window is residue and fails the certificate.
 
 On PostgreSQL the database is not a file of the instance, so the check asks the server
 (method ``database query``): no row of a destroyed letter is left in ``records`` or in any
