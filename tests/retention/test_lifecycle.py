@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from records.cases import operations
 from records.errors import AccessDenied, Conflict
@@ -15,7 +15,7 @@ from retention import operations as ret
 from retention.certificate import verify
 from retention.models import Batch, BatchLetter, Certificate, DestroyedLetter
 
-from .conftest import TODAY, set_status
+from .conftest import TODAY, approved_batch, set_status
 
 
 def _batch(s, region, year) -> Batch:
@@ -141,17 +141,10 @@ def test_a_listed_letter_no_longer_stored_when_the_run_starts_is_neither_planned
     """Each letter of an approved list is checked to be still stored when the run starts
     (by id, a step of ``destroy.CHUNK`` at a time): one that left storage since, even with
     no hook having taken it out of the batch, stays, and only the others are destroyed."""
-    from sqlalchemy import update
-
     monkeypatch.setattr(destroy, "CHUNK", 2)
     clerk, archivist, leader = make_user("clerk"), make_user("archivist"), make_user("leader")
     serials = store_letters(clerk, 5, region="110112", year=2020)
-    with inst.unit_of_work() as s:
-        batch = _batch(s, "110112", 2020)
-        ret.seal(s, batch, by=s.get(User, archivist.id), today=TODAY)
-        ret.propose(s, batch, by=s.get(User, archivist.id))
-        ret.approve(s, batch, by=s.get(User, leader.id))
-        batch_id = batch.id
+    batch_id = approved_batch(inst, archivist, leader, "110112", 2020)
     with inst.unit_of_work() as s:   # behind the workflow's back: its hooks do not run
         s.execute(update(Record).where(Record.serial == serials[2]).values(status="accepted", stored_reason=None))
     with inst.unit_of_work() as s:
