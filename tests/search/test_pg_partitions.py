@@ -312,7 +312,8 @@ def test_purging_after_a_deletion_rewrites_that_letters_partition_only(inst, mak
         words = conn.execute(text(f'SELECT CAST("text" AS text) FROM {TABLE}_i2023')).scalar_one().encode()
     needles = residue.Needles()
     needles.add(other, residue.fingerprint(words, "c"))
-    assert residue.scan_postgresql(inst.db.engine, needles, record_ids=[], keyed_tables=[], affected=[]).clean
+    unread = residue.scan_postgresql(inst.db.engine, needles, record_ids=[], keyed_tables=[], affected=[])
+    assert unread.clean and unread.needles == 3 and unread.tables and unread.bytes   # a scan that read, not none
 
 
 def test_a_rebuild_keeps_the_partitions_and_their_names(inst, make_user, make_record, drain, svc):
