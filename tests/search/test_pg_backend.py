@@ -633,6 +633,7 @@ def test_a_rebuild_with_two_processes_writes_the_same_rows(inst, make_user, make
     a batch at a time (here 3 letters, so there are several rounds and a last partial one),
     and the table holds exactly the rows one process writes."""
     from search.postgres import backend as pg_module
+    from search.postgres import bulk as bulk_module
 
     clerk, chief = make_user("clerk"), make_user("chief")
     w = word()
@@ -647,7 +648,7 @@ def test_a_rebuild_with_two_processes_writes_the_same_rows(inst, make_user, make
 
     indexer.reindex(inst, procs=1)
     one = rows()
-    monkeypatch.setattr(pg_module, "PARALLEL_BATCH", 3)
+    monkeypatch.setattr(bulk_module, "PARALLEL_BATCH", 3)
     report = indexer.reindex(inst, procs=2)
     assert report.indexed == report.records and rows() == one
     assert sorted(_find(inst, chief, w)) == sorted(serials)
