@@ -82,6 +82,8 @@ class Compiled:
         self.params: dict = {}
         #: token -> the SQL expression of its occurrences in a letter (see ``rows``)
         self._tfs: dict[str, str] = {}
+        #: the part of a BM25 term's denominator that is the letter's, not the token's (``_bm25``)
+        self._norm: str | None = None
 
     def bind(self, value) -> str:
         name = f"p{len(self.params)}"
@@ -178,10 +180,16 @@ class Compiled:
         its ``OFFSET '0'``: the planner does not fold the columns back into every use, and
         as the offset is a constant of type bigint (``OFFSET 0`` is an integer cast to one)
         it needs no Limit, so PostgreSQL may still share the hits among its parallel workers
-        (a lateral join, as before, or ``OFFSET 0`` kept the statement in one process)."""
+        (a lateral join, as before, or ``OFFSET 0`` kept the statement in one process).
+
+        The occurrences are doubles (a BM25 term multiplies and adds them to doubles, so each
+        use converted the integer again), and ``d.norm`` is the length's part of every term's
+        denominator, the same for all tokens of a letter (``_bm25``): the same doubles from
+        the same operations in the same order, fewer of them a hit."""
         if not self._tfs:
             return f"{table} d WHERE {where}"
-        columns = ", ".join(f"{expr} AS t{i}" for i, expr in enumerate(self._tfs.values()))
+        columns = ", ".join([*(f"CAST({expr} AS float8) AS t{i}" for i, expr in enumerate(self._tfs.values())),
+                             *([f"{self._norm} AS norm"] if self._norm else [])])
         return f"(SELECT d.*, {columns} FROM {table} d WHERE {where} OFFSET '0') d WHERE TRUE"
 
     def _tf(self, token: str) -> str:
@@ -190,11 +198,15 @@ class Compiled:
         return f"d.t{list(self._tfs).index(token)}"
 
     def _bm25(self, token: str, idf_text: dict[str, float], avg: float) -> str:
+        """``idf · tf·(K1+1) / (tf + norm)`` with ``norm = K1·(1−B + B·dl/avgdl)`` (``d.norm``,
+        one per letter: ``avg`` is the query's, the same for every token)."""
         tf = self._tf(token)
-        idf, k1p1, k1 = self.bind(idf_text[token]), self.bind(scoring.K1_PLUS_1), self.bind(scoring.K1)
-        omb, b, avgdl = self.bind(scoring.ONE_MINUS_B), self.bind(scoring.B), self.bind(float(avg))
-        return (f"(CAST({idf} AS float8) * (({tf} * CAST({k1p1} AS float8)) / ({tf} + CAST({k1} AS float8) * "
-                f"(CAST({omb} AS float8) + CAST({b} AS float8) * d.length / CAST({avgdl} AS float8)))))")
+        if self._norm is None:
+            k1, omb, b = self.bind(scoring.K1), self.bind(scoring.ONE_MINUS_B), self.bind(scoring.B)
+            self._norm = (f"CAST({k1} AS float8) * (CAST({omb} AS float8) + CAST({b} AS float8) * d.length / "
+                          f"CAST({self.bind(float(avg))} AS float8))")
+        idf, k1p1 = self.bind(idf_text[token]), self.bind(scoring.K1_PLUS_1)
+        return f"(CAST({idf} AS float8) * (({tf} * CAST({k1p1} AS float8)) / ({tf} + d.norm)))"
 
 
 def literal(field: str) -> str:
