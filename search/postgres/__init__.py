@@ -63,8 +63,11 @@ and facet counts are computed in the same SQL over every hit the access allows (
 gets zero hits and zero counts. A query of many hits is read and scored by PostgreSQL's
 parallel workers where the planner finds it worth it (``max_parallel_workers_per_gather``,
 2 by default; the statement keeps nothing that holds it to one process); a query with
-facets that can match very many letters (``compile.SPLIT_FROM``) has the workers make the
-page and the counts as two parts, rather than hand every hit to their leader. A search is
+facets that can match very many letters (``compile.SPLIT_FROM``) does not hand every hit to
+their leader: ranked by relevance, each hit is read once and counted by the workers, which
+hand on only the hits ranked at or before a bound read from a sample of the hits
+(``compile.leading_pass``); sorted by date, or for a deep page, the workers make the page
+and the counts as two parts (``compile.two_parts``). A search is
 never compiled to machine code (``jit``: among 1,000,000 letters that took most of its time).
 Relevance is ``search.scoring``'s BM25, the Whoosh backend's too, computed from the same
 integers in the same order (a token's occurrences in a letter are read from its row, see

@@ -16,7 +16,8 @@ from ..interface import (
 )
 from . import hitcache
 from .compile import (
-    SERIAL_BELOW, SPLIT_FROM, Compiled, hits, meta_column, most_hits, one_pass, positive_tokens, two_parts,
+    LEAD_DEEPEST, LEAD_FROM, SERIAL_BELOW, SPLIT_FROM, Compiled, hits, leading_bound, leading_pass, meta_column,
+    most_hits, one_pass, positive_tokens, two_parts,
 )
 from .bulk import PgBulkLoader
 from .schema import (
@@ -234,7 +235,8 @@ class PostgresBackend(SearchBackend):
                 order = "d.received ASC, d.record_id ASC" if sort == "oldest" else "d.received DESC, d.record_id DESC"
             limit, offset = c.bind(per_page), c.bind((page - 1) * per_page)
             found = self._page_and_facets(conn, c, where, score, order, limit, offset, facets,
-                                          most=most_hits(query, *df, int(meta.get("documents", 0))))
+                                          most=most_hits(query, *df, int(meta.get("documents", 0))),
+                                          shown=((page - 1) * per_page, per_page), ranked=bool(stats))
         if key is not None and found.total >= hitcache.MIN_HITS:
             self._hits.asked(key)
         return found
@@ -287,10 +289,14 @@ class PostgresBackend(SearchBackend):
 
     @staticmethod
     def _page_and_facets(conn, c: Compiled, where: str, score: str, order: str, limit: str, offset: str,
-                         facets: tuple[str, ...], *, most: int) -> HitPage:
-        """The page, the total and the facet counts in one statement (the total is that of
-        the page): ``compile.one_pass``, or ``compile.two_parts`` for a query with facets
-        that can match ``SPLIT_FROM`` letters or more (``most``: ``compile.most_hits``).
+                         facets: tuple[str, ...], *, most: int, shown: tuple[int, int] = (0, 20),
+                         ranked: bool = False) -> HitPage:
+        """The page (``shown``: the hits before it and its size), the total and the facet
+        counts in one statement (the total is that of the page): ``compile.one_pass``; for a
+        query with facets that can match ``SPLIT_FROM`` letters or more (``most``:
+        ``compile.most_hits``), ``compile.two_parts``; but for one ranked by relevance that
+        can match ``LEAD_FROM`` letters or more, whose page ends within ``LEAD_DEEPEST``
+        hits, ``compile.leading_pass`` (after the statement of its bound: ``_leading``).
 
         The hits are read and scored by PostgreSQL's parallel workers when the planner
         expects many; for that rows handed on by a worker are costed as free (at the
@@ -308,8 +314,12 @@ class PostgresBackend(SearchBackend):
                          f"set_config('work_mem', '{HITS_IN_MEMORY}', true), "
                          "set_config('plan_cache_mode', 'force_custom_plan', true)"
                          + (", set_config('max_parallel_workers_per_gather', '0', true)" if most < SERIAL_BELOW else "")))
-        statement = two_parts if facets and most >= SPLIT_FROM else one_pass
-        rows = conn.execute(sql(statement(c, TABLE, where, score, order, limit, offset, facets)), c.params).all()
+        rows = None
+        if facets and ranked and most >= LEAD_FROM and sum(shown) <= LEAD_DEEPEST:
+            rows = PostgresBackend._leading(conn, c, where, score, order, limit, offset, facets, shown)
+        if rows is None:
+            statement = two_parts if facets and most >= SPLIT_FROM else one_pass
+            rows = conn.execute(sql(statement(c, TABLE, where, score, order, limit, offset, facets)), c.params).all()
         total = 0
         found: dict[str, dict[str, int]] = {f: {} for f in facets}
         for row in rows:
@@ -323,6 +333,22 @@ class PostgresBackend(SearchBackend):
         counts = {f: dict(sorted(v.items(), key=lambda kv: (-kv[1], kv[0]))) for f, v in found.items()}
         return HitPage(total=total, hits=hits(sorted((r for r in rows if r.part == "hit"), key=lambda r: r.rank)),
                        facets=counts)
+
+    @staticmethod
+    def _leading(conn, c: Compiled, where: str, score: str, order: str, limit: str, offset: str,
+                 facets: tuple[str, ...], shown: tuple[int, int]) -> list | None:
+        """The rows of ``compile.leading_pass``, its bound read first (``leading_bound``);
+        None when there is no hit to take a bound from, or when fewer hits led than the page
+        needs (letters changed between the two statements), so that ``two_parts`` answers."""
+        at = conn.execute(sql(leading_bound(c, TABLE, where, score, order, limit, offset)), c.params).first()
+        if at is None:
+            return None
+        bound = (c.bind(float(at.score)), c.bind(int(at.received)), c.bind(int(at.record_id)))
+        rows = conn.execute(sql(leading_pass(c, TABLE, where, score, order, limit, offset, facets, bound)),
+                            c.params).all()
+        total = next((int(r.n or 0) for r in rows if r.part == "count" and r.facet is None), 0)
+        before, size = shown
+        return rows if sum(r.part == "hit" for r in rows) >= min(size, max(0, total - before)) else None
 
     def similar(self, weighted: dict[str, float], access: Access, *, exclude_uid: str | None = None,
                 limit: int = 10) -> list[Hit]:

@@ -47,14 +47,29 @@ def positive_tokens(node: Node, positive: bool = True, text: list | None = None,
 #: that took 20 of the statement's 21 ms; in one process it took 1.3 ms.
 SERIAL_BELOW = 5000
 
-#: A query with facets that can match this many letters or more (``most_hits``) has its page
-#: and its counts made by the workers as two parts (``two_parts``), not gathered into the
-#: leader (``one_pass``). The leader's work grows with the hits and is not shared, while the
-#: second read of each hit is: among 1,000,000 letters (2 cores, the same 100 queries, each
-#: both ways) ``two_parts`` was the faster from about 160,000 hits on (244,777 hits: 504 ->
-#: 464 ms; 934,953: 1,475 -> 1,077 ms) and the slower below (100,779: 275 -> 327 ms; among
-#: 100,000 letters every query, up to 62,902 hits, was 2 to 25 ms slower).
+#: A query with facets that can match this many letters or more (``most_hits``) is answered
+#: by ``two_parts`` (unless ``leading_pass`` answers it, below), not ``one_pass``: the
+#: leader's work there grows with the hits and is not shared, while ``two_parts`` reads each
+#: hit twice, once per part, and shares both reads among the workers. Among 1,000,000
+#: letters (2 cores, the same 100 queries, each both ways) it was the faster from about
+#: 160,000 hits on (244,777 hits: 504 -> 464 ms; 934,953: 1,475 -> 1,077 ms) and the slower
+#: below (100,779: 275 -> 327 ms; among 100,000 letters every query, up to 62,902 hits, was
+#: 2 to 25 ms slower).
 SPLIT_FROM = 200_000
+
+#: A query with facets that can match this many letters or more, ranked by relevance, for a
+#: page that ends within ``LEAD_DEEPEST`` hits, is answered by ``leading_pass``. Among
+#: 1,000,000 letters, each of the 100 queries both ways (the sum of the queries' times):
+#: against ``one_pass``, 5,000 to 50,000 hits 1,985 -> 2,235 ms (its sample is then a large
+#: share of the hits, and the planner gives the sample workers of its own), 50,000 to
+#: 120,000 830 -> 826 ms, 120,000 to 200,000 2,902 -> 2,571 ms, from 200,000 on 27.5 ->
+#: 20.2 s; against ``two_parts`` from 200,000 on, see ``leading_pass``.
+LEAD_FROM = 120_000
+#: The deepest page ``leading_pass`` serves (``offset + limit`` hits): its bound is the
+#: ``offset + limit``-th of its sample, so a deeper page makes more hits lead.
+LEAD_DEEPEST = 200
+#: The hits ``leading_pass`` takes its bound from.
+SAMPLE = 3000
 
 
 def most_hits(node: Node, df_text: dict[str, int], df_chars: dict[str, int], documents: int) -> int:
@@ -259,6 +274,60 @@ def two_parts(c: Compiled, table: str, where: str, score: str, order: str, limit
             f"OFFSET {offset}) d "
             f"UNION ALL {_counts('g', facets, 'sum(g.n)')} FROM ({combos}) g "
             f"GROUP BY GROUPING SETS ({_sets('g', facets)})) s")
+
+
+def leading_bound(c: Compiled, table: str, where: str, score: str, order: str, limit: str, offset: str) -> str:
+    """The bound of ``leading_pass``: of the first ``SAMPLE`` hits the plan comes to (a few
+    thousand of one partition, each scored), the ``offset + limit``-th in ``order``, or the
+    last if there are fewer (then they are every hit): its score, received time and record
+    id. At least ``offset + limit`` hits of all (those of the sample) rank at or before it."""
+    sample = f"SELECT d.received, d.record_id, {score} AS score FROM {c.rows(table, where)} LIMIT {SAMPLE}"
+    return (f"SELECT d.score, d.received, d.record_id FROM (SELECT d.*, row_number() OVER (ORDER BY {order}) AS rn "
+            f"FROM ({sample}) d) d WHERE d.rn <= {limit} + {offset} ORDER BY d.rn DESC LIMIT 1")
+
+
+def leading_pass(c: Compiled, table: str, where: str, score: str, order: str, limit: str, offset: str,
+                 facets: tuple[str, ...], bound: tuple[str, str, str]) -> str:
+    """The same rows as ``one_pass`` for a query ranked by relevance, from one read of each
+    hit, with the workers sending their leader a few thousand rows, not every hit. A hit
+    ranked at or before ``bound`` (``leading_bound``: its score, received time and record
+    id) leads. Each hit is read and scored once and counted by its facet values, and a
+    leading hit also by its identity: the counts add up every group, and the page is the
+    first of the leading hits, as at least ``offset + limit`` hits lead when the bound is
+    read in the same snapshot (``PostgresBackend._page_and_facets`` checks the page and asks
+    ``two_parts`` if letters changed in between).
+
+    The groups are keyed by one text, the facet values and a leading hit's identity joined
+    by ``chr(31)`` (``schema.row_of`` refuses that character in them): the planner, knowing
+    nothing of how many distinct values it has, lets each worker count its own hits before
+    the leader adds the groups up; keyed by the columns themselves (the uid's among them),
+    it expected as many groups as hits and had the leader count every hit.
+
+    Among 1,000,000 letters (2 cores) a query of 244,777 hits sent its leader 6,784 groups
+    (2,261 a process), not every hit (``one_pass``), and read each hit once, not twice
+    (``two_parts``): 570 -> 393 ms against ``two_parts``; the 46 of 100 queries of 200,000
+    hits or more, each both ways, 25.7 -> 18.7 s in all (934,953 hits: 1,184 -> 849 ms), the
+    same pages, scores, totals and counts."""
+    own = ("uid", "record_id", "serial", "received")
+    columns = "".join(f", d.{meta_column(f)}" for f in facets if f not in own)
+    key = " || chr(31) || ".join(f"CAST(d.{f} AS text)" for f in facets) or "''"
+    identity = " || chr(31) || ".join(f"CAST(d.{x} AS text)" for x in own)
+    at = f"ROW(CAST({bound[0]} AS float8), CAST({bound[1]} AS bigint), CAST({bound[2]} AS bigint))"
+    marked = (f"SELECT {key} || CASE WHEN ROW(d.score, d.received, d.record_id) >= {at} "
+              f"THEN chr(31) || {identity} ELSE '' END AS key, d.score "
+              f"FROM (SELECT d.uid, d.record_id, d.serial, d.received{columns}, {score} AS score "
+              f"FROM {c.rows(table, where)} OFFSET '0') d OFFSET '0'")
+    start = len(facets) or 1   # without facets the key starts with one empty field
+    fields = [f"split_part(k.key, chr(31), {i + 1}) AS {f}" for i, f in enumerate(facets)]
+    fields += [f"CAST(NULLIF(split_part(k.key, chr(31), {start + i + 1}), '') AS {kind}) AS h_{x}"
+               for i, (x, kind) in enumerate(zip(own, ("text", "bigint", "text", "bigint")))]
+    found = ", ".join(f"g.h_{x} AS {x}" for x in own)
+    return (f"WITH g AS MATERIALIZED (SELECT {', '.join(fields)}, k.score AS h_score, k.n FROM ("
+            f"SELECT d.key, count(*) AS n, max(d.score) AS score FROM ({marked}) d GROUP BY d.key) k) "
+            f"SELECT 'hit' AS part, d.uid, d.record_id, d.serial, d.score, row_number() OVER (ORDER BY {order}) "
+            f"AS rank, NULL AS facet, NULL AS value, NULL AS n FROM (SELECT * FROM (SELECT {found}, g.h_score AS score "
+            f"FROM g WHERE g.h_uid IS NOT NULL) d ORDER BY {order} LIMIT {limit} OFFSET {offset}) d "
+            f"UNION ALL {_counts('g', facets, 'sum(g.n)')} FROM g GROUP BY GROUPING SETS ({_sets('g', facets)})) s")
 
 
 def _sets(alias: str, facets: tuple[str, ...]) -> str:

@@ -33,6 +33,9 @@ MAX_POSITIONS_PER_TERM = 256
 #: What a blind token looks like (``search.blind``: base64url of a truncated HMAC). Anything
 #: else is refused before it gets near SQL.
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
+#: A control character: none may be in a letter's uid, serial or text metadata, as
+#: ``compile.leading_pass`` joins them with ``chr(31)`` into one key.
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 #: Metadata columns a query may compare, with their types.
 INT_FIELDS = ("year", "received")
 COLUMNS = ("uid", "part", "record_id", "serial", "year", "status", "channel", "region", "category", "office",
@@ -431,7 +434,17 @@ def tsquery_literal(tokens: Iterable[str]) -> str:
     return " <-> ".join(quoted(t) for t in tokens)
 
 
+def plain(value: str, name: str) -> str:
+    """``value`` (a letter's uid, serial or text metadata ``name``), refused if it holds a
+    control character (``_CONTROL_RE``)."""
+    if not isinstance(value, str) or _CONTROL_RE.search(value):
+        raise ValueError(f"the search index refuses a {name} that is not text without control characters")
+    return value
+
+
 def row_of(doc: IndexDocument) -> dict:
+    for name in ("uid", "serial", "status", "channel", "region", "category", "office"):
+        plain(getattr(doc, name), name)
     positions = kept_positions(doc.text)
     numbers, counts = repeated(positions)
     return {

@@ -145,6 +145,22 @@ def test_only_blind_tokens_reach_the_table(svc):
         svc.backend.search(Match("uid; --", "x"), Access(principals=None))
 
 
+def test_a_control_character_in_a_letters_uid_serial_or_metadata_is_refused_and_nothing_is_written(svc):
+    """``compile.leading_pass`` joins a letter's facet values, uid and serial with
+    ``chr(31)`` into one key: the writer refuses any control character in them, so no key
+    can be read back wrong."""
+    tag = secrets.token_hex(4)
+    tokens = svc.blinder.text(analysis.analyse(f"{tag} 信訪").tokens)
+    for field, value in (("uid", f"ctl{tag}\x1fx"), ("serial", "XF\x1f1"), ("category", "labour\x1fwages"),
+                         ("office", "LD\nJC"), ("region", "\x00")):
+        doc = _doc(f"ctl{tag}", tokens)
+        setattr(doc, field, value)
+        with pytest.raises(ValueError, match=field):
+            svc.backend.index([_doc(f"ok{tag}", tokens), doc])
+    assert svc.backend.search(query.compile_query(query.parse(tag), svc.blinder, None),
+                              Access(principals=frozenset({"p:test"}))).total == 0
+
+
 def test_a_letters_repeated_tokens_pairs_triples_and_runs_are_kept_in_its_row(inst, svc):
     """The tokens a letter holds more than once, with their counts, and its pairs, triples
     and runs of four and five tokens at consecutive positions are in its row (numbers that
@@ -381,14 +397,22 @@ def test_a_query_of_few_letters_starts_no_parallel_worker(svc, monkeypatch):
     svc.backend.delete([d.uid for d in docs], purge=False)
 
 
-def test_a_wide_query_with_facets_is_paged_and_counted_in_two_parts_with_the_same_answers(svc, monkeypatch):
-    """A query with facets that can match ``SPLIT_FROM`` letters or more has its page and its
-    counts made as two parts the workers can each share (``compile.two_parts``), not from
-    every hit gathered into the leader (``compile.one_pass``): the same page, scores, total
-    and facet counts, whatever the sort, page, access or query; without facets, one pass."""
+def test_a_wide_query_with_facets_is_answered_by_the_leading_pass_or_in_two_parts_with_the_same_answers(
+        svc, monkeypatch):
+    """A query with facets that can match ``SPLIT_FROM`` letters or more is answered in two
+    parts the workers can each share (``compile.two_parts``), not from every hit gathered
+    into the leader (``compile.one_pass``); one ranked by relevance that can match
+    ``LEAD_FROM`` letters or more, for a page no deeper than ``LEAD_DEEPEST`` hits, by
+    ``compile.leading_pass`` (each hit read once, the page among the hits ranked at or before
+    a bound taken from a sample of the hits, here 24 of 40, so the page may lie beyond the
+    sample), unless no hit leads enough (as when letters changed after the bound was read:
+    here a bound no hit reaches), when the other statement answers. The same page, scores,
+    total and facet counts, whatever the sort, page, access or query; without facets, one
+    pass."""
     from sqlalchemy import event
 
     from search.postgres import backend as pg_module
+    from search.postgres import compile as compile_module
 
     tag, principal, other = secrets.token_hex(3), "p:" + secrets.token_hex(4), "p:" + secrets.token_hex(4)
     docs = []
@@ -405,35 +429,52 @@ def test_a_wide_query_with_facets_is_paged_and_counted_in_two_parts_with_the_sam
              (f"{tag} -公司", Access(principals=frozenset({principal, other}), denied=frozenset({"u:7"})),
               {"sort": "oldest"}),
              (f"{tag} 社保 OR {tag} 公司3", mine, {"per_page": 3, "page": 3}), (f"{tag} 无此词", mine, {}),
-             (f"拖欠 {tag}", mine, {"facets": ("year", "channel")}), (f"拖欠 {tag}", mine, {"page": 40})]
+             (f"拖欠 {tag}", mine, {"facets": ("year", "channel")}), (f"拖欠 {tag}", mine, {"page": 40}),
+             (f"拖欠工资 {tag}", mine, {"per_page": 4, "page": 2}), (f"{tag}", mine, {"per_page": 1, "page": 37}),
+             (f"{tag} 社保", mine, {"facets": ("received", "office")})]
     shapes: list[str] = []
 
     def catch(conn, cursor, statement, parameters, context, executemany):
         if "AS rank" in statement:
-            shapes.append("two" if statement.startswith("SELECT 'hit'") else "one")
+            shapes.append({"SELECT": "two", "WITH g": "lead"}.get(statement[:6], "one"))
 
-    def answers(split_from):
+    def answers(split_from, lead_from, deepest):
         monkeypatch.setattr(pg_module, "SPLIT_FROM", split_from)
+        monkeypatch.setattr(pg_module, "LEAD_FROM", lead_from)
+        monkeypatch.setattr(pg_module, "LEAD_DEEPEST", deepest)
         out = []
         for q, access, kw in asked:
             page = svc.backend.search(query.compile_query(query.parse(q), svc.blinder, None), access, **kw)
-            out.append((page.total, [(h.uid, h.score) for h in page.hits], page.facets))
+            out.append((page.total, [(h.uid, h.record_id, h.serial, h.score) for h in page.hits], page.facets))
         return out
 
+    monkeypatch.setattr(compile_module, "SAMPLE", 24)
     event.listen(svc.backend.engine, "before_cursor_execute", catch)
     try:
-        one, two = answers(10**9), answers(0)
+        one, two, lead = answers(10**9, 10**9, 24), answers(0, 10**9, 24), answers(10**9, 0, 24)
+        monkeypatch.setattr(pg_module, "leading_bound", lambda *args: "SELECT CAST(1e300 AS float8) AS score, "
+                            "CAST(0 AS bigint) AS received, CAST(0 AS bigint) AS record_id")
+        late = answers(10**9, 0, 24)
         without = svc.backend.search(query.compile_query(query.parse(f"拖欠 {tag}"), svc.blinder, None), mine,
                                      facets=())
     finally:
         event.remove(svc.backend.engine, "before_cursor_execute", catch)
-    assert shapes == ["one"] * len(asked) + ["two"] * len(asked) + ["one"]
-    assert one == two
-    assert [t for t, _, _ in one] == [40, 24, 20, 21, 0, 40, 40] and without.total == 40
+    n = len(asked)
+    assert shapes[:2 * n] == ["one"] * n + ["two"] * n and shapes[-1] == "one"
+    assert shapes[2 * n:3 * n] == ["lead", "one", "one", "lead", "one", "lead", "one", "lead", "one", "lead"]   # no hit: no bound
+    # the bound no hit reaches: the leading pass, then one pass (none needed for no hit at all)
+    assert shapes[3 * n:-1] == ["lead", "one", "one", "one", "lead", "one", "lead", "lead", "one", "one", "lead", "one",
+                                "one", "lead", "one"]
+    assert one == two == lead == late
     readable = [d for d in docs if principal in d.allowed]
+    evens = [d for i, d in enumerate(docs) if principal in d.allowed and i % 2 == 0]
+    assert [t for t, _, _ in one] == [40, 24, 20, 21, 0, 40, 40, 24, 40, len(evens)] and without.total == 40
     for field in ("channel", "year", "status", "region", "category"):   # as counted from the letters
         assert one[0][2][field] == {str(k): n for k, n in Counter(getattr(d, field) for d in readable).items()}
     assert set(one[5][2]) == {"year", "channel"} and one[6][1] == [] and len(one[1][1]) == 4
+    assert len(one[7][1]) == 4 and len({score for _, _, _, score in one[0][1]}) < len(one[0][1])   # ties
+    assert one[9][2] == {"received": {str(k): n for k, n in Counter(d.received for d in evens).items()},
+                         "office": {"LDJC": len(evens)}}
     svc.backend.delete([d.uid for d in docs], purge=False)
 
 
