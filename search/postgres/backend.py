@@ -236,7 +236,7 @@ class PostgresBackend(SearchBackend):
             limit, offset = c.bind(per_page), c.bind((page - 1) * per_page)
             found = self._page_and_facets(conn, c, where, score, order, limit, offset, facets,
                                           most=most_hits(query, *df, int(meta.get("documents", 0))),
-                                          shown=((page - 1) * per_page, per_page), ranked=bool(stats))
+                                          shown=((page - 1) * per_page, per_page), ranked=bool(stats and tokens[0]))
         if key is not None and found.total >= hitcache.MIN_HITS:
             self._hits.asked(key)
         return found
@@ -294,9 +294,11 @@ class PostgresBackend(SearchBackend):
         """The page (``shown``: the hits before it and its size), the total and the facet
         counts in one statement (the total is that of the page): ``compile.one_pass``; for a
         query with facets that can match ``SPLIT_FROM`` letters or more (``most``:
-        ``compile.most_hits``), ``compile.two_parts``; but for one ranked by relevance that
-        can match ``LEAD_FROM`` letters or more, whose page ends within ``LEAD_DEEPEST``
-        hits, ``compile.leading_pass`` (after the statement of its bound: ``_leading``).
+        ``compile.most_hits``), ``compile.two_parts``; but for one ``ranked`` (by relevance,
+        with text tokens to score: without, every hit scores the same and the order is the
+        date's) that can match ``LEAD_FROM`` letters or more, whose page ends within
+        ``LEAD_DEEPEST`` hits, ``compile.leading_pass`` (after the statement of its bound:
+        ``_leading``).
 
         The hits are read and scored by PostgreSQL's parallel workers when the planner
         expects many; for that rows handed on by a worker are costed as free (at the
@@ -339,7 +341,8 @@ class PostgresBackend(SearchBackend):
                  facets: tuple[str, ...], shown: tuple[int, int]) -> list | None:
         """The rows of ``compile.leading_pass``, its bound read first (``leading_bound``);
         None when there is no hit to take a bound from, or when fewer hits led than the page
-        needs (letters changed between the two statements), so that ``two_parts`` answers."""
+        needs (letters changed between the two statements), so that the statement the query
+        would have had without it answers (``two_parts`` or ``one_pass``)."""
         at = conn.execute(sql(leading_bound(c, TABLE, where, score, order, limit, offset)), c.params).first()
         if at is None:
             return None

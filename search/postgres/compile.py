@@ -294,8 +294,8 @@ def leading_pass(c: Compiled, table: str, where: str, score: str, order: str, li
     id) leads. Each hit is read and scored once and counted by its facet values, and a
     leading hit also by its identity: the counts add up every group, and the page is the
     first of the leading hits, as at least ``offset + limit`` hits lead when the bound is
-    read in the same snapshot (``PostgresBackend._page_and_facets`` checks the page and asks
-    ``two_parts`` if letters changed in between).
+    read in the same snapshot (``PostgresBackend._leading`` checks the page and asks the
+    statement of the query without it if letters changed in between).
 
     The groups are keyed by one text, the facet values and a leading hit's identity joined
     by ``chr(31)`` (``schema.row_of`` refuses that character in them): the planner, knowing
