@@ -57,13 +57,14 @@ SERIAL_BELOW = 5000
 #: 2 to 25 ms slower).
 SPLIT_FROM = 200_000
 
-#: A query with facets that can match this many letters or more, ranked by relevance, for a
-#: page that ends within ``LEAD_DEEPEST`` hits, is answered by ``leading_pass``. Among
-#: 1,000,000 letters, each of the 100 queries both ways (the sum of the queries' times):
-#: against ``one_pass``, 5,000 to 50,000 hits 1,985 -> 2,235 ms (its sample is then a large
-#: share of the hits, and the planner gives the sample workers of its own), 50,000 to
-#: 120,000 830 -> 826 ms, 120,000 to 200,000 2,902 -> 2,571 ms, from 200,000 on 27.5 ->
-#: 20.2 s; against ``two_parts`` from 200,000 on, see ``leading_pass``.
+#: A query with facets that can match this many letters or more, ranked by relevance with
+#: text tokens to score, for a page that ends within ``LEAD_DEEPEST`` hits, is answered by
+#: ``leading_pass`` (``PostgresBackend._page_and_facets``). Among 1,000,000 letters, each
+#: of the 100 queries both ways (the sum of the queries' times): against ``one_pass``, 5,000
+#: to 50,000 hits 1,985 -> 2,235 ms (its sample is then a large share of the hits, and the
+#: planner gives the sample workers of its own), 50,000 to 120,000 830 -> 826 ms, 120,000
+#: to 200,000 2,902 -> 2,571 ms, from 200,000 on 27.5 -> 20.2 s; against ``two_parts`` from
+#: 200,000 on, see ``leading_pass``.
 LEAD_FROM = 120_000
 #: The deepest page ``leading_pass`` serves (``offset + limit`` hits): its bound is the
 #: ``offset + limit``-th of its sample, so a deeper page makes more hits lead.

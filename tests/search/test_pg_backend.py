@@ -401,8 +401,9 @@ def test_a_wide_query_with_facets_is_answered_by_the_leading_pass_or_in_two_part
         svc, monkeypatch):
     """A query with facets that can match ``SPLIT_FROM`` letters or more is answered in two
     parts the workers can each share (``compile.two_parts``), not from every hit gathered
-    into the leader (``compile.one_pass``); one ranked by relevance that can match
-    ``LEAD_FROM`` letters or more, for a page no deeper than ``LEAD_DEEPEST`` hits, by
+    into the leader (``compile.one_pass``); one ranked by relevance with text tokens to score
+    (a character alone scores every hit the same) that can match ``LEAD_FROM`` letters or
+    more, for a page no deeper than ``LEAD_DEEPEST`` hits, by
     ``compile.leading_pass`` (each hit read once, the page among the hits ranked at or before
     a bound taken from a sample of the hits, here 24 of 40, so the page may lie beyond the
     sample), unless no hit leads enough (as when letters changed after the bound was read:
