@@ -12,7 +12,6 @@ the figure is the scanner's, not the disk's."""
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import statistics
@@ -24,10 +23,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from retention import residue  # noqa: E402
-
-
-def _fingerprint(window: bytes) -> list:
-    return ["c", residue._tag_int(window[:8]), len(window), hashlib.sha256(window).hexdigest()]
 
 
 def bench(mb: int, fingerprints: int, threads: int | None, repeat: int) -> dict:
@@ -43,9 +38,9 @@ def bench(mb: int, fingerprints: int, threads: int | None, repeat: int) -> dict:
                 window = os.urandom(32)
                 fh.seek(off)
                 fh.write(window)
-                needles.add(f"planted-{n}", [_fingerprint(window)])
+                needles.add(f"planted-{n}", residue.fingerprint(window))
         for n in range(fingerprints - len(planted)):
-            needles.add(f"other-{n}", [_fingerprint(os.urandom(32))])
+            needles.add(f"other-{n}", residue.fingerprint(os.urandom(32)))
         path.read_bytes()   # in the page cache before the timed scans
         if threads:
             residue._THREADS = threads
