@@ -5,7 +5,8 @@ from __future__ import annotations
 from ..interface import META_FIELDS, Access, And, CharTerm, Everything, Hit, Match, Node, Not, Or, Phrase, Range, TextTerm
 from .. import scoring
 from .schema import (
-    INT_FIELDS, RUN_LENGTHS, check_token, pair_number, run_number, token_number, triple_number, tsquery_literal,
+    INT_FIELDS, RUN_LENGTHS, SEPARATOR, check_token, pair_number, run_number, token_number, triple_number,
+    tsquery_literal,
 )
 
 #: A token's occurrences in a letter that holds it: its count among the tokens the letter holds
@@ -299,7 +300,7 @@ def leading_pass(c: Compiled, table: str, where: str, score: str, order: str, li
     statement of the query without it if letters changed in between).
 
     The groups are keyed by one text, the facet values and a leading hit's identity joined
-    by ``chr(31)`` (``schema.row_of`` refuses that character in them): the planner, knowing
+    by ``schema.SEPARATOR`` (``schema.row_of`` refuses it in them): the planner, knowing
     nothing of how many distinct values it has, lets each worker count its own hits before
     the leader adds the groups up; keyed by the columns themselves (the uid's among them),
     it expected as many groups as hits and had the leader count every hit.
@@ -311,16 +312,17 @@ def leading_pass(c: Compiled, table: str, where: str, score: str, order: str, li
     same pages, scores, totals and counts."""
     own = ("uid", "record_id", "serial", "received")
     columns = "".join(f", d.{meta_column(f)}" for f in facets if f not in own)
-    key = " || chr(31) || ".join(f"CAST(d.{f} AS text)" for f in facets) or "''"
-    identity = " || chr(31) || ".join(f"CAST(d.{x} AS text)" for x in own)
+    sep = f"chr({ord(SEPARATOR)})"   # a constant the planner folds
+    key = f" || {sep} || ".join(f"CAST(d.{f} AS text)" for f in facets) or "''"
+    identity = f" || {sep} || ".join(f"CAST(d.{x} AS text)" for x in own)
     at = f"ROW(CAST({bound[0]} AS float8), CAST({bound[1]} AS bigint), CAST({bound[2]} AS bigint))"
     marked = (f"SELECT {key} || CASE WHEN ROW(d.score, d.received, d.record_id) >= {at} "
-              f"THEN chr(31) || {identity} ELSE '' END AS key, d.score "
+              f"THEN {sep} || {identity} ELSE '' END AS key, d.score "
               f"FROM (SELECT d.uid, d.record_id, d.serial, d.received{columns}, {score} AS score "
               f"FROM {c.rows(table, where)} OFFSET '0') d OFFSET '0'")
     start = len(facets) or 1   # without facets the key starts with one empty field
-    fields = [f"split_part(k.key, chr(31), {i + 1}) AS {f}" for i, f in enumerate(facets)]
-    fields += [f"CAST(NULLIF(split_part(k.key, chr(31), {start + i + 1}), '') AS {kind}) AS h_{x}"
+    fields = [f"split_part(k.key, {sep}, {i + 1}) AS {f}" for i, f in enumerate(facets)]
+    fields += [f"CAST(NULLIF(split_part(k.key, {sep}, {start + i + 1}), '') AS {kind}) AS h_{x}"
                for i, (x, kind) in enumerate(zip(own, ("text", "bigint", "text", "bigint")))]
     found = ", ".join(f"g.h_{x} AS {x}" for x in own)
     return (f"WITH g AS MATERIALIZED (SELECT {', '.join(fields)}, k.score AS h_score, k.n FROM ("

@@ -38,7 +38,7 @@ from sqlalchemy import text as sql
 from .. import scoring
 from ..interface import FACETS, And, CharTerm, Everything, Hit, HitPage, Match, Node, Phrase, Range, TextTerm
 from .compile import _TF, Compiled
-from .schema import CHANGE_FLOOR, CHANGE_SEQ, TABLE, changed_since, token_number
+from .schema import CHANGE_FLOOR, CHANGE_SEQ, SEPARATOR, TABLE, changed_since, token_number
 
 #: Bytes of kept hits a process holds when it is not told (``XINFANG_SEARCH_CACHE_MB``).
 DEFAULT_CACHE_BYTES = 96 * 1024 * 1024
@@ -65,9 +65,9 @@ def key_of(where: str, params: dict) -> tuple:
                          for k, v in sorted(params.items())))
 
 
-#: Separates the values of a text column in one ``string_agg`` (no uid, serial or facet value
-#: holds it).
-_SEP = "\x1f"
+#: Separates the values of a text column in one ``string_agg`` (``schema.row_of`` refuses it
+#: in a uid, serial or facet value).
+_SEP = SEPARATOR
 
 
 @dataclass(frozen=True)

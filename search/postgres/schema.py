@@ -33,8 +33,10 @@ MAX_POSITIONS_PER_TERM = 256
 #: What a blind token looks like (``search.blind``: base64url of a truncated HMAC). Anything
 #: else is refused before it gets near SQL.
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
-#: A control character: none may be in a letter's uid, serial or text metadata, as
-#: ``compile.leading_pass`` joins them with ``chr(31)`` into one key.
+#: Joins a letter's uid, serial and text metadata into one text: a query's kept hits read
+#: as one row (``hitcache``), the group keys of ``compile.leading_pass``. The writer refuses
+#: it, and every other control character, in them (``_CONTROL_RE``, ``plain``).
+SEPARATOR = "\x1f"
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 #: Metadata columns a query may compare, with their types.
 INT_FIELDS = ("year", "received")
@@ -436,7 +438,7 @@ def tsquery_literal(tokens: Iterable[str]) -> str:
 
 def plain(value: str, name: str) -> str:
     """``value`` (a letter's uid, serial or text metadata ``name``), refused if it holds a
-    control character (``_CONTROL_RE``)."""
+    control character (``_CONTROL_RE``: ``SEPARATOR`` among them)."""
     if not isinstance(value, str) or _CONTROL_RE.search(value):
         raise ValueError(f"the search index refuses a {name} that is not text without control characters")
     return value
