@@ -7,6 +7,8 @@ among many others, for two batch sizes, to show how the cost grows.
         # on PostgreSQL: a throw-away database is created on that server for each size, then dropped
         # (add --search-backend postgresql for the blind tokens in the database too, and
         # --index to have every letter in the search index before the run)
+    .venv/bin/python benchmarks/retention_bench.py --sizes 10000 --others 10000 --copies 99 --database-url ...
+        # 10,000 among 1,000,000: 10,000 others registered, then copied in SQL (``_replicate``)
 
 Letters are registered through the normal service (real encryption, identity tokens, audit),
 stored (re-keyed under the batch key), sealed, proposed and approved; the timed part is the
@@ -25,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import select, text, update  # noqa: E402
+from sqlalchemy import String, cast, func, insert, literal, null, select, text, update  # noqa: E402
 
 from records.accounts import operations as accounts  # noqa: E402
 from records.cases import operations  # noqa: E402
@@ -67,6 +69,75 @@ def _register(inst, user_id: int, n: int, region: str, year: int, start: int, la
     print()
 
 
+def _uid(dialect: str, key):
+    """A new letter uid (32 hex digits) in SQL, distinct for each distinct ``key``."""
+    if dialect == "postgresql":
+        return func.md5(cast(key, String) + literal(":copy"))
+    return func.lower(func.hex(func.randomblob(16)))
+
+
+def _serial(dialect: str, year, seq):
+    """The serial registration gives letter ``seq`` of ``year`` (``allocate_serial``), in SQL."""
+    if dialect == "postgresql":
+        return literal("XF-") + cast(year, String) + literal("-") + func.lpad(cast(seq, String), 6, "0")
+    return func.printf("XF-%d-%06d", year, seq)
+
+
+def _replicate(inst, copies: int) -> int:
+    """Add ``copies`` copies of every letter registered so far, in SQL: each copy a new letter
+    (new id, uid, serial and sequence number of its year) whose row and whose rows in every
+    table keyed by its id (``retention.compaction``: events, versions, key, identity tokens)
+    are the original's byte for byte, so the record tables grow as registering that many
+    more letters would grow them, in minutes instead of hours (1,000,000 letters take about
+    3.5 hours through the service here). A copy's ciphertexts stay bound to the original's
+    uid, so a copy cannot be opened; a run never opens a letter outside its batch, and copies
+    are neither indexed nor destroyed here. Returns the letters added."""
+    from retention.compaction import _dependent_tables
+    from records.db import Base
+    from records.models import SerialCounter
+
+    engine = inst.db.engine
+    dialect = engine.dialect.name
+    records = Base.metadata.tables["records"]
+    with engine.begin() as conn:
+        before = conn.execute(select(func.count()).select_from(records)).scalar_one()
+        top = conn.execute(select(func.max(records.c.id))).scalar_one()
+        seq_top = conn.execute(select(func.max(records.c.seq))).scalar_one()
+        dependents = [(t, c) for t, c in _dependent_tables()
+                      if conn.execute(select(func.count()).select_from(t)).scalar_one()]
+        for t, _c in dependents:
+            unique = [c.name for c in t.columns if c.unique and c.name != "uid"]
+            if unique or any(fk.column.table is not records and fk.column.table.name != "users"
+                             for fk in t.foreign_keys):
+                raise SystemExit(f"--copies: cannot copy the rows of {t.name} (unique {unique} or keyed "
+                                 "by another letter table); register the letters instead")
+        for k in range(1, copies + 1):
+            off, seq = k * top, records.c.seq + k * seq_top
+            made = {"id": records.c.id + off, "uid": _uid(dialect, records.c.id + off), "seq": seq,
+                    "serial": _serial(dialect, records.c.year, seq), "repeat_of_id": null()}
+            cols = [c.name for c in records.columns]
+            conn.execute(insert(records).from_select(
+                cols, select(*[made.get(n, records.c[n]) for n in cols]).where(records.c.id <= top)))
+            for t, c in dependents:
+                cols = [x.name for x in t.columns if not (x.primary_key and x.name == "id")]
+                made = {c.name: t.c[c.name] + off}
+                if "uid" in t.c:
+                    made["uid"] = _uid(dialect, t.c.id + k * 1_000_000_000)
+                conn.execute(insert(t).from_select(
+                    cols, select(*[made.get(n, t.c[n]) for n in cols]).where(t.c[c.name] <= top)))
+            print(f"\r  copies: {k}/{copies}", end="", flush=True)
+        print()
+        added = conn.execute(select(func.count()).select_from(records)).scalar_one() - before
+        for year, last in conn.execute(select(records.c.year, func.max(records.c.seq)).group_by(records.c.year)).all():
+            conn.execute(update(SerialCounter).where(SerialCounter.year == year).values(last=last))
+        if dialect == "postgresql":   # the ids above were given, not drawn from the sequence
+            conn.execute(text("SELECT setval(pg_get_serial_sequence('records', 'id'), (SELECT max(id) FROM records))"))
+    if dialect == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("ANALYZE"))
+    return added
+
+
 def _db_size(inst, home: Path) -> int:
     if inst.db.engine.dialect.name == "sqlite":
         return sum(p.stat().st_size for p in home.glob("xinfang.sqlite3*"))
@@ -85,7 +156,7 @@ def _phases(began: dict[str, float], start: float, end: float) -> dict[str, floa
 
 
 def bench(batch_size: int, others: int, admin_url: str | None = None, search_backend: str = "whoosh",
-          index: bool = False) -> dict:
+          index: bool = False, copies: int = 0) -> dict:
     home = Path(tempfile.mkdtemp(prefix="xinfang-retention-bench-"))
     env = {"XINFANG_SEARCH_BACKEND": search_backend}
     db_name = None
@@ -102,6 +173,12 @@ def bench(batch_size: int, others: int, admin_url: str | None = None, search_bac
         per = others // 4
         for k, year in enumerate((2022, 2023, 2024, 2025)):
             _register(inst, ids["clerk"], per, REGIONS[(k + 1) % len(REGIONS)], year, k * per, f"others {year}")
+        if copies:   # the others decided first (below), so no copy is updated afterwards
+            with inst.unit_of_work() as s:
+                s.execute(update(Record).where(Record.status == "registered").values(status="accepted"))
+            t0 = time.monotonic()
+            _replicate(inst, copies)
+            print(f"  {copies} copies of the others ({time.monotonic() - t0:.0f} s)")
         _register(inst, ids["clerk"], batch_size, "110101", 2023, 10_000_000, "batch 110101/2023")
         with inst.unit_of_work() as s:
             s.execute(update(Record).where(Record.region_code == "110101", Record.year == 2023)
@@ -143,10 +220,10 @@ def bench(batch_size: int, others: int, admin_url: str | None = None, search_bac
             left = s.execute(select(Record.id).where(Record.region_code == "110101", Record.year == 2023)).first()
             kept = s.execute(select(Record.id)).all()
         verify_s = time.monotonic() - t0
-        assert rep.ok and left is None and len(kept) == per * 4, rep.problems
+        assert rep.ok and left is None and len(kept) == per * 4 * (1 + copies), rep.problems
         r = reports[0]
         inst.close()
-        return {"batch": batch_size, "others": per * 4, "db_mb": db_size / 1e6, "seal_s": seal_s, "rekey_s": rekey,
+        return {"batch": batch_size, "others": per * 4 * (1 + copies), "db_mb": db_size / 1e6, "seal_s": seal_s, "rekey_s": rekey,
                 "run_s": run_s, "verify_s": verify_s, "clean": r.residue_clean, "certificate": r.certificate,
                 "phases": phases}
     finally:
@@ -166,13 +243,19 @@ def main() -> None:
     ap.add_argument("--index", action="store_true",
                     help="index every letter before the batch is sealed (default: the search index stays empty, "
                     "so a run's search side and the residue check's reading of it are left out)")
+    ap.add_argument("--copies", type=int, default=0,
+                    help="after registering the others, add this many copies of each in SQL (a new letter with "
+                    "the original's rows byte for byte; see _replicate), e.g. --others 10000 --copies 99 for "
+                    "1,000,000 letters; default 0")
     args = ap.parse_args()
+    if args.copies and args.index:
+        ap.error("--copies cannot be combined with --index: copies cannot be opened, so they cannot be indexed")
     sizes = [int(x) for x in (args.sizes or ("200,1000" if args.quick else "1000,10000")).split(",")]
     others = args.others or (2000 if args.quick else 50_000)
     rows = []
     for size in sizes:
-        print(f"batch of {size} among {others} others")
-        rows.append(bench(size, others, args.database_url, args.search_backend, args.index))
+        print(f"batch of {size} among {others * (1 + args.copies)} others")
+        rows.append(bench(size, others, args.database_url, args.search_backend, args.index, args.copies))
     print()
     print(f"{'batch':>7} {'others':>7} {'db MB':>7} {'seal s':>7} {'seal ms/letter':>15} {'re-key s':>9} "
           f"{'destroy+residue+cert s':>23} {'verify s':>9} {'per letter ms':>14} clean")
