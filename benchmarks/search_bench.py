@@ -412,11 +412,16 @@ def _pg_destruction(engine, backend, sealed, count: int) -> dict:
 
 class _ThrowawayCluster:
     """A PostgreSQL cluster in a temporary folder on a loopback port (as scripts/test.sh
-    starts one), stopped and removed at the end. ``url`` is None when no server binaries
-    are installed."""
+    starts one), stopped and removed at the end, with one parallel worker per query fewer
+    than the machine has cores (at least one). ``url`` is None when no server binaries are
+    installed. A server of ``--pg-url`` keeps its own settings; ``PGOPTIONS="-c
+    max_parallel_workers_per_gather=1"`` sets them for the benchmark's connections."""
 
     def __init__(self, shared_buffers: str = "256MB"):
         self.shared_buffers = shared_buffers
+        # parallel workers per query sized for this machine's cores, as docs/scale.md
+        # ("Connections") says to set a server: the leader and its workers, one process a core
+        self.workers = max(1, (os.cpu_count() or 2) - 1)
         self.dir = None
         self.url = None
         self.as_pg: list[str] = []
@@ -443,7 +448,8 @@ class _ThrowawayCluster:
                         "--no-locale"], check=True, capture_output=True)
         subprocess.run([*self.as_pg, f"{self.bin}/pg_ctl", "start", "-w", "-s", "-D", data, "-l",
                         os.path.join(self.dir, "server.log"), "-o",
-                        f"-c listen_addresses=127.0.0.1 -p {port} -k {self.dir} -c shared_buffers={self.shared_buffers}"],
+                        f"-c listen_addresses=127.0.0.1 -p {port} -k {self.dir} -c shared_buffers={self.shared_buffers} "
+                        f"-c max_parallel_workers_per_gather={self.workers}"],
                        check=True, capture_output=True)
         self.url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
         return self
