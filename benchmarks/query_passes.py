@@ -152,6 +152,10 @@ def main(argv: list[str] | None = None) -> int:
     missing = [n for n in ("pg.url", "pg.keyring", "queries.json") if not (args.workdir / n).is_file()]
     if missing:
         ap.error(f"{args.workdir}: no {', '.join(missing)} (run search_bench with --pg-keep --workdir first)")
+    if args.queries is not None and args.queries < 1:
+        ap.error("--queries must be at least 1")
+    if not json.loads((args.workdir / "queries.json").read_text(encoding="utf-8")):
+        ap.error(f"{args.workdir}/queries.json holds no queries: a pass would time nothing")
     if args.worker:
         print(json.dumps(worker(args.workdir, args.queries, not args.no_facets)))
         return 0

@@ -62,6 +62,17 @@ def test_a_workdir_without_a_kept_database_is_refused(tmp_path, capsys):
     assert "pg.url, pg.keyring" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("args, words", [([], "holds no queries"), (["--queries", "0"], "at least 1")])
+def test_a_pass_that_would_time_nothing_is_refused(tmp_path, capsys, args, words):
+    for name in ("pg.url", "pg.keyring"):
+        (tmp_path / name).write_text("x")
+    (tmp_path / "queries.json").write_text("[]" if not args else '[["name", "王小明"]]')
+    with pytest.raises(SystemExit) as e:
+        query_passes.main([str(tmp_path), *args])
+    assert e.value.code == 2
+    assert words in capsys.readouterr().err
+
+
 @pytest.mark.skipif(not _pg_admin_url(), reason="needs XINFANG_TEST_DATABASE_URL (a PostgreSQL server)")
 def test_passes_of_two_variants_on_a_kept_database_give_the_same_answers(tmp_path, capsys):
     from benchmarks import search_bench
