@@ -18,7 +18,9 @@ VACUUM, the residue scan of every instance file, and the certificate. Target (is
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
+import functools
 import shutil
 import sys
 import tempfile
@@ -29,6 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import String, cast, func, insert, literal, null, select, text, update  # noqa: E402
 
+from sqlalchemy import event  # noqa: E402
+
 from records.accounts import operations as accounts  # noqa: E402
 from records.cases import operations  # noqa: E402
 from records.db import create_database, drop_database  # noqa: E402
@@ -37,7 +41,7 @@ from app.composition import build_instance  # noqa: E402
 from records.models import Record  # noqa: E402
 from records.accounts.models import User  # noqa: E402
 from records.setup import init_instance  # noqa: E402
-from retention import destroy  # noqa: E402
+from retention import certificate, destroy, residue  # noqa: E402
 from retention import operations as ret  # noqa: E402
 from retention.certificate import verify  # noqa: E402
 from retention.models import Certificate  # noqa: E402
@@ -155,8 +159,51 @@ def _phases(began: dict[str, float], start: float, end: float) -> dict[str, floa
     return {k: round(v, 2) for k, v in out.items()}
 
 
+#: The residue check's parts that ``--breakdown`` times: the reading of every value of the
+#: database (PostgreSQL), each scan of files (the instance's; the relation files), the rows
+#: still keyed by a destroyed letter, and the identity tokens a kept letter still holds.
+_PARTS = ((residue, "_scan_columns"), (residue, "scan"), (residue, "_rows_left"), (certificate, "_surviving_tokens"))
+
+
+@contextlib.contextmanager
+def _breakdown(engine, out: list[tuple[float, str]], slower_than: float = 0.2):
+    """While the block runs, add to ``out`` each SQL statement that took ``slower_than``
+    seconds or more (its first 100 characters) and each call of the residue check's parts
+    (``_PARTS``), as (seconds, what). For a benchmark only: it wraps module functions."""
+    def before(conn, _cursor, _statement, _parameters, _context, _many):
+        conn.info["bench_t0"] = time.perf_counter()
+
+    def after(conn, _cursor, statement, _parameters, _context, _many):
+        took = time.perf_counter() - conn.info.pop("bench_t0", time.perf_counter())
+        if took >= slower_than:
+            out.append((took, " ".join(statement.split())[:100]))
+
+    def timed(name, f):
+        @functools.wraps(f)
+        def wrapper(*args, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return f(*args, **kwargs)
+            finally:
+                out.append((time.perf_counter() - t0, name))
+        return wrapper
+
+    saved = [(module, name, getattr(module, name)) for module, name in _PARTS]
+    for module, name, f in saved:
+        setattr(module, name, timed(f"{module.__name__}.{name}", f))
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "after_cursor_execute", after)
+    try:
+        yield out
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+        event.remove(engine, "after_cursor_execute", after)
+        for module, name, f in saved:
+            setattr(module, name, f)
+
+
 def bench(batch_size: int, others: int, admin_url: str | None = None, search_backend: str = "whoosh",
-          index: bool = False, copies: int = 0) -> dict:
+          index: bool = False, copies: int = 0, breakdown: bool = False) -> dict:
     home = Path(tempfile.mkdtemp(prefix="xinfang-retention-bench-"))
     env = {"XINFANG_SEARCH_BACKEND": search_backend}
     db_name = None
@@ -209,7 +256,9 @@ def bench(batch_size: int, others: int, admin_url: str | None = None, search_bac
         def progress(phase: str, _done: int, _total: int) -> None:
             began.setdefault(phase, time.monotonic())
 
-        reports = destroy.run(inst, batch_id=batch_id, by_id=ids["leader"], today=TODAY, progress=progress)
+        parts: list[tuple[float, str]] = []
+        with _breakdown(inst.db.engine, parts) if breakdown else contextlib.nullcontext():
+            reports = destroy.run(inst, batch_id=batch_id, by_id=ids["leader"], today=TODAY, progress=progress)
         run_s = time.monotonic() - t0
         phases = _phases(began, t0, t0 + run_s)
         t0 = time.monotonic()
@@ -225,7 +274,7 @@ def bench(batch_size: int, others: int, admin_url: str | None = None, search_bac
         inst.close()
         return {"batch": batch_size, "others": per * 4 * (1 + copies), "db_mb": db_size / 1e6, "seal_s": seal_s, "rekey_s": rekey,
                 "run_s": run_s, "verify_s": verify_s, "clean": r.residue_clean, "certificate": r.certificate,
-                "phases": phases}
+                "phases": phases, "breakdown": sorted(parts, reverse=True)}
     finally:
         shutil.rmtree(home, ignore_errors=True)
         if db_name:
@@ -247,6 +296,9 @@ def main() -> None:
                     help="after registering the others, add this many copies of each in SQL (a new letter with "
                     "the original's rows byte for byte; see _replicate), e.g. --others 10000 --copies 99 for "
                     "1,000,000 letters; default 0")
+    ap.add_argument("--breakdown", action="store_true",
+                    help="also time, within each run, every SQL statement of 0.2 s or more and each part of the "
+                    "residue check (the reading of every value, the file scans), and print them")
     args = ap.parse_args()
     if args.copies and args.index:
         ap.error("--copies cannot be combined with --index: copies cannot be opened, so they cannot be indexed")
@@ -255,7 +307,8 @@ def main() -> None:
     rows = []
     for size in sizes:
         print(f"batch of {size} among {others * (1 + args.copies)} others")
-        rows.append(bench(size, others, args.database_url, args.search_backend, args.index, args.copies))
+        rows.append(bench(size, others, args.database_url, args.search_backend, args.index, args.copies,
+                          args.breakdown))
     print()
     print(f"{'batch':>7} {'others':>7} {'db MB':>7} {'seal s':>7} {'seal ms/letter':>15} {'re-key s':>9} "
           f"{'destroy+residue+cert s':>23} {'verify s':>9} {'per letter ms':>14} clean")
@@ -265,6 +318,10 @@ def main() -> None:
               f"{r['verify_s']:>9.2f} {1000 * (r['run_s'] + r['verify_s']) / r['batch']:>14.2f} {r['clean']}")
     for r in rows:   # where a run's time went (progress reports of ``retention.destroy``)
         print(f"{r['batch']:>7} {r['others']:>7} phases s: " + ", ".join(f"{k} {v:.2f}" for k, v in r["phases"].items()))
+    for r in rows:
+        if r["breakdown"]:
+            print(f"\n{r['batch']:>7} {r['others']:>7} within the run (statements of 0.2 s or more, residue check's parts):")
+            print("\n".join(f"{took:9.2f} s  {what}" for took, what in r["breakdown"]))
     if len(rows) > 1:
         a, b = rows[0], rows[-1]
         print(f"\n{b['batch'] / a['batch']:.0f}x the letters cost "

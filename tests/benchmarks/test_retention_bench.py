@@ -43,3 +43,16 @@ def test_copies_of_the_others_are_letters_of_their_own_that_a_run_leaves(server,
     assert made["counters"] == {2022: 60, 2023: 60, 2024: 60, 2025: 60}
     assert made["serials"] == "XF-2025-000060"
     assert r["others"] == 240 and r["clean"] is True   # the run destroyed the batch only and certified it
+
+
+def test_breakdown_times_the_residue_checks_parts_and_puts_them_back():
+    from retention import certificate, residue
+
+    before = (residue._scan_columns, residue.scan, residue._rows_left, certificate._surviving_tokens)
+    r = retention_bench.bench(20, 40, breakdown=True)
+    parts = {what for _took, what in r["breakdown"]}
+    # SQLite: the instance's files, the database file among them, are scanned; no server to ask
+    assert "retention.residue.scan" in parts and "retention.certificate._surviving_tokens" in parts
+    assert all(took >= 0 for took, _what in r["breakdown"]) and r["clean"] is True
+    assert (residue._scan_columns, residue.scan, residue._rows_left, certificate._surviving_tokens) == before
+    assert retention_bench.bench(20, 40)["breakdown"] == []   # without it, nothing is timed
