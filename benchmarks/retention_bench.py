@@ -204,7 +204,10 @@ def _breakdown(engine, out: list[tuple[float, str]], slower_than: float = 0.2):
 
 
 def bench(batch_size: int, others: int, admin_url: str | None = None, search_backend: str = "whoosh",
-          index: bool = False, copies: int = 0, breakdown: bool = False) -> dict:
+          index: bool = False, copies: int = 0, breakdown: bool = False, before_run=None) -> dict:
+    """One batch of ``batch_size`` among ``others`` (times ``1 + copies``), destroyed and
+    verified; ``before_run(inst)``, if given, is called after the batch's approval and before
+    the timed run (``retention_what_if`` lays the tables out there)."""
     home = Path(tempfile.mkdtemp(prefix="xinfang-retention-bench-"))
     env = {"XINFANG_SEARCH_BACKEND": search_backend}
     db_name = None
@@ -250,6 +253,8 @@ def bench(batch_size: int, others: int, admin_url: str | None = None, search_bac
             ret.approve(s, batch, by=s.get(User, ids["leader"]))
             batch_id = batch.id
         rekey = time.monotonic() - t0
+        if before_run is not None:
+            before_run(inst)
         db_size = _db_size(inst, home)
         t0 = time.monotonic()
         began: dict[str, float] = {}   # each phase's first progress report
