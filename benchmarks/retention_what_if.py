@@ -13,7 +13,8 @@ Layouts:
 ``partitioned``
     just before the timed run, ``records`` and every table keyed by its id become tables
     partitioned by list into the batch's letters (``<table>_b``) and the rest (``<table>_r``):
-    foreign keys to ``records`` dropped, primary and unique keys given the partition key. The
+    foreign keys to ``records`` dropped, primary and unique keys given the partition key (a
+    partial unique index, the jobs' one of active work, left out). The
     run rewrites (``VACUUM FULL``) and file-scans the batch's partitions instead of the whole
     tables. The residue check still reads every value of the database.
 ``narrow``
@@ -53,8 +54,8 @@ def record_tables() -> list[tuple[str, str]]:
 def partition_record_tables(engine, batch_ids: list[int]) -> None:
     """Turn each record table into one partitioned by list (``part``): the rows of
     ``batch_ids`` in ``<table>_b``, the rest in ``<table>_r``; same columns, defaults and
-    indexes, the partition key added to primary and unique keys, foreign keys to ``records``
-    dropped. One transaction, then ``ANALYZE``."""
+    indexes, the partition key added to primary and unique keys (a partial unique index is
+    left out), foreign keys to ``records`` dropped. One transaction, then ``ANALYZE``."""
     with engine.begin() as conn:
         for name, table in conn.execute(text(
                 "SELECT conname, conrelid::regclass::text FROM pg_constraint "
