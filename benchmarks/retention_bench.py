@@ -30,9 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import String, cast, func, insert, literal, null, select, text, update  # noqa: E402
-
-from sqlalchemy import event  # noqa: E402
+from sqlalchemy import String, cast, event, func, insert, literal, null, select, text, update  # noqa: E402
 
 from records.accounts import operations as accounts  # noqa: E402
 from records.cases import operations  # noqa: E402
@@ -167,6 +165,26 @@ _PARTS = ((residue, "_scan_columns"), (residue, "scan"), (residue, "_rows_left")
 
 
 @contextlib.contextmanager
+def replaced(changes: list[tuple[object, str, object]]):
+    """While the block runs, each ``(module, name, value)`` of ``changes`` replaces that
+    module attribute; afterwards the originals are put back (benchmarks only)."""
+    saved = [(module, name, getattr(module, name)) for module, name, _ in changes]
+    for module, name, value in changes:
+        setattr(module, name, value)
+    try:
+        yield
+    finally:
+        for module, name, value in saved:
+            setattr(module, name, value)
+
+
+def breakdown_lines(title: str, parts: list[tuple[float, str]]) -> str:
+    """``bench(..., breakdown=True)``'s ``breakdown`` as printed: a title, then one line a part."""
+    return "\n".join([f"\n{title} (statements of 0.2 s or more, residue check's parts):",
+                      *(f"{took:9.2f} s  {what}" for took, what in parts)])
+
+
+@contextlib.contextmanager
 def _breakdown(engine, out: list[tuple[float, str]], slower_than: float = 0.2):
     """While the block runs, add to ``out`` each SQL statement that took ``slower_than``
     seconds or more (its first 100 characters) and each call of the residue check's parts
@@ -189,18 +207,15 @@ def _breakdown(engine, out: list[tuple[float, str]], slower_than: float = 0.2):
                 out.append((time.perf_counter() - t0, name))
         return wrapper
 
-    saved = [(module, name, getattr(module, name)) for module, name in _PARTS]
-    for module, name, f in saved:
-        setattr(module, name, timed(f"{module.__name__}.{name}", f))
+    changes = [(module, name, timed(f"{module.__name__}.{name}", getattr(module, name))) for module, name in _PARTS]
     event.listen(engine, "before_cursor_execute", before)
     event.listen(engine, "after_cursor_execute", after)
     try:
-        yield out
+        with replaced(changes):
+            yield out
     finally:
         event.remove(engine, "before_cursor_execute", before)
         event.remove(engine, "after_cursor_execute", after)
-        for module, name, f in saved:
-            setattr(module, name, f)
 
 
 def bench(batch_size: int, others: int, admin_url: str | None = None, search_backend: str = "whoosh",
@@ -326,8 +341,7 @@ def main() -> None:
         print(f"{r['batch']:>7} {r['others']:>7} phases s: " + ", ".join(f"{k} {v:.2f}" for k, v in r["phases"].items()))
     for r in rows:
         if r["breakdown"]:
-            print(f"\n{r['batch']:>7} {r['others']:>7} within the run (statements of 0.2 s or more, residue check's parts):")
-            print("\n".join(f"{took:9.2f} s  {what}" for took, what in r["breakdown"]))
+            print(breakdown_lines(f"{r['batch']:>7} {r['others']:>7} within the run", r["breakdown"]))
     if len(rows) > 1:
         a, b = rows[0], rows[-1]
         print(f"\n{b['batch'] / a['batch']:.0f}x the letters cost "

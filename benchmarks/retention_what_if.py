@@ -117,21 +117,18 @@ def layout(kind: str, left_out: list[str] | None = None):
         return [f"{n}_{BATCH}" if n in own else n for n in affected_before(year, region)]
 
     def values(conn, driver, sql):
-        table = sql.rsplit(" ", 1)[-1].rsplit(".", 1)[-1].strip('"')
+        table = sql.rsplit(" ", 1)[-1].rsplit(".", 1)[-1].strip('"')   # ``residue._scan_columns``' FROM
         if table in rest:
             if left_out is not None:
                 left_out.append(table)
             return iter(())
         return values_before(conn, driver, sql)
 
-    compaction.affected_tables = certificate.affected_tables = affected
+    changes = [(compaction, "affected_tables", affected), (certificate, "affected_tables", affected)]
     if kind == "narrow":
-        residue._values = values
-    try:
+        changes.append((residue, "_values", values))
+    with retention_bench.replaced(changes):
         yield
-    finally:
-        compaction.affected_tables = certificate.affected_tables = affected_before
-        residue._values = values_before
 
 
 def run(kind: str, batch_size: int, others: int, copies: int, admin_url: str) -> dict:
@@ -174,8 +171,7 @@ def main() -> None:
         print(f"{r['layout']:>12} {r['others']:>8} {r['run_s']:>7.2f} {r['phases'].get('compact', 0):>8.2f} "
               f"{r['phases'].get('verify', 0):>14.2f} {r['clean']}")
     for r in rows:
-        print(f"\n{r['layout']}: within the run (statements of 0.2 s or more, residue check's parts):")
-        print("\n".join(f"{took:9.2f} s  {what}" for took, what in r["breakdown"]))
+        print(retention_bench.breakdown_lines(f"{r['layout']}: within the run", r["breakdown"]))
         if r["left_out"]:
             print("  not read by the check: " + ", ".join(r["left_out"]))
 
