@@ -201,7 +201,7 @@ def _fingerprints(inst, session: Session, ids: list[int]) -> dict[int, list]:
             for _col, value in zip(cols, row[1:]):
                 kind = "t" if table.name == "identity_tokens" else "c"
                 fps[row[0]] += residue.fingerprint(value or b"", kind) if kind == "c" else \
-                    [["t", residue._tag_int(value[:8]), len(value), residue.token_digest(value)]]
+                    [residue.token_fingerprint(value)]
     for rid, uid in session.execute(select(Attachment.record_id, Attachment.uid).where(Attachment.record_id.in_(ids))):
         try:
             data = inst.blobs.get(uid)

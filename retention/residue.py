@@ -6,16 +6,18 @@ attachment names, wrapped data key, blob files), of its identity blind tokens an
 random uid, a 40-bit tag of the window's first 8 bytes and the SHA-256 of the whole window.
 The journal therefore holds no ciphertext itself. After the run, every file under the
 database, WAL, index, blob and key folders is scanned at every byte offset: the 8 bytes at
-each offset are tagged with numpy (vectorised, a block at a time, the blocks shared among the
-cores; about 175 MB a second on 2 cores with 300,000 fingerprints, ``residue_bench``), the
-tags tested in two bit filters and the few that pass looked up, and each candidate is
-confirmed by its SHA-256. A confirmed window is residue and fails the certificate.
+each offset are tagged with numpy (one multiplication, ``TAG_VERSION``; vectorised, a block
+at a time, the blocks shared among the cores; about 270 MB a second on 2 cores with 300,000
+fingerprints of random bytes, ``residue_bench``), the tags tested in two bit filters and the
+few that pass looked up, and each candidate is confirmed by its SHA-256. A confirmed window
+is residue and fails the certificate.
 
 On PostgreSQL the database is not a file of the instance, so the check asks the server
 (method ``database query``): no row of a destroyed letter is left in ``records`` or in any
 table that referenced it, and every byte-string and text column of every table (the outbox,
 identity tokens, the search rows' uids, anything else; not the blinded words of
-``_SCANNED_TYPES``) is streamed through the same scanner. When this process can read the
+``_SCANNED_TYPES``) is streamed through the same scanner, read as the rows of a binary COPY
+straight from libpq (``_copy_rows``). When this process can read the
 server's data directory (a superuser connection, ``SHOW data_directory``, and the folder's
 ``global/pg_control`` naming the same cluster), the relation files of the affected tables,
 their TOAST tables and their indexes are scanned as well, after a ``CHECKPOINT`` (method
@@ -41,8 +43,8 @@ _M = (1 << 64) - 1
 _CHUNK = 32 * 1024 * 1024
 _FILTER_BITS = 24
 _FILTER_MASK = (1 << _FILTER_BITS) - 1
-#: A tag (``_tag_int``) has 40 bits: the first filter tests its lowest 24, the second its
-#: highest 24 (the two share 8).
+#: A tag (``_tag_int``) has 40 bits: the first filter tests its highest 24, the second its
+#: lowest 24 (the two share 8).
 _UPPER = 40 - _FILTER_BITS
 #: Threads of one scan (a destruction's residue check runs as a job, not in a request).
 _THREADS = max(1, min(4, os.cpu_count() or 1))
@@ -51,17 +53,25 @@ _THREADS = max(1, min(4, os.cpu_count() or 1))
 _BLOCK = 1 << 17
 
 
-def _tag_int(prefix8: bytes) -> int:
-    x = int.from_bytes(prefix8, "little")
-    x = (x * _C1) & _M
-    x ^= x >> 31
-    x = (x * _C2) & _M
-    x ^= x >> 29
+#: How a window's tag is made from its first 8 bytes (the fifth field of a fingerprint):
+#: 2, the top 40 bits of their product with ``_C1``, one multiplication per offset; 1 (a
+#: fingerprint of four fields, written before session 27), the top 40 bits of a mix of two
+#: multiplications and two xor-shifts. A run's journal may hold fingerprints of version 1
+#: when it was begun before an upgrade: the scanner then also tags every offset the old way.
+TAG_VERSION = 2
+
+
+def _tag_int(prefix8: bytes, version: int = TAG_VERSION) -> int:
+    x = (int.from_bytes(prefix8, "little") * _C1) & _M
+    if version == 1:
+        x ^= x >> 31
+        x = (x * _C2) & _M
+        x ^= x >> 29
     return x >> 24
 
 
 def fingerprint(data: bytes, kind: str = "c", windows: int = 3) -> list[list]:
-    """Fingerprints ``[kind, tag, length, sha256]`` of a few windows of ``data``."""
+    """Fingerprints ``[kind, tag, length, sha256, TAG_VERSION]`` of a few windows of ``data``."""
     if not data:
         return []
     n = len(data)
@@ -79,8 +89,14 @@ def fingerprint(data: bytes, kind: str = "c", windows: int = 3) -> list[list]:
     out = []
     for s in starts:
         w = data[s:s + length]
-        out.append([kind, _tag_int(w[:8]), length, hashlib.sha256(w).hexdigest()])
+        out.append([kind, _tag_int(w[:8]), length, hashlib.sha256(w).hexdigest(), TAG_VERSION])
     return out
+
+
+def token_fingerprint(token: bytes) -> list:
+    """The fingerprint of an identity token: the whole token, its digest ``token_digest`` (so
+    that the tokens a kept letter still holds can be left out by digest)."""
+    return ["t", _tag_int(token[:8]), len(token), token_digest(token), TAG_VERSION]
 
 
 @dataclass
@@ -129,78 +145,87 @@ def _passes(bits: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 
 class Needles:
+    """The fingerprints a scan looks for, by tag version (``TAG_VERSION``) and tag."""
+
     def __init__(self):
-        self._by_tag: dict[int, list[tuple[int, str, str, str]]] = {}
+        self._by_tag: dict[int, dict[int, list[tuple[int, str, str, str]]]] = {}
+        self._cache: dict[int, tuple[int, np.ndarray, tuple[np.ndarray, np.ndarray]]] = {}
 
     def add(self, serial: str, fps: list[list], skip_digests: set[str] = frozenset()) -> int:
         skipped = 0
-        for kind, tag, length, digest in fps:
+        for kind, tag, length, digest, *version in fps:
             if digest in skip_digests:
                 skipped += 1
                 continue
-            self._by_tag.setdefault(int(tag), []).append((int(length), digest, serial, kind))
+            by_tag = self._by_tag.setdefault(int(version[0]) if version else 1, {})
+            by_tag.setdefault(int(tag), []).append((int(length), digest, serial, kind))
         return skipped
 
     def __len__(self) -> int:
-        return sum(len(v) for v in self._by_tag.values())
+        return sum(len(v) for by_tag in self._by_tag.values() for v in by_tag.values())
 
-    def sorted_tags(self) -> np.ndarray:
-        return np.array(sorted(self._by_tag), dtype=np.uint64)
+    def versions(self) -> list[int]:
+        return sorted(v for v, by_tag in self._by_tag.items() if by_tag)
 
-    def prefilter(self) -> tuple[np.ndarray, np.ndarray]:
-        """Two filters of the tags (``_bit_filter``; 2 MB each, so that their lookups stay in
-        the CPU's cache): of their lowest ``_FILTER_BITS`` bits and of their highest. A few
-        percent of offsets pass the first, one in thousands both, and only those are looked
-        up in the sorted tags (cached)."""
-        if getattr(self, "_filter_for", None) != len(self._by_tag):
-            tags = np.array(list(self._by_tag), dtype=np.uint64)
-            self._filter = tuple(_bit_filter(tags >> np.uint64(shift)) for shift in (0, _UPPER))
-            self._filter_for = len(self._by_tag)
-        return self._filter
+    def tables(self, version: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The version's tags, sorted, and two filters of them (``_bit_filter``; 2 MB each, so
+        that their lookups stay in the CPU's cache): of their highest ``_FILTER_BITS`` bits
+        and of their lowest. A few percent of offsets pass the first, one in thousands both,
+        and only those are looked up in the sorted tags. Built once for the needles held."""
+        by_tag = self._by_tag.get(version, {})
+        cached = self._cache.get(version)
+        if cached is None or cached[0] != len(by_tag):
+            tags = np.array(sorted(by_tag), dtype=np.uint64)
+            filters = (_bit_filter(tags >> np.uint64(_UPPER)), _bit_filter(tags))
+            cached = self._cache[version] = (len(by_tag), tags, filters)
+        return cached[1], *cached[2]
 
-    def confirm(self, tag: int, buf: memoryview, off: int) -> list[tuple[str, str]]:
+    def confirm(self, tag: int, buf: memoryview, off: int, version: int = TAG_VERSION) -> list[tuple[str, str]]:
         found = []
-        for length, digest, serial, kind in self._by_tag.get(tag, ()):
+        for length, digest, serial, kind in self._by_tag.get(version, {}).get(tag, ()):
             if off + length <= len(buf) and hashlib.sha256(buf[off:off + length]).hexdigest() == digest:
                 found.append((serial, kind))
         return found
 
 
-def _scan_buffer(buf: bytes, base: int, limit: int, tags: np.ndarray, needles: Needles, name: str,
-                 hits: list[dict]) -> None:
+def _scan_buffer(buf: bytes, base: int, limit: int, needles: Needles, name: str, hits: list[dict]) -> None:
     """Check every offset < ``limit`` of ``buf`` (file offset ``base``), its blocks shared out
-    among ``_THREADS`` threads (numpy works outside the GIL); the hits in offset order."""
+    among ``_THREADS`` threads (numpy works outside the GIL), once for each tag version of the
+    needles; the hits in offset order."""
     starts = range(0, limit, 8 * _BLOCK)
     threads = min(_THREADS, len(starts))
-    needles.prefilter()   # built here once, then only read by the threads
-    if threads <= 1:
-        found = _scan_blocks(buf, starts, limit, tags, needles)
-    else:
-        with ThreadPoolExecutor(threads) as pool:
-            found = sorted(chain.from_iterable(pool.map(
-                lambda i: _scan_blocks(buf, starts[i::threads], limit, tags, needles), range(threads))))
-    hits.extend({"file": name, "offset": base + off, "serial": serial, "kind": kind} for off, serial, kind in found)
+    found: list[tuple[int, str, str]] = []
+    for version in needles.versions():
+        needles.tables(version)   # built here once, then only read by the threads
+        if threads <= 1:
+            found += _scan_blocks(buf, starts, limit, needles, version)
+        else:
+            with ThreadPoolExecutor(threads) as pool:
+                found += chain.from_iterable(pool.map(
+                    lambda i, v=version: _scan_blocks(buf, starts[i::threads], limit, needles, v), range(threads)))
+    hits.extend({"file": name, "offset": base + off, "serial": serial, "kind": kind}
+                for off, serial, kind in sorted(found))
 
 
-def _scan_blocks(buf: bytes, starts: range, limit: int, tags: np.ndarray,
-                 needles: Needles) -> list[tuple[int, str, str]]:
-    """(offset, serial, kind) of the needles found at the offsets < ``limit`` of the blocks
-    at ``starts``: the 8 bytes at each offset are tagged (``_tag_int``, vectorised), the tags
-    tested in the needles' two filters, the few that pass looked up in the sorted tags, and
-    those windows confirmed by their SHA-256. Each block of ``_BLOCK`` words goes in eight
-    passes (offsets ``k``, ``k + 8``, … for ``k`` in 0 to 7), every step of the hash writing
-    into the same small arrays."""
+def _scan_blocks(buf: bytes, starts: range, limit: int, needles: Needles, version: int) -> list[tuple[int, str, str]]:
+    """(offset, serial, kind) of the needles of ``version`` found at the offsets < ``limit``
+    of the blocks at ``starts``: the 8 bytes at each offset are tagged (``_tag_int``,
+    vectorised: the tag is the top 40 bits of ``t``), the tags tested in the two filters, the
+    few that pass looked up in the sorted tags, and those windows confirmed by their SHA-256.
+    Each block of ``_BLOCK`` words goes in eight passes (offsets ``k``, ``k + 8``, … for ``k``
+    in 0 to 7), every step writing into the same small arrays. Version 2 costs one
+    multiplication and the first filter's bit test per offset: 1.4x the speed of version 1
+    (``residue_bench``)."""
     mv = memoryview(buf)
-    bits, upper_bits = needles.prefilter()
+    tags, upper_bits, lower_bits = needles.tables(version)
     found: list[tuple[int, str, str]] = []
     last = len(tags) - 1
     word = np.empty(_BLOCK, np.uint64)
     tmp = np.empty(_BLOCK, np.uint64)
     shift = np.empty(_BLOCK, np.uint8)
     passed = np.empty(_BLOCK, np.uint8)
-    c1, c2, mask, seven = np.uint64(_C1), np.uint64(_C2), np.uint64(_FILTER_MASK), np.uint64(7)
-    s3, s24, s29, s31 = np.uint64(3), np.uint64(24), np.uint64(29), np.uint64(31)
-    upper = np.uint64(_UPPER)
+    c1, c2, seven = np.uint64(_C1), np.uint64(_C2), np.uint64(7)
+    s3, s24, s29, s31, s40 = np.uint64(3), np.uint64(24), np.uint64(29), np.uint64(31), np.uint64(64 - _FILTER_BITS)
     for start in starts:
         for k in range(8):
             first = start + k
@@ -210,29 +235,29 @@ def _scan_blocks(buf: bytes, starts: range, limit: int, tags: np.ndarray,
                 continue
             t, u, sh, ok = word[:count], tmp[:count], shift[:count], passed[:count]
             np.multiply(np.frombuffer(buf, dtype="<u8", count=count, offset=first), c1, out=t)
-            np.right_shift(t, s31, out=u)
-            np.bitwise_xor(t, u, out=t)
-            np.multiply(t, c2, out=t)
-            np.right_shift(t, s29, out=u)
-            np.bitwise_xor(t, u, out=t)
-            np.right_shift(t, s24, out=t)          # t: the tags
-            np.bitwise_and(t, mask, out=u)         # the filter's bit u: bit u % 8 of byte u // 8
-            np.bitwise_and(u, seven, out=sh, casting="unsafe")
+            if version == 1:
+                np.right_shift(t, s31, out=u)
+                np.bitwise_xor(t, u, out=t)
+                np.multiply(t, c2, out=t)
+                np.right_shift(t, s29, out=u)
+                np.bitwise_xor(t, u, out=t)
+            np.right_shift(t, s40, out=u)          # the tag's top bits: the first filter's bit u
+            np.bitwise_and(u, seven, out=sh, casting="unsafe")   # bit u % 8 of byte u // 8
             np.right_shift(u, s3, out=u)
-            np.take(bits, u.view(np.int64), out=ok)
+            np.take(upper_bits, u.view(np.int64), out=ok)
             np.right_shift(ok, sh, out=ok)
             np.bitwise_and(ok, 1, out=ok)
-            cand = np.flatnonzero(ok)
+            cand = np.flatnonzero(ok.view(np.bool_))
             if not len(cand):
                 continue
-            tc = t[cand]
-            keep = _passes(upper_bits, tc >> upper)   # about one in 50 passes the first filter
+            tc = t[cand] >> s24                    # the tags
+            keep = _passes(lower_bits, tc)         # about one in 50 passes the first filter
             cand, tc = cand[keep], tc[keep]
             idx = np.searchsorted(tags, tc)
             np.minimum(idx, last, out=idx)
             for j in np.flatnonzero(tags[idx] == tc):
                 off = first + 8 * int(cand[j])
-                found += [(off, serial, kind) for serial, kind in needles.confirm(int(tc[j]), mv, off)]
+                found += [(off, serial, kind) for serial, kind in needles.confirm(int(tc[j]), mv, off, version)]
     return found
 
 
@@ -240,8 +265,8 @@ class _Stream:
     """Feeds the scanner a stream of bytes in pieces, keeping the last ``WINDOW - 1`` bytes
     of each piece so that a window across two pieces is still found."""
 
-    def __init__(self, name: str, tags: np.ndarray, needles: Needles, hits: list[dict]):
-        self.name, self.tags, self.needles, self.hits = name, tags, needles, hits
+    def __init__(self, name: str, needles: Needles, hits: list[dict]):
+        self.name, self.needles, self.hits = name, needles, hits
         self.carry = b""
         self.base = 0
 
@@ -252,13 +277,13 @@ class _Stream:
         if limit <= 0:
             self.carry = buf
             return
-        _scan_buffer(buf, self.base, limit, self.tags, self.needles, self.name, self.hits)
+        _scan_buffer(buf, self.base, limit, self.needles, self.name, self.hits)
         self.carry = buf[limit:]
         self.base += limit
 
     def close(self) -> None:
         if self.carry:
-            _scan_buffer(self.carry, self.base, len(self.carry), self.tags, self.needles, self.name, self.hits)
+            _scan_buffer(self.carry, self.base, len(self.carry), self.needles, self.name, self.hits)
         self.carry = b""
 
 
@@ -269,7 +294,6 @@ def scan(paths: list[Path], needles: Needles, root: Path | None = None,
     result.needles = len(needles)
     if not len(needles):
         return result
-    tags = needles.sorted_tags()
     seen: set[Path] = set()
     for top in paths:
         if not top.exists():
@@ -286,7 +310,7 @@ def scan(paths: list[Path], needles: Needles, root: Path | None = None,
                 continue
             name = str(path.relative_to(root)) if root and path.is_relative_to(root) else str(path)
             result.files += 1
-            stream = _Stream(name, tags, needles, result.hits)
+            stream = _Stream(name, needles, result.hits)
             with fh:
                 while chunk := fh.read(_CHUNK):
                     result.bytes += len(chunk)
@@ -342,44 +366,102 @@ def _scan_columns(conn, needles: Needles, result: ScanResult) -> None:
     by_table: dict[tuple[str, str], list[tuple[str, str]]] = {}
     for schema, table, column, dtype in cols:
         by_table.setdefault((schema, table), []).append((column, dtype))
-    tags = needles.sorted_tags()
     driver = conn.connection.driver_connection
     use_copy = type(driver).__module__.split(".")[0] == "psycopg"   # psycopg 3: Cursor.copy
-    for (schema, table), columns in by_table.items():
-        exprs = [_quote(conn, c) if t == "bytea" else f"convert_to({_quote(conn, c)}::text, 'UTF8')"
-                 for c, t in columns]
-        sql = f"SELECT {', '.join(exprs)} FROM {_quote(conn, schema)}.{_quote(conn, table)}"
-        stream = _Stream(f"table {table}", tags, needles, result.hits)
-        result.tables += 1
-        pending: list[bytes] = []
-        size = 0
-        for value in _values(conn, driver if use_copy else None, sql):
-            pending.append(value)
-            size += len(value)
-            if size >= _CHUNK:
-                result.bytes += size
-                stream.feed(b"".join(pending))
-                pending, size = [], 0
-        if pending:
-            result.bytes += size
-            stream.feed(b"".join(pending))
+    stream = None
+    for table, piece in _pieces(conn, driver if use_copy else None, by_table):
+        if piece is None:   # a table begins
+            if stream is not None:
+                stream.close()
+            stream = _Stream(f"table {table}", needles, result.hits)
+            result.tables += 1
+            continue
+        result.bytes += len(piece)
+        stream.feed(piece)
+    if stream is not None:
         stream.close()
 
 
+def _pieces(conn, driver, by_table: dict[tuple[str, str], list[tuple[str, str]]]):
+    """(table, None) as each table begins, then (table, piece): its values' bytes in pieces of
+    about ``_CHUNK``."""
+    for (schema, table), columns in by_table.items():
+        exprs = [_quote(conn, c) if t == "bytea" else f"convert_to({_quote(conn, c)}::text, 'UTF8')"
+                 for c, t in columns]
+        yield table, None
+        piece = bytearray()
+        for value in _values(conn, driver, f"SELECT {', '.join(exprs)} FROM {_quote(conn, schema)}.{_quote(conn, table)}"):
+            piece += value
+            if len(piece) >= _CHUNK:
+                yield table, piece
+                piece = bytearray()
+        if piece:
+            yield table, piece
+
+
 def _values(conn, driver, sql: str):
-    """The bytes of the query's values: blocks of a binary COPY with psycopg 3 (every value
-    as its raw bytes, length-prefixed; fast), else the values row by row."""
+    """The bytes of the query's values: rows of a binary COPY with psycopg 3 (every value as
+    its raw bytes, length-prefixed; fast, ``_copy_rows``), else the values row by row."""
     from sqlalchemy import text
 
     if driver is not None:
-        with driver.cursor() as cur, cur.copy(f"COPY ({sql}) TO STDOUT (FORMAT binary)") as cp:
-            for block in cp:
-                yield bytes(block)
+        yield from _copy_rows(driver.pgconn, sql, driver.info.encoding)
         return
     for row in conn.execute(text(sql), execution_options={"stream_results": True, "max_row_buffer": 2000}):
         for value in row:
             if value:
                 yield bytes(value)
+
+
+def _copy_rows(pg, sql: str, encoding: str):
+    """The rows of ``COPY (sql) TO STDOUT (FORMAT binary)`` as libpq hands them over, taken
+    without blocking and waiting for the socket outside the GIL, so that the scanner's
+    threads run meanwhile (libpq's blocking read holds it). psycopg's ``Copy`` cost about
+    0.4 µs a row more: 1.44 against 0.62 s for 2,000,000 identity tokens. The connection is
+    left as it was found: a COPY left early is read to its end, and every result taken."""
+    import select
+
+    from psycopg import errors, pq
+
+    def wait() -> None:
+        select.select([pg.socket], [], [])
+        pg.consume_input()
+
+    pg.send_query(f"COPY ({sql}) TO STDOUT (FORMAT binary)".encode())
+    pg.consume_input()
+    while pg.is_busy():
+        wait()
+    first = pg.get_result()
+    ended = first is None or first.status != pq.ExecStatus.COPY_OUT
+    try:
+        if ended:
+            raise errors.error_from_result(first, encoding=encoding) if first is not None else \
+                errors.OperationalError("the server sent no result for the residue check's COPY")
+        while True:
+            n, row = pg.get_copy_data(1)
+            if n > 0:
+                yield row
+            elif n == 0:
+                wait()
+            else:
+                ended = True
+                break
+    finally:
+        while not ended and (n := pg.get_copy_data(1)[0]) >= 0:
+            if n == 0:
+                wait()
+        failed = None
+        while True:
+            pg.consume_input()
+            while pg.is_busy():
+                wait()
+            res = pg.get_result()
+            if res is None:
+                break
+            if res.status == pq.ExecStatus.FATAL_ERROR and failed is None:
+                failed = errors.error_from_result(res, encoding=encoding)
+    if failed is not None:
+        raise failed
 
 
 def _data_directory(conn) -> Path | None:

@@ -10,11 +10,13 @@ import pytest
 from retention import residue
 
 
-def _needle(window: bytes, kind: str = "c") -> list:
-    return [kind, residue._tag_int(window[:8]), len(window), hashlib.sha256(window).hexdigest()]
+def _needle(window: bytes, kind: str = "c", version: int = residue.TAG_VERSION) -> list:
+    fp = [kind, residue._tag_int(window[:8], version), len(window), hashlib.sha256(window).hexdigest()]
+    return fp if version == 1 else [*fp, version]   # version 1: four fields, as journals held them
 
 
-def _plant(size: int, offsets_lengths: list[tuple[int, int]]) -> tuple[bytes, residue.Needles, list[tuple[int, str]]]:
+def _plant(size: int, offsets_lengths: list[tuple[int, int]],
+           versions: tuple[int, ...] = (residue.TAG_VERSION,)) -> tuple[bytes, residue.Needles, list[tuple[int, str]]]:
     data = bytearray(os.urandom(size))
     needles = residue.Needles()
     expected = []
@@ -23,7 +25,7 @@ def _plant(size: int, offsets_lengths: list[tuple[int, int]]) -> tuple[bytes, re
     for n, (off, length) in enumerate(offsets_lengths):
         window = os.urandom(length)
         data[off:off + length] = window
-        needles.add(f"L{n}", [_needle(window)])
+        needles.add(f"L{n}", [_needle(window, version=versions[n % len(versions)])])
         expected.append((off, f"L{n}"))
     return bytes(data), needles, sorted(expected)
 
@@ -83,6 +85,32 @@ def test_many_needles_and_a_large_file_still_find_exactly_the_planted_windows(tm
     data, needles, expected = _plant(size, [(o, 32) for o in (5, 1 << 20, 3_000_001, size - 33)])
     for n in range(50_000):   # a 10,000-letter batch has about this many and more
         needles.add(f"X{n}", [_needle(os.urandom(32))])
+    (tmp_path / "f.bin").write_bytes(data)
+
+    assert _found(residue.scan([tmp_path], needles)) == expected
+
+
+def test_a_fingerprint_is_a_tag_of_this_version_and_the_windows_digest():
+    data = os.urandom(100)
+    fps = residue.fingerprint(data, "c")
+    assert [fp[0] for fp in fps] == ["c", "c", "c"]
+    assert all(fp[4] == residue.TAG_VERSION == 2 and fp[2] == 32 for fp in fps)
+    first = data[13:45]   # the first window skips the format byte and the nonce
+    assert fps[0][1] == residue._tag_int(first[:8]) and fps[0][3] == hashlib.sha256(first).hexdigest()
+    token = os.urandom(32)
+    assert residue.token_fingerprint(token) == ["t", residue._tag_int(token[:8]), 32, residue.token_digest(token), 2]
+    assert residue._tag_int(token[:8], 1) != residue._tag_int(token[:8], 2)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_journal_of_four_field_fingerprints_from_before_version_2_is_still_found(tmp_path, monkeypatch, threads):
+    """A run begun before an upgrade resumes with its journal's old fingerprints (tags of
+    version 1): the scanner tags every offset both ways, and finds both kinds once each."""
+    monkeypatch.setattr(residue, "_THREADS", threads)
+    size = 3 * 8 * residue._BLOCK + 77
+    data, needles, expected = _plant(size, [(o, 32) for o in (3, 1000, 8 * residue._BLOCK - 9, 2_000_001, size - 40)],
+                                     versions=(1, 2))
+    assert needles.versions() == [1, 2]
     (tmp_path / "f.bin").write_bytes(data)
 
     assert _found(residue.scan([tmp_path], needles)) == expected
