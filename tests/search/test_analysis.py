@@ -119,4 +119,24 @@ def test_highlighting_sees_the_stream_the_index_is_built_from():
         assert stream == analysis.streams(text)[0], repr(text)
         assert len(origin) == len(stream) and origin == sorted(origin)
         assert all(c == " " or c in analysis.normalise(text[o]) for c, o in zip(stream, origin)), repr(text)
+        assert all(c != " " or analysis.normalise(text[o]).isspace() for c, o in zip(stream, origin)), repr(text)
     assert all((chr(c) in analysis._DROP) == bool(analysis._DROP_RE.match(chr(c))) for c in range(0x10000))
+
+
+def test_highlighting_offsets_hold_when_the_character_table_starts_afresh(monkeypatch):
+    """The process's table of normalised characters is bounded: text of more distinct
+    characters than it holds empties it and goes on, with the same streams and offsets
+    (an expansion such as ``㎏`` -> ``kg`` still maps both letters to the one character)."""
+    import random
+
+    monkeypatch.setattr(analysis._CharTable, "LIMIT", 8)
+    analysis._CHARS.clear()   # a cache: what earlier tests left in it would not be looked up again
+    rng = random.Random(11)
+    pool = "拖欠工資臺灣㎏ＡＢｃ１２ﬁß 　\t\u200bxyz①"
+    for _ in range(300):
+        text = "".join(rng.choice(pool) for _ in range(rng.randrange(0, 30)))
+        stream, origin = analysis.stream_with_offsets(text)
+        assert stream == analysis.streams(text)[0], repr(text)
+        assert all(c == " " or c in analysis.normalise(text[o]) for c, o in zip(stream, origin)), repr(text)
+        assert len(analysis._CHARS) <= 8
+    assert analysis.stream_with_offsets("a㎏b") == ("akgb", [0, 1, 1, 2])
