@@ -60,10 +60,11 @@ _CJK_RE = re.compile(_CJK)
 #: characters (zero-width space and joiners, BOM, bidi marks), soft hyphen.
 _DROP_RANGES = ((0x00, 0x08), (0x0E, 0x1D), (0x1F, 0x1F), (0x7F, 0x9F), (0xAD, 0xAD), (0x200B, 0x200F),
                 (0x202A, 0x202E), (0x2060, 0x2064), (0xFEFF, 0xFEFF))
-#: The same characters as a set (highlighting tests them one at a time).
+#: The same characters as a set (highlighting tests a run's characters one at a time).
 _DROP = frozenset(chr(c) for lo, hi in _DROP_RANGES for c in range(lo, hi + 1))
-_DROP_RE = re.compile("[" + "".join(re.escape(chr(lo)) + (f"-{re.escape(chr(hi))}" if hi > lo else "")
-                                    for lo, hi in _DROP_RANGES) + "]")
+#: The same characters as the body of a regular expression's character class.
+_DROP_CLASS = "".join(re.escape(chr(lo)) + (f"-{re.escape(chr(hi))}" if hi > lo else "") for lo, hi in _DROP_RANGES)
+_DROP_RE = re.compile(f"[{_DROP_CLASS}]")
 _WS_NEXT_TO_CJK_RE = re.compile(rf"\s+(?={_CJK})|(?<={_CJK})\s+")
 _WS_RE = re.compile(r"\s+")
 
@@ -167,7 +168,7 @@ class _CharTable(dict):
 
 _CHARS = _CharTable()
 #: A run of characters the stream drops or shrinks: whitespace and invisible characters.
-_SPECIAL_RE = re.compile(r"[\s" + _DROP_RE.pattern[1:-1] + "]+")
+_SPECIAL_RE = re.compile(rf"[\s{_DROP_CLASS}]+")
 
 
 def stream_with_offsets(text: str) -> tuple[str, list[int]]:
@@ -183,7 +184,7 @@ def stream_with_offsets(text: str) -> tuple[str, list[int]]:
     ``str.translate`` and a regular expression, not character by character in Python:
     letters of 370 characters 140 -> 48 µs each (``benchmarks/README.md``, session 28)."""
     norm = text.translate(_CHARS)
-    if len(norm) == len(text) and _CHARS.expanding.isdisjoint(text):
+    if _CHARS.expanding.isdisjoint(text):   # one character each: an offset is its own
         origin: list[int] | range = range(len(text))
     else:
         origin = [i for i, ch in enumerate(text) for _ in range(len(_CHARS[ord(ch)]))]
