@@ -39,7 +39,12 @@ class Record(Base):
     """One registered letter or visit."""
 
     __tablename__ = "records"
-    __table_args__ = (UniqueConstraint("year", "seq"),)
+    __table_args__ = (
+        UniqueConstraint("year", "seq"),
+        # the ledger's order, newest first: a page is read from the index, without sorting
+        # the letters that share a received time (a day's post registered at midnight)
+        Index("ix_records_received_at_id", "received_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: Random id bound into every ciphertext's associated data and blob name.
@@ -48,7 +53,7 @@ class Record(Base):
     year: Mapped[int] = mapped_column(Integer)
     seq: Mapped[int] = mapped_column(Integer)
     channel: Mapped[str] = mapped_column(String(16), index=True)
-    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"), index=True)
     category: Mapped[str] = mapped_column(String(32), index=True)
     status: Mapped[str] = mapped_column(String(32), index=True, default="registered")
