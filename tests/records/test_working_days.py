@@ -147,3 +147,24 @@ def test_an_import_replaces_whole_years_and_only_the_administrator_imports(inst,
         calendar.set_day(s, dt.date(2033, 5, 1), "holiday", "勞動節", by=s.get(User, admin.id))
         assert not calendar.is_provisional(s, 2033) and calendar.is_working_day(s, dt.date(2033, 5, 2))
         assert calendar.days_of(s, 2033)[0].name == "勞動節"
+
+
+def test_a_transaction_reads_the_calendar_once_and_again_after_a_change(inst, make_user):
+    """A record's page asks for the calendar several times; it is read once per transaction,
+    and a change made in the transaction (or taken back with a savepoint) is seen at once."""
+    admin = make_user("admin")
+    day = dt.date(2034, 5, 2)   # a Tuesday
+    with inst.unit_of_work() as s:
+        first = calendar.load(s)
+        assert calendar.load(s) is first and first.is_working_day(day)
+        calendar.set_day(s, day, "holiday", "測試", by=s.get(User, admin.id))
+        assert not calendar.load(s).is_working_day(day)
+        with s.begin_nested() as savepoint:
+            calendar.set_day(s, day, None, by=s.get(User, admin.id))
+            assert calendar.load(s).is_working_day(day)
+            savepoint.rollback()
+        assert not calendar.load(s).is_working_day(day), "the savepoint's change was taken back"
+        calendar.import_text(s, "year 2034\n", by=s.get(User, admin.id))
+        assert calendar.load(s).is_working_day(day) and not calendar.load(s).is_provisional(2034)
+    with inst.unit_of_work() as s:   # another transaction reads what was committed
+        assert calendar.load(s).is_working_day(day) and not calendar.load(s).is_provisional(2034)
