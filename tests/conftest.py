@@ -230,3 +230,35 @@ def api_token(inst):
 
 def instance_files(home: Path):
     return [p for p in home.rglob("*") if p.is_file()]
+
+
+def plan_of(inst: Instance, call, starts: str) -> str:
+    """The database's plan of the statement beginning with ``starts`` that ``call(session)``
+    runs (one), as the text EXPLAIN gives. On PostgreSQL sorting and whole-table scans are
+    forbidden while it plans, so a table of a few test rows still shows the index a large
+    one would use (and a plan that can only sort or scan still says so)."""
+    from sqlalchemy import event
+
+    seen = []
+
+    def keep(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().startswith(starts):
+            seen.append((statement, parameters))
+
+    event.listen(inst.db.engine, "before_cursor_execute", keep)
+    try:
+        with inst.unit_of_work() as s:
+            call(s)
+    finally:
+        event.remove(inst.db.engine, "before_cursor_execute", keep)
+    assert len(seen) == 1, seen
+    statement, parameters = seen[0]
+    with inst.db.engine.connect() as conn:
+        if inst.db.is_sqlite:
+            plan = "\n".join(row[-1] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters))
+        else:
+            for setting in ("enable_sort", "enable_incremental_sort", "enable_seqscan"):
+                conn.exec_driver_sql(f"SET LOCAL {setting} = off")
+            plan = "\n".join(row[0] for row in conn.exec_driver_sql("EXPLAIN " + statement, parameters))
+        conn.rollback()
+    return plan

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from records.db import Base, UTCDateTime, utcnow
@@ -20,6 +20,10 @@ class AttachmentText(Base):
     """The text extracted from one attachment, and how far its extraction got."""
 
     __tablename__ = "attachment_texts"
+    # whether any attachment has text (``operations.any_text``, asked by every search) is one
+    # probe, not a scan of every attachment still waiting for its text
+    __table_args__ = (Index("ix_attachment_texts_with_pages", "id", sqlite_where=text("pages_sealed IS NOT NULL"),
+                            postgresql_where=text("pages_sealed IS NOT NULL")),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     attachment_id: Mapped[int] = mapped_column(ForeignKey("attachments.id", ondelete="CASCADE"), unique=True)

@@ -4,12 +4,12 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 from records.accounts.models import User
 from records.cases import operations
 from records.cases.operations import LedgerFilters
-from tests.conftest import letter_data
+from tests.conftest import letter_data, plan_of
 
 #: A received time no other test of the module uses; the letters share it, as a day's post
 #: registered with the postmark's date does.
@@ -45,31 +45,10 @@ def test_a_ledger_page_is_read_in_the_index_order_without_sorting(inst, shared_d
     """Sorting is what made a page among thousands of letters of one received time cost 20
     to 30 ms on PostgreSQL: (received_at, id) is indexed, and the plan must use it."""
     chief_id, _ = shared_day
-    statements = []
-
-    def keep(conn, cursor, statement, parameters, context, executemany):
-        if statement.lstrip().startswith("SELECT records.id") and "ORDER BY" in statement:
-            statements.append((statement, parameters))
-
-    event.listen(inst.db.engine, "before_cursor_execute", keep)
-    try:
-        with inst.unit_of_work() as s:
-            operations.ledger(s, s.get(User, chief_id), page=2, per_page=3)
-    finally:
-        event.remove(inst.db.engine, "before_cursor_execute", keep)
-    assert len(statements) == 1
-    statement, parameters = statements[0]
-    with inst.db.engine.connect() as conn:
-        if inst.db.is_sqlite:
-            plan = " ".join(row[-1] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters))
-            assert "ix_records_received_at_id" in plan and "TEMP B-TREE" not in plan, plan
-        else:
-            # a few letters: the planner would rather sort; forbid it, and only an index can give the order
-            for setting in ("enable_sort", "enable_incremental_sort", "enable_seqscan"):
-                conn.exec_driver_sql(f"SET LOCAL {setting} = off")
-            plan = "\n".join(row[0] for row in conn.exec_driver_sql("EXPLAIN " + statement, parameters))
-            assert "ix_records_received_at_id" in plan and "Sort" not in plan, plan
-        conn.rollback()
+    plan = plan_of(inst, lambda s: operations.ledger(s, s.get(User, chief_id), page=2, per_page=3),
+                   "SELECT records.id")
+    assert "ix_records_received_at_id" in plan, plan
+    assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
 
 
 def test_the_letters_table_is_vacuumed_as_it_grows_on_postgresql(inst):

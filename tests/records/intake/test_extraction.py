@@ -20,6 +20,8 @@ from records.jobs.models import Job
 from records.models import Record
 from search import indexer, query
 
+from tests.conftest import plan_of
+
 from .pages import encode, page, pdf_of_images, tiff
 
 PHRASE = "專利獎勵未發放"
@@ -190,3 +192,9 @@ def test_multi_page_tiff_and_image_pdf(inst, make_user, make_record):
         assert s.execute(select(Job).where(Job.record_id == record_id)).scalars().all()
         assert all(r.pages_sealed and "河湖".encode() not in r.pages_sealed
                    for r in s.execute(select(AttachmentText).where(AttachmentText.record_id == record_id)).scalars())
+
+
+def test_whether_any_attachment_has_text_is_one_probe_of_an_index(inst):
+    """Every search asks it; with many attachments still waiting for text it must not read them all."""
+    plan = plan_of(inst, intake.any_text, "SELECT attachment_texts.id")
+    assert "ix_attachment_texts_with_pages" in plan, plan
