@@ -345,8 +345,36 @@ def wait_until_ready(port: int, log_path: Path, processes: int, timeout: float =
     raise SystemExit(f"the server did not get ready in {timeout:g} s (see {log_path})")
 
 
+#: /proc/stat's CPU states, in its order (the first eight columns).
+CPU_STATES = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
+
+
+def machine_cpu() -> list[int] | None:
+    """The machine's CPU time so far in each of ``CPU_STATES``, in clock ticks (None off Linux)."""
+    try:
+        with open("/proc/stat", encoding="ascii") as f:
+            return [int(x) for x in f.readline().split()[1:1 + len(CPU_STATES)]]
+    except (OSError, ValueError):
+        return None
+
+
+def cpu_line(before: list[int] | None, after: list[int] | None, seconds: float) -> str:
+    """How the machine's cores were spent between two ``machine_cpu`` readings: busy (everything
+    but idle, I/O wait and steal), idle, and steal (time a virtual machine's host gave to
+    another guest: a busy neighbour, which lengthens every request). Said plainly when unknown."""
+    if before is None or after is None or seconds <= 0:
+        return "machine CPU: not measured (no /proc/stat)"
+    tick = os.sysconf("SC_CLK_TCK")
+    used = dict(zip(CPU_STATES, ((b - a) / tick / seconds for a, b in zip(before, after))))
+    busy = sum(v for k, v in used.items() if k not in ("idle", "iowait", "steal"))
+    return (f"machine CPU in the measured {seconds:.0f} s, in cores of {os.cpu_count()}: busy {busy:.2f} "
+            f"(user {used['user']:.2f}, system {used['system']:.2f}), idle {used['idle']:.2f}, "
+            f"I/O wait {used['iowait']:.2f}, steal {used['steal']:.2f}")
+
+
 def run_traffic(args, home: Path, env: dict[str, str], tokens: dict[str, str], serials: list[str]) -> tuple:
-    """Start the server (and the indexer), drive it, stop them: (results, warm-up results, seconds)."""
+    """Start the server (and the indexer), drive it, stop them: (results, warm-up results,
+    seconds, the machine's CPU line over the measured seconds)."""
     port = _free_port()
     log = open(home / "server.log", "w")
     server = subprocess.Popen(server_command(args, port), env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
@@ -365,9 +393,12 @@ def run_traffic(args, home: Path, env: dict[str, str], tokens: dict[str, str], s
                    for i in range(args.clients)]
         for c in clients:
             c.start()
+        time.sleep(max(0.0, started - time.perf_counter()))
+        cpu_before = machine_cpu()
         for c in clients:
             c.join()
         elapsed = time.perf_counter() - started
+        cpu = cpu_line(cpu_before, machine_cpu(), elapsed)
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -381,7 +412,7 @@ def run_traffic(args, home: Path, env: dict[str, str], tokens: dict[str, str], s
                 indexer.kill()
                 indexer.wait()
             indexer_log.close()
-    return ([r for r in results if r[3] >= started], [r for r in results if r[3] < started], elapsed)
+    return [r for r in results if r[3] >= started], [r for r in results if r[3] < started], elapsed, cpu
 
 
 def log_problems(text: str) -> int:
@@ -404,7 +435,8 @@ def pending_changes(home: Path, env: dict[str, str]) -> int:
     return pending
 
 
-def report(args, results: list, warmup: list, elapsed: float, held: int, home: Path, settings_env: dict) -> int:
+def report(args, results: list, warmup: list, elapsed: float, held: int, home: Path, settings_env: dict,
+           cpu: str = "") -> int:
     locked = (home / "server.log").read_text(errors="replace").count("database is locked")
     errors = [r for r in results + warmup if r[1] == 0 or r[1] >= 500]
     shape = (f"gunicorn {args.workers} workers x {args.threads} threads" if args.server == "gunicorn"
@@ -420,6 +452,8 @@ def report(args, results: list, warmup: list, elapsed: float, held: int, home: P
               f"p95 {pct(times, 95):.0f} ms, p99 {pct(times, 99):.0f} ms, "
               f"errors {sum(1 for r in warmup if r[1] == 0 or r[1] >= 500)}")
     print(f"errors (5xx or connection): {len(errors)}; 'database is locked' in the server log: {locked}")
+    if cpu:
+        print(cpu)
     failed = 0
     if args.indexer:
         failed = log_problems((home / "indexer.log").read_text(errors="replace"))
@@ -447,8 +481,8 @@ def main(argv=None) -> int:
             build_instance(home, args.records, args.seed, settings_env)
         tokens, serials, held = issue_tokens(home, settings_env)
         env = process_env(dict(os.environ), settings_env, home)
-        results, warmup, elapsed = run_traffic(args, home, env, tokens, serials)
-        return report(args, results, warmup, elapsed, held, home, settings_env)
+        results, warmup, elapsed, cpu = run_traffic(args, home, env, tokens, serials)
+        return report(args, results, warmup, elapsed, held, home, settings_env, cpu)
     finally:
         if created and not args.home:   # a throw-away instance: its database goes with the run
             from records.db import drop_database

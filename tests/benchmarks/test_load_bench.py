@@ -127,3 +127,21 @@ def test_gunicorn_missing_stops_before_the_build(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(load_bench, "build_instance", lambda *a, **k: pytest.fail("built without a server"))
     assert load_bench.main(["--server", "gunicorn", "--home", str(tmp_path / "home"), "--records", "10"]) == 2
     assert "pip install -e '.[gunicorn]'" in capsys.readouterr().err
+
+
+def test_the_machine_s_cpu_is_told_in_cores_with_the_steal_of_a_busy_neighbour(monkeypatch):
+    monkeypatch.setattr("os.sysconf", lambda name: 100)
+    before = [1000, 0, 200, 5000, 10, 0, 5, 0]
+    after = [1000 + 6600, 0, 200 + 1200, 5000 + 3600, 10 + 60, 0, 5 + 120, 600]   # 60 s, ticks of 1/100 s
+    line = load_bench.cpu_line(before, after, 60.0)
+    assert "busy 1.32 (user 1.10, system 0.20)" in line
+    assert "idle 0.60" in line and "I/O wait 0.01" in line and "steal 0.10" in line
+    assert load_bench.cpu_line(None, after, 60.0) == "machine CPU: not measured (no /proc/stat)"
+
+
+def test_the_machine_s_cpu_is_read_from_proc_stat_on_linux():
+    got = load_bench.machine_cpu()
+    if not Path("/proc/stat").exists():
+        assert got is None
+    else:
+        assert got is not None and len(got) == len(load_bench.CPU_STATES) and all(v >= 0 for v in got)
