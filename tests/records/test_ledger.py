@@ -42,8 +42,8 @@ def test_letters_sharing_a_received_time_list_newest_registered_first_across_pag
 
 
 def test_a_ledger_page_is_read_in_the_index_order_without_sorting(inst, shared_day):
-    """Sorting is what made a page among thousands of letters of one received time cost 20
-    to 30 ms on PostgreSQL: (received_at, id) is indexed, and the plan must use it."""
+    """Sorting is what made a page among thousands of letters of one received time cost 24
+    to 32 ms on PostgreSQL: (received_at, id) is indexed, and the plan must use it."""
     chief_id, _ = shared_day
     plan = plan_of(inst, lambda s: operations.ledger(s, s.get(User, chief_id), page=2, per_page=3),
                    "SELECT records.id")
