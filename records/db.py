@@ -123,6 +123,24 @@ def _refuse_writes_in_reads(conn, cursor, statement, parameters, context, execut
         raise ReadOnlyWrite(f"a read-only unit of work tried to write: {statement.split(None, 3)[:3]}")
 
 
+def allow_writes(session: Session) -> bool:
+    """Let a read-only unit of work's own transaction write what it queued
+    (``records.instance.Instance.end_read``). True on PostgreSQL while the transaction is
+    usable: the statements of the rest of the transaction are no longer refused. False on
+    SQLite (a reader's deferred transaction cannot become the writer) and after a failed
+    statement aborted the transaction: the caller ends it and writes in a new one."""
+    conn = session.connection()
+    if conn.dialect.name != "postgresql":
+        return False
+    from psycopg import pq
+
+    if conn.connection.dbapi_connection.info.transaction_status not in (pq.TransactionStatus.IDLE,
+                                                                         pq.TransactionStatus.INTRANS):
+        return False
+    conn.execution_options(**{READ_ONLY: False})   # this Connection only, for this transaction
+    return True
+
+
 def make_engine(url: str, **kwargs) -> Engine:
     engine = _make_engine(url, **kwargs)
     event.listen(engine, "before_cursor_execute", _refuse_nul_characters)

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from records import crypto
 from records.blobs import BlobStore
 from records.settings import Settings
-from records.db import Database
+from records.db import Database, allow_writes
 from records.errors import ConfigurationError
 from records.jobs.registry import JobRegistry
 
@@ -181,15 +181,32 @@ class Instance:
         return s
 
     def end_read(self, session: Session) -> int:
-        """End a read-only unit of work: close its read transaction, then write what it
-        queued in one write transaction (committed before the caller answers). Returns how
-        many queued writes ran."""
+        """End a read-only unit of work and write what it queued, committed before the caller
+        answers. Returns how many queued writes ran.
+
+        On SQLite the read transaction ends first and the writes get a write transaction of
+        their own: a reader's deferred transaction cannot become the writer. On PostgreSQL
+        the read's own transaction takes them and commits (``records.db.allow_writes``):
+        READ COMMITTED, so each write sees what others committed, and the request saves a
+        second connection, its liveness check, its BEGIN and a ROLLBACK. A transaction that
+        a failed statement left aborted is rolled back and the writes get a new one."""
         queued = session.info.pop(AFTER_READ, None) or []
-        session.rollback()
-        if queued:
+        if not queued:
+            session.rollback()
+            return 0
+        if not allow_writes(session):
+            session.rollback()
             with self.unit_of_work() as w:
                 for write in queued:
                     write(w)
+            return len(queued)
+        try:
+            for write in queued:
+                write(session)
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
         return len(queued)
 
     def _remove_new_blobs(self, session: Session) -> None:

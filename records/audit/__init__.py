@@ -73,9 +73,35 @@ def record_many(session: Session, action: str, items: list[tuple[str, dict]], *,
             write_after_read(session, lambda w, t=target, d=detail_s: _append(w, at, actor_id, name, action, t, d,
                                                                               address))
         return len(entries)
+    return len(_append_all(session, at, actor_id, name, action, entries, address))
+
+
+def _lock_head(session: Session) -> tuple[int, str]:
+    """The chain's last id and hash, its head locked until the transaction ends (created on
+    the first entry)."""
+    head = session.execute(select(AuditHead.last_id, AuditHead.last_hash).where(AuditHead.id == 1)
+                           .with_for_update()).one_or_none()
+    if head is None:
+        session.execute(insert(AuditHead).values(id=1, last_id=0, last_hash=GENESIS))
+        return 0, GENESIS
+    return head.last_id, head.last_hash
+
+
+def _append(session: Session, at: dt.datetime, actor_id: int | None, name: str, action: str, target: str,
+            detail_s: str, address: str) -> AuditEntry:
+    return _append_all(session, at, actor_id, name, action, [(target, detail_s)], address)[0]
+
+
+def _append_all(session: Session, at: dt.datetime, actor_id: int | None, name: str, action: str,
+                entries: list[tuple[str, str]], address: str) -> list[AuditEntry]:
+    """Link ``(target, detail)`` entries to the chain, in order: one lock of the head, one
+    INSERT and one update of the head, in the caller's transaction. Core statements, not the
+    unit of work: every request that reads letters appends while holding the chain's one
+    lock, so the less happens under it, the less the others wait. The entries returned are
+    not in the session (``session.get`` reads them)."""
     key = instance_of(session).purpose_key("audit")
-    head = _lock_head(session)
-    prev, entry_id, rows = head.last_hash, head.last_id, []
+    entry_id, prev = _lock_head(session)
+    rows = []
     for target, detail_s in entries:
         entry_id += 1
         digest = _link(key, prev, _canonical(entry_id, at, actor_id, name, action, target, detail_s, address))
@@ -85,35 +111,7 @@ def record_many(session: Session, action: str, items: list[tuple[str, dict]], *,
         prev = digest
     session.execute(insert(AuditEntry), rows)
     session.execute(update(AuditHead).where(AuditHead.id == 1).values(last_id=entry_id, last_hash=prev))
-    return len(rows)
-
-
-def _lock_head(session: Session) -> AuditHead:
-    """The chain's head, locked until the transaction ends (created on the first entry)."""
-    head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()
-                           .execution_options(populate_existing=True)).scalar_one_or_none()
-    if head is None:
-        head = AuditHead(id=1, last_id=0, last_hash=GENESIS)
-        session.add(head)
-        session.flush()
-    return head
-
-
-def _append(session: Session, at: dt.datetime, actor_id: int | None, name: str, action: str, target: str,
-            detail_s: str, address: str) -> AuditEntry:
-    key = instance_of(session).purpose_key("audit")
-    head = _lock_head(session)
-    entry_id = head.last_id + 1
-    digest = _link(key, head.last_hash,
-                   _canonical(entry_id, at, actor_id, name, action, target, detail_s, address))
-    entry = AuditEntry(id=entry_id, at=at, actor_id=actor_id, actor=name, action=action,
-                       target=target, detail=detail_s, address=address[:64],
-                       prev_hash=head.last_hash, hash=digest)
-    session.add(entry)
-    session.execute(update(AuditHead).where(AuditHead.id == 1)
-                    .values(last_id=entry_id, last_hash=digest))
-    session.flush()
-    return entry
+    return [AuditEntry(**row) for row in rows]
 
 
 @dataclass

@@ -4,7 +4,8 @@ import threading
 import time
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
+from sqlalchemy.exc import DBAPIError
 
 from records import audit
 from records.cases import operations
@@ -121,5 +122,55 @@ def test_entries_appended_together_in_a_read_are_written_when_it_ends(inst, make
     assert [len(w) for w in written] == [1, 1, 1]
     assert [w[0].detail for w in written] == ['{"i":0}', '{"i":1}', '{"i":2}']
     assert written[1][0].id == written[0][0].id + 1 and written[0][0].actor_id == reader.id
+    with inst.session() as s:
+        assert audit.verify(s).ok
+
+
+def _checkouts(inst) -> list:
+    taken: list = []
+    event.listen(inst.db.engine.pool, "checkout", lambda *a: taken.append(1))
+    return taken
+
+
+def test_postgresql_writes_the_queue_in_the_reads_own_transaction(inst, make_user, make_record):
+    """PostgreSQL: the queued entries are written and committed by the read's own transaction
+    (no second connection, liveness check, BEGIN and ROLLBACK per request); SQLite ends the
+    read and writes in a write transaction of its own. Either way the next transaction of the
+    session is read-only again."""
+    clerk = make_user("clerk")
+    serial = make_record(by=clerk)
+    taken = _checkouts(inst)
+    s = inst.session(read_only=True)
+    try:
+        record = s.execute(select(Record).where(Record.serial == serial)).scalar_one()
+        operations.view(s, record, s.get(User, clerk.id))
+        before = len(taken)
+        assert inst.end_read(s) == 1
+        assert len(taken) - before == (1 if inst.db.is_sqlite else 0)
+        with pytest.raises(ReadOnlyWrite):
+            s.execute(text("DELETE FROM outbox"))
+        s.rollback()
+    finally:
+        s.close()
+    assert [e.action for e in _entries(inst, serial)][-1] == "record.read"
+    with inst.session() as s:
+        assert audit.verify(s).ok
+
+
+def test_a_read_whose_statement_failed_still_writes_its_audit(inst, make_user, make_record):
+    """A failed statement the read caught aborts a PostgreSQL transaction: the entries then go
+    in a new one, never lost."""
+    clerk = make_user("clerk")
+    serial = make_record(by=clerk)
+    s = inst.session(read_only=True)
+    try:
+        record = s.execute(select(Record).where(Record.serial == serial)).scalar_one()
+        operations.view(s, record, s.get(User, clerk.id))
+        with pytest.raises(DBAPIError):
+            s.execute(text("SELECT no_such_column FROM records"))
+        assert inst.end_read(s) == 1
+    finally:
+        s.close()
+    assert [e.action for e in _entries(inst, serial)][-1] == "record.read"
     with inst.session() as s:
         assert audit.verify(s).ok
