@@ -216,6 +216,8 @@ def test_two_app_processes_and_an_indexer_keep_serials_and_index_in_step(setting
         entries = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
         reqs = requests_in(entries)
         assert sum(1 for e in reqs if e["path"] == "/api/v1/records" and e["status"] == 201) == per_process
+        settled = [e for e in entries if e.get("msg") == "memory: settled"]
+        assert settled and settled[0]["when"] == "app ready" and all(e["frozen"] > 10_000 for e in settled)
         assert all(e["user_id"] in (clerk.id, chief.id, None) for e in reqs)
         assert marker not in text and "兩個應用進程" not in text and letter_data()["petitioner"]["name"] not in text
 
@@ -241,6 +243,21 @@ def test_development_server_log_loses_query_strings(monkeypatch, tmp_path):
                                     "args": (f"GET /search?q={CANARY_QUERY}&page=2 HTTP/1.1", "200", "-")})
     assert ours[0].filter(record)
     assert record.getMessage() == '"GET /search HTTP/1.1" 200 -'
+
+
+def test_settling_memory_freezes_what_the_process_holds_and_says_so(log_lines):
+    import gc
+
+    from app.serve import settle_memory
+
+    before = gc.get_freeze_count()
+    try:
+        settle_memory("test")
+        assert gc.get_freeze_count() > before
+        assert [e for e in log_lines() if e["msg"] == "memory: settled" and e["when"] == "test"
+                and e["frozen"] > before]
+    finally:
+        gc.unfreeze()   # this test process goes on creating and dropping apps
 
 
 def test_warming_the_search_index_is_logged_and_fills_the_segment_cache(logged_app, log_lines, make_user,
