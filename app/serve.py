@@ -227,6 +227,10 @@ def create_production_app() -> Flask:
     check_instance(app)
     settle_memory("app ready")
     threading.Thread(target=_warm_and_settle, args=(app,), name="xinfang-warm-search", daemon=True).start()
+    if not app.extensions["xinfang"].settings.index_after_commit:
+        logging.getLogger("xinfang.serve").info(
+            "search: changes are left to the separate indexer (XINFANG_INDEX_AFTER_COMMIT=0); "
+            "'xinfang search sync --follow' must run")
     if not app.config.get("SESSION_COOKIE_SECURE"):
         logging.getLogger("xinfang.serve").warning(
             "session cookies are not marked Secure; set XINFANG_SECURE_COOKIES=1 when serving over HTTPS")

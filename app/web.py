@@ -116,7 +116,7 @@ def init_unit_of_work(app: Flask) -> None:
                     committed = True
             finally:
                 session_.close()
-        if committed:
+        if committed and instance().settings.index_after_commit:   # else the separate indexer does it
             from search.indexer import drain_after_commit, maintain_quietly
 
             # After the commit, never instead of it: a failure is logged and the outbox keeps the work.
@@ -239,9 +239,22 @@ def _index_answers(inst: Instance) -> bool:
         return False
 
 
+def _indexing(inst: Instance) -> str:
+    """"behind" when a change has waited for the index longer than ``indexer.LAG_LIMIT``:
+    the separate indexer is not running, or a rebuild is under way."""
+    from search import indexer
+
+    try:
+        return "ok" if indexer.lag(inst) < indexer.LAG_LIMIT else "behind"
+    except Exception:  # noqa: BLE001 - a health check reports, it does not raise
+        return "error"
+
+
 @bp.get("/healthz")
 def healthz():
-    """Database, key store and search index: 200 when all answer, 503 otherwise. No details leak."""
+    """Database, key store and search index: 200 when all answer, 503 otherwise; and
+    whether indexing keeps up ("indexing": ok or behind, which does not fail it). No details
+    leak."""
     checks = {}
     inst = instance()
     try:
@@ -256,5 +269,8 @@ def healthz():
     except Exception:  # noqa: BLE001
         checks["keys"] = "error"
     checks["index"] = "ok" if _index_answers(inst) else "error"
-    ok = all(v == "ok" for v in checks.values())
+    checks["indexing"] = _indexing(inst)
+    # A lagging index is for monitoring to alert on, not a reason to take a process that
+    # serves out of a load balancer's rotation: it does not fail the check.
+    ok = all(v == "ok" for k, v in checks.items() if k != "indexing")
     return jsonify(status="ok" if ok else "error", checks=checks), 200 if ok else 503

@@ -31,7 +31,8 @@ a database is created there for the instance (dropped after the run unless ``--h
 the instance, whose folder then remembers it, so ``--home`` alone reuses both), and
 ``--search-backend postgresql`` puts the blind tokens in it too. ``--indexer`` starts one
 ``xinfang search sync --follow`` beside the server processes, as in production, stops it
-after the run and checks its log; the outbox left behind is counted.
+after the run and checks its log; the outbox left behind is counted. ``--indexer-only``
+leaves all indexing to it (``XINFANG_INDEX_AFTER_COMMIT=0`` for the server processes).
 
     .venv/bin/python -m benchmarks.load_bench --records 100000 --home /var/tmp/xfload-pg --indexer
         --database-url postgresql+psycopg://postgres@127.0.0.1:55432/postgres --search-backend postgresql
@@ -197,11 +198,14 @@ def instance_env(home: Path, database_url: str | None, search_backend: str | Non
     return env, created
 
 
-def process_env(environ: dict[str, str], settings_env: dict[str, str], home: Path) -> dict[str, str]:
+def process_env(environ: dict[str, str], settings_env: dict[str, str], home: Path, *,
+                index_after_commit: bool = True) -> dict[str, str]:
     """The environment of the server and indexer processes: this one's without any
-    ``XINFANG_*`` variable, then the instance's settings (read there by records.settings)."""
+    ``XINFANG_*`` variable, then the instance's settings (read there by records.settings),
+    and ``XINFANG_INDEX_AFTER_COMMIT=0`` when the indexer alone indexes."""
     return ({k: v for k, v in environ.items() if not k.startswith("XINFANG_")}
-            | settings_env | {"XINFANG_HOME": str(home)})
+            | settings_env | {"XINFANG_HOME": str(home)}
+            | ({} if index_after_commit else {"XINFANG_INDEX_AFTER_COMMIT": "0"}))
 
 
 def indexer_command() -> list[str]:
@@ -320,8 +324,14 @@ def parse_args(argv=None) -> argparse.Namespace:
                     help="XINFANG_SEARCH_BACKEND of a new instance (default whoosh)")
     ap.add_argument("--indexer", action="store_true",
                     help="run a separate indexer (xinfang search sync --follow) beside the server, as in production")
+    ap.add_argument("--indexer-only", action="store_true",
+                    help="with --indexer: the server processes leave all indexing to it "
+                         "(XINFANG_INDEX_AFTER_COMMIT=0), as a production layout with the indexer may")
     ap.add_argument("--seed", type=int, default=1)
-    return ap.parse_args(argv)
+    args = ap.parse_args(argv)
+    if args.indexer_only and not args.indexer:
+        ap.error("--indexer-only needs --indexer (without it nothing would index the registrations)")
+    return args
 
 
 def wait_until_ready(port: int, log_path: Path, processes: int, timeout: float = 300) -> float:
@@ -444,7 +454,8 @@ def report(args, results: list, warmup: list, elapsed: float, held: int, home: P
     database = "PostgreSQL" if settings_env.get("XINFANG_DATABASE_URL") else "SQLite"
     backend = settings_env.get("XINFANG_SEARCH_BACKEND") or "whoosh"
     print(f"\n{len(results)} requests in {elapsed:.1f} s = {len(results) / elapsed:.1f} req/s, "
-          f"{args.clients} clients (think {args.think:g} s), {shape}{' + indexer' if args.indexer else ''}, "
+          f"{args.clients} clients (think {args.think:g} s), {shape}{' + indexer' if args.indexer else ''}"
+          f"{' (indexing left to it)' if args.indexer_only else ''}, "
           f"{held} letters, {database}, search {backend}, {args.queries} queries")
     if warmup:
         times = [r[2] for r in warmup]
@@ -480,7 +491,7 @@ def main(argv=None) -> int:
             print(f"Instance {home}: building {args.records} letters ({settings_env or 'SQLite, Whoosh'})")
             build_instance(home, args.records, args.seed, settings_env)
         tokens, serials, held = issue_tokens(home, settings_env)
-        env = process_env(dict(os.environ), settings_env, home)
+        env = process_env(dict(os.environ), settings_env, home, index_after_commit=not args.indexer_only)
         results, warmup, elapsed, cpu = run_traffic(args, home, env, tokens, serials)
         return report(args, results, warmup, elapsed, held, home, settings_env, cpu)
     finally:

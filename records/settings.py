@@ -74,6 +74,10 @@ class Settings:
     search_cache_mb: int = DEFAULT_CACHE_MB
     #: Indexing processes of a Whoosh rebuild.
     search_procs: int = 1
+    #: Whether a request that changed letters indexes them before it answers (found at once).
+    #: False leaves it to the separate indexer (``xinfang search sync --follow``), which must
+    #: run: the request processes then spend no time on indexing.
+    index_after_commit: bool = True
     #: The session secret; None: the per-instance one ``xinfang init`` writes.
     secret_key: str | None = field(default=None, repr=False)
     secure_cookies: bool = False
@@ -162,8 +166,10 @@ class Settings:
                                 ("search_procs", "XINFANG_SEARCH_PROCS", "processes")):
             if env.get(var):
                 values[name] = _whole(var, env[var], unit)
-        if env.get("XINFANG_SECURE_COOKIES"):
-            values["secure_cookies"] = _flag("XINFANG_SECURE_COOKIES", env["XINFANG_SECURE_COOKIES"])
+        for name, var in (("secure_cookies", "XINFANG_SECURE_COOKIES"),
+                          ("index_after_commit", "XINFANG_INDEX_AFTER_COMMIT")):
+            if env.get(var):
+                values[name] = _flag(var, env[var])
         values.update({k: v for k, v in overrides.items() if v is not None})
         if values.get("master_key_file") is not None:
             values["master_key_file"] = Path(values["master_key_file"]).resolve()

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, selectinload
 from records import audit, policy
 from records.cases import operations
 from records.intake import operations as intake
-from records.db import in_steps
+from records.db import in_steps, utcnow
 from records.errors import ConfigurationError
 from records.instance import Instance
 from records.models import OutboxEntry, Record
@@ -220,6 +220,18 @@ class DrainReport:
 def pending(inst: Instance) -> int:
     with inst.session(read_only=True) as s:
         return s.execute(select(func.count()).select_from(OutboxEntry)).scalar_one()
+
+
+#: The oldest change waiting for the index longer than this (seconds): indexing is behind
+#: (no indexer running where the app processes leave indexing to it, or a long rebuild).
+LAG_LIMIT = 300
+
+
+def lag(inst: Instance) -> float:
+    """Seconds the oldest change in the outbox has waited for the index (0 when none waits)."""
+    with inst.session(read_only=True) as s:
+        oldest = s.execute(select(func.min(OutboxEntry.created_at))).scalar_one()
+    return 0.0 if oldest is None else max(0.0, (utcnow() - oldest).total_seconds())
 
 
 def drain(inst: Instance, *, wait: float | None = None, batch: int = BATCH, merge: bool = True) -> DrainReport:

@@ -77,6 +77,23 @@ def test_registering_through_the_web_indexes_at_once(app, inst, make_user):
     assert "/lookups" not in html                  # clerks do not look up identities
 
 
+def test_left_to_the_separate_indexer_a_registration_is_found_once_it_has_run(app, make_user, monkeypatch):
+    """``XINFANG_INDEX_AFTER_COMMIT=0``: the request answers without indexing, and the letter
+    is found once the indexer (``xinfang search sync --follow``) has drained the outbox."""
+    served = app.extensions["xinfang"]
+    monkeypatch.setattr(served, "settings", served.settings.with_(index_after_commit=False))
+    client = signed_in(app, make_user("clerk"))
+    w = word()
+    r = client.post("/records/new", data=form_for(f"公司拖欠工資三個月，{w}", person()))
+    assert r.status_code == 302
+    serial = r.headers["Location"].rsplit("/", 1)[-1]
+    client.get(r.headers["Location"])              # the letter's page shows "registered as ..."
+    assert indexer.pending(served) >= 1
+    assert serial not in text(client.get(f"/search?q={w}"))
+    assert indexer.drain(served).rows >= 1 and indexer.pending(served) == 0
+    assert serial in text(client.get(f"/search?q={w}"))
+
+
 def test_search_page_forms_filters_and_errors(app, make_user, make_record, drain):
     clerk = make_user("clerk")
     w = word()

@@ -260,6 +260,30 @@ def test_settling_memory_freezes_what_the_process_holds_and_says_so(log_lines):
         gc.unfreeze()   # this test process goes on creating and dropping apps
 
 
+def test_the_production_app_settles_its_memory_and_names_who_indexes(settings, log_lines, monkeypatch, capsys):
+    import gc
+    import threading
+
+    from app.serve import create_production_app
+
+    for name, value in (("XINFANG_HOME", str(settings.home)), ("XINFANG_DATABASE_URL", settings.database_url),
+                        ("XINFANG_SECRET_KEY", "serve-test"), ("XINFANG_INDEX_AFTER_COMMIT", "0")):
+        monkeypatch.setenv(name, value)
+    app = create_production_app()
+    try:
+        for thread in threading.enumerate():
+            if thread.name == "xinfang-warm-search":
+                thread.join(60)
+        logged = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+        messages = [(e["msg"], e.get("when")) for e in logged]   # on stdout, as production logs
+        assert ("memory: settled", "app ready") in messages and ("memory: settled", "search warmed up") in messages
+        assert any(m.startswith("search: changes are left to the separate indexer") for m, _ in messages)
+        assert app.extensions["xinfang"].settings.index_after_commit is False
+    finally:
+        app.extensions["xinfang"].close()
+        gc.unfreeze()
+
+
 def test_warming_the_search_index_is_logged_and_fills_the_segment_cache(logged_app, log_lines, make_user,
                                                                          make_record):
     from app.serve import warm_search

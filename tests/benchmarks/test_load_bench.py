@@ -145,3 +145,16 @@ def test_the_machine_s_cpu_is_read_from_proc_stat_on_linux():
         assert got is None
     else:
         assert got is not None and len(got) == len(load_bench.CPU_STATES) and all(v >= 0 for v in got)
+
+
+def test_indexing_left_to_the_indexer_reaches_the_server_processes(tmp_path, capsys):
+    args = load_bench.parse_args(["--server", "gunicorn", "--indexer", "--indexer-only"])
+    assert args.indexer_only
+    env = load_bench.process_env({"PATH": "/usr/bin"}, {}, tmp_path, index_after_commit=not args.indexer_only)
+    from records.settings import Settings
+
+    assert Settings.from_env(env).index_after_commit is False
+    assert Settings.from_env(load_bench.process_env({}, {}, tmp_path)).index_after_commit is True
+    with pytest.raises(SystemExit):
+        load_bench.parse_args(["--indexer-only"])   # nothing would index the registrations
+    assert "--indexer-only needs --indexer" in capsys.readouterr().err

@@ -37,6 +37,7 @@ def test_every_variable_is_read(tmp_path):
         "XINFANG_SEARCH_PROCS": "4",
         "XINFANG_SECRET_KEY": "s3cret",
         "XINFANG_SECURE_COOKIES": "1",
+        "XINFANG_INDEX_AFTER_COMMIT": "0",
     }
     s = Settings.from_env(env)
     assert s.home == (tmp_path / "home").resolve() and s.database_url == "postgresql+psycopg://u@db/x"
@@ -46,7 +47,7 @@ def test_every_variable_is_read(tmp_path):
     assert s.deadlines == {"conclusion_days": 45} and s.retention == {"default_years": 3}
     assert s.cjk_font == "/fonts/x.ttc#3"
     assert (s.search_backend, s.search_cache_bytes, s.search_procs) == ("postgresql", 512 * 1024 * 1024, 4)
-    assert s.secret_key == "s3cret" and s.secure_cookies is True
+    assert s.secret_key == "s3cret" and s.secure_cookies is True and s.index_after_commit is False
     # secrets stay out of the representation (logs, error pages)
     assert "s3cret" not in repr(s) and "keys" not in repr(s)
     # what the entry point passes wins over the environment
@@ -64,6 +65,7 @@ def test_every_variable_is_read(tmp_path):
     ("XINFANG_DEADLINES", "{", "XINFANG_DEADLINES is not valid JSON"),
     ("XINFANG_RETENTION", "[2]", "XINFANG_RETENTION must be a JSON object"),
     ("XINFANG_SECURE_COOKIES", "maybe", "XINFANG_SECURE_COOKIES must be 1 or 0, got 'maybe'"),
+    ("XINFANG_INDEX_AFTER_COMMIT", "later", "XINFANG_INDEX_AFTER_COMMIT must be 1 or 0, got 'later'"),
 ])
 def test_a_bad_value_names_the_variable(tmp_path, name, value, message):
     with pytest.raises(ConfigurationError) as err:
