@@ -240,12 +240,12 @@ def _index_answers(inst: Instance) -> bool:
 
 
 def _indexing(inst: Instance) -> str:
-    """"behind" when a change has waited for the index longer than ``indexer.LAG_LIMIT``:
-    the separate indexer is not running, or a rebuild is under way."""
+    """"behind" when ``indexer.behind``: the separate indexer is not running, or a rebuild
+    is under way."""
     from search import indexer
 
     try:
-        return "ok" if indexer.lag(inst) < indexer.LAG_LIMIT else "behind"
+        return "behind" if indexer.behind(inst) else "ok"
     except Exception:  # noqa: BLE001 - a health check reports, it does not raise
         return "error"
 

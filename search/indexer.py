@@ -235,6 +235,11 @@ def lag(inst: Instance) -> float:
     return 0.0 if oldest is None else max(0.0, (utcnow() - oldest).total_seconds())
 
 
+def behind(inst: Instance) -> bool:
+    """Whether indexing is behind: a change has waited longer than ``LAG_LIMIT``."""
+    return lag(inst) >= LAG_LIMIT
+
+
 def drain(inst: Instance, *, wait: float | None = None, batch: int = BATCH, merge: bool = True) -> DrainReport:
     """Apply the outbox to the index until it is empty. With ``wait`` (seconds) give up
     politely when another writer holds the lock longer; a rebuild in progress is not
